@@ -1,0 +1,6 @@
+//! Sdelka's business language. Pure: no HTTP, no SQL, no async runtime.
+
+pub mod email;
+pub mod requisites;
+pub mod role;
+pub mod validation;

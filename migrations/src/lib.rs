@@ -1,0 +1,16 @@
+//! The schema, expressed once through sea-query so that SQLite and PostgreSQL get the same
+//! tables. Money is never stored as a float: amounts are kept as integer minor units
+//! (kopecks) in BIGINT columns, which are exact on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_platform;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_platform::Migration)]
+    }
+}

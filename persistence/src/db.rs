@@ -1,0 +1,76 @@
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// Which engine is behind the connection; a few statements (row locks) differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool and what it is connected to.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub conn: DatabaseConnection,
+    pub backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://...`).
+    ///
+    /// SQLite runs in WAL mode with a busy timeout and a single pooled connection: SQLite has
+    /// one writer anyway, and one connection means transactions queue in the pool instead of
+    /// failing with `SQLITE_BUSY` when two of them try to upgrade their locks at once.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, DbErr> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        let backend = if url.starts_with("sqlite:") {
+            opts.max_connections(1).min_connections(1);
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+            Backend::Sqlite
+        } else {
+            opts.max_connections(max_connections).min_connections(1);
+            Backend::Postgres
+        };
+        let conn = Database::connect(opts).await?;
+        Ok(Store { conn, backend })
+    }
+
+    /// Applies pending migrations. Safe to call from several instances at once on PostgreSQL:
+    /// an advisory lock makes the others wait.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        match self.backend {
+            Backend::Postgres => {
+                self.conn
+                    .execute_unprepared("SELECT pg_advisory_lock(726172)")
+                    .await?;
+                let result = sdelka_migrations::Migrator::up(&self.conn, None).await;
+                self.conn
+                    .execute_unprepared("SELECT pg_advisory_unlock(726172)")
+                    .await?;
+                result
+            }
+            Backend::Sqlite => sdelka_migrations::Migrator::up(&self.conn, None).await,
+        }
+    }
+
+    /// Readiness probe: one round trip to the database.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.conn.ping().await
+    }
+
+    pub fn db_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+}

@@ -1,0 +1,18 @@
+//! Maps Sdelka's domain onto SQLite and PostgreSQL through SeaORM.
+//!
+//! Every write goes through a transaction that also writes its audit record and domain event
+//! (`journal`), and any outgoing message (`outbox`), so that a state change and its effects
+//! commit or vanish together.
+
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod idempotency;
+pub mod journal;
+pub mod outbox;
+pub mod pagination;
+pub mod records;
+
+pub use db::{Backend, Store};
+pub use error::StoreError;
+pub use journal::Actor;

@@ -1,0 +1,247 @@
+//! The shared life cycle of every versioned business record: create, read, optimistic update
+//! (API-5) and soft delete (ACT-4), each journalled in the same transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PrimaryKeyTrait,
+    QueryFilter,
+};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreResult};
+use crate::journal::{self, Actor, Change, now};
+
+/// A table whose rows carry `id`, `version`, `updated_at` and `deleted_at`.
+pub trait VersionedRecord: EntityTrait
+where
+    Self::Model: Serialize + Clone + Send + Sync + IntoActiveModel<Self::ActiveModel>,
+    Self::ActiveModel: ActiveModelTrait<Entity = Self> + Send,
+    <Self::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    /// Name of the record type in the audit journal and the event feed, e.g. `organization`.
+    const RECORD_TYPE: &'static str;
+    fn id_column() -> Self::Column;
+    fn version_column() -> Self::Column;
+    fn deleted_column() -> Self::Column;
+    fn id(m: &Self::Model) -> Uuid;
+    fn version(m: &Self::Model) -> i32;
+    fn touch(m: &mut Self::Model, version: i32, at: DateTime<Utc>);
+    fn set_deleted(m: &mut Self::Model, at: DateTime<Utc>);
+}
+
+pub fn snapshot<T: Serialize>(m: &T) -> Value {
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+/// Reads a live (not deleted) record.
+pub async fn find<E, C>(db: &C, id: Uuid) -> StoreResult<E::Model>
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+{
+    E::find()
+        .filter(E::id_column().eq(id))
+        .filter(E::deleted_column().is_null())
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Inserts `model` and journals its creation.
+pub async fn create<E, C>(db: &C, actor: &Actor, model: E::Model) -> StoreResult<E::Model>
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+{
+    let am = model.clone().into_active_model().reset_all();
+    E::insert(am).exec_without_returning(db).await?;
+    let after = snapshot(&model);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: E::RECORD_TYPE,
+            entity_id: E::id(&model),
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Applies `edit` to the current record as one compare-and-set on its version, refusing with
+/// `StaleVersion` when `expected_version` (the caller's `If-Match`) is not current, and
+/// journals the field changes. `edit` returns a domain error to abort without writing.
+pub async fn update<E, C, F, X>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    edit: F,
+) -> StoreResult<Result<E::Model, X>>
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+    F: FnOnce(&mut E::Model) -> Result<(), X>,
+{
+    let current = find::<E, C>(db, id).await?;
+    let version = E::version(&current);
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(StoreError::StaleVersion {
+            expected,
+            current: version,
+        });
+    }
+    let mut next = current.clone();
+    if let Err(x) = edit(&mut next) {
+        return Ok(Err(x));
+    }
+    let before = snapshot(&current);
+    let unchanged = before == snapshot(&next);
+    if unchanged {
+        return Ok(Ok(current));
+    }
+    E::touch(&mut next, version + 1, now());
+    write_if_version::<E, C>(db, &next, version).await?;
+    let after = snapshot(&next);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: E::RECORD_TYPE,
+            entity_id: id,
+            action: "updated",
+            before: Some(&before),
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(Ok(next))
+}
+
+/// Marks the record deleted (it stays for the audit trail and tombstones in the feed).
+pub async fn soft_delete<E, C>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> StoreResult<()>
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+{
+    let current = find::<E, C>(db, id).await?;
+    let version = E::version(&current);
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(StoreError::StaleVersion {
+            expected,
+            current: version,
+        });
+    }
+    let mut next = current.clone();
+    let at = now();
+    E::touch(&mut next, version + 1, at);
+    E::set_deleted(&mut next, at);
+    write_if_version::<E, C>(db, &next, version).await?;
+    let before = snapshot(&current);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: E::RECORD_TYPE,
+            entity_id: id,
+            action: "deleted",
+            before: Some(&before),
+            after: None,
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// `UPDATE … WHERE id = :id AND version = :v`: a concurrent writer that got there first makes
+/// this affect no row, and the caller learns its version is stale.
+async fn write_if_version<E, C>(db: &C, next: &E::Model, version: i32) -> StoreResult<()>
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+{
+    let am = next.clone().into_active_model().reset_all();
+    let res = E::update_many()
+        .set(am)
+        .filter(E::id_column().eq(E::id(next)))
+        .filter(E::version_column().eq(version))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(StoreError::StaleVersion {
+            expected: version,
+            current: version + 1,
+        });
+    }
+    Ok(())
+}
+
+/// Implements [`VersionedRecord`] for an entity module with the standard columns.
+#[macro_export]
+macro_rules! versioned_record {
+    ($module:ident, $record_type:literal) => {
+        impl $crate::records::VersionedRecord for $module::Entity {
+            const RECORD_TYPE: &'static str = $record_type;
+            fn id_column() -> $module::Column {
+                $module::Column::Id
+            }
+            fn version_column() -> $module::Column {
+                $module::Column::Version
+            }
+            fn deleted_column() -> $module::Column {
+                $module::Column::DeletedAt
+            }
+            fn id(m: &$module::Model) -> uuid::Uuid {
+                m.id
+            }
+            fn version(m: &$module::Model) -> i32 {
+                m.version
+            }
+            fn touch(m: &mut $module::Model, version: i32, at: chrono::DateTime<chrono::Utc>) {
+                m.version = version;
+                m.updated_at = at;
+            }
+            fn set_deleted(m: &mut $module::Model, at: chrono::DateTime<chrono::Utc>) {
+                m.deleted_at = Some(at);
+            }
+        }
+    };
+}
+
+use crate::entity::{bank_account, department, organization, user};
+versioned_record!(user, "user");
+versioned_record!(department, "department");
+versioned_record!(organization, "organization");
+versioned_record!(bank_account, "organization_bank_account");
