@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# Sdelka benchmark: the release server on PostgreSQL and on SQLite, creates and filtered lists at
+# peak (wrk), creates at half the peak rate (bench/loadgen, fixed rate), the same create
+# transaction straight into PostgreSQL (pgbench), memory and time-to-ready.
+# See bench/README.md for what each figure means. Usage: bash bench/run.sh
+#
+# Env (all optional):
+#   BENCH_DURATION=15          seconds per load run
+#   BENCH_THREADS=2            wrk threads
+#   BENCH_CONNECTIONS=32       wrk connections and pgbench clients
+#   BENCH_RATE_CONNECTIONS=64  connections of the fixed-rate run
+#   BENCH_SERVER_LOG=warn      SDELKA_LOG for the server under test
+#   BENCH_SKIP_BUILD=1         use the existing target/release/sdelka
+#   BENCH_KEEP=1               keep the work folder (server logs, raw outputs)
+#   BENCH_ALLOW_ERRORS=1       exit 0 even when a load run saw non-2xx answers or socket errors
+# Only 127.0.0.1 is ever targeted; PostgreSQL must answer on 127.0.0.1:5432 as user postgres.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${BENCH_DURATION:-15}"
+THREADS="${BENCH_THREADS:-2}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+RATE_CONNECTIONS="${BENCH_RATE_CONNECTIONS:-64}"
+SERVER_LOG_FILTER="${BENCH_SERVER_LOG:-warn}"
+PG_HOST=127.0.0.1
+PG_PORT=5432
+PG_USER=postgres
+PG_DB=sdelka_bench
+ADMIN_EMAIL=admin@example.com
+ADMIN_PASSWORD="bench-$(date +%s)-Passw0rd!"
+BODY_FILE=bench/bodies/organization.json
+LIST_QUERY='q=%D0%A0%D0%BE%D0%BC%D0%B0%D1%88%D0%BA%D0%B0&limit=50' # q=Ромашка
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/release/sdelka"
+LOADGEN="$TARGET_DIR/bench/loadgen"
+RESULTS_FILE="$ROOT/bench/results/latest.txt"
+
+[[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
+  { echo "BENCH_DURATION must be 1..600 seconds" >&2; exit 2; }
+
+WORK="$(mktemp -d /tmp/sdelka-bench.XXXXXX)"
+SERVER_PID=""
+SAMPLER_PID=""
+PROBLEMS=()
+
+log() { printf '\n[bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() {
+  printf '\n[bench] ERROR: %s\n' "$*" >&2
+  if [[ -n "${SERVER_LOG:-}" && -f "${SERVER_LOG:-}" ]]; then
+    echo "---- last 40 lines of $SERVER_LOG ----" >&2
+    tail -n 40 "$SERVER_LOG" >&2 || true
+  fi
+  exit 1
+}
+
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do # up to 10 s for a graceful shutdown
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+
+cleanup() {
+  local rc=$?
+  if [[ -n "$SAMPLER_PID" ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
+  stop_server
+  if [[ "${BENCH_KEEP:-0}" == 1 || $rc -ne 0 ]]; then
+    echo "[bench] work folder kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# json_get FILE EXPR — EXPR is a Python expression over `d` (the parsed JSON).
+json_get() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# ---------------------------------------------------------------------------------------------
+# tools
+# ---------------------------------------------------------------------------------------------
+ensure_tools() {
+  log "checking tools"
+  for t in curl python3 rustc cargo; do
+    command -v "$t" >/dev/null || die "$t is required"
+  done
+  if ! command -v wrk >/dev/null; then
+    [[ $(id -u) -eq 0 ]] || die "wrk is missing: apt-get install -y wrk"
+    log "installing wrk (apt-get)"
+    apt-get install -y -qq wrk >/dev/null ||
+      { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || die "could not install wrk"
+  fi
+  for t in psql pgbench pg_isready; do
+    command -v "$t" >/dev/null || die "$t is required (Debian: postgresql-client)"
+  done
+  pg_isready -h "$PG_HOST" -p "$PG_PORT" -t 5 >/dev/null ||
+    die "PostgreSQL does not answer on $PG_HOST:$PG_PORT (start it: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start)"
+
+  log "building bench/loadgen (fixed-rate load generator, std only)"
+  mkdir -p "$(dirname "$LOADGEN")"
+  if [[ ! -x "$LOADGEN" || bench/loadgen/main.rs -nt "$LOADGEN" ]]; then
+    rustc --edition 2021 -C opt-level=3 -o "$LOADGEN" bench/loadgen/main.rs ||
+      die "could not build bench/loadgen"
+  fi
+
+  if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+    log "cargo build --release -p sdelka-api"
+    cargo build --release -p sdelka-api || die "release build failed"
+  fi
+  [[ -x "$BIN" ]] || die "$BIN not found"
+  echo "wrk: $(wrk --version 2>&1 | head -n 1)"
+  echo "pgbench: $(pgbench --version)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# server
+# ---------------------------------------------------------------------------------------------
+# start_server NAME DATABASE_URL DATA_DIR — starts the release binary, waits for /health/ready
+# (polling every 10 ms, at most 60 s) and sets SERVER_PID, BASE, READY_MS, SERVER_LOG.
+start_server() {
+  local name=$1 db_url=$2 data_dir=$3 port t0 code
+  port="$(free_port)"
+  BASE="http://127.0.0.1:$port"
+  SERVER_LOG="$WORK/server-$name.log"
+  mkdir -p "$data_dir"
+  # SQLite: SDELKA_DATABASE_URL unset (the default database in the data folder); mail always goes
+  # to the data folder (SDELKA_SMTP_URL unset).
+  local -a db_env=(-u SDELKA_DATABASE_URL)
+  [[ -z "$db_url" ]] || db_env=("SDELKA_DATABASE_URL=$db_url")
+  t0="$(now_ms)"
+  env -u SDELKA_SMTP_URL "${db_env[@]}" \
+    SDELKA_DATA_DIR="$data_dir" \
+    SDELKA_BIND="127.0.0.1:$port" \
+    SDELKA_ADMIN_EMAIL="$ADMIN_EMAIL" \
+    SDELKA_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+    SDELKA_JWT_SECRET="$JWT_SECRET" \
+    SDELKA_RATE_LIMIT_PER_SECOND=1000000 \
+    SDELKA_RATE_LIMIT_BURST=1000000 \
+    SDELKA_LOG="$SERVER_LOG_FILTER" \
+    "$BIN" serve >>"$SERVER_LOG" 2>&1 </dev/null &
+  SERVER_PID=$!
+  while :; do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/health/ready" || true)"
+    if [[ "$code" == 200 ]]; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || die "server ($name) exited before it was ready; log: $SERVER_LOG"
+    (($(now_ms) - t0 < 60000)) || die "server ($name) not ready after 60 s (last /health/ready: $code)"
+    sleep 0.01
+  done
+  READY_MS=$(($(now_ms) - t0))
+  echo "server ($name) pid $SERVER_PID ready on $BASE after $READY_MS ms"
+}
+
+login() {
+  local out="$WORK/login.json" code
+  code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 -X POST "$BASE/api/v1/auth/login" \
+    -H 'Content-Type: application/json' \
+    -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}")" || die "login request failed"
+  [[ "$code" == 200 ]] || die "login answered $code: $(head -c 500 "$out")"
+  TOKEN="$(json_get "$out" 'd["access_token"]')" || die "no access_token in: $(head -c 500 "$out")"
+}
+
+# Checks that one create answers 201 and one list 200 before any load is sent.
+smoke_check() {
+  local out="$WORK/smoke.json" code
+  sed 's/{n}/0/g' "$BODY_FILE" >"$WORK/smoke-body.json"
+  code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 -X POST "$BASE/api/v1/organizations" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data-binary "@$WORK/smoke-body.json")" || die "create request failed"
+  [[ "$code" == 201 ]] || die "POST /api/v1/organizations answered $code (expected 201): $(head -c 800 "$out")"
+  code="$(curl -sS -o "$out" -w '%{http_code}' --max-time 30 \
+    -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/organizations?$LIST_QUERY")" || die "list request failed"
+  [[ "$code" == 200 ]] || die "GET /api/v1/organizations?$LIST_QUERY answered $code (expected 200): $(head -c 800 "$out")"
+}
+
+start_sampler() {
+  local pid=$1 out=$2 limit_s=$3
+  rm -f "$WORK/sampler.stop"
+  echo 0 >"$out"
+  (
+    deadline=$(($(date +%s) + limit_s))
+    max=0
+    while [[ ! -e "$WORK/sampler.stop" ]] && (($(date +%s) < deadline)) && kill -0 "$pid" 2>/dev/null; do
+      kb="$(rss_kb "$pid")"
+      kb="${kb:-0}"
+      if ((kb > max)); then
+        max=$kb
+        echo "$max" >"$out"
+      fi
+      sleep 0.2
+    done
+  ) &
+  SAMPLER_PID=$!
+}
+
+stop_sampler() {
+  touch "$WORK/sampler.stop"
+  wait "$SAMPLER_PID" 2>/dev/null || true
+  SAMPLER_PID=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# load runs; each sets R_RPS R_P50 R_P99 R_BAD (non-2xx + socket errors) R_NOTE
+# ---------------------------------------------------------------------------------------------
+wrk_field() { sed -n 's/.*[[:space:]]'"$2"'=\([0-9]*\).*/\1/p' <<<"$1"; }
+
+# run_wrk CASE SCRIPT URL SEQ_BASE
+run_wrk() {
+  local case=$1 script=$2 url=$3 seq_base=$4 out line requests dur p50 p99 bad
+  out="$WORK/wrk-$case.txt"
+  log "$case: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s ($script)"
+  BENCH_TOKEN="$TOKEN" BENCH_BODY_FILE="$BODY_FILE" BENCH_SEQ_BASE="$seq_base" \
+    timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
+    -s "$script" --latency "$url" | tee "$out" || die "wrk failed ($case)"
+  line="$(grep '^WRK_RESULT' "$out" || true)"
+  [[ -n "$line" ]] || die "wrk printed no WRK_RESULT line ($case)"
+  requests="$(wrk_field "$line" requests)"
+  dur="$(wrk_field "$line" duration_us)"
+  p50="$(wrk_field "$line" p50_us)"
+  p99="$(wrk_field "$line" p99_us)"
+  bad=$(($(wrk_field "$line" status_errors) + $(wrk_field "$line" connect_errors) + $(wrk_field "$line" read_errors) + $(wrk_field "$line" write_errors) + $(wrk_field "$line" timeouts)))
+  R_OK_RPS="$(awk -v r="$requests" -v e="$(wrk_field "$line" status_errors)" -v d="$dur" 'BEGIN {printf "%.1f", (r - e) / (d / 1e6)}')"
+  R_RPS="$(awk -v r="$requests" -v d="$dur" 'BEGIN {printf "%.1f", r / (d / 1e6)}')"
+  R_P50="$(awk -v v="$p50" 'BEGIN {printf "%.2f", v / 1000}')"
+  R_P99="$(awk -v v="$p99" 'BEGIN {printf "%.2f", v / 1000}')"
+  R_BAD=$bad
+  R_NOTE=""
+  if ((bad > 0)); then
+    R_NOTE="$bad non-2xx/socket errors"
+    PROBLEMS+=("$case: $R_NOTE (see $out)")
+  fi
+}
+
+# run_fixed CASE RATE SEQ_START
+run_fixed() {
+  local case=$1 rate=$2 seq=$3 out not_sent
+  out="$WORK/loadgen-$case.json"
+  log "$case: bench/loadgen --rate $rate --connections $RATE_CONNECTIONS --duration $DURATION"
+  timeout $((DURATION + 60)) "$LOADGEN" --url "$BASE/api/v1/organizations" --method POST \
+    --header "Authorization: Bearer $TOKEN" --header 'Content-Type: application/json' \
+    --body-file "$BODY_FILE" --seq-start "$seq" --rate "$rate" \
+    --connections "$RATE_CONNECTIONS" --duration "$DURATION" --timeout 10 --label "$case" \
+    >"$out" || die "loadgen failed ($case)"
+  cat "$out"
+  R_RPS="$(json_get "$out" '"%.1f" % d["rps"]')"
+  R_P50="$(json_get "$out" '"%.2f" % d["latency_ms"]["p50"]')"
+  R_P99="$(json_get "$out" '"%.2f" % d["latency_ms"]["p99"]')"
+  R_BAD="$(json_get "$out" 'd["non_2xx"] + d["errors"]')"
+  not_sent="$(json_get "$out" 'd["not_sent"]')"
+  R_NOTE=""
+  if ((R_BAD > 0)); then
+    R_NOTE="$R_BAD non-2xx/socket errors"
+    PROBLEMS+=("$case: $R_NOTE (see $out)")
+  fi
+  if ((not_sent > 0)); then
+    R_NOTE="${R_NOTE:+$R_NOTE; }$not_sent never sent: rate not sustained"
+    PROBLEMS+=("$case: $not_sent scheduled requests never sent - the server could not sustain $rate req/s")
+  fi
+}
+
+ROWS=()
+declare -A CREATE_RPS=() RSS_IDLE=() RSS_PEAK=() READY=()
+add_row() { # backend case
+  local row
+  row="$(printf '%-8s %-38s %10s %9s %9s %8s  %s' "$1" "$2" "$R_RPS" "$R_P50" "$R_P99" "$R_BAD" "$R_NOTE")"
+  ROWS+=("${row%"${row##*[![:space:]]}"}")
+}
+
+# bench_backend NAME DATABASE_URL DATA_DIR — fills CREATE_RPS[NAME], RSS_IDLE/RSS_PEAK[NAME], READY[NAME].
+bench_backend() {
+  local name=$1 db_url=$2 data_dir=$3 idle peak create_rps half
+  log "=== $name ==="
+  start_server "$name" "$db_url" "$data_dir"
+  READY[$name]=$READY_MS
+  sleep 1
+  idle="$(rss_kb "$SERVER_PID")"
+  login
+  smoke_check
+  start_sampler "$SERVER_PID" "$WORK/rss-peak-$name" $((3 * DURATION + 240))
+
+  run_wrk "$name-create" bench/wrk/create_organization.lua "$BASE/api/v1/organizations" 100000000
+  add_row "$name" "create (wrk, peak)"
+  create_rps=$R_OK_RPS
+  CREATE_RPS[$name]=$create_rps
+
+  run_wrk "$name-list" bench/wrk/list_organizations.lua "$BASE/api/v1/organizations?$LIST_QUERY" 0
+  add_row "$name" "filtered list, limit=50 (wrk, peak)"
+
+  half="$(awk -v r="$create_rps" 'BEGIN {printf "%d", r / 2}')"
+  if ((half < 1)); then
+    die "$name: peak create rate $create_rps req/s is too low to run at half of it"
+  fi
+  run_fixed "$name-create-half" "$half" 500000000
+  add_row "$name" "create @ $half req/s (fixed, half peak)"
+
+  stop_sampler
+  peak="$(cat "$WORK/rss-peak-$name")"
+  ((peak >= idle)) || peak=$idle
+  RSS_IDLE[$name]="$(awk -v k="$idle" 'BEGIN {printf "%.1f", k / 1024}')"
+  RSS_PEAK[$name]="$(awk -v k="$peak" 'BEGIN {printf "%.1f", k / 1024}')"
+  stop_server
+}
+
+run_pgbench() {
+  local out="$WORK/pgbench.txt" failed
+  log "pgbench -n -f bench/sql/create_organization.sql -c $CONNECTIONS -j $THREADS -T $DURATION $PG_DB"
+  if ! timeout $((DURATION + 60)) pgbench -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -n \
+    -f bench/sql/create_organization.sql -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PG_DB" \
+    >"$out" 2>&1; then
+    cat "$out" >&2
+    die "pgbench failed — bench/sql/create_organization.sql probably no longer matches the schema (KEEP IN SYNC with persistence/src/organizations.rs)"
+  fi
+  cat "$out"
+  failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
+  [[ "${failed:-0}" == 0 ]] || die "pgbench: $failed failed transactions"
+  PGBENCH_TPS="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$out")"
+  PGBENCH_TPS="$(awk -v t="$PGBENCH_TPS" 'BEGIN {if (t != "") printf "%.1f", t}')"
+  [[ -n "$PGBENCH_TPS" ]] || die "could not read tps from pgbench output"
+}
+
+# ---------------------------------------------------------------------------------------------
+ensure_tools
+JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+
+# --- PostgreSQL
+log "creating a fresh database $PG_DB on $PG_HOST:$PG_PORT"
+psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -q \
+  -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" ||
+  die "could not (re)create database $PG_DB"
+PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+SDELKA_DATABASE_URL="$PG_URL" SDELKA_DATA_DIR="$WORK/data-pg" SDELKA_LOG="$SERVER_LOG_FILTER" \
+  "$BIN" migrate >"$WORK/migrate-pg.log" 2>&1 || { cat "$WORK/migrate-pg.log" >&2; die "sdelka migrate failed on $PG_URL"; }
+bench_backend pg "$PG_URL" "$WORK/data-pg"
+run_pgbench
+
+# --- SQLite (fresh data folder: time to ready includes creating the database and the admin)
+bench_backend sqlite "" "$WORK/data-sqlite"
+log "sqlite: restart on the existing data folder to time a warm start"
+start_server sqlite-restart "" "$WORK/data-sqlite"
+READY_WARM=$READY_MS
+stop_server
+
+# ---------------------------------------------------------------------------------------------
+RATIO="$(awk -v a="${CREATE_RPS[pg]}" -v b="$PGBENCH_TPS" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')"
+{
+  echo "Sdelka benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "runs: ${DURATION} s each; wrk $THREADS threads x $CONNECTIONS connections; fixed rate: bench/loadgen, $RATE_CONNECTIONS connections;"
+  echo "      server SDELKA_LOG=$SERVER_LOG_FILTER, rate limits off (1000000/s); client and server share the machine"
+  echo
+  printf '%-8s %-38s %10s %9s %9s %8s\n' backend case "req/s" "p50 ms" "p99 ms" "errors"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "pgbench create_organization.sql (-c $CONNECTIONS -j $THREADS): $PGBENCH_TPS tps"
+  echo "API creates / pgbench tps (PostgreSQL): ${CREATE_RPS[pg]} / $PGBENCH_TPS = $RATIO"
+  echo
+  printf '%-8s %12s %12s\n' backend "RSS idle MB" "RSS peak MB"
+  printf '%-8s %12s %12s\n' pg "${RSS_IDLE[pg]}" "${RSS_PEAK[pg]}"
+  printf '%-8s %12s %12s\n' sqlite "${RSS_IDLE[sqlite]}" "${RSS_PEAK[sqlite]}"
+  echo
+  echo "time to ready (SQLite): fresh data folder ${READY[sqlite]} ms; existing data folder $READY_WARM ms"
+  if ((${#PROBLEMS[@]} > 0)); then
+    echo
+    echo "PROBLEMS (figures above are not trustworthy):"
+    printf '  - %s\n' "${PROBLEMS[@]}"
+  fi
+} >"$WORK/summary.txt"
+mkdir -p "$(dirname "$RESULTS_FILE")"
+cp "$WORK/summary.txt" "$RESULTS_FILE"
+log "summary (also in bench/results/latest.txt)"
+cat "$RESULTS_FILE"
+
+if ((${#PROBLEMS[@]} > 0)) && [[ "${BENCH_ALLOW_ERRORS:-0}" != 1 ]]; then
+  echo "[bench] load runs saw errors; failing (BENCH_ALLOW_ERRORS=1 to accept)" >&2
+  exit 1
+fi
