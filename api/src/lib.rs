@@ -1,1 +1,19 @@
+//! Sdelka's HTTP API: a thin layer that extracts and authorises requests, calls the domain
+//! and the store, and maps results to DTOs and problem documents.
 
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod lists;
+pub mod mail;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod workers;

@@ -4,13 +4,16 @@
 //! (`journal`), and any outgoing message (`outbox`), so that a state change and its effects
 //! commit or vanish together.
 
+pub mod credentials;
 pub mod db;
 pub mod entity;
 pub mod error;
 pub mod idempotency;
 pub mod journal;
+pub mod organizations;
 pub mod outbox;
 pub mod pagination;
+pub mod people;
 pub mod records;
 
 pub use db::{Backend, Store};

@@ -1,0 +1,249 @@
+//! Configuration: defaults, then an optional TOML file (`SDELKA_CONFIG`), then `SDELKA_*`
+//! environment variables. Secrets are wrapped so that they never reach a log line.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// A value that prints as `[redacted]` in `Debug` and `Display`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where SQLite, the JWT secret, mail files and uploads live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    pub database_max_connections: u32,
+    pub bind: String,
+    pub jwt_secret: Option<Secret>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_days: i64,
+    pub admin_email: String,
+    pub admin_password: Option<Secret>,
+    /// `smtp://host:port` (`smtps://` for implicit TLS); unset writes mail to `data_dir/mail`.
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    pub log: String,
+    pub log_format: String,
+    /// Origins allowed by CORS; `*` allows any.
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub rate_limit_per_second: f64,
+    pub rate_limit_burst: f64,
+    pub idempotency_retention_hours: i64,
+    /// Run the background workers (outbox delivery, housekeeping) in this process.
+    pub workers: bool,
+    pub outbox_poll_ms: u64,
+    pub outbox_retry_base_ms: u64,
+    /// How long a message is retried before it is given up (at least 24 h by default).
+    pub outbox_give_up_hours: i64,
+    pub shutdown_timeout_seconds: u64,
+    /// Public base URL used in emails (password-set links).
+    pub public_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 16,
+            bind: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            jwt_issuer: "sdelka".into(),
+            jwt_audience: "sdelka-api".into(),
+            access_token_ttl_seconds: 900,
+            refresh_token_ttl_days: 30,
+            admin_email: "admin@sdelka.local".into(),
+            admin_password: None,
+            smtp_url: None,
+            mail_from: "Sdelka <no-reply@sdelka.local>".into(),
+            log: "info".into(),
+            log_format: "text".into(),
+            cors_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            rate_limit_per_second: 50.0,
+            rate_limit_burst: 200.0,
+            idempotency_retention_hours: 24,
+            workers: true,
+            outbox_poll_ms: 500,
+            outbox_retry_base_ms: 2000,
+            outbox_give_up_hours: 48,
+            shutdown_timeout_seconds: 30,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env { name: String, reason: String },
+}
+
+impl Config {
+    /// Reads the file named by `SDELKA_CONFIG` (if any), then the environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        let mut config = match std::env::var("SDELKA_CONFIG") {
+            Ok(path) if !path.is_empty() => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path,
+                    source: Box::new(source),
+                })?
+            }
+            _ => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies `SDELKA_*` variables read through `get` (a function so tests need not touch the
+    /// process environment).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+            v.trim().parse().map_err(|_| ConfigError::Env {
+                name: name.into(),
+                reason: format!("`{v}` is not a valid value"),
+            })
+        }
+        let get = |name: &str| get(name).filter(|v| !v.is_empty());
+        if let Some(v) = get("SDELKA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("SDELKA_DATABASE_URL") {
+            self.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = get("SDELKA_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = parse("SDELKA_DATABASE_MAX_CONNECTIONS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = get("SDELKA_JWT_SECRET") {
+            self.jwt_secret = Some(Secret::new(v));
+        }
+        if let Some(v) = get("SDELKA_ACCESS_TOKEN_TTL_SECONDS") {
+            self.access_token_ttl_seconds = parse("SDELKA_ACCESS_TOKEN_TTL_SECONDS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_ADMIN_EMAIL") {
+            self.admin_email = v;
+        }
+        if let Some(v) = get("SDELKA_ADMIN_PASSWORD") {
+            self.admin_password = Some(Secret::new(v));
+        }
+        if let Some(v) = get("SDELKA_SMTP_URL") {
+            self.smtp_url = Some(Secret::new(v));
+        }
+        if let Some(v) = get("SDELKA_MAIL_FROM") {
+            self.mail_from = v;
+        }
+        if let Some(v) = get("SDELKA_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = get("SDELKA_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("SDELKA_CORS_ORIGINS") {
+            self.cors_origins = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = get("SDELKA_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("SDELKA_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("SDELKA_RATE_LIMIT_PER_SECOND") {
+            self.rate_limit_per_second = parse("SDELKA_RATE_LIMIT_PER_SECOND", &v)?;
+        }
+        if let Some(v) = get("SDELKA_RATE_LIMIT_BURST") {
+            self.rate_limit_burst = parse("SDELKA_RATE_LIMIT_BURST", &v)?;
+        }
+        if let Some(v) = get("SDELKA_WORKERS") {
+            self.workers = parse("SDELKA_WORKERS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_OUTBOX_POLL_MS") {
+            self.outbox_poll_ms = parse("SDELKA_OUTBOX_POLL_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_OUTBOX_RETRY_BASE_MS") {
+            self.outbox_retry_base_ms = parse("SDELKA_OUTBOX_RETRY_BASE_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = get("SDELKA_SHUTDOWN_TIMEOUT_SECONDS") {
+            self.shutdown_timeout_seconds = parse("SDELKA_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
+        }
+        Ok(())
+    }
+
+    /// The database URL to use: the configured one, or SQLite inside the data folder.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sdelka.db").display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "SDELKA_JWT_SECRET").then(|| "hunter2".to_owned()))
+            .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.jwt_secret.unwrap().expose(), "hunter2");
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env(|n| (n == "SDELKA_RATE_LIMIT_BURST").then(|| "lots".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("SDELKA_RATE_LIMIT_BURST"));
+    }
+}

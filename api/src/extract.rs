@@ -1,0 +1,225 @@
+//! Request extractors that answer bad input with the catalogue's problems instead of actix's
+//! plain-text errors: JSON bodies (400 malformed / 413 too large / 415 / 422 with the field),
+//! query strings, path ids and `If-Match`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use sdelka_domain::validation::{FieldViolation, Violations};
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// A JSON request body, deserialised and validated.
+pub struct JsonBody<T>(pub T);
+
+impl<T> FromRequest for JsonBody<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<actix_web::web::Data<AppState>>()
+            .map(|s| s.config.max_body_bytes)
+            .unwrap_or(1024 * 1024);
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                ct == "application/json" || ct.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as Content-Type: application/json",
+                ));
+            }
+            let bytes = read_limited(payload, limit).await?;
+            let value = parse_json::<T>(&bytes)?;
+            validate(&value)?;
+            Ok(JsonBody(value))
+        })
+    }
+}
+
+/// Reads a body up to `limit` bytes; more is a 413, not a truncated parse.
+pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => too_large(limit),
+            other => ApiError::new(ErrorCode::MalformedRequest, format!("cannot read body: {other}")),
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// Syntax errors are 400; well-formed JSON of the wrong shape is 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("the body is not valid JSON: {inner}"),
+                )),
+                Category::Data => {
+                    let field = if path == "." { String::new() } else { path };
+                    let message = strip_position(&inner.to_string());
+                    let code = if message.starts_with("missing field") {
+                        "required"
+                    } else if message.starts_with("unknown variant") {
+                        "unknown_value"
+                    } else if message.starts_with("unknown field") {
+                        "unknown_field"
+                    } else {
+                        "invalid_type"
+                    };
+                    let field = if field.is_empty() {
+                        missing_field_name(&message).unwrap_or_default()
+                    } else {
+                        field
+                    };
+                    Err(ApiError::validation(
+                        FieldViolation::new(field, code, message).into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn missing_field_name(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+/// Runs `validator` rules and reports every failure as a field violation.
+pub fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
+    value.validate().map_err(|e| {
+        let mut v = Violations::new();
+        flatten(&e, "", &mut v);
+        ApiError::validation(v)
+    })
+}
+
+fn flatten(errors: &ValidationErrors, prefix: &str, out: &mut Violations) {
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    for (field, kind) in fields {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(errs) => {
+                for e in errs {
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("{path} fails the `{}` rule", e.code));
+                    out.push(FieldViolation::new(path.clone(), e.code.to_string(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => flatten(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    flatten(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// The version named by `If-Match` (`"3"` or `W/"3"`), if the header was sent.
+pub struct IfMatch(pub Option<i32>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(raw) = req.headers().get(header::IF_MATCH) else {
+            return std::future::ready(Ok(IfMatch(None)));
+        };
+        let parsed = raw.to_str().ok().and_then(|s| {
+            let s = s.trim();
+            let s = s.strip_prefix("W/").unwrap_or(s);
+            s.strip_prefix('"')?.strip_suffix('"')?.parse::<i32>().ok()
+        });
+        std::future::ready(match parsed {
+            Some(v) => Ok(IfMatch(Some(v))),
+            None => Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                "If-Match must be an ETag this API issued, e.g. \"3\"",
+            )),
+        })
+    }
+}
+
+/// `ETag` value for a record version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// Query-string errors as 422 problems naming the parameter.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let msg = strip_position(&err.to_string());
+    let field = msg
+        .split('`')
+        .nth(1)
+        .filter(|_| msg.contains("field"))
+        .unwrap_or("query")
+        .to_owned();
+    ApiError::field(&field, "invalid_query", msg).into()
+}
+
+/// A malformed id in a path cannot name an existing record: 404.
+pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found().into()
+}
+
+/// Fallback for unknown routes.
+pub async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found())
+}

@@ -1,0 +1,117 @@
+//! The OpenAPI document (API-7): paths come from the registered routes themselves; this file
+//! adds what is true of every route — security, the problem responses of the error catalogue
+//! — so that no handler can forget to document them.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::Ref;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as OpenApiDoc, RefOr};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{Problem, ProblemField};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sdelka API",
+        version = "1.0.0",
+        description = "Headless CRM and business-process service. JSON in and out, money as decimal strings, \
+cursor-paginated lists, `Idempotency-Key` on every POST, `ETag`/`If-Match` optimistic concurrency, and \
+RFC 9457 problem documents for every error.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "auth", description = "Login, token refresh and personal API tokens"),
+        (name = "organisation", description = "Users, departments and own organisations (legal entities)"),
+        (name = "timeline", description = "Audit trail of every change"),
+        (name = "operations", description = "Health, metrics and this document"),
+    ),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&Conventions)
+)]
+pub struct ApiDoc;
+
+/// Paths that need no credentials.
+const PUBLIC: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/auth/password-set",
+    "/api/v1/openapi.json",
+];
+
+struct Conventions;
+
+fn problem(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| problem(description));
+}
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT access token or sdk_… API token")
+                        .build(),
+                ),
+            );
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let public = PUBLIC.contains(&path.as_str());
+            let ops = [
+                ("get", item.get.as_mut()),
+                ("post", item.post.as_mut()),
+                ("put", item.put.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                if !public {
+                    op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                    add(op, "401", "Missing, invalid or expired credentials");
+                    add(op, "403", "The caller's roles do not allow this");
+                }
+                add(op, "400", "Malformed request (invalid JSON, bad header)");
+                add(op, "404", "No such resource, or not visible to the caller");
+                add(op, "422", "Validation failed; `errors` names each field and rule");
+                add(op, "429", "Rate limited; see `Retry-After`");
+                add(op, "500", "Unexpected server error");
+                if matches!(method, "post" | "patch" | "put") {
+                    add(op, "413", "Body too large");
+                    add(op, "415", "Body is not application/json");
+                }
+                if method == "post" {
+                    add(op, "409", "Conflict: duplicate, wrong state, or Idempotency-Key in flight");
+                }
+                if matches!(method, "patch" | "delete" | "put") {
+                    add(op, "409", "Conflict with another record");
+                    add(op, "412", "If-Match names a stale version");
+                }
+            }
+        }
+    }
+}

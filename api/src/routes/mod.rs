@@ -1,0 +1,64 @@
+//! HTTP routes. Each handler is registered with `utoipa-actix-web`, so a route cannot exist
+//! without its entry in the OpenAPI document.
+
+pub mod api_tokens;
+pub mod auth;
+pub mod departments;
+pub mod health;
+pub mod organizations;
+pub mod timeline;
+pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::HttpResponse;
+use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::extract::etag;
+
+/// Everything under `/api/v1`.
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.configure(auth::routes)
+        .configure(users::routes)
+        .configure(departments::routes)
+        .configure(organizations::routes)
+        .configure(api_tokens::routes)
+        .configure(timeline::routes);
+}
+
+/// A JSON answer carrying the record's version as `ETag` (API-5).
+pub fn versioned<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// `201 Created` with `Location` and `ETag`.
+pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// Refuses a reference to a record that does not exist (or is deleted) with a 422 naming the
+/// field, instead of a foreign-key error from the database.
+pub async fn ensure_exists<E, C>(db: &C, field: &str, id: uuid::Uuid) -> crate::error::ApiResult<()>
+where
+    E: sdelka_persistence::records::VersionedRecord,
+    E::Model: Serialize + Clone + Send + Sync + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
+    C: sea_orm::ConnectionTrait,
+{
+    match sdelka_persistence::records::find::<E, C>(db, id).await {
+        Ok(_) => Ok(()),
+        Err(sdelka_persistence::StoreError::NotFound) => Err(crate::error::ApiError::field(
+            field,
+            "not_found",
+            format!("{field} {id} does not exist"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,19 @@
+use std::sync::Arc;
+
+use sdelka_persistence::Store;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::middleware::{Metrics, RateLimiter};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub jwt: Arc<JwtKeys>,
+    pub metrics: Arc<Metrics>,
+    pub rate_limiter: Arc<RateLimiter>,
+    /// The OpenAPI document, serialised once at start.
+    pub openapi_json: Arc<String>,
+}

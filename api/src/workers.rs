@@ -1,0 +1,101 @@
+//! Background work that every instance runs: outbox delivery and housekeeping. Claims are
+//! leases in the database, so any number of instances can run these loops against one
+//! PostgreSQL without sending anything twice in the normal case (at-least-once on crashes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sdelka_persistence::outbox::{self, OutgoingEmail, KIND_EMAIL};
+use sdelka_persistence::{idempotency, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::mail::{MailError, Mailer};
+
+const LEASE_SECONDS: i64 = 60;
+const BATCH: u64 = 20;
+
+pub struct OutboxWorker {
+    pub store: Store,
+    pub mailer: Arc<Mailer>,
+    pub config: Arc<Config>,
+    pub owner: String,
+}
+
+impl OutboxWorker {
+    pub async fn run(self, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.config.outbox_poll_ms.max(10));
+        let mut housekeeping_at = tokio::time::Instant::now();
+        loop {
+            let worked = match self.tick().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox pass failed; will retry");
+                    false
+                }
+            };
+            if tokio::time::Instant::now() >= housekeeping_at {
+                if let Err(e) = idempotency::purge_expired(&self.store.conn).await {
+                    tracing::warn!(error = %e, "purging idempotency keys failed");
+                }
+                housekeeping_at = tokio::time::Instant::now() + Duration::from_secs(600);
+            }
+            if worked {
+                if stop.is_cancelled() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// One pass: claim due messages and deliver them. Returns how many were claimed.
+    pub async fn tick(&self) -> Result<usize, sdelka_persistence::StoreError> {
+        let claimed = outbox::claim_due(
+            &self.store.conn,
+            &self.owner,
+            chrono::Duration::seconds(LEASE_SECONDS),
+            BATCH,
+        )
+        .await?;
+        let n = claimed.len();
+        for msg in claimed {
+            let outcome = match msg.kind.as_str() {
+                KIND_EMAIL => match serde_json::from_str::<OutgoingEmail>(&msg.payload) {
+                    Ok(email) => self.mailer.deliver(msg.id, &email).await,
+                    Err(e) => Err(MailError::Permanent(format!("unreadable payload: {e}"))),
+                },
+                other => Err(MailError::Permanent(format!("unknown message kind `{other}`"))),
+            };
+            match outcome {
+                Ok(()) => {
+                    outbox::mark_sent(&self.store.conn, msg.id, &self.owner).await?;
+                    tracing::info!(outbox_id = %msg.id, attempts = msg.attempts, "message delivered");
+                }
+                Err(e) => {
+                    let give_up = matches!(e, MailError::Permanent(_))
+                        || Utc::now() - msg.created_at
+                            > chrono::Duration::hours(self.config.outbox_give_up_hours);
+                    let retry_at = (!give_up).then(|| Utc::now() + self.backoff(msg.attempts));
+                    tracing::warn!(outbox_id = %msg.id, attempts = msg.attempts, error = %e, give_up, "delivery failed");
+                    outbox::mark_failed(&self.store.conn, msg.id, &self.owner, &e.to_string(), retry_at)
+                        .await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Exponential backoff from the configured base, capped at one hour.
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let base = self.config.outbox_retry_base_ms.max(1) as i64;
+        let exp = attempts.clamp(1, 20) as u32 - 1;
+        let ms = base.saturating_mul(1i64 << exp.min(20)).min(3_600_000);
+        chrono::Duration::milliseconds(ms)
+    }
+}
