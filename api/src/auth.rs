@@ -8,8 +8,8 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -126,9 +126,17 @@ impl JwtKeys {
 
     pub fn verify(&self, token: &str, purpose: &str) -> Result<Claims, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidToken, format!("the token is not valid: {e}")))?;
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidToken,
+                    format!("the token is not valid: {e}"),
+                )
+            })?;
         if data.claims.purpose != purpose {
-            return Err(ApiError::new(ErrorCode::InvalidToken, "the token is not valid for this use"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "the token is not valid for this use",
+            ));
         }
         Ok(data.claims)
     }
@@ -186,19 +194,27 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
     };
     if token.starts_with(API_TOKEN_PREFIX) {
         let Some(t) = credentials::find_api_token(&state.store.conn, &token).await? else {
-            return Err(ApiError::new(ErrorCode::InvalidToken, "the API token is unknown, expired or revoked"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "the API token is unknown, expired or revoked",
+            ));
         };
-        let owner = sdelka_persistence::records::find::<sdelka_persistence::entity::user::Entity, _>(
-            &state.store.conn,
-            t.user_id,
-        )
-        .await
-        .ok()
-        .filter(|u| u.active);
+        let owner =
+            sdelka_persistence::records::find::<sdelka_persistence::entity::user::Entity, _>(
+                &state.store.conn,
+                t.user_id,
+            )
+            .await
+            .ok()
+            .filter(|u| u.active);
         let Some(owner) = owner else {
-            return Err(ApiError::new(ErrorCode::InvalidToken, "the API token's owner is not active"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "the API token's owner is not active",
+            ));
         };
-        let roles = RoleSet::from_storage(&owner.roles).intersection(&RoleSet::from_storage(&t.roles));
+        let roles =
+            RoleSet::from_storage(&owner.roles).intersection(&RoleSet::from_storage(&t.roles));
         return Ok(Principal {
             user_id: owner.id,
             roles,
@@ -263,7 +279,10 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
             if P::ROLES.iter().any(|r| p.has(*r)) {
                 Ok(Authorized(p, PhantomData))
             } else {
-                Err(ApiError::forbidden(format!("this needs the role {}", P::DESCRIPTION)))
+                Err(ApiError::forbidden(format!(
+                    "this needs the role {}",
+                    P::DESCRIPTION
+                )))
             }
         })
     }

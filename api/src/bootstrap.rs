@@ -56,7 +56,9 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 
 /// Creates the first admin when there are no users at all. Returns the generated password
 /// when one was generated, so the caller can print it once.
-pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<(String, Option<String>)>> {
+pub async fn ensure_first_admin(
+    state: &AppState,
+) -> anyhow::Result<Option<(String, Option<String>)>> {
     let db = &state.store.conn;
     if people::user_count(db).await? > 0 {
         return Ok(None);
@@ -98,7 +100,10 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<Option<(Stri
     match created {
         Ok(_) => {
             txn.commit().await?;
-            Ok(Some((email.as_str().to_owned(), generated.then_some(password))))
+            Ok(Some((
+                email.as_str().to_owned(),
+                generated.then_some(password),
+            )))
         }
         // Another instance created it first.
         Err(StoreError::Duplicate(_)) => Ok(None),

@@ -112,7 +112,8 @@ pub async fn token(config: Config, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Create { email, name, roles } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-            let Some(u) = people::find_user_by_email(&state.store.conn, email.as_str()).await? else {
+            let Some(u) = people::find_user_by_email(&state.store.conn, email.as_str()).await?
+            else {
                 anyhow::bail!("no user with email {}", email.as_str());
             };
             let held = RoleSet::from_storage(&u.roles);

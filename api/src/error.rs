@@ -114,7 +114,10 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::NotFound, "the resource does not exist or is not visible to you")
+        Self::new(
+            ErrorCode::NotFound,
+            "the resource does not exist or is not visible to you",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -202,15 +205,23 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::not_found(),
             StoreError::StaleVersion { expected, current } => ApiError::new(
                 ErrorCode::StaleVersion,
-                format!("If-Match names version {expected}, the current version is {current}; read the record again"),
+                format!(
+                    "If-Match names version {expected}, the current version is {current}; read the record again"
+                ),
             ),
             StoreError::Duplicate(what) => ApiError {
                 cause: Some(what),
-                ..ApiError::new(ErrorCode::Duplicate, "a record with these values already exists")
+                ..ApiError::new(
+                    ErrorCode::Duplicate,
+                    "a record with these values already exists",
+                )
             },
             StoreError::MissingReference(what) => ApiError {
                 cause: Some(what),
-                ..ApiError::new(ErrorCode::ValidationFailed, "the request refers to a record that does not exist")
+                ..ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    "the request refers to a record that does not exist",
+                )
             },
             StoreError::InvalidCursor => ApiError::field(
                 "cursor",
@@ -245,7 +256,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in ErrorCode::ALL {
             assert!(seen.insert(c.code()), "duplicate code {}", c.code());
-            assert!(c.code().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'));
+            assert!(
+                c.code()
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_')
+            );
             assert!(c.status().is_client_error() || c.status().is_server_error());
         }
     }

@@ -37,7 +37,12 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 ct == "application/json" || ct.ends_with("+json")
             })
             .unwrap_or(false);
@@ -63,7 +68,10 @@ pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<Bytes, A
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Overflow => too_large(limit),
-            other => ApiError::new(ErrorCode::MalformedRequest, format!("cannot read body: {other}")),
+            other => ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("cannot read body: {other}"),
+            ),
         })?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large(limit));
@@ -158,7 +166,11 @@ fn flatten(errors: &ValidationErrors, prefix: &str, out: &mut Violations) {
                         .as_ref()
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| format!("{path} fails the `{}` rule", e.code));
-                    out.push(FieldViolation::new(path.clone(), e.code.to_string(), message));
+                    out.push(FieldViolation::new(
+                        path.clone(),
+                        e.code.to_string(),
+                        message,
+                    ));
                 }
             }
             ValidationErrorsKind::Struct(inner) => flatten(inner, &path, out),

@@ -2,8 +2,8 @@
 //! `updated_since`, `include_total`, and the `{items, next_cursor, total}` envelope.
 
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 use sdelka_persistence::pagination::{Cursor, PageRequest, SortKey};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -65,7 +65,10 @@ impl ListParams {
             return Err(ApiError::field(
                 "sort",
                 "unknown_value",
-                format!("sort must be one of {} (optionally prefixed with -)", allowed.join(", ")),
+                format!(
+                    "sort must be one of {} (optionally prefixed with -)",
+                    allowed.join(", ")
+                ),
             ));
         };
         let after = match &self.cursor {

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sdelka_persistence::outbox::OutgoingEmail;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ pub enum Mailer {
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The message itself is broken (bad address): retrying will not help.
-    #[error("message cannot be built: {0}")]
+    #[error("permanent failure: {0}")]
     Permanent(String),
     /// SMTP down, disk full…: retry later.
     #[error("delivery failed: {0}")]
@@ -32,7 +32,11 @@ pub enum MailError {
 }
 
 impl Mailer {
-    pub fn new(smtp_url: Option<&str>, from: &str, data_dir: &std::path::Path) -> anyhow::Result<Mailer> {
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Mailer> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| anyhow::anyhow!("SDELKA_MAIL_FROM `{from}` is not a mailbox: {e}"))?;
@@ -79,17 +83,15 @@ impl Mailer {
     pub async fn deliver(&self, outbox_id: Uuid, email: &OutgoingEmail) -> Result<(), MailError> {
         let message = self.build(outbox_id, email)?;
         match self {
-            Mailer::Smtp { transport, .. } => transport
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| {
+            Mailer::Smtp { transport, .. } => {
+                transport.send(message).await.map(|_| ()).map_err(|e| {
                     if e.is_permanent() {
                         MailError::Permanent(e.to_string())
                     } else {
                         MailError::Transient(e.to_string())
                     }
-                }),
+                })
+            }
             Mailer::Folder { dir, .. } => {
                 tokio::fs::create_dir_all(dir)
                     .await

@@ -5,7 +5,11 @@ use sdelka_api::config::Config;
 use sdelka_api::{bootstrap, cli, server, telemetry};
 
 #[derive(Parser)]
-#[command(name = "sdelka", version, about = "Headless CRM and business-process service")]
+#[command(
+    name = "sdelka",
+    version,
+    about = "Headless CRM and business-process service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -69,11 +73,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Some(p) => println!(
                 "First admin created: email {email}, password {p}\nThis password is shown only once."
             ),
-            None => println!("First admin created: email {email} (password from SDELKA_ADMIN_PASSWORD)"),
+            None => {
+                println!("First admin created: email {email} (password from SDELKA_ADMIN_PASSWORD)")
+            }
         }
     }
     let running = server::start(state, true).await?;
     tracing::info!(addr = %running.addr, "sdelka is listening");
-    println!("Sdelka listens on http://{} (docs: http://{}/docs/)", running.addr, running.addr);
+    println!(
+        "Sdelka listens on http://{} (docs: http://{}/docs/)",
+        running.addr, running.addr
+    );
     running.wait().await
 }

@@ -39,7 +39,9 @@ pub async fn request_context(
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let result = REQUEST_ID
         .scope(id.clone(), next.call(req).instrument(span.clone()))
         .await;
@@ -50,10 +52,19 @@ pub async fn request_context(
     let status = res.status();
     let elapsed = started.elapsed();
     if let Some(m) = metrics {
-        m.observe(method.as_str(), &route, status.as_u16(), elapsed.as_secs_f64());
+        m.observe(
+            method.as_str(),
+            &route,
+            status.as_u16(),
+            elapsed.as_secs_f64(),
+        );
     }
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served");
+        tracing::info!(
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "served"
+        );
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
@@ -77,8 +88,13 @@ impl Metrics {
             &["method", "route", "status"],
         )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("sdelka_http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            HistogramOpts::new(
+                "sdelka_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
             &["method", "route"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -171,10 +187,15 @@ fn client_key(req: &ServiceRequest) -> String {
         .and_then(|v| v.to_str().ok())
     {
         // The credential itself identifies the caller; hashing keeps it out of memory dumps.
-        Some(auth) => format!("cred:{}", hex::encode(&Sha256::digest(auth.as_bytes())[..12])),
+        Some(auth) => format!(
+            "cred:{}",
+            hex::encode(&Sha256::digest(auth.as_bytes())[..12])
+        ),
         None => format!(
             "ip:{}",
-            req.connection_info().realip_remote_addr().unwrap_or("unknown")
+            req.connection_info()
+                .realip_remote_addr()
+                .unwrap_or("unknown")
         ),
     }
 }
@@ -193,12 +214,23 @@ pub async fn rate_limit(
         Admission::Allowed { remaining } => {
             let mut res = next.call(req).await?.map_into_boxed_body();
             let h = res.headers_mut();
-            h.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limiter.limit()));
-            h.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(remaining));
-            h.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(0u64));
+            h.insert(
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderValue::from(limiter.limit()),
+            );
+            h.insert(
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderValue::from(remaining),
+            );
+            h.insert(
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderValue::from(0u64),
+            );
             Ok(res)
         }
-        Admission::Refused { retry_after_seconds } => {
+        Admission::Refused {
+            retry_after_seconds,
+        } => {
             let mut err = ApiError::new(
                 ErrorCode::RateLimited,
                 format!("slow down: retry in {retry_after_seconds} s"),
@@ -206,9 +238,18 @@ pub async fn rate_limit(
             err.retry_after = Some(retry_after_seconds);
             let mut res = err.error_response();
             let h = res.headers_mut();
-            h.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limiter.limit()));
-            h.insert(HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(0u64));
-            h.insert(HeaderName::from_static("ratelimit-reset"), HeaderValue::from(retry_after_seconds));
+            h.insert(
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderValue::from(limiter.limit()),
+            );
+            h.insert(
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderValue::from(0u64),
+            );
+            h.insert(
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderValue::from(retry_after_seconds),
+            );
             Ok(req.into_response(res))
         }
     }
@@ -285,9 +326,8 @@ pub async fn idempotency(
             .error_response(),
         )),
         Ok(Reservation::Replay(stored)) => {
-            let mut res = HttpResponse::build(
-                StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
-            );
+            let mut res =
+                HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
             for (k, v) in &stored.headers {
                 res.insert_header((k.as_str(), v.as_str()));
             }

@@ -27,10 +27,14 @@ RFC 9457 problem documents for every error.",
         (name = "timeline", description = "Audit trail of every change"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
-    components(schemas(Problem, ProblemField)),
-    modifiers(&Conventions)
+    components(schemas(Problem, ProblemField))
 )]
 pub struct ApiDoc;
+
+/// Applies the conventions to a document whose paths have been collected from the routes.
+pub fn apply_conventions(doc: &mut OpenApiDoc) {
+    Conventions.modify(doc);
+}
 
 /// Paths that need no credentials.
 const PUBLIC: &[&str] = &[
@@ -91,13 +95,20 @@ impl Modify for Conventions {
             for (method, op) in ops {
                 let Some(op) = op else { continue };
                 if !public {
-                    op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                    op.security = Some(vec![SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
                     add(op, "401", "Missing, invalid or expired credentials");
                     add(op, "403", "The caller's roles do not allow this");
                 }
                 add(op, "400", "Malformed request (invalid JSON, bad header)");
                 add(op, "404", "No such resource, or not visible to the caller");
-                add(op, "422", "Validation failed; `errors` names each field and rule");
+                add(
+                    op,
+                    "422",
+                    "Validation failed; `errors` names each field and rule",
+                );
                 add(op, "429", "Rate limited; see `Retry-After`");
                 add(op, "500", "Unexpected server error");
                 if matches!(method, "post" | "patch" | "put") {
@@ -105,7 +116,11 @@ impl Modify for Conventions {
                     add(op, "415", "Body is not application/json");
                 }
                 if method == "post" {
-                    add(op, "409", "Conflict: duplicate, wrong state, or Idempotency-Key in flight");
+                    add(
+                        op,
+                        "409",
+                        "Conflict: duplicate, wrong state, or Idempotency-Key in flight",
+                    );
                 }
                 if matches!(method, "patch" | "delete" | "put") {
                     add(op, "409", "Conflict with another record");

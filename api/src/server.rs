@@ -36,6 +36,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(health::openapi_json)
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
+    let mut doc = doc;
+    crate::openapi::apply_conventions(&mut doc);
     doc
 }
 

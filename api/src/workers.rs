@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sdelka_persistence::outbox::{self, OutgoingEmail, KIND_EMAIL};
-use sdelka_persistence::{idempotency, Store};
+use sdelka_persistence::outbox::{self, KIND_EMAIL, OutgoingEmail};
+use sdelka_persistence::{Store, idempotency};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -70,7 +70,9 @@ impl OutboxWorker {
                     Ok(email) => self.mailer.deliver(msg.id, &email).await,
                     Err(e) => Err(MailError::Permanent(format!("unreadable payload: {e}"))),
                 },
-                other => Err(MailError::Permanent(format!("unknown message kind `{other}`"))),
+                other => Err(MailError::Permanent(format!(
+                    "unknown message kind `{other}`"
+                ))),
             };
             match outcome {
                 Ok(()) => {
@@ -83,8 +85,14 @@ impl OutboxWorker {
                             > chrono::Duration::hours(self.config.outbox_give_up_hours);
                     let retry_at = (!give_up).then(|| Utc::now() + self.backoff(msg.attempts));
                     tracing::warn!(outbox_id = %msg.id, attempts = msg.attempts, error = %e, give_up, "delivery failed");
-                    outbox::mark_failed(&self.store.conn, msg.id, &self.owner, &e.to_string(), retry_at)
-                        .await?;
+                    outbox::mark_failed(
+                        &self.store.conn,
+                        msg.id,
+                        &self.owner,
+                        &e.to_string(),
+                        retry_at,
+                    )
+                    .await?;
                 }
             }
         }

@@ -72,7 +72,11 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Map<String, Value>
 
 /// Writes the audit record and the domain event of `change`. Call inside the transaction that
 /// makes the change.
-pub async fn record<C: ConnectionTrait>(db: &C, actor: &Actor, change: Change<'_>) -> StoreResult<()> {
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: Change<'_>,
+) -> StoreResult<()> {
     let at = now();
     let changes = diff(change.before, change.after);
     audit_record::ActiveModel {

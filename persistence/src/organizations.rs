@@ -24,7 +24,10 @@ pub struct OrganizationFilter {
 pub fn organizations_query(f: &OrganizationFilter) -> Select<organization::Entity> {
     let mut q = organization::Entity::find().filter(organization::Column::DeletedAt.is_null());
     if let Some(text) = &f.q {
-        q = q.filter(contains(organization::Column::SearchText, &text.to_lowercase()));
+        q = q.filter(contains(
+            organization::Column::SearchText,
+            &text.to_lowercase(),
+        ));
     }
     if let Some(inn) = &f.inn {
         q = q.filter(organization::Column::Inn.eq(inn.clone()));

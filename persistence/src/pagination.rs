@@ -116,7 +116,11 @@ where
                 .add(Condition::all().add(col.eq(v)).add(past_id)),
         );
     }
-    let order = if req.descending { Order::Desc } else { Order::Asc };
+    let order = if req.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let mut items = select
         .order_by(req.sort.column, order.clone())
         .order_by(id_column, order)
@@ -163,7 +167,13 @@ mod tests {
             id: Uuid::nil(),
         };
         assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
-        assert!(matches!(Cursor::decode("%%%"), Err(StoreError::InvalidCursor)));
-        assert!(matches!(Cursor::decode("e30"), Err(StoreError::InvalidCursor)));
+        assert!(matches!(
+            Cursor::decode("%%%"),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            Cursor::decode("e30"),
+            Err(StoreError::InvalidCursor)
+        ));
     }
 }

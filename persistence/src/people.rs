@@ -118,5 +118,7 @@ pub fn contains<Col: ColumnTrait>(column: Col, text: &str) -> SimpleExpr {
 
 /// `LIKE` treats `%` and `_` as wildcards; a search for them must find them literally.
 pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

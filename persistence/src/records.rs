@@ -16,7 +16,7 @@ use crate::journal::{self, Actor, Change, now};
 /// A table whose rows carry `id`, `version`, `updated_at` and `deleted_at`.
 pub trait VersionedRecord: EntityTrait
 where
-    Self::Model: Serialize + Clone + Send + Sync + IntoActiveModel<Self::ActiveModel>,
+    Self::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<Self::ActiveModel>,
     Self::ActiveModel: ActiveModelTrait<Entity = Self> + Send,
     <Self::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
@@ -39,7 +39,7 @@ pub fn snapshot<T: Serialize>(m: &T) -> Value {
 pub async fn find<E, C>(db: &C, id: Uuid) -> StoreResult<E::Model>
 where
     E: VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     C: ConnectionTrait,
@@ -56,7 +56,7 @@ where
 pub async fn create<E, C>(db: &C, actor: &Actor, model: E::Model) -> StoreResult<E::Model>
 where
     E: VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     C: ConnectionTrait,
@@ -92,7 +92,7 @@ pub async fn update<E, C, F, X>(
 ) -> StoreResult<Result<E::Model, X>>
 where
     E: VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     C: ConnectionTrait,
@@ -112,11 +112,12 @@ where
     if let Err(x) = edit(&mut next) {
         return Ok(Err(x));
     }
-    let before = snapshot(&current);
-    let unchanged = before == snapshot(&next);
-    if unchanged {
+    // Compared as models, not snapshots: a snapshot leaves secrets out, and a changed
+    // password must still be written.
+    if current == next {
         return Ok(Ok(current));
     }
+    let before = snapshot(&current);
     E::touch(&mut next, version + 1, now());
     write_if_version::<E, C>(db, &next, version).await?;
     let after = snapshot(&next);
@@ -145,7 +146,7 @@ pub async fn soft_delete<E, C>(
 ) -> StoreResult<()>
 where
     E: VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     C: ConnectionTrait,
@@ -187,7 +188,7 @@ where
 async fn write_if_version<E, C>(db: &C, next: &E::Model, version: i32) -> StoreResult<()>
 where
     E: VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     C: ConnectionTrait,

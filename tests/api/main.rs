@@ -1,1 +1,10 @@
+//! End-to-end tests: the real server over HTTP. SQLite by default; set
+//! `SDELKA_TEST_DATABASE_URL=postgres://…/postgres-db` to run the same suite on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod conventions;
+mod lists;
+mod operations;
+mod organisation;
+mod outbox;

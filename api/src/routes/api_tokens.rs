@@ -17,7 +17,9 @@ use crate::extract::JsonBody;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_tokens).service(create_token).service(revoke_token);
+    cfg.service(list_tokens)
+        .service(create_token)
+        .service(revoke_token);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,7 +45,10 @@ impl From<&api_token::Model> for ApiTokenView {
             user_id: t.user_id,
             name: t.name.clone(),
             token_prefix: t.token_prefix.clone(),
-            roles: RoleSet::from_storage(&t.roles).iter().map(RoleName::from).collect(),
+            roles: RoleSet::from_storage(&t.roles)
+                .iter()
+                .map(RoleName::from)
+                .collect(),
             created_at: t.created_at,
             expires_at: t.expires_at,
             revoked_at: t.revoked_at,
@@ -98,7 +103,11 @@ pub async fn create_token(
     if let Some(e) = req.expires_at
         && e <= Utc::now()
     {
-        return Err(ApiError::field("expires_at", "in_past", "expires_at must be in the future"));
+        return Err(ApiError::field(
+            "expires_at",
+            "in_past",
+            "expires_at must be in the future",
+        ));
     }
     let secret = format!("{API_TOKEN_PREFIX}{}", random_secret());
     let model = credentials::insert_api_token(

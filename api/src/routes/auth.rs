@@ -65,9 +65,19 @@ pub struct PasswordSetRequest {
     pub password: String,
 }
 
-async fn issue_pair(state: &AppState, user: &user::Model, family: Option<Uuid>) -> ApiResult<TokenPair> {
+async fn issue_pair(
+    state: &AppState,
+    user: &user::Model,
+    family: Option<Uuid>,
+) -> ApiResult<TokenPair> {
     let roles = RoleSet::from_storage(&user.roles);
-    let access = state.jwt.issue(user.id, &roles, "access", state.jwt.access_ttl_seconds, None)?;
+    let access = state.jwt.issue(
+        user.id,
+        &roles,
+        "access",
+        state.jwt.access_ttl_seconds,
+        None,
+    )?;
     let refresh_secret = authn::random_secret();
     let expires = chrono::Utc::now() + chrono::Duration::days(state.config.refresh_token_ttl_days);
     credentials::insert_refresh(
@@ -87,7 +97,10 @@ async fn issue_pair(state: &AppState, user: &user::Model, family: Option<Uuid>) 
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCredentials, "email or password is wrong, or the account is inactive")
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "email or password is wrong, or the account is inactive",
+    )
 }
 
 /// Exchanges email and password for an access token and a refresh token.
@@ -97,10 +110,14 @@ fn bad_credentials() -> ApiError {
     responses((status = 200, description = "Logged in", body = TokenPair))
 )]
 #[post("/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: JsonBody<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    state: web::Data<AppState>,
+    body: JsonBody<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let req = body.0;
     let email = Email::parse(&req.email).map_err(|_| bad_credentials())?;
-    let user = sdelka_persistence::people::find_user_by_email(&state.store.conn, email.as_str()).await?;
+    let user =
+        sdelka_persistence::people::find_user_by_email(&state.store.conn, email.as_str()).await?;
     // Verify against a real hash either way, so the answer time does not reveal which
     // emails have accounts.
     let (hash, active) = match &user {
@@ -130,7 +147,10 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     responses((status = 200, description = "New tokens", body = TokenPair))
 )]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     let txn = state.store.conn.begin().await?;
     let used = credentials::use_refresh(&txn, &body.0.refresh_token).await?;
     txn.commit().await?;
@@ -140,7 +160,9 @@ pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>)
                 .await
                 .ok()
                 .filter(|u| u.active)
-                .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "the account is not active"))?;
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidToken, "the account is not active")
+                })?;
             Ok(HttpResponse::Ok().json(issue_pair(&state, &user, Some(family_id)).await?))
         }
         RefreshUse::Reused => Err(ApiError::new(
@@ -162,7 +184,10 @@ pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshRequest>)
     responses((status = 204, description = "Logged out"))
 )]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     credentials::revoke_by_secret(&state.store.conn, &body.0.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -174,7 +199,10 @@ pub async fn logout(state: web::Data<AppState>, body: JsonBody<RefreshRequest>) 
     responses((status = 204, description = "Password set"))
 )]
 #[post("/auth/password-set")]
-pub async fn password_set(state: web::Data<AppState>, body: JsonBody<PasswordSetRequest>) -> ApiResult<HttpResponse> {
+pub async fn password_set(
+    state: web::Data<AppState>,
+    body: JsonBody<PasswordSetRequest>,
+) -> ApiResult<HttpResponse> {
     let req = body.0;
     let claims = state.jwt.verify(&req.token, "password_set")?;
     let password = req.password;
@@ -187,14 +215,18 @@ pub async fn password_set(state: web::Data<AppState>, body: JsonBody<PasswordSet
         api_token_id: None,
         request_id: crate::error::current_request_id(),
     };
-    let result = records::update::<user::Entity, _, _, ApiError>(&txn, &actor, claims.sub, None, |u| {
-        if claims.pwv.as_deref() != Some(password_fingerprint(&u.password_hash).as_str()) {
-            return Err(ApiError::new(ErrorCode::InvalidToken, "this link was already used"));
-        }
-        u.password_hash = new_hash;
-        Ok(())
-    })
-    .await?;
+    let result =
+        records::update::<user::Entity, _, _, ApiError>(&txn, &actor, claims.sub, None, |u| {
+            if claims.pwv.as_deref() != Some(password_fingerprint(&u.password_hash).as_str()) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "this link was already used",
+                ));
+            }
+            u.password_hash = new_hash;
+            Ok(())
+        })
+        .await?;
     result?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -205,5 +237,9 @@ pub async fn password_set(state: web::Data<AppState>, body: JsonBody<PasswordSet
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
     let u = records::find::<user::Entity, _>(&state.store.conn, principal.user_id).await?;
-    Ok(crate::routes::versioned(actix_web::http::StatusCode::OK, u.version, &UserView::from(&u)))
+    Ok(crate::routes::versioned(
+        actix_web::http::StatusCode::OK,
+        u.version,
+        &UserView::from(&u),
+    ))
 }

@@ -90,9 +90,21 @@ pub struct DepartmentListFilter {
 
 fn sorts() -> [SortKey<department::Entity>; 3] {
     [
-        SortKey { name: "created_at", column: department::Column::CreatedAt, key: |m| CursorValue::Time(m.created_at) },
-        SortKey { name: "updated_at", column: department::Column::UpdatedAt, key: |m| CursorValue::Time(m.updated_at) },
-        SortKey { name: "name", column: department::Column::Name, key: |m| CursorValue::Text(m.name.clone()) },
+        SortKey {
+            name: "created_at",
+            column: department::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: department::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "name",
+            column: department::Column::Name,
+            key: |m| CursorValue::Text(m.name.clone()),
+        },
     ]
 }
 
@@ -117,9 +129,16 @@ pub async fn list_departments(
         parent_id: f.parent_id,
         updated_since: page.updated_since,
     });
-    let page = fetch_page(&state.store.conn, query, req, department::Column::Id, |m| m.id).await?;
+    let page = fetch_page(&state.store.conn, query, req, department::Column::Id, |m| {
+        m.id
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(DepartmentView::from).collect::<Vec<_>>(),
+        items: page
+            .items
+            .iter()
+            .map(DepartmentView::from)
+            .collect::<Vec<_>>(),
         next_cursor: page.next_cursor,
         total: page.total,
     }))
@@ -162,7 +181,11 @@ pub async fn create_department(
     )
     .await?;
     txn.commit().await?;
-    Ok(created(format!("/api/v1/departments/{}", model.id), model.version, &DepartmentView::from(&model)))
+    Ok(created(
+        format!("/api/v1/departments/{}", model.id),
+        model.version,
+        &DepartmentView::from(&model),
+    ))
 }
 
 /// Reads one department.
@@ -178,7 +201,11 @@ pub async fn get_department(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let d = records::find::<department::Entity, _>(&state.store.conn, id.into_inner()).await?;
-    Ok(versioned(StatusCode::OK, d.version, &DepartmentView::from(&d)))
+    Ok(versioned(
+        StatusCode::OK,
+        d.version,
+        &DepartmentView::from(&d),
+    ))
 }
 
 /// Changes a department (admin).
@@ -201,28 +228,42 @@ pub async fn update_department(
     let txn = state.store.conn.begin().await?;
     if let Some(Some(p)) = req.parent_id {
         if p == id {
-            return Err(ApiError::field("parent_id", "self_reference", "a department cannot be its own parent"));
+            return Err(ApiError::field(
+                "parent_id",
+                "self_reference",
+                "a department cannot be its own parent",
+            ));
         }
         ensure_exists::<department::Entity, _>(&txn, "parent_id", p).await?;
     }
     if let Some(Some(h)) = req.head_id {
         ensure_exists::<user::Entity, _>(&txn, "head_id", h).await?;
     }
-    let updated = records::update::<department::Entity, _, _, ApiError>(&txn, &admin.actor(), id, if_match.0, |d| {
-        if let Some(n) = &req.name {
-            d.name = n.trim().to_owned();
-        }
-        if let Some(p) = req.parent_id {
-            d.parent_id = p;
-        }
-        if let Some(h) = req.head_id {
-            d.head_id = h;
-        }
-        Ok(())
-    })
+    let updated = records::update::<department::Entity, _, _, ApiError>(
+        &txn,
+        &admin.actor(),
+        id,
+        if_match.0,
+        |d| {
+            if let Some(n) = &req.name {
+                d.name = n.trim().to_owned();
+            }
+            if let Some(p) = req.parent_id {
+                d.parent_id = p;
+            }
+            if let Some(h) = req.head_id {
+                d.head_id = h;
+            }
+            Ok(())
+        },
+    )
     .await??;
     txn.commit().await?;
-    Ok(versioned(StatusCode::OK, updated.version, &DepartmentView::from(&updated)))
+    Ok(versioned(
+        StatusCode::OK,
+        updated.version,
+        &DepartmentView::from(&updated),
+    ))
 }
 
 /// Deletes a department (admin). The record is kept for the audit trail.
@@ -239,7 +280,13 @@ pub async fn delete_department(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let txn = state.store.conn.begin().await?;
-    records::soft_delete::<department::Entity, _>(&txn, &admin.actor(), id.into_inner(), if_match.0).await?;
+    records::soft_delete::<department::Entity, _>(
+        &txn,
+        &admin.actor(),
+        id.into_inner(),
+        if_match.0,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

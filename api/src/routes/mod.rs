@@ -9,9 +9,9 @@ pub mod organizations;
 pub mod timeline;
 pub mod users;
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -47,7 +47,8 @@ pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpRe
 pub async fn ensure_exists<E, C>(db: &C, field: &str, id: uuid::Uuid) -> crate::error::ApiResult<()>
 where
     E: sdelka_persistence::records::VersionedRecord,
-    E::Model: Serialize + Clone + Send + Sync + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::Model:
+        Serialize + Clone + PartialEq + Send + Sync + sea_orm::IntoActiveModel<E::ActiveModel>,
     E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
     C: sea_orm::ConnectionTrait,

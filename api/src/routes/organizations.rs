@@ -3,11 +3,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use sdelka_domain::organisation::{check_bank_requisites, check_legal_requisites, check_organisation_code};
+use sdelka_domain::organisation::{
+    check_bank_requisites, check_legal_requisites, check_organisation_code,
+};
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_persistence::entity::{bank_account, organization};
 use sdelka_persistence::journal::now;
-use sdelka_persistence::organizations::{self as orgs, OrganizationFilter, organizations_query, search_text};
+use sdelka_persistence::organizations::{
+    self as orgs, OrganizationFilter, organizations_query, search_text,
+};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sea_orm::TransactionTrait;
@@ -163,7 +167,11 @@ pub struct CreateOrganization {
     #[schema(example = "1027700132195")]
     pub ogrn: Option<String>,
     pub vat_payer: bool,
-    #[validate(length(min = 1, max = 1000, message = "legal_address must be 1 to 1000 characters"))]
+    #[validate(length(
+        min = 1,
+        max = 1000,
+        message = "legal_address must be 1 to 1000 characters"
+    ))]
     pub legal_address: String,
     #[validate(length(max = 1000))]
     pub postal_address: Option<String>,
@@ -194,7 +202,11 @@ pub struct UpdateOrganization {
     #[schema(value_type = Option<String>)]
     pub ogrn: Option<Option<String>>,
     pub vat_payer: Option<bool>,
-    #[validate(length(min = 1, max = 1000, message = "legal_address must be 1 to 1000 characters"))]
+    #[validate(length(
+        min = 1,
+        max = 1000,
+        message = "legal_address must be 1 to 1000 characters"
+    ))]
     pub legal_address: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -222,9 +234,21 @@ pub struct OrganizationListFilter {
 
 fn sorts() -> [SortKey<organization::Entity>; 3] {
     [
-        SortKey { name: "created_at", column: organization::Column::CreatedAt, key: |m| CursorValue::Time(m.created_at) },
-        SortKey { name: "updated_at", column: organization::Column::UpdatedAt, key: |m| CursorValue::Time(m.updated_at) },
-        SortKey { name: "name", column: organization::Column::Name, key: |m| CursorValue::Text(m.name.clone()) },
+        SortKey {
+            name: "created_at",
+            column: organization::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: organization::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "name",
+            column: organization::Column::Name,
+            key: |m| CursorValue::Text(m.name.clone()),
+        },
     ]
 }
 
@@ -234,7 +258,12 @@ fn bank_account_model(
     b: &NewBankAccount,
     v: &mut Violations,
 ) -> Option<bank_account::Model> {
-    let checked = match check_bank_requisites(prefix, &b.bik, &b.correspondent_account, &b.settlement_account) {
+    let checked = match check_bank_requisites(
+        prefix,
+        &b.bik,
+        &b.correspondent_account,
+        &b.settlement_account,
+    ) {
         Ok(c) => c,
         Err(errs) => {
             for e in errs.into_vec() {
@@ -243,9 +272,17 @@ fn bank_account_model(
             return None;
         }
     };
-    let currency = b.currency.clone().unwrap_or_else(|| "RUB".into()).to_uppercase();
+    let currency = b
+        .currency
+        .clone()
+        .unwrap_or_else(|| "RUB".into())
+        .to_uppercase();
     if !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        v.push(FieldViolation::new(format!("{prefix}currency"), "invalid_format", "currency is a 3-letter ISO 4217 code"));
+        v.push(FieldViolation::new(
+            format!("{prefix}currency"),
+            "invalid_format",
+            "currency is a 3-letter ISO 4217 code",
+        ));
         return None;
     }
     let at = now();
@@ -287,11 +324,22 @@ pub async fn list_organizations(
         vat_payer: f.vat_payer,
         updated_since: page.updated_since,
     });
-    let page = fetch_page(&state.store.conn, query, req, organization::Column::Id, |m| m.id).await?;
+    let page = fetch_page(
+        &state.store.conn,
+        query,
+        req,
+        organization::Column::Id,
+        |m| m.id,
+    )
+    .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|o| o.id).collect();
     let accounts = orgs::bank_accounts_of(&state.store.conn, &ids).await?;
     Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(|o| OrganizationView::new(o, &accounts)).collect::<Vec<_>>(),
+        items: page
+            .items
+            .iter()
+            .map(|o| OrganizationView::new(o, &accounts))
+            .collect::<Vec<_>>(),
         next_cursor: page.next_cursor,
         total: page.total,
     }))
@@ -313,7 +361,8 @@ pub async fn create_organization(
     let req = body.0;
     let id = Uuid::now_v7();
     let mut v = Violations::new();
-    let requisites = match check_legal_requisites(&req.inn, req.kpp.as_deref(), req.ogrn.as_deref()) {
+    let requisites = match check_legal_requisites(&req.inn, req.kpp.as_deref(), req.ogrn.as_deref())
+    {
         Ok(r) => Some(r),
         Err(errs) => {
             for e in errs.into_vec() {
@@ -322,7 +371,9 @@ pub async fn create_organization(
             None
         }
     };
-    let code = check_organisation_code(&req.code).map_err(|e| v.push(e)).ok();
+    let code = check_organisation_code(&req.code)
+        .map_err(|e| v.push(e))
+        .ok();
     let accounts: Vec<_> = req
         .bank_accounts
         .iter()
@@ -384,7 +435,11 @@ pub async fn get_organization(
 ) -> ApiResult<HttpResponse> {
     let o = records::find::<organization::Entity, _>(&state.store.conn, id.into_inner()).await?;
     let accounts = orgs::bank_accounts(&state.store.conn, o.id).await?;
-    Ok(versioned(StatusCode::OK, o.version, &OrganizationView::new(&o, &accounts)))
+    Ok(versioned(
+        StatusCode::OK,
+        o.version,
+        &OrganizationView::new(&o, &accounts),
+    ))
 }
 
 /// Changes an own organisation (admin). Requisites are checked again as a whole, so a new INN
@@ -406,48 +461,59 @@ pub async fn update_organization(
     let id = id.into_inner();
     let req = body.0;
     let txn = state.store.conn.begin().await?;
-    let updated = records::update::<organization::Entity, _, _, ApiError>(&txn, &admin.actor(), id, if_match.0, |o| {
-        let inn = req.inn.clone().unwrap_or_else(|| o.inn.clone());
-        let kpp = req.kpp.clone().unwrap_or_else(|| o.kpp.clone());
-        let ogrn = req.ogrn.clone().unwrap_or_else(|| o.ogrn.clone());
-        let requisites = check_legal_requisites(&inn, kpp.as_deref(), ogrn.as_deref())?;
-        if let Some(code) = &req.code {
-            o.code = check_organisation_code(code).map_err(|e| ApiError::validation(e.into()))?;
-        }
-        o.inn = requisites.inn.as_str().to_owned();
-        o.kpp = requisites.kpp.map(|k| k.as_str().to_owned());
-        o.ogrn = requisites.ogrn.map(|k| k.as_str().to_owned());
-        if let Some(n) = &req.name {
-            o.name = n.trim().to_owned();
-        }
-        if let Some(n) = &req.short_name {
-            o.short_name = n.trim().to_owned();
-        }
-        if let Some(v) = req.vat_payer {
-            o.vat_payer = v;
-        }
-        if let Some(a) = &req.legal_address {
-            o.legal_address = a.trim().to_owned();
-        }
-        if let Some(a) = &req.postal_address {
-            o.postal_address = a.clone();
-        }
-        if let Some(a) = &req.director_name {
-            o.director_name = a.clone();
-        }
-        if let Some(a) = &req.chief_accountant_name {
-            o.chief_accountant_name = a.clone();
-        }
-        if let Some(a) = &req.external_id {
-            o.external_id = a.clone();
-        }
-        o.search_text = search_text(&o.name, &o.short_name, &o.inn);
-        Ok(())
-    })
+    let updated = records::update::<organization::Entity, _, _, ApiError>(
+        &txn,
+        &admin.actor(),
+        id,
+        if_match.0,
+        |o| {
+            let inn = req.inn.clone().unwrap_or_else(|| o.inn.clone());
+            let kpp = req.kpp.clone().unwrap_or_else(|| o.kpp.clone());
+            let ogrn = req.ogrn.clone().unwrap_or_else(|| o.ogrn.clone());
+            let requisites = check_legal_requisites(&inn, kpp.as_deref(), ogrn.as_deref())?;
+            if let Some(code) = &req.code {
+                o.code =
+                    check_organisation_code(code).map_err(|e| ApiError::validation(e.into()))?;
+            }
+            o.inn = requisites.inn.as_str().to_owned();
+            o.kpp = requisites.kpp.map(|k| k.as_str().to_owned());
+            o.ogrn = requisites.ogrn.map(|k| k.as_str().to_owned());
+            if let Some(n) = &req.name {
+                o.name = n.trim().to_owned();
+            }
+            if let Some(n) = &req.short_name {
+                o.short_name = n.trim().to_owned();
+            }
+            if let Some(v) = req.vat_payer {
+                o.vat_payer = v;
+            }
+            if let Some(a) = &req.legal_address {
+                o.legal_address = a.trim().to_owned();
+            }
+            if let Some(a) = &req.postal_address {
+                o.postal_address = a.clone();
+            }
+            if let Some(a) = &req.director_name {
+                o.director_name = a.clone();
+            }
+            if let Some(a) = &req.chief_accountant_name {
+                o.chief_accountant_name = a.clone();
+            }
+            if let Some(a) = &req.external_id {
+                o.external_id = a.clone();
+            }
+            o.search_text = search_text(&o.name, &o.short_name, &o.inn);
+            Ok(())
+        },
+    )
     .await??;
     let accounts = orgs::bank_accounts(&txn, id).await?;
     txn.commit().await?;
-    Ok(versioned(StatusCode::OK, updated.version, &OrganizationView::new(&updated, &accounts)))
+    Ok(versioned(
+        StatusCode::OK,
+        updated.version,
+        &OrganizationView::new(&updated, &accounts),
+    ))
 }
 
 /// Deletes an own organisation (admin); kept for the audit trail.
@@ -464,7 +530,13 @@ pub async fn delete_organization(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let txn = state.store.conn.begin().await?;
-    records::soft_delete::<organization::Entity, _>(&txn, &admin.actor(), id.into_inner(), if_match.0).await?;
+    records::soft_delete::<organization::Entity, _>(
+        &txn,
+        &admin.actor(),
+        id.into_inner(),
+        if_match.0,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -483,7 +555,12 @@ pub async fn list_bank_accounts(
 ) -> ApiResult<HttpResponse> {
     let o = records::find::<organization::Entity, _>(&state.store.conn, id.into_inner()).await?;
     let accounts = orgs::bank_accounts(&state.store.conn, o.id).await?;
-    Ok(HttpResponse::Ok().json(accounts.iter().map(BankAccountView::from).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        accounts
+            .iter()
+            .map(BankAccountView::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Adds a bank account to an own organisation (admin); its accounts are checked against the
@@ -536,7 +613,8 @@ pub async fn delete_bank_account(
     if account.organization_id != org_id {
         return Err(ApiError::not_found());
     }
-    records::soft_delete::<bank_account::Entity, _>(&txn, &admin.actor(), account_id, if_match.0).await?;
+    records::soft_delete::<bank_account::Entity, _>(&txn, &admin.actor(), account_id, if_match.0)
+        .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -73,7 +73,10 @@ pub async fn timeline(
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
-    if matches!(path.entity, TimelineEntity::Users) && !caller.is_admin() && caller.user_id != path.id {
+    if matches!(path.entity, TimelineEntity::Users)
+        && !caller.is_admin()
+        && caller.user_id != path.id
+    {
         return Err(ApiError::not_found());
     }
     let sorts = [SortKey::<audit_record::Entity> {
@@ -86,7 +89,14 @@ pub async fn timeline(
     let query = audit_record::Entity::find()
         .filter(audit_record::Column::EntityType.eq(path.entity.record_type()))
         .filter(audit_record::Column::EntityId.eq(path.id));
-    let page = fetch_page(&state.store.conn, query, req, audit_record::Column::Id, |m| m.id).await?;
+    let page = fetch_page(
+        &state.store.conn,
+        query,
+        req,
+        audit_record::Column::Id,
+        |m| m.id,
+    )
+    .await?;
     // Every record has at least its creation entry: an empty first page means no such record.
     if first_page && page.items.is_empty() {
         return Err(ApiError::not_found());

@@ -62,7 +62,10 @@ impl From<&user::Model> for UserView {
             email: u.email.clone(),
             name: u.name.clone(),
             active: u.active,
-            roles: RoleSet::from_storage(&u.roles).iter().map(RoleName::from).collect(),
+            roles: RoleSet::from_storage(&u.roles)
+                .iter()
+                .map(RoleName::from)
+                .collect(),
             department_id: u.department_id,
             supervisor_id: u.supervisor_id,
             deputy_id: u.deputy_id,
@@ -127,10 +130,26 @@ pub struct UserListFilter {
 
 fn user_sorts() -> [SortKey<user::Entity>; 4] {
     [
-        SortKey { name: "created_at", column: user::Column::CreatedAt, key: |m| CursorValue::Time(m.created_at) },
-        SortKey { name: "updated_at", column: user::Column::UpdatedAt, key: |m| CursorValue::Time(m.updated_at) },
-        SortKey { name: "name", column: user::Column::Name, key: |m| CursorValue::Text(m.name.clone()) },
-        SortKey { name: "email", column: user::Column::Email, key: |m| CursorValue::Text(m.email.clone()) },
+        SortKey {
+            name: "created_at",
+            column: user::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: user::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "name",
+            column: user::Column::Name,
+            key: |m| CursorValue::Text(m.name.clone()),
+        },
+        SortKey {
+            name: "email",
+            column: user::Column::Email,
+            key: |m| CursorValue::Text(m.email.clone()),
+        },
     ]
 }
 
@@ -195,7 +214,12 @@ pub async fn create_user(
         name: req.name.trim().to_owned(),
         password_hash,
         active: true,
-        roles: req.roles.iter().map(|r| Role::from(*r)).collect::<RoleSet>().to_storage(),
+        roles: req
+            .roles
+            .iter()
+            .map(|r| Role::from(*r))
+            .collect::<RoleSet>()
+            .to_storage(),
         department_id: req.department_id,
         supervisor_id: req.supervisor_id,
         deputy_id: req.deputy_id,
@@ -207,11 +231,21 @@ pub async fn create_user(
         deleted_at: None,
     };
     let txn = state.store.conn.begin().await?;
-    check_references(&txn, model.department_id, model.supervisor_id, model.deputy_id).await?;
+    check_references(
+        &txn,
+        model.department_id,
+        model.supervisor_id,
+        model.deputy_id,
+    )
+    .await?;
     let model = records::create::<user::Entity, _>(&txn, &admin.actor(), model).await?;
     queue_welcome_email(&state, &txn, &model).await?;
     txn.commit().await?;
-    Ok(created(format!("/api/v1/users/{}", model.id), model.version, &UserView::from(&model)))
+    Ok(created(
+        format!("/api/v1/users/{}", model.id),
+        model.version,
+        &UserView::from(&model),
+    ))
 }
 
 /// The welcome email carries a token for `/auth/password-set`, valid 72 hours and only until
@@ -313,39 +347,57 @@ pub async fn update_user(
     .await?;
     if req.supervisor_id == Some(Some(id)) || req.deputy_id == Some(Some(id)) {
         return Err(ApiError::field(
-            if req.supervisor_id == Some(Some(id)) { "supervisor_id" } else { "deputy_id" },
+            if req.supervisor_id == Some(Some(id)) {
+                "supervisor_id"
+            } else {
+                "deputy_id"
+            },
             "self_reference",
             "a user cannot be his own supervisor or deputy",
         ));
     }
-    let updated = records::update::<user::Entity, _, _, ApiError>(&txn, &admin.actor(), id, if_match.0, |u| {
-        if let Some(n) = &req.name {
-            u.name = n.trim().to_owned();
-        }
-        if let Some(r) = &req.roles {
-            u.roles = r.iter().map(|r| Role::from(*r)).collect::<RoleSet>().to_storage();
-        }
-        if let Some(d) = req.department_id {
-            u.department_id = d;
-        }
-        if let Some(s) = req.supervisor_id {
-            u.supervisor_id = s;
-        }
-        if let Some(d) = req.deputy_id {
-            u.deputy_id = d;
-        }
-        if let Some(a) = req.active {
-            u.active = a;
-        }
-        if let Some(a) = req.absent {
-            u.absent = a;
-        }
-        if let Some(e) = req.email_notifications {
-            u.email_notifications = e;
-        }
-        Ok(())
-    })
+    let updated = records::update::<user::Entity, _, _, ApiError>(
+        &txn,
+        &admin.actor(),
+        id,
+        if_match.0,
+        |u| {
+            if let Some(n) = &req.name {
+                u.name = n.trim().to_owned();
+            }
+            if let Some(r) = &req.roles {
+                u.roles = r
+                    .iter()
+                    .map(|r| Role::from(*r))
+                    .collect::<RoleSet>()
+                    .to_storage();
+            }
+            if let Some(d) = req.department_id {
+                u.department_id = d;
+            }
+            if let Some(s) = req.supervisor_id {
+                u.supervisor_id = s;
+            }
+            if let Some(d) = req.deputy_id {
+                u.deputy_id = d;
+            }
+            if let Some(a) = req.active {
+                u.active = a;
+            }
+            if let Some(a) = req.absent {
+                u.absent = a;
+            }
+            if let Some(e) = req.email_notifications {
+                u.email_notifications = e;
+            }
+            Ok(())
+        },
+    )
     .await??;
     txn.commit().await?;
-    Ok(versioned(StatusCode::OK, updated.version, &UserView::from(&updated)))
+    Ok(versioned(
+        StatusCode::OK,
+        updated.version,
+        &UserView::from(&updated),
+    ))
 }
