@@ -94,6 +94,13 @@ impl Modify for Conventions {
             ];
             for (method, op) in ops {
                 let Some(op) = op else { continue };
+                if public && method == "post" && !path.ends_with("/logout") {
+                    add(
+                        op,
+                        "401",
+                        "The credentials or token are wrong, expired or already used",
+                    );
+                }
                 if !public {
                     op.security = Some(vec![SecurityRequirement::new(
                         "bearer",

@@ -32,6 +32,7 @@ pub async fn fresh_database(data_dir: &std::path::Path) -> TestDatabase {
             let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
                 panic!("SDELKA_TEST_DATABASE_URL={admin_url} is set but PostgreSQL cannot be reached: {e}")
             });
+            drop_leftovers_once(&admin).await;
             let name = format!("sdelka_t_{}", Uuid::new_v4().simple());
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
@@ -52,6 +53,28 @@ pub async fn fresh_database(data_dir: &std::path::Path) -> TestDatabase {
             postgres: false,
         },
     }
+}
+
+/// Databases of earlier runs are dropped once per test process, before this run creates any.
+async fn drop_leftovers_once(admin: &sea_orm::DatabaseConnection) {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let rows = admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'sdelka\\_t\\_%'",
+            ))
+            .await
+            .unwrap_or_default();
+        for row in rows {
+            if let Ok(name) = row.try_get::<String>("", "datname") {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await;
+            }
+        }
+    })
+    .await;
 }
 
 pub fn temp_dir() -> PathBuf {

@@ -55,6 +55,7 @@ pub struct TimelineEntry {
 #[into_params(parameter_in = Path)]
 pub struct TimelinePath {
     /// Record type.
+    #[param(inline)]
     pub entity: TimelineEntity,
     pub id: Uuid,
 }
