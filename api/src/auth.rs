@@ -295,3 +295,13 @@ impl Policy for AdminOnly {
 }
 
 pub type Admin = Authorized<AdminOnly>;
+
+impl Principal {
+    /// Whose records this caller may see (see `sdelka_persistence::visibility`).
+    pub async fn visibility(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> Result<sdelka_persistence::visibility::Scope, ApiError> {
+        Ok(sdelka_persistence::visibility::scope_of(db, self.user_id, self.is_admin()).await?)
+    }
+}
