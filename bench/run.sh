@@ -68,6 +68,7 @@ stop_server() {
   SERVER_PID=""
 }
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
   local rc=$?
   if [[ -n "$SAMPLER_PID" ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
@@ -77,7 +78,7 @@ cleanup() {
   else
     rm -rf "$WORK"
   fi
-  exit $rc
+  exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -299,6 +300,12 @@ bench_backend() {
   create_rps=$R_OK_RPS
   CREATE_RPS[$name]=$create_rps
 
+  if [[ $name == pg ]]; then
+    # The create run has just inserted tens of thousands of rows in seconds, faster than
+    # autovacuum re-analyses the table; without statistics the planner sorts a full scan
+    # instead of walking the (created_at, id) index. Analyse, as autovacuum soon would.
+    psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qc 'ANALYZE' >/dev/null
+  fi
   run_wrk "$name-list" bench/wrk/list_organizations.lua "$BASE/api/v1/organizations?$LIST_QUERY" 0
   add_row "$name" "filtered list, limit=50 (wrk, peak)"
 
@@ -335,58 +342,65 @@ run_pgbench() {
 }
 
 # ---------------------------------------------------------------------------------------------
-ensure_tools
-JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+# The whole run is one function, called on the last line: bash has read the entire file before
+# anything runs, so editing this script while a benchmark is running cannot derail it.
+main() {
+  ensure_tools
+  JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 
-# --- PostgreSQL
-log "creating a fresh database $PG_DB on $PG_HOST:$PG_PORT"
-psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -q \
-  -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" ||
-  die "could not (re)create database $PG_DB"
-PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
-SDELKA_DATABASE_URL="$PG_URL" SDELKA_DATA_DIR="$WORK/data-pg" SDELKA_LOG="$SERVER_LOG_FILTER" \
-  "$BIN" migrate >"$WORK/migrate-pg.log" 2>&1 || { cat "$WORK/migrate-pg.log" >&2; die "sdelka migrate failed on $PG_URL"; }
-bench_backend pg "$PG_URL" "$WORK/data-pg"
-run_pgbench
+  # --- PostgreSQL
+  log "creating a fresh database $PG_DB on $PG_HOST:$PG_PORT"
+  psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -q \
+    -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" ||
+    die "could not (re)create database $PG_DB"
+  PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+  SDELKA_DATABASE_URL="$PG_URL" SDELKA_DATA_DIR="$WORK/data-pg" SDELKA_LOG="$SERVER_LOG_FILTER" \
+    "$BIN" migrate >"$WORK/migrate-pg.log" 2>&1 || { cat "$WORK/migrate-pg.log" >&2; die "sdelka migrate failed on $PG_URL"; }
+  bench_backend pg "$PG_URL" "$WORK/data-pg"
+  run_pgbench
 
-# --- SQLite (fresh data folder: time to ready includes creating the database and the admin)
-bench_backend sqlite "" "$WORK/data-sqlite"
-log "sqlite: restart on the existing data folder to time a warm start"
-start_server sqlite-restart "" "$WORK/data-sqlite"
-READY_WARM=$READY_MS
-stop_server
+  # --- SQLite (fresh data folder: time to ready includes creating the database and the admin)
+  bench_backend sqlite "" "$WORK/data-sqlite"
+  log "sqlite: restart on the existing data folder to time a warm start"
+  start_server sqlite-restart "" "$WORK/data-sqlite"
+  READY_WARM=$READY_MS
+  stop_server
 
-# ---------------------------------------------------------------------------------------------
-RATIO="$(awk -v a="${CREATE_RPS[pg]}" -v b="$PGBENCH_TPS" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')"
-{
-  echo "Sdelka benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-  echo "runs: ${DURATION} s each; wrk $THREADS threads x $CONNECTIONS connections; fixed rate: bench/loadgen, $RATE_CONNECTIONS connections;"
-  echo "      server SDELKA_LOG=$SERVER_LOG_FILTER, rate limits off (1000000/s); client and server share the machine"
-  echo
-  printf '%-8s %-38s %10s %9s %9s %8s\n' backend case "req/s" "p50 ms" "p99 ms" "errors"
-  printf '%s\n' "${ROWS[@]}"
-  echo
-  echo "pgbench create_organization.sql (-c $CONNECTIONS -j $THREADS): $PGBENCH_TPS tps"
-  echo "API creates / pgbench tps (PostgreSQL): ${CREATE_RPS[pg]} / $PGBENCH_TPS = $RATIO"
-  echo
-  printf '%-8s %12s %12s\n' backend "RSS idle MB" "RSS peak MB"
-  printf '%-8s %12s %12s\n' pg "${RSS_IDLE[pg]}" "${RSS_PEAK[pg]}"
-  printf '%-8s %12s %12s\n' sqlite "${RSS_IDLE[sqlite]}" "${RSS_PEAK[sqlite]}"
-  echo
-  echo "time to ready (SQLite): fresh data folder ${READY[sqlite]} ms; existing data folder $READY_WARM ms"
-  if ((${#PROBLEMS[@]} > 0)); then
+  # ---------------------------------------------------------------------------------------------
+  RATIO="$(awk -v a="${CREATE_RPS[pg]}" -v b="$PGBENCH_TPS" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')"
+  {
+    echo "Sdelka benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+    echo "runs: ${DURATION} s each; wrk $THREADS threads x $CONNECTIONS connections; fixed rate: bench/loadgen, $RATE_CONNECTIONS connections;"
+    echo "      server SDELKA_LOG=$SERVER_LOG_FILTER, rate limits off (1000000/s); client and server share the machine"
     echo
-    echo "PROBLEMS (figures above are not trustworthy):"
-    printf '  - %s\n' "${PROBLEMS[@]}"
-  fi
-} >"$WORK/summary.txt"
-mkdir -p "$(dirname "$RESULTS_FILE")"
-cp "$WORK/summary.txt" "$RESULTS_FILE"
-log "summary (also in bench/results/latest.txt)"
-cat "$RESULTS_FILE"
+    printf '%-8s %-38s %10s %9s %9s %8s\n' backend case "req/s" "p50 ms" "p99 ms" "errors"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "pgbench create_organization.sql (-c $CONNECTIONS -j $THREADS): $PGBENCH_TPS tps"
+    echo "API creates / pgbench tps (PostgreSQL): ${CREATE_RPS[pg]} / $PGBENCH_TPS = $RATIO"
+    echo
+    printf '%-8s %12s %12s\n' backend "RSS idle MB" "RSS peak MB"
+    printf '%-8s %12s %12s\n' pg "${RSS_IDLE[pg]}" "${RSS_PEAK[pg]}"
+    printf '%-8s %12s %12s\n' sqlite "${RSS_IDLE[sqlite]}" "${RSS_PEAK[sqlite]}"
+    echo
+    echo "time to ready (SQLite): fresh data folder ${READY[sqlite]} ms; existing data folder $READY_WARM ms"
+    if ((${#PROBLEMS[@]} > 0)); then
+      echo
+      echo "PROBLEMS (figures above are not trustworthy):"
+      printf '  - %s\n' "${PROBLEMS[@]}"
+    fi
+  } >"$WORK/summary.txt"
+  mkdir -p "$(dirname "$RESULTS_FILE")"
+  cp "$WORK/summary.txt" "$RESULTS_FILE"
+  log "summary (also in bench/results/latest.txt)"
+  cat "$RESULTS_FILE"
 
-if ((${#PROBLEMS[@]} > 0)) && [[ "${BENCH_ALLOW_ERRORS:-0}" != 1 ]]; then
-  echo "[bench] load runs saw errors; failing (BENCH_ALLOW_ERRORS=1 to accept)" >&2
-  exit 1
-fi
+  if ((${#PROBLEMS[@]} > 0)) && [[ "${BENCH_ALLOW_ERRORS:-0}" != 1 ]]; then
+    echo "[bench] load runs saw errors; failing (BENCH_ALLOW_ERRORS=1 to accept)" >&2
+    exit 1
+  fi
+}
+
+main "$@"
+exit $?

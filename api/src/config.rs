@@ -116,8 +116,13 @@ pub enum ConfigError {
 impl Config {
     /// Reads the file named by `SDELKA_CONFIG` (if any), then the environment.
     pub fn load() -> Result<Config, ConfigError> {
-        let mut config = match std::env::var("SDELKA_CONFIG") {
-            Ok(path) if !path.is_empty() => {
+        Self::load_from(|name| std::env::var(name).ok())
+    }
+
+    /// `load` with the environment read through `get`.
+    pub fn load_from(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match get("SDELKA_CONFIG") {
+            Some(path) if !path.is_empty() => {
                 let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
@@ -129,7 +134,7 @@ impl Config {
             }
             _ => Config::default(),
         };
-        config.apply_env(|name| std::env::var(name).ok())?;
+        config.apply_env(get)?;
         Ok(config)
     }
 
@@ -236,6 +241,33 @@ mod tests {
             .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.jwt_secret.unwrap().expose(), "hunter2");
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let path =
+            std::env::temp_dir().join(format!("sdelka-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:9999\"\nrate_limit_burst = 5.0\ncors_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let file = path.display().to_string();
+        let c = Config::load_from(|n| match n {
+            "SDELKA_CONFIG" => Some(file.clone()),
+            "SDELKA_RATE_LIMIT_BURST" => Some("7".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.bind, "0.0.0.0:9999");
+        assert_eq!(
+            c.rate_limit_burst, 7.0,
+            "the environment wins over the file"
+        );
+        assert_eq!(c.cors_origins, ["https://a.example"]);
+        std::fs::write(&path, "colour = \"red\"\n").unwrap();
+        let err = Config::load_from(|n| (n == "SDELKA_CONFIG").then(|| file.clone())).unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
     }
 
     #[test]

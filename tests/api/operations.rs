@@ -162,3 +162,100 @@ async fn graceful_stop_lets_a_running_request_finish() {
     // And it no longer accepts new connections.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn cors_answers_preflight_for_configured_origins_only() {
+    let app =
+        TestApp::spawn_with(|c| c.cors_origins = vec!["https://crm.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/api/v1/organizations"))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type, idempotency-key",
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://crm.example.com").await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://crm.example.com"
+    );
+    let other = preflight("https://evil.example.com").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Frontends can read the headers they need.
+    let res = app
+        .request(reqwest::Method::GET, "/api/v1/me", &app.admin_token)
+        .header("origin", "https://crm.example.com")
+        .send()
+        .await
+        .unwrap();
+    let exposed = res.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("etag") && exposed.contains("x-request-id"),
+        "{exposed}"
+    );
+}
+
+#[tokio::test]
+async fn shell_commands_create_users_and_api_tokens() {
+    let app = TestApp::spawn().await;
+    sdelka_api::cli::user(
+        app.config.clone(),
+        sdelka_api::cli::UserCommand::Create {
+            email: "Script.User@Example.com".into(),
+            name: "Скрипт".into(),
+            password: Some("script-password".into()),
+            roles: "sales_manager,head".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let token = app
+        .login("script.user@example.com", "script-password")
+        .await;
+    let me: serde_json::Value = app
+        .request(reqwest::Method::GET, "/api/v1/me", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["roles"], serde_json::json!(["head", "sales_manager"]));
+    let bad = sdelka_api::cli::user(
+        app.config.clone(),
+        sdelka_api::cli::UserCommand::Create {
+            email: "x@example.com".into(),
+            name: "X".into(),
+            password: None,
+            roles: "overlord".into(),
+        },
+    )
+    .await;
+    assert!(bad.is_err());
+    let refused = sdelka_api::cli::token(
+        app.config.clone(),
+        sdelka_api::cli::TokenCommand::Create {
+            email: "script.user@example.com".into(),
+            name: "too much".into(),
+            roles: Some("admin".into()),
+        },
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "a token cannot carry a role its owner lacks"
+    );
+}
