@@ -40,6 +40,17 @@ pub struct ListPage<T: ToSchema> {
     pub total: Option<u64>,
 }
 
+impl<T: ToSchema> ListPage<T> {
+    /// The wire form of a page of records.
+    pub fn of<M>(page: sdelka_persistence::pagination::Page<M>, view: impl Fn(&M) -> T) -> Self {
+        ListPage {
+            items: page.items.iter().map(view).collect(),
+            next_cursor: page.next_cursor,
+            total: page.total,
+        }
+    }
+}
+
 impl ListParams {
     /// Validates the paging parameters against the sorts a list allows.
     pub fn page_request<'a, E: EntityTrait>(

@@ -100,14 +100,7 @@ where
 {
     let current = find::<E, C>(db, id).await?;
     let version = E::version(&current);
-    if let Some(expected) = expected_version
-        && expected != version
-    {
-        return Err(StoreError::StaleVersion {
-            expected,
-            current: version,
-        });
-    }
+    check_version(expected_version, version)?;
     let mut next = current.clone();
     if let Err(x) = edit(&mut next) {
         return Ok(Err(x));
@@ -153,14 +146,7 @@ where
 {
     let current = find::<E, C>(db, id).await?;
     let version = E::version(&current);
-    if let Some(expected) = expected_version
-        && expected != version
-    {
-        return Err(StoreError::StaleVersion {
-            expected,
-            current: version,
-        });
-    }
+    check_version(expected_version, version)?;
     let mut next = current.clone();
     let at = now();
     E::touch(&mut next, version + 1, at);
@@ -181,6 +167,16 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// The caller's `If-Match` (when sent) must name the current version.
+fn check_version(expected: Option<i32>, current: i32) -> StoreResult<()> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(StoreError::StaleVersion { expected, current })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `UPDATE … WHERE id = :id AND version = :v`: a concurrent writer that got there first makes

@@ -177,11 +177,7 @@ pub async fn list_users(
         updated_since: page.updated_since,
     });
     let page = fetch_page(&state.store.conn, query, req, user::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(UserView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |u| UserView::from(u))))
 }
 
 /// Creates a user (admin). A welcome email with a single-use password-set token is queued in
