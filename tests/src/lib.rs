@@ -33,7 +33,11 @@ pub async fn fresh_database(data_dir: &std::path::Path) -> TestDatabase {
                 panic!("SDELKA_TEST_DATABASE_URL={admin_url} is set but PostgreSQL cannot be reached: {e}")
             });
             drop_leftovers_once(&admin).await;
-            let name = format!("sdelka_t_{}", Uuid::new_v4().simple());
+            let name = format!(
+                "sdelka_t_{}_{}",
+                chrono::Utc::now().timestamp(),
+                Uuid::new_v4().simple()
+            );
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
@@ -55,7 +59,8 @@ pub async fn fresh_database(data_dir: &std::path::Path) -> TestDatabase {
     }
 }
 
-/// Databases of earlier runs are dropped once per test process, before this run creates any.
+/// Databases of earlier runs (named with their creation time, older than an hour) are dropped
+/// once per test process; a younger one may belong to a run still going on.
 async fn drop_leftovers_once(admin: &sea_orm::DatabaseConnection) {
     static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     ONCE.get_or_init(|| async {
@@ -67,7 +72,15 @@ async fn drop_leftovers_once(admin: &sea_orm::DatabaseConnection) {
             .await
             .unwrap_or_default();
         for row in rows {
-            if let Ok(name) = row.try_get::<String>("", "datname") {
+            let Ok(name) = row.try_get::<String>("", "datname") else {
+                continue;
+            };
+            let created = name
+                .strip_prefix("sdelka_t_")
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|secs| secs.parse::<i64>().ok());
+            let stale = created.is_some_and(|c| chrono::Utc::now().timestamp() - c > 3600);
+            if stale {
                 let _ = admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
                     .await;
