@@ -892,6 +892,16 @@ async fn lists_filter_by_cyrillic_name_type_tag_inn_email_and_any_phone_notation
         json_of(res, 422).await["errors"][0]["field"],
         "preferred_address"
     );
+    // Clearing the channel clears the address; then the phone may go.
+    let res = app
+        .patch(
+            &format!("/api/v1/contacts/{ivanov}"),
+            &json!({"preferred_channel": null, "phones": ["89160000001"]}),
+        )
+        .await;
+    let cleared = json_of(res, 200).await;
+    assert_eq!(cleared["preferred_address"], Value::Null);
+    assert_eq!(cleared["phones"], json!(["79160000001"]));
 }
 
 #[tokio::test]

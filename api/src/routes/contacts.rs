@@ -628,9 +628,11 @@ pub async fn update_contact(
                     .as_deref()
                     .and_then(PreferredChannel::parse),
             };
-            let address = match req.preferred_address {
-                Some(a) => a,
-                None => c.preferred_address.clone(),
+            let address = match (req.preferred_address, req.preferred_channel) {
+                (Some(a), _) => a,
+                // Clearing the channel clears its address too.
+                (None, Some(None)) => None,
+                (None, _) => c.preferred_address.clone(),
             };
             apply_preference(c, channel, address).map_err(|e| ApiError::validation(e.into()))?;
             c.search_text = search_text(c);
@@ -700,8 +702,7 @@ impl ContactLegalEntityView {
         ContactLegalEntityView {
             legal_entity_id: e.id,
             company_id: e.company_id,
-            kind: serde_json::from_value(serde_json::Value::String(e.kind.clone()))
-                .unwrap_or(LegalEntityKind::LegalEntity),
+            kind: LegalEntityKind::parse(&e.kind).unwrap_or(LegalEntityKind::LegalEntity),
             short_name: e.short_name.clone(),
             inn: e.inn.clone(),
             kpp: e.kpp.clone(),

@@ -67,7 +67,7 @@ impl From<LegalEntityKind> for CounterpartyKind {
 }
 
 impl LegalEntityKind {
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "legal_entity" => Some(LegalEntityKind::LegalEntity),
             "entrepreneur" => Some(LegalEntityKind::Entrepreneur),
