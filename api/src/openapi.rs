@@ -24,6 +24,7 @@ RFC 9457 problem documents for every error.",
     tags(
         (name = "auth", description = "Login, token refresh and personal API tokens"),
         (name = "organisation", description = "Users, departments and own organisations (legal entities)"),
+        (name = "clients", description = "Companies, their legal entities (counterparty requisites) and contacts"),
         (name = "timeline", description = "Audit trail of every change"),
         (name = "operations", description = "Health, metrics and this document"),
     ),

@@ -242,3 +242,9 @@ versioned_record!(user, "user");
 versioned_record!(department, "department");
 versioned_record!(organization, "organization");
 versioned_record!(bank_account, "organization_bank_account");
+
+use crate::entity::{company, contact, legal_entity, legal_entity_bank_account};
+versioned_record!(company, "company");
+versioned_record!(legal_entity, "legal_entity");
+versioned_record!(legal_entity_bank_account, "legal_entity_bank_account");
+versioned_record!(contact, "contact");

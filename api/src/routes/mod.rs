@@ -3,8 +3,12 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod clients;
+pub mod companies;
+pub mod contacts;
 pub mod departments;
 pub mod health;
+pub mod legal_entities;
 pub mod organizations;
 pub mod timeline;
 pub mod users;
@@ -24,7 +28,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(departments::routes)
         .configure(organizations::routes)
         .configure(api_tokens::routes)
-        .configure(timeline::routes);
+        .configure(timeline::routes)
+        .configure(companies::routes)
+        .configure(legal_entities::routes)
+        .configure(contacts::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

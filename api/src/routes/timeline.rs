@@ -25,6 +25,9 @@ pub enum TimelineEntity {
     Users,
     Departments,
     Organizations,
+    Companies,
+    LegalEntities,
+    Contacts,
 }
 
 impl TimelineEntity {
@@ -33,6 +36,9 @@ impl TimelineEntity {
             TimelineEntity::Users => "user",
             TimelineEntity::Departments => "department",
             TimelineEntity::Organizations => "organization",
+            TimelineEntity::Companies => "company",
+            TimelineEntity::LegalEntities => "legal_entity",
+            TimelineEntity::Contacts => "contact",
         }
     }
 }
@@ -80,6 +86,13 @@ pub async fn timeline(
     {
         return Err(ApiError::not_found());
     }
+    crate::routes::clients::ensure_timeline_visible(
+        &state,
+        &caller,
+        path.entity.record_type(),
+        path.id,
+    )
+    .await?;
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
         column: audit_record::Column::OccurredAt,

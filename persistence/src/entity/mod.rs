@@ -10,3 +10,10 @@ pub mod organization;
 pub mod outbox_message;
 pub mod refresh_token;
 pub mod user;
+// CRM-1..3 clients.
+pub mod company;
+pub mod contact;
+pub mod contact_legal_entity;
+pub mod external_id;
+pub mod legal_entity;
+pub mod legal_entity_bank_account;
