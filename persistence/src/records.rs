@@ -246,3 +246,11 @@ versioned_record!(user, "user");
 versioned_record!(department, "department");
 versioned_record!(organization, "organization");
 versioned_record!(bank_account, "organization_bank_account");
+
+// Sales
+use crate::entity::{deal, pipeline, pipeline_stage, product, product_row};
+versioned_record!(product, "product");
+versioned_record!(pipeline, "pipeline");
+versioned_record!(pipeline_stage, "pipeline_stage");
+versioned_record!(deal, "deal");
+versioned_record!(product_row, "product_row");

@@ -8,6 +8,10 @@ pub mod health;
 pub mod organizations;
 pub mod timeline;
 pub mod users;
+// Sales
+pub mod deals;
+pub mod pipelines;
+pub mod products;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -24,7 +28,11 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(departments::routes)
         .configure(organizations::routes)
         .configure(api_tokens::routes)
-        .configure(timeline::routes);
+        .configure(timeline::routes)
+        // Sales
+        .configure(products::routes)
+        .configure(pipelines::routes)
+        .configure(deals::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

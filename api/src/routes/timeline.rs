@@ -25,6 +25,10 @@ pub enum TimelineEntity {
     Users,
     Departments,
     Organizations,
+    // Sales
+    Products,
+    Pipelines,
+    Deals,
 }
 
 impl TimelineEntity {
@@ -33,6 +37,9 @@ impl TimelineEntity {
             TimelineEntity::Users => "user",
             TimelineEntity::Departments => "department",
             TimelineEntity::Organizations => "organization",
+            TimelineEntity::Products => "product",
+            TimelineEntity::Pipelines => "pipeline",
+            TimelineEntity::Deals => "deal",
         }
     }
 }
@@ -79,6 +86,16 @@ pub async fn timeline(
         && caller.user_id != path.id
     {
         return Err(ApiError::not_found());
+    }
+    // A deal's history is as private as the deal (deleted deals included).
+    if matches!(path.entity, TimelineEntity::Deals) {
+        let scope = caller.visibility(&state.store.conn).await?;
+        let deal = sdelka_persistence::entity::deal::Entity::find_by_id(path.id)
+            .one(&state.store.conn)
+            .await?;
+        if !deal.is_some_and(|d| scope.allows(Some(d.responsible_id))) {
+            return Err(ApiError::not_found());
+        }
     }
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",

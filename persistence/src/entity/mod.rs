@@ -10,3 +10,10 @@ pub mod organization;
 pub mod outbox_message;
 pub mod refresh_token;
 pub mod user;
+// Sales
+pub mod deal;
+pub mod deal_stage_change;
+pub mod pipeline;
+pub mod pipeline_stage;
+pub mod product;
+pub mod product_row;
