@@ -341,7 +341,10 @@ mod tests {
                 .unwrap(),
             i64::MAX
         );
-        assert_eq!(Money::parse_non_negative("-0.01"), Err(AmountError::Negative));
+        assert_eq!(
+            Money::parse_non_negative("-0.01"),
+            Err(AmountError::Negative)
+        );
     }
 
     #[test]
@@ -353,13 +356,13 @@ mod tests {
     }
 
     #[test]
-    fn serialises_as_a_two_decimal_string() {
-        let m = Money::from_minor(123_456_789_012_3);
-        assert_eq!(serde_json_like(&m), "\"12345678901.23\"");
-    }
-
-    fn serde_json_like(m: &Money) -> String {
-        format!("\"{m}\"")
+    fn displays_with_two_decimals() {
+        assert_eq!(
+            Money::from_minor(1_234_567_890_123).to_string(),
+            "12345678901.23"
+        );
+        assert_eq!(Money::from_minor(-5).to_string(), "-0.05");
+        assert_eq!(Money::ZERO.to_string(), "0.00");
     }
 
     #[test]

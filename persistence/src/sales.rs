@@ -70,7 +70,10 @@ pub async fn product_by_name<C: ConnectionTrait>(
 /// Frees the name of a product about to be deleted, so that a new product may take it.
 pub async fn release_product_name<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<()> {
     product::Entity::update_many()
-        .col_expr(product::Column::NameKey, Expr::value(Option::<String>::None))
+        .col_expr(
+            product::Column::NameKey,
+            Expr::value(Option::<String>::None),
+        )
         .filter(product::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 async fn body(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn post_as(app: &TestApp, token: &str, path: &str, b: &Value) -> (u16, Value) {
@@ -220,7 +223,11 @@ async fn vat_worked_examples_are_computed_per_line() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(field_error(&problem), ("price", "too_many_decimals"));
-    assert_eq!(deal(&app, id).await["amount"], "2720.35", "refusals wrote nothing");
+    assert_eq!(
+        deal(&app, id).await["amount"],
+        "2720.35",
+        "refusals wrote nothing"
+    );
 }
 
 #[tokio::test]
@@ -278,7 +285,11 @@ async fn deal_amount_follows_its_rows() {
     assert_eq!(after_rename["amount"], "6101.22");
     assert!(after_rename["version"].as_i64() > after_add["version"].as_i64());
     let res = app
-        .request(Method::PATCH, &format!("/api/v1/deals/{id}"), &app.admin_token)
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            &app.admin_token,
+        )
         .header("if-match", format!("\"{}\"", after_add["version"]))
         .json(&json!({"title": "Устаревшая правка"}))
         .send()
@@ -314,7 +325,10 @@ async fn deal_amount_follows_its_rows() {
             .await,
     )
     .await;
-    assert_eq!(status, 200, "without rows a manual amount is accepted again");
+    assert_eq!(
+        status, 200,
+        "without rows a manual amount is accepted again"
+    );
 
     // The row's and the deal's changes are on their timelines.
     let (status, timeline) = body(app.get(&format!("/api/v1/deals/{id}/timeline")).await).await;
@@ -365,7 +379,11 @@ async fn money_and_quantities_round_trip_exactly() {
     )
     .await;
     assert_eq!(status, 201, "{p}");
-    let (_, read) = body(app.get(&format!("/api/v1/products/{}", p["id"].as_str().unwrap())).await).await;
+    let (_, read) = body(
+        app.get(&format!("/api/v1/products/{}", p["id"].as_str().unwrap()))
+            .await,
+    )
+    .await;
     assert_eq!(read["base_price"], "92233720368547758.07");
     let (status, problem) = body(
         app.post(
@@ -405,7 +423,11 @@ async fn find_or_create_under_a_race_creates_one_product() {
     }
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
-    let (_, list) = body(app.get("/api/v1/products?q=час%20работы&include_total=true").await).await;
+    let (_, list) = body(
+        app.get("/api/v1/products?q=час%20работы&include_total=true")
+            .await,
+    )
+    .await;
     assert_eq!(list["total"], 1);
 
     // Outer spaces do not make another product; defaults are not applied to the found one.
@@ -589,8 +611,11 @@ async fn default_pipeline_exists_once_and_pipelines_are_configurable() {
     .await;
     assert_eq!(d["stage_id"].as_str().unwrap(), stage_id(&cold, "Звонок"));
     let did = d["id"].as_str().unwrap();
-    app.patch(&format!("/api/v1/deals/{did}"), &json!({"stage_id": meeting}))
-        .await;
+    app.patch(
+        &format!("/api/v1/deals/{did}"),
+        &json!({"stage_id": meeting}),
+    )
+    .await;
 
     // A stage with deals in it cannot be deleted; an empty one can.
     let res = app
@@ -639,7 +664,10 @@ async fn default_pipeline_exists_once_and_pipelines_are_configurable() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["Встреча", "Договор", "Отказ", "Повторный звонок"]);
+    assert_eq!(
+        names,
+        vec!["Встреча", "Договор", "Отказ", "Повторный звонок"]
+    );
 }
 
 #[tokio::test]
@@ -648,12 +676,18 @@ async fn stage_moves_are_recorded_and_lost_needs_a_reason() {
     let pipeline = default_pipeline(&app).await;
     let d = new_deal(&app, json!({"title": "Домофония"})).await;
     let id = d["id"].as_str().unwrap();
-    assert_eq!(d["stage_id"].as_str().unwrap(), stage_id(&pipeline, "Новая"));
+    assert_eq!(
+        d["stage_id"].as_str().unwrap(),
+        stage_id(&pipeline, "Новая")
+    );
 
     let in_work = stage_id(&pipeline, "В работе");
     let (status, moved) = body(
-        app.patch(&format!("/api/v1/deals/{id}"), &json!({"stage_id": in_work}))
-            .await,
+        app.patch(
+            &format!("/api/v1/deals/{id}"),
+            &json!({"stage_id": in_work}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{moved}");
@@ -735,8 +769,11 @@ async fn a_stage_of_another_pipeline_is_refused() {
     let d = new_deal(&app, json!({"title": "Своя стадия"})).await;
     let id = d["id"].as_str().unwrap();
     let (status, problem) = body(
-        app.patch(&format!("/api/v1/deals/{id}"), &json!({"stage_id": foreign}))
-            .await,
+        app.patch(
+            &format!("/api/v1/deals/{id}"),
+            &json!({"stage_id": foreign}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 422);
@@ -795,7 +832,8 @@ async fn deals_are_visible_by_responsible_user() {
         tokens.push(app.login(email, "password-123").await);
     }
     let (a, b) = (&tokens[0], &tokens[1]);
-    let (status, deal_a) = post_as(&app, a, "/api/v1/deals", &json!({"title": "Сделка Анны"})).await;
+    let (status, deal_a) =
+        post_as(&app, a, "/api/v1/deals", &json!({"title": "Сделка Анны"})).await;
     assert_eq!(status, 201);
     let (_, deal_b) = post_as(&app, b, "/api/v1/deals", &json!({"title": "Сделка Бориса"})).await;
     let id_b = deal_b["id"].as_str().unwrap();
@@ -816,7 +854,13 @@ async fn deals_are_visible_by_responsible_user() {
     assert_eq!(list["items"][0]["id"], deal_a["id"]);
     let (_, found) = get_as(&app, a, "/api/v1/deals?q=бориса").await;
     assert_eq!(found["items"], json!([]));
-    let (status, _) = patch_as(&app, a, &format!("/api/v1/deals/{id_b}"), &json!({"title": "x"})).await;
+    let (status, _) = patch_as(
+        &app,
+        a,
+        &format!("/api/v1/deals/{id_b}"),
+        &json!({"title": "x"}),
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, _) = post_as(
         &app,
@@ -836,7 +880,10 @@ async fn deals_are_visible_by_responsible_user() {
     )
     .await;
     assert_eq!(status, 422);
-    assert_eq!(field_error(&problem), ("responsible_id", "outside_your_scope"));
+    assert_eq!(
+        field_error(&problem),
+        ("responsible_id", "outside_your_scope")
+    );
 
     // The head sees his department's deals, not B's; the admin sees all.
     let (status, _) = get_as(&app, &head, &format!("/api/v1/deals/{id_a}")).await;
@@ -902,9 +949,21 @@ async fn deal_filters_and_pagination() {
     )
     .await;
     assert_eq!(titles(&r), vec!["Бета", "Эпсилон"]);
-    let (_, r) = body(app.get(&format!("/api/v1/deals?stage_id={in_work}&sort=-amount")).await).await;
-    assert_eq!(titles(&r), vec!["Эпсилон", "Гамма", "Бета"], "ties by id, descending too");
-    let (_, r) = body(app.get(&format!("/api/v1/deals?company_id={company}&q=ГАМ")).await).await;
+    let (_, r) = body(
+        app.get(&format!("/api/v1/deals?stage_id={in_work}&sort=-amount"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        titles(&r),
+        vec!["Эпсилон", "Гамма", "Бета"],
+        "ties by id, descending too"
+    );
+    let (_, r) = body(
+        app.get(&format!("/api/v1/deals?company_id={company}&q=ГАМ"))
+            .await,
+    )
+    .await;
     assert_eq!(titles(&r), vec!["Гамма"]);
     let (status, problem) = body(app.get("/api/v1/deals?amount_min=abc").await).await;
     assert_eq!(status, 422);

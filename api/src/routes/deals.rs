@@ -538,14 +538,13 @@ async fn refresh_deal_amount<C: ConnectionTrait>(
                 format!("the deal's total would be too large: {e}"),
             )
         })?;
-    Ok(
-        records::update::<deal::Entity, _, _, ApiError>(db, actor, deal_id, None, |d| {
-            d.amount_minor = total;
-            d.rows_revision += 1;
-            Ok(())
-        })
-        .await??,
-    )
+    let updated = records::update::<deal::Entity, _, _, ApiError>(db, actor, deal_id, None, |d| {
+        d.amount_minor = total;
+        d.rows_revision += 1;
+        Ok(())
+    })
+    .await??;
+    Ok(updated)
 }
 
 fn stored_discount(r: &product_row::Model) -> Option<Discount> {
@@ -704,8 +703,8 @@ pub async fn create_deal(
             "title must not be blank",
         ));
     }
-    let currency =
-        currency("currency", req.currency.as_deref()).map_err(|v| ApiError::validation(v.into()))?;
+    let currency = currency("currency", req.currency.as_deref())
+        .map_err(|v| ApiError::validation(v.into()))?;
     let amount = match &req.amount {
         Some(a) => amount_minor("amount", a)?,
         None => 0,
@@ -859,12 +858,8 @@ pub async fn update_deal(
         _ => None,
     };
     let at = now();
-    let updated = records::update::<deal::Entity, _, _, ApiError>(
-        &txn,
-        &actor,
-        id,
-        if_match.0,
-        |d| {
+    let updated =
+        records::update::<deal::Entity, _, _, ApiError>(&txn, &actor, id, if_match.0, |d| {
             if let Some(t) = &req.title {
                 d.title = t.trim().to_owned();
                 d.search_text = deal_search_text(&d.title);
@@ -883,7 +878,12 @@ pub async fn update_deal(
                 d.legal_entity_id = l;
             }
             if let Some(c) = &req.contact_ids {
-                let ids: Vec<Uuid> = c.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+                let ids: Vec<Uuid> = c
+                    .iter()
+                    .copied()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 d.contact_ids = json_text(&ids);
             }
             if let Some(r) = req.responsible_id {
@@ -913,9 +913,8 @@ pub async fn update_deal(
                 d.external_id = e.clone();
             }
             Ok(())
-        },
-    )
-    .await??;
+        })
+        .await??;
     if let Some(to) = moved_to {
         record_stage_change(&txn, id, Some(current.stage_id), to, actor.user_id, at).await?;
     }
@@ -1202,7 +1201,9 @@ pub async fn update_product_row(
 
     let mut v = Violations::new();
     let quantity = match &req.quantity {
-        Some(q) => Quantity::parse(q).map_err(|e| v.push(violation("quantity", e))).ok(),
+        Some(q) => Quantity::parse(q)
+            .map_err(|e| v.push(violation("quantity", e)))
+            .ok(),
         None => Quantity::from_thousandths(current.quantity_thousandths).ok(),
     };
     let price = match &req.price {

@@ -291,7 +291,9 @@ fn new_product(req: &CreateProduct) -> Result<product::Model, ApiError> {
 fn duplicate_name(name: &str) -> ApiError {
     ApiError::new(
         ErrorCode::Duplicate,
-        format!("a product named `{name}` already exists; use POST /products/find-or-create to reuse it"),
+        format!(
+            "a product named `{name}` already exists; use POST /products/find-or-create to reuse it"
+        ),
     )
 }
 
@@ -318,10 +320,7 @@ pub async fn list_products(
         sku: f.sku,
         updated_since: page.updated_since,
     });
-    let page = fetch_page(&state.store.conn, query, req, product::Column::Id, |m| {
-        m.id
-    })
-    .await?;
+    let page = fetch_page(&state.store.conn, query, req, product::Column::Id, |m| m.id).await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items: page.items.iter().map(ProductView::from).collect::<Vec<_>>(),
         next_cursor: page.next_cursor,
