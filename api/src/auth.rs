@@ -296,6 +296,15 @@ impl Policy for AdminOnly {
 
 pub type Admin = Authorized<AdminOnly>;
 
+/// Who may change the catalog and work deals: sales managers, their heads, admins.
+pub struct SalesStaffOnly;
+impl Policy for SalesStaffOnly {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Head, Role::SalesManager];
+    const DESCRIPTION: &'static str = "admin, head or sales_manager";
+}
+
+pub type SalesStaff = Authorized<SalesStaffOnly>;
+
 impl Principal {
     /// Whose records this caller may see (see `sdelka_persistence::visibility`).
     pub async fn visibility(

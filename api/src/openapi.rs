@@ -26,6 +26,7 @@ RFC 9457 problem documents for every error.",
         (name = "organisation", description = "Users, departments and own organisations (legal entities)"),
         (name = "clients", description = "Companies, their legal entities (counterparty requisites) and contacts"),
         (name = "timeline", description = "Audit trail of every change"),
+        (name = "sales", description = "Catalog, pipelines and stages, deals with product rows"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     components(schemas(Problem, ProblemField))

@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_platform;
 mod m0002_clients;
+mod m0003_sales;
+
+pub use m0003_sales::DEFAULT_PIPELINE_ID;
 
 pub struct Migrator;
 
@@ -15,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_platform::Migration),
             Box::new(m0002_clients::Migration),
+            Box::new(m0003_sales::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod people;
 pub mod records;
+pub mod sales;
 pub mod visibility;
 
 pub use db::{Backend, Store};

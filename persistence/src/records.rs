@@ -248,3 +248,10 @@ versioned_record!(company, "company");
 versioned_record!(legal_entity, "legal_entity");
 versioned_record!(legal_entity_bank_account, "legal_entity_bank_account");
 versioned_record!(contact, "contact");
+// Sales
+use crate::entity::{deal, pipeline, pipeline_stage, product, product_row};
+versioned_record!(product, "product");
+versioned_record!(pipeline, "pipeline");
+versioned_record!(pipeline_stage, "pipeline_stage");
+versioned_record!(deal, "deal");
+versioned_record!(product_row, "product_row");

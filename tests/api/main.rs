@@ -9,3 +9,4 @@ mod lists;
 mod operations;
 mod organisation;
 mod outbox;
+mod sales;

@@ -12,6 +12,10 @@ pub mod legal_entities;
 pub mod organizations;
 pub mod timeline;
 pub mod users;
+// Sales
+pub mod deals;
+pub mod pipelines;
+pub mod products;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -31,7 +35,11 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(timeline::routes)
         .configure(companies::routes)
         .configure(legal_entities::routes)
-        .configure(contacts::routes);
+        .configure(contacts::routes)
+        // Sales
+        .configure(products::routes)
+        .configure(pipelines::routes)
+        .configure(deals::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -28,6 +28,10 @@ pub enum TimelineEntity {
     Companies,
     LegalEntities,
     Contacts,
+    // Sales
+    Products,
+    Pipelines,
+    Deals,
 }
 
 impl TimelineEntity {
@@ -39,6 +43,9 @@ impl TimelineEntity {
             TimelineEntity::Companies => "company",
             TimelineEntity::LegalEntities => "legal_entity",
             TimelineEntity::Contacts => "contact",
+            TimelineEntity::Products => "product",
+            TimelineEntity::Pipelines => "pipeline",
+            TimelineEntity::Deals => "deal",
         }
     }
 }
@@ -93,6 +100,16 @@ pub async fn timeline(
         path.id,
     )
     .await?;
+    // A deal's history is as private as the deal (deleted deals included).
+    if matches!(path.entity, TimelineEntity::Deals) {
+        let scope = caller.visibility(&state.store.conn).await?;
+        let deal = sdelka_persistence::entity::deal::Entity::find_by_id(path.id)
+            .one(&state.store.conn)
+            .await?;
+        if !deal.is_some_and(|d| scope.allows(Some(d.responsible_id))) {
+            return Err(ApiError::not_found());
+        }
+    }
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
         column: audit_record::Column::OccurredAt,

@@ -17,3 +17,10 @@ pub mod contact_legal_entity;
 pub mod external_id;
 pub mod legal_entity;
 pub mod legal_entity_bank_account;
+// Sales
+pub mod deal;
+pub mod deal_stage_change;
+pub mod pipeline;
+pub mod pipeline_stage;
+pub mod product;
+pub mod product_row;
