@@ -25,6 +25,7 @@ RFC 9457 problem documents for every error.",
         (name = "auth", description = "Login, token refresh and personal API tokens"),
         (name = "organisation", description = "Users, departments and own organisations (legal entities)"),
         (name = "timeline", description = "Audit trail of every change"),
+        (name = "work", description = "Activities, calendar, reminders, notifications and files"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     components(schemas(Problem, ProblemField))

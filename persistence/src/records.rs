@@ -246,3 +246,9 @@ versioned_record!(user, "user");
 versioned_record!(department, "department");
 versioned_record!(organization, "organization");
 versioned_record!(bank_account, "organization_bank_account");
+
+use crate::entity::{activity, activity_time_entry, calendar_event, file};
+versioned_record!(activity, "activity");
+versioned_record!(activity_time_entry, "activity_time_entry");
+versioned_record!(calendar_event, "calendar_event");
+versioned_record!(file, "file");

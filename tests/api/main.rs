@@ -8,3 +8,4 @@ mod lists;
 mod operations;
 mod organisation;
 mod outbox;
+mod work;

@@ -8,6 +8,12 @@ pub mod health;
 pub mod organizations;
 pub mod timeline;
 pub mod users;
+// Work (ACT-1..ACT-5)
+pub mod activities;
+pub mod calendar;
+pub mod comments;
+pub mod files;
+pub mod notifications;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -24,7 +30,12 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(departments::routes)
         .configure(organizations::routes)
         .configure(api_tokens::routes)
-        .configure(timeline::routes);
+        .configure(timeline::routes)
+        .configure(activities::routes)
+        .configure(calendar::routes)
+        .configure(notifications::routes)
+        .configure(files::routes)
+        .configure(comments::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -25,14 +25,33 @@ pub enum TimelineEntity {
     Users,
     Departments,
     Organizations,
+    // Work area, and the owner types its activities, comments and files refer to.
+    Activities,
+    CalendarEvents,
+    Files,
+    Leads,
+    Deals,
+    Companies,
+    Contacts,
+    Invoices,
+    Contracts,
 }
 
 impl TimelineEntity {
-    fn record_type(self) -> &'static str {
+    pub fn record_type(self) -> &'static str {
         match self {
             TimelineEntity::Users => "user",
             TimelineEntity::Departments => "department",
             TimelineEntity::Organizations => "organization",
+            TimelineEntity::Activities => "activity",
+            TimelineEntity::CalendarEvents => "calendar_event",
+            TimelineEntity::Files => "file",
+            TimelineEntity::Leads => "lead",
+            TimelineEntity::Deals => "deal",
+            TimelineEntity::Companies => "company",
+            TimelineEntity::Contacts => "contact",
+            TimelineEntity::Invoices => "invoice",
+            TimelineEntity::Contracts => "contract",
         }
     }
 }
@@ -80,6 +99,13 @@ pub async fn timeline(
     {
         return Err(ApiError::not_found());
     }
+    crate::routes::comments::check_work_visibility(
+        &state.store.conn,
+        &caller,
+        path.entity,
+        path.id,
+    )
+    .await?;
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
         column: audit_record::Column::OccurredAt,
