@@ -62,6 +62,10 @@ pub struct Config {
     pub shutdown_timeout_seconds: u64,
     /// Public base URL used in emails (password-set links).
     pub public_url: String,
+    /// How often an idle reminder worker looks for due reminders.
+    pub reminder_poll_ms: u64,
+    /// Largest file upload; larger uploads get 413 while they stream.
+    pub max_upload_bytes: usize,
 }
 
 impl Default for Config {
@@ -93,6 +97,8 @@ impl Default for Config {
             outbox_give_up_hours: 48,
             shutdown_timeout_seconds: 30,
             public_url: "http://127.0.0.1:8080".into(),
+            reminder_poll_ms: 1000,
+            max_upload_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -215,6 +221,12 @@ impl Config {
         if let Some(v) = get("SDELKA_SHUTDOWN_TIMEOUT_SECONDS") {
             self.shutdown_timeout_seconds = parse("SDELKA_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
         }
+        if let Some(v) = get("SDELKA_REMINDER_POLL_MS") {
+            self.reminder_poll_ms = parse("SDELKA_REMINDER_POLL_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_MAX_UPLOAD_BYTES") {
+            self.max_upload_bytes = parse("SDELKA_MAX_UPLOAD_BYTES", &v)?;
+        }
         Ok(())
     }
 
@@ -268,6 +280,20 @@ mod tests {
         std::fs::write(&path, "colour = \"red\"\n").unwrap();
         let err = Config::load_from(|n| (n == "SDELKA_CONFIG").then(|| file.clone())).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn work_settings_come_from_the_environment() {
+        let mut c = Config::default();
+        assert_eq!(c.reminder_poll_ms, 1000);
+        assert_eq!(c.max_upload_bytes, 26_214_400);
+        c.apply_env(|n| match n {
+            "SDELKA_REMINDER_POLL_MS" => Some("250".to_owned()),
+            "SDELKA_MAX_UPLOAD_BYTES" => Some("1024".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!((c.reminder_poll_ms, c.max_upload_bytes), (250, 1024));
     }
 
     #[test]

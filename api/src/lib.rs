@@ -15,5 +15,6 @@ pub mod openapi;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod workers;

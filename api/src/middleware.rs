@@ -284,8 +284,15 @@ pub async fn idempotency(
             return Ok(req.into_response(err.error_response()));
         }
     };
+    // Uploads have their own, larger limit (the upload handler enforces the exact one while
+    // it streams); the margin covers the multipart framing and the small form fields.
+    let limit = if req.path() == crate::routes::files::UPLOAD_PATH {
+        state.config.max_upload_bytes.saturating_add(64 * 1024)
+    } else {
+        state.config.max_body_bytes
+    };
     let (http_req, payload) = req.parts_mut();
-    let body = match read_limited(payload.take(), state.config.max_body_bytes).await {
+    let body = match read_limited(payload.take(), limit).await {
         Ok(b) => b,
         Err(e) => {
             let res = e.error_response();

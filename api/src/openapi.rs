@@ -27,6 +27,7 @@ RFC 9457 problem documents for every error.",
         (name = "clients", description = "Companies, their legal entities (counterparty requisites) and contacts"),
         (name = "timeline", description = "Audit trail of every change"),
         (name = "sales", description = "Catalog, pipelines and stages, deals with product rows"),
+        (name = "work", description = "Activities, calendar, reminders, notifications and files"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     components(schemas(Problem, ProblemField))

@@ -23,7 +23,7 @@ use crate::middleware::{Metrics, RateLimiter, idempotency, rate_limit, request_c
 use crate::openapi::ApiDoc;
 use crate::routes::{api_v1, health};
 use crate::state::AppState;
-use crate::workers::OutboxWorker;
+use crate::workers::{OutboxWorker, ReminderWorker};
 
 /// The OpenAPI document of every registered route.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -173,6 +173,12 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
         worker_tasks.push(tokio::spawn(worker.run(stop_workers.clone())));
+        let reminders = ReminderWorker {
+            store: state.store.clone(),
+            config: config.clone(),
+            owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+        };
+        worker_tasks.push(tokio::spawn(reminders.run(stop_workers.clone())));
     }
     Ok(RunningServer {
         addr,

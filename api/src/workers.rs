@@ -107,3 +107,65 @@ impl OutboxWorker {
         chrono::Duration::milliseconds(ms)
     }
 }
+
+/// ACT-2: fires due reminders into the responsible user's inbox. Nothing is kept in memory:
+/// a reminder is a row until its transaction marks it fired together with its notification.
+pub struct ReminderWorker {
+    pub store: sdelka_persistence::Store,
+    pub config: Arc<Config>,
+    pub owner: String,
+}
+
+impl ReminderWorker {
+    pub async fn run(self, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.config.reminder_poll_ms.max(10));
+        loop {
+            let worked = match self.tick().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reminder pass failed; will retry");
+                    false
+                }
+            };
+            if worked {
+                if stop.is_cancelled() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// One pass: claim due reminders and fire each in its own transaction. Returns how many
+    /// were claimed.
+    pub async fn tick(&self) -> Result<usize, sdelka_persistence::StoreError> {
+        use sdelka_persistence::reminders::{self, FireOutcome};
+        use sea_orm::TransactionTrait;
+        let claimed = reminders::claim_due(
+            &self.store.conn,
+            &self.owner,
+            chrono::Duration::seconds(LEASE_SECONDS),
+            BATCH,
+        )
+        .await?;
+        let n = claimed.len();
+        for r in claimed {
+            let txn = self.store.conn.begin().await?;
+            match reminders::fire(&txn, &r, &self.owner).await? {
+                FireOutcome::LeaseLost => {
+                    txn.rollback().await?;
+                    tracing::info!(reminder_id = %r.id, "reminder taken over by another instance");
+                }
+                outcome => {
+                    txn.commit().await?;
+                    tracing::info!(reminder_id = %r.id, ?outcome, "reminder fired");
+                }
+            }
+        }
+        Ok(n)
+    }
+}

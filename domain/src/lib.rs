@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod email;
+pub mod files;
 pub mod organisation;
 pub mod requisites;
 pub mod role;
@@ -12,3 +13,4 @@ pub mod deal;
 pub mod money;
 pub mod product_row;
 pub mod vat;
+pub mod work;

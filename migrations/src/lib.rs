@@ -9,6 +9,7 @@ mod m0002_clients;
 mod m0003_sales;
 
 pub use m0003_sales::DEFAULT_PIPELINE_ID;
+mod m0004_work;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_platform::Migration),
             Box::new(m0002_clients::Migration),
             Box::new(m0003_sales::Migration),
+            Box::new(m0004_work::Migration),
         ]
     }
 }

@@ -18,6 +18,11 @@ pub mod people;
 pub mod records;
 pub mod sales;
 pub mod visibility;
+// Work (ACT-1..ACT-5)
+pub mod activities;
+pub mod attachments;
+pub mod notifications;
+pub mod reminders;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;

@@ -255,3 +255,8 @@ versioned_record!(pipeline, "pipeline");
 versioned_record!(pipeline_stage, "pipeline_stage");
 versioned_record!(deal, "deal");
 versioned_record!(product_row, "product_row");
+use crate::entity::{activity, activity_time_entry, calendar_event, file};
+versioned_record!(activity, "activity");
+versioned_record!(activity_time_entry, "activity_time_entry");
+versioned_record!(calendar_event, "calendar_event");
+versioned_record!(file, "file");

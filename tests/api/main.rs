@@ -10,3 +10,4 @@ mod operations;
 mod organisation;
 mod outbox;
 mod sales;
+mod work;

@@ -16,6 +16,12 @@ pub mod users;
 pub mod deals;
 pub mod pipelines;
 pub mod products;
+// Work (ACT-1..ACT-5)
+pub mod activities;
+pub mod calendar;
+pub mod comments;
+pub mod files;
+pub mod notifications;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -39,7 +45,12 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         // Sales
         .configure(products::routes)
         .configure(pipelines::routes)
-        .configure(deals::routes);
+        .configure(deals::routes)
+        .configure(activities::routes)
+        .configure(calendar::routes)
+        .configure(notifications::routes)
+        .configure(files::routes)
+        .configure(comments::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

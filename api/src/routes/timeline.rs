@@ -32,10 +32,17 @@ pub enum TimelineEntity {
     Products,
     Pipelines,
     Deals,
+    // Work area, and the owner types its activities, comments and files refer to.
+    Activities,
+    CalendarEvents,
+    Files,
+    Leads,
+    Invoices,
+    Contracts,
 }
 
 impl TimelineEntity {
-    fn record_type(self) -> &'static str {
+    pub fn record_type(self) -> &'static str {
         match self {
             TimelineEntity::Users => "user",
             TimelineEntity::Departments => "department",
@@ -46,6 +53,12 @@ impl TimelineEntity {
             TimelineEntity::Products => "product",
             TimelineEntity::Pipelines => "pipeline",
             TimelineEntity::Deals => "deal",
+            TimelineEntity::Activities => "activity",
+            TimelineEntity::CalendarEvents => "calendar_event",
+            TimelineEntity::Files => "file",
+            TimelineEntity::Leads => "lead",
+            TimelineEntity::Invoices => "invoice",
+            TimelineEntity::Contracts => "contract",
         }
     }
 }
@@ -110,6 +123,13 @@ pub async fn timeline(
             return Err(ApiError::not_found());
         }
     }
+    crate::routes::comments::check_work_visibility(
+        &state.store.conn,
+        &caller,
+        path.entity,
+        path.id,
+    )
+    .await?;
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
         column: audit_record::Column::OccurredAt,

@@ -24,3 +24,12 @@ pub mod pipeline;
 pub mod pipeline_stage;
 pub mod product;
 pub mod product_row;
+// Work (ACT-1..ACT-5)
+pub mod activity;
+pub mod activity_time_entry;
+pub mod calendar_event;
+pub mod calendar_event_participant;
+pub mod comment;
+pub mod file;
+pub mod notification;
+pub mod reminder;

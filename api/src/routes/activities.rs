@@ -1,0 +1,713 @@
+//! `/activities`: tasks, calls, meetings and emails (ACT-1), their completion, time entries
+//! on tasks, and reminders (ACT-2).
+//!
+//! An activity's owner (`owner_type`, `owner_id`) may be a record of another area (a deal, a
+//! company, …); the reference is validated as a type, but its existence is not checked here.
+//! A task's `responsible_id` is its assignee: the shared task inbox of SPEC §3 can add a role
+//! or pool assignee next to it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::work::{self as rules, ActivityKind, CallDirection, OwnerType};
+use sdelka_persistence::activities::{self, ActivityFilter, activities_query};
+use sdelka_persistence::entity::{activity, activity_time_entry, reminder, user};
+use sdelka_persistence::journal::now;
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::records;
+use sdelka_persistence::reminders::{self, TARGET_ACTIVITY};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Principal;
+use crate::dto::double_option;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{IfMatch, JsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::{created, ensure_exists, versioned};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_activities)
+        .service(create_activity)
+        .service(get_activity)
+        .service(update_activity)
+        .service(delete_activity)
+        .service(complete_activity)
+        .service(list_time_entries)
+        .service(add_time_entry);
+}
+
+/// The kind of an activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    Task,
+    Call,
+    Meeting,
+    Email,
+}
+
+impl From<ActivityType> for ActivityKind {
+    fn from(t: ActivityType) -> Self {
+        match t {
+            ActivityType::Task => ActivityKind::Task,
+            ActivityType::Call => ActivityKind::Call,
+            ActivityType::Meeting => ActivityKind::Meeting,
+            ActivityType::Email => ActivityKind::Email,
+        }
+    }
+}
+
+/// The type of record an activity, event or file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerTypeName {
+    Lead,
+    Deal,
+    Company,
+    Contact,
+    Invoice,
+    Contract,
+    Organization,
+}
+
+impl From<OwnerTypeName> for OwnerType {
+    fn from(t: OwnerTypeName) -> Self {
+        match t {
+            OwnerTypeName::Lead => OwnerType::Lead,
+            OwnerTypeName::Deal => OwnerType::Deal,
+            OwnerTypeName::Company => OwnerType::Company,
+            OwnerTypeName::Contact => OwnerType::Contact,
+            OwnerTypeName::Invoice => OwnerType::Invoice,
+            OwnerTypeName::Contract => OwnerType::Contract,
+            OwnerTypeName::Organization => OwnerType::Organization,
+        }
+    }
+}
+
+/// Who called whom: `in` (the client called), `out` (we called).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallDirectionName {
+    In,
+    Out,
+}
+
+impl From<CallDirectionName> for CallDirection {
+    fn from(d: CallDirectionName) -> Self {
+        match d {
+            CallDirectionName::In => CallDirection::In,
+            CallDirectionName::Out => CallDirection::Out,
+        }
+    }
+}
+
+/// A reminder on an activity or calendar event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReminderView {
+    pub remind_at: DateTime<Utc>,
+    pub message: Option<String>,
+    /// `pending` until due, then `fired` (the notification is in the responsible's inbox).
+    #[schema(example = "pending")]
+    pub state: String,
+    pub fired_at: Option<DateTime<Utc>>,
+}
+
+impl From<&reminder::Model> for ReminderView {
+    fn from(r: &reminder::Model) -> Self {
+        ReminderView {
+            remind_at: r.remind_at,
+            message: r.message.clone(),
+            state: r.state.clone(),
+            fired_at: r.fired_at,
+        }
+    }
+}
+
+/// An activity: task, call, meeting or email.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(value_type = ActivityType)]
+    pub kind: String,
+    #[schema(value_type = Option<OwnerTypeName>)]
+    pub owner_type: Option<String>,
+    pub owner_id: Option<Uuid>,
+    #[schema(example = "Позвонить по счёту №17")]
+    pub subject: String,
+    pub description: Option<String>,
+    /// Who does it (the assignee); visibility follows this user.
+    pub responsible_id: Uuid,
+    /// Who created it.
+    pub author_id: Uuid,
+    pub deadline: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The outcome recorded on completion.
+    pub result: Option<String>,
+    #[schema(value_type = Option<CallDirectionName>)]
+    pub call_direction: Option<String>,
+    pub call_result: Option<String>,
+    /// The current reminder, if one was set.
+    pub reminder: Option<ReminderView>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ActivityView {
+    fn new(a: &activity::Model, reminders: &[reminder::Model]) -> Self {
+        ActivityView {
+            id: a.id,
+            kind: a.kind.clone(),
+            owner_type: a.owner_type.clone(),
+            owner_id: a.owner_id,
+            subject: a.subject.clone(),
+            description: a.description.clone(),
+            responsible_id: a.responsible_id,
+            author_id: a.author_id,
+            deadline: a.deadline,
+            completed_at: a.completed_at,
+            result: a.result.clone(),
+            call_direction: a.call_direction.clone(),
+            call_result: a.call_result.clone(),
+            reminder: reminders
+                .iter()
+                .find(|r| r.target_id == a.id)
+                .map(ReminderView::from),
+            version: a.version,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateActivity {
+    #[serde(rename = "type")]
+    pub kind: ActivityType,
+    /// With `owner_id`: the record this activity is about.
+    pub owner_type: Option<OwnerTypeName>,
+    pub owner_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500, message = "subject must be 1 to 500 characters"))]
+    #[schema(example = "Позвонить по счёту №17")]
+    pub subject: String,
+    #[validate(length(max = 10000))]
+    pub description: Option<String>,
+    /// Default: the caller.
+    pub responsible_id: Option<Uuid>,
+    pub deadline: Option<DateTime<Utc>>,
+    /// Calls only.
+    pub call_direction: Option<CallDirectionName>,
+    /// Calls only: how the call went.
+    #[validate(length(max = 1000))]
+    pub call_result: Option<String>,
+    /// When to remind the responsible (a notification in the inbox, and an email if wanted).
+    pub remind_at: Option<DateTime<Utc>>,
+    #[validate(length(max = 2000))]
+    pub reminder_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateActivity {
+    #[validate(length(min = 1, max = 500, message = "subject must be 1 to 500 characters"))]
+    pub subject: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    pub responsible_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub deadline: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<CallDirectionName>)]
+    pub call_direction: Option<Option<CallDirectionName>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub call_result: Option<Option<String>>,
+    /// A new reminder time (replaces the pending one); `null` cancels the pending reminder.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub remind_at: Option<Option<DateTime<Utc>>>,
+    #[validate(length(max = 2000))]
+    pub reminder_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteActivity {
+    /// The outcome, e.g. "Клиент подтвердил оплату до пятницы".
+    #[validate(length(min = 1, max = 5000, message = "result must be 1 to 5000 characters"))]
+    pub result: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityListFilter {
+    /// With `owner_id`: activities about one record.
+    #[param(inline)]
+    pub owner_type: Option<OwnerTypeName>,
+    pub owner_id: Option<Uuid>,
+    pub responsible_id: Option<Uuid>,
+    #[serde(rename = "type")]
+    #[param(rename = "type", inline)]
+    pub kind: Option<ActivityType>,
+    /// `true`: completed only; `false`: open only.
+    pub completed: Option<bool>,
+    /// Deadline at or after this instant.
+    pub deadline_from: Option<DateTime<Utc>>,
+    /// Deadline before this instant.
+    pub deadline_to: Option<DateTime<Utc>>,
+}
+
+fn sorts() -> [SortKey<activity::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: activity::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: activity::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "subject",
+            column: activity::Column::Subject,
+            key: |m| CursorValue::Text(m.subject.clone()),
+        },
+    ]
+}
+
+/// Reads an activity the caller may see; anything else is 404.
+pub async fn visible_activity<C: ConnectionTrait>(
+    db: &C,
+    caller: &Principal,
+    id: Uuid,
+) -> ApiResult<activity::Model> {
+    let a = records::find::<activity::Entity, _>(db, id).await?;
+    if caller.visibility(db).await?.allows(Some(a.responsible_id)) {
+        Ok(a)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Both halves of an owner reference, or neither.
+pub fn owner_pair(
+    owner_type: Option<OwnerTypeName>,
+    owner_id: Option<Uuid>,
+) -> ApiResult<(Option<String>, Option<Uuid>)> {
+    match (owner_type, owner_id) {
+        (Some(t), Some(id)) => Ok((Some(OwnerType::from(t).as_str().to_owned()), Some(id))),
+        (None, None) => Ok((None, None)),
+        (Some(_), None) => Err(ApiError::field(
+            "owner_id",
+            "required",
+            "owner_id is required with owner_type",
+        )),
+        (None, Some(_)) => Err(ApiError::field(
+            "owner_type",
+            "required",
+            "owner_type is required with owner_id",
+        )),
+    }
+}
+
+async fn view_of<C: ConnectionTrait>(db: &C, a: &activity::Model) -> ApiResult<ActivityView> {
+    let r = reminders::latest_of(db, TARGET_ACTIVITY, &[a.id]).await?;
+    Ok(ActivityView::new(a, &r))
+}
+
+/// Lists the activities the caller may see (his own, and his team's for a head).
+#[utoipa::path(
+    tag = "work",
+    params(ListParams, ActivityListFilter),
+    responses((status = 200, description = "A page of activities", body = ListPage<ActivityView>))
+)]
+#[get("/activities")]
+pub async fn list_activities(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<ActivityListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    let db = &state.store.conn;
+    let query = activities_query(&ActivityFilter {
+        owner_type: f.owner_type.map(|t| OwnerType::from(t).as_str().to_owned()),
+        owner_id: f.owner_id,
+        responsible_id: f.responsible_id,
+        kind: f.kind.map(|k| ActivityKind::from(k).as_str().to_owned()),
+        completed: f.completed,
+        deadline_from: f.deadline_from,
+        deadline_to: f.deadline_to,
+        updated_since: page.updated_since,
+    });
+    let query = caller
+        .visibility(db)
+        .await?
+        .apply(query, activity::Column::ResponsibleId);
+    let page = fetch_page(db, query, req, activity::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
+    let r = reminders::latest_of(db, TARGET_ACTIVITY, &ids).await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items: page
+            .items
+            .iter()
+            .map(|a| ActivityView::new(a, &r))
+            .collect::<Vec<_>>(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    }))
+}
+
+/// Creates an activity, optionally with a reminder for its responsible.
+#[utoipa::path(
+    tag = "work",
+    request_body = CreateActivity,
+    responses((status = 201, description = "Created", body = ActivityView))
+)]
+#[post("/activities")]
+pub async fn create_activity(
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: JsonBody<CreateActivity>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let kind = ActivityKind::from(req.kind);
+    let (owner_type, owner_id) = owner_pair(req.owner_type, req.owner_id)?;
+    if !kind.is_call() && (req.call_direction.is_some() || req.call_result.is_some()) {
+        return Err(ApiError::field(
+            "call_direction",
+            "only_for_calls",
+            "call_direction and call_result are kept for calls only",
+        ));
+    }
+    let responsible_id = req.responsible_id.unwrap_or(caller.user_id);
+    let at = now();
+    let model = activity::Model {
+        id: Uuid::now_v7(),
+        kind: kind.as_str().to_owned(),
+        owner_type,
+        owner_id,
+        subject: req.subject.trim().to_owned(),
+        description: req.description,
+        responsible_id,
+        author_id: caller.user_id,
+        deadline: req.deadline,
+        completed_at: None,
+        result: None,
+        call_direction: req
+            .call_direction
+            .map(|d| CallDirection::from(d).as_str().to_owned()),
+        call_result: req.call_result,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let txn = state.store.conn.begin().await?;
+    ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
+    let model = records::create::<activity::Entity, _>(&txn, &caller.actor(), model).await?;
+    if let Some(remind_at) = req.remind_at {
+        reminders::schedule(
+            &txn,
+            TARGET_ACTIVITY,
+            model.id,
+            remind_at,
+            req.reminder_message,
+        )
+        .await?;
+    }
+    let view = view_of(&txn, &model).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/activities/{}", model.id),
+        model.version,
+        &view,
+    ))
+}
+
+/// Reads one activity.
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses((status = 200, description = "The activity", body = ActivityView))
+)]
+#[get("/activities/{id}")]
+pub async fn get_activity(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let a = visible_activity(db, &caller, id.into_inner()).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        a.version,
+        &view_of(db, &a).await?,
+    ))
+}
+
+/// Changes an activity; `remind_at` reschedules (or with `null` cancels) its reminder.
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body = UpdateActivity,
+    responses((status = 200, description = "Updated", body = ActivityView))
+)]
+#[patch("/activities/{id}")]
+pub async fn update_activity(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateActivity>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let req = body.0;
+    let txn = state.store.conn.begin().await?;
+    visible_activity(&txn, &caller, id).await?;
+    if let Some(r) = req.responsible_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    }
+    let updated = records::update::<activity::Entity, _, _, ApiError>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        |a| {
+            let is_call = ActivityKind::parse(&a.kind).is_some_and(ActivityKind::is_call);
+            if !is_call && (req.call_direction.is_some() || req.call_result.is_some()) {
+                return Err(ApiError::field(
+                    "call_direction",
+                    "only_for_calls",
+                    "call_direction and call_result are kept for calls only",
+                ));
+            }
+            if let Some(s) = &req.subject {
+                a.subject = s.trim().to_owned();
+            }
+            if let Some(d) = &req.description {
+                a.description = d.clone();
+            }
+            if let Some(r) = req.responsible_id {
+                a.responsible_id = r;
+            }
+            if let Some(d) = req.deadline {
+                a.deadline = d;
+            }
+            if let Some(d) = req.call_direction {
+                a.call_direction = d.map(|d| CallDirection::from(d).as_str().to_owned());
+            }
+            if let Some(r) = &req.call_result {
+                a.call_result = r.clone();
+            }
+            Ok(())
+        },
+    )
+    .await??;
+    match req.remind_at {
+        Some(Some(t)) => {
+            reminders::schedule(&txn, TARGET_ACTIVITY, id, t, req.reminder_message).await?;
+        }
+        Some(None) => {
+            reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
+        }
+        None => {}
+    }
+    let view = view_of(&txn, &updated).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, updated.version, &view))
+}
+
+/// Deletes an activity (kept for the audit trail); its pending reminder is cancelled.
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    responses((status = 204, description = "Deleted"))
+)]
+#[delete("/activities/{id}")]
+pub async fn delete_activity(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let txn = state.store.conn.begin().await?;
+    visible_activity(&txn, &caller, id).await?;
+    records::soft_delete::<activity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Completes an activity with its result. An activity is completed once: a second attempt
+/// is 409.
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    request_body = CompleteActivity,
+    responses((status = 200, description = "Completed", body = ActivityView))
+)]
+#[post("/activities/{id}/complete")]
+pub async fn complete_activity(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    body: JsonBody<CompleteActivity>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let result = body.0.result;
+    let txn = state.store.conn.begin().await?;
+    visible_activity(&txn, &caller, id).await?;
+    let updated =
+        records::update::<activity::Entity, _, _, ApiError>(&txn, &caller.actor(), id, None, |a| {
+            let at = rules::complete(a.completed_at, now())
+                .map_err(|e| ApiError::new(ErrorCode::Conflict, e.to_string()))?;
+            a.completed_at = Some(at);
+            a.result = Some(result.trim().to_owned());
+            Ok(())
+        })
+        .await??;
+    // Nothing is left to remind of.
+    reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
+    let view = view_of(&txn, &updated).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, updated.version, &view))
+}
+
+/// Time spent on a task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeEntryView {
+    pub id: Uuid,
+    pub activity_id: Uuid,
+    pub user_id: Uuid,
+    #[schema(example = 90)]
+    pub minutes: i32,
+    /// The day the work was done.
+    pub date: NaiveDate,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&activity_time_entry::Model> for TimeEntryView {
+    fn from(t: &activity_time_entry::Model) -> Self {
+        TimeEntryView {
+            id: t.id,
+            activity_id: t.activity_id,
+            user_id: t.user_id,
+            minutes: t.minutes,
+            date: t.work_date,
+            comment: t.comment.clone(),
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeEntryList {
+    pub items: Vec<TimeEntryView>,
+    /// Sum of `minutes` over all entries.
+    pub total_minutes: i64,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTimeEntry {
+    /// Who worked; default: the caller.
+    pub user_id: Option<Uuid>,
+    #[validate(range(min = 1, max = 1440, message = "minutes must be between 1 and 1440"))]
+    pub minutes: i32,
+    /// `YYYY-MM-DD`.
+    pub date: NaiveDate,
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+/// Lists the time entries of a task.
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses((status = 200, description = "Time entries, by date", body = TimeEntryList))
+)]
+#[get("/activities/{id}/time-entries")]
+pub async fn list_time_entries(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let a = visible_activity(db, &caller, id.into_inner()).await?;
+    let entries = activities::time_entries(db, a.id).await?;
+    Ok(HttpResponse::Ok().json(TimeEntryList {
+        total_minutes: entries.iter().map(|e| i64::from(e.minutes)).sum(),
+        items: entries.iter().map(TimeEntryView::from).collect(),
+    }))
+}
+
+/// Records time spent on a task (tasks only: another type of activity is 422).
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    request_body = NewTimeEntry,
+    responses((status = 201, description = "Recorded", body = TimeEntryView))
+)]
+#[post("/activities/{id}/time-entries")]
+pub async fn add_time_entry(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    body: JsonBody<NewTimeEntry>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let txn = state.store.conn.begin().await?;
+    let a = visible_activity(&txn, &caller, id.into_inner()).await?;
+    if !ActivityKind::parse(&a.kind).is_some_and(ActivityKind::takes_time_entries) {
+        return Err(ApiError::field(
+            "activity_id",
+            "not_a_task",
+            format!(
+                "time entries are kept for tasks only; this activity is a {}",
+                a.kind
+            ),
+        ));
+    }
+    let user_id = req.user_id.unwrap_or(caller.user_id);
+    ensure_exists::<user::Entity, _>(&txn, "user_id", user_id).await?;
+    let at = now();
+    let entry = records::create::<activity_time_entry::Entity, _>(
+        &txn,
+        &caller.actor(),
+        activity_time_entry::Model {
+            id: Uuid::now_v7(),
+            activity_id: a.id,
+            user_id,
+            minutes: req.minutes,
+            work_date: req.date,
+            comment: req.comment,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/activities/{}/time-entries", a.id),
+        entry.version,
+        &TimeEntryView::from(&entry),
+    ))
+}

@@ -1,0 +1,157 @@
+//! `/notifications`: the caller's own in-app inbox (ACT-5). Nobody sees another user's
+//! notifications, admins included: they are personal messages, not business records.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use sdelka_persistence::entity::notification;
+use sdelka_persistence::notifications::{self, inbox_query};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::ApiResult;
+use crate::lists::{ListPage, ListParams};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_notifications)
+        .service(unread_count)
+        .service(mark_all_read)
+        .service(mark_read);
+}
+
+/// One message in the inbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: Uuid,
+    /// What caused it, e.g. `reminder`.
+    #[schema(example = "reminder")]
+    pub kind: String,
+    #[schema(example = "Reminder: Позвонить по счёту №17")]
+    pub title: String,
+    pub body: String,
+    /// The record it is about (`activity`, `calendar_event`, `deal`, …).
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// When it was marked read; `null` while unread.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<&notification::Model> for NotificationView {
+    fn from(n: &notification::Model) -> Self {
+        NotificationView {
+            id: n.id,
+            kind: n.kind.clone(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            entity_type: n.entity_type.clone(),
+            entity_id: n.entity_id,
+            created_at: n.created_at,
+            read_at: n.read_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadCount {
+    pub unread: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedRead {
+    /// How many notifications were unread and are read now.
+    pub marked: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationListFilter {
+    /// `true`: unread only; `false`: read only.
+    pub unread: Option<bool>,
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(
+    tag = "work",
+    params(ListParams, NotificationListFilter),
+    responses((status = 200, description = "A page of notifications", body = ListPage<NotificationView>))
+)]
+#[get("/notifications")]
+pub async fn list_notifications(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<NotificationListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = [SortKey::<notification::Entity> {
+        name: "created_at",
+        column: notification::Column::CreatedAt,
+        key: |m| CursorValue::Time(m.created_at),
+    }];
+    let req = page.page_request(&sorts, "-created_at")?;
+    let query = inbox_query(caller.user_id, filter.unread);
+    let page = fetch_page(
+        &state.store.conn,
+        query,
+        req,
+        notification::Column::Id,
+        |m| m.id,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items: page
+            .items
+            .iter()
+            .map(NotificationView::from)
+            .collect::<Vec<_>>(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    }))
+}
+
+/// How many of the caller's notifications are unread.
+#[utoipa::path(
+    tag = "work",
+    responses((status = 200, description = "Unread count", body = UnreadCount))
+)]
+#[get("/notifications/unread-count")]
+pub async fn unread_count(
+    state: web::Data<AppState>,
+    caller: Principal,
+) -> ApiResult<HttpResponse> {
+    let unread = notifications::unread_count(&state.store.conn, caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(UnreadCount { unread }))
+}
+
+/// Marks one of the caller's notifications read (repeating it changes nothing).
+#[utoipa::path(
+    tag = "work",
+    params(("id" = Uuid, Path, description = "Notification id")),
+    responses((status = 200, description = "The notification, read", body = NotificationView))
+)]
+#[post("/notifications/{id}/read")]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let n = notifications::mark_read(&state.store.conn, caller.user_id, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(NotificationView::from(&n)))
+}
+
+/// Marks all of the caller's notifications read.
+#[utoipa::path(
+    tag = "work",
+    responses((status = 200, description = "How many were marked", body = MarkedRead))
+)]
+#[post("/notifications/read-all")]
+pub async fn mark_all_read(
+    state: web::Data<AppState>,
+    caller: Principal,
+) -> ApiResult<HttpResponse> {
+    let marked = notifications::mark_all_read(&state.store.conn, caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(MarkedRead { marked }))
+}
