@@ -5,3 +5,9 @@ pub mod organisation;
 pub mod requisites;
 pub mod role;
 pub mod validation;
+
+// Sales (CAT, DEAL): money, VAT and product rows are shared by every sales document.
+pub mod deal;
+pub mod money;
+pub mod product_row;
+pub mod vat;
