@@ -24,6 +24,8 @@ RFC 9457 problem documents for every error.",
     tags(
         (name = "auth", description = "Login, token refresh and personal API tokens"),
         (name = "organisation", description = "Users, departments and own organisations (legal entities)"),
+        (name = "clients", description = "Companies, legal entities, contacts and leads"),
+        (name = "imports", description = "CSV imports of leads"),
         (name = "timeline", description = "Audit trail of every change"),
         (name = "operations", description = "Health, metrics and this document"),
     ),

@@ -1,6 +1,7 @@
 //! Sdelka's business language. Pure: no HTTP, no SQL, no async runtime.
 
 pub mod email;
+pub mod lead;
 pub mod organisation;
 pub mod requisites;
 pub mod role;

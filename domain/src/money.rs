@@ -341,7 +341,10 @@ mod tests {
                 .unwrap(),
             i64::MAX
         );
-        assert_eq!(Money::parse_non_negative("-0.01"), Err(AmountError::Negative));
+        assert_eq!(
+            Money::parse_non_negative("-0.01"),
+            Err(AmountError::Negative)
+        );
     }
 
     #[test]

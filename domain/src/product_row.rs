@@ -265,13 +265,9 @@ mod tests {
         assert_eq!(totals.total.to_string(), "0.36");
         // What rounding the document total would have given instead.
         assert_eq!(
-            Money::round(
-                VatRate::Standard22
-                    .vat_on_net(totals.net.amount())
-                    .unwrap()
-            )
-            .unwrap()
-            .to_string(),
+            Money::round(VatRate::Standard22.vat_on_net(totals.net.amount()).unwrap())
+                .unwrap()
+                .to_string(),
             "0.07"
         );
     }
@@ -347,7 +343,11 @@ mod tests {
             .amounts()
             .unwrap();
         let totals = DocumentTotals::of(&[a, zero]).unwrap();
-        assert_eq!(totals.by_rate.len(), 2, "0 % and без НДС are reported apart");
+        assert_eq!(
+            totals.by_rate.len(),
+            2,
+            "0 % and без НДС are reported apart"
+        );
         assert_eq!(totals.by_rate[0].vat_rate.label(), "0%");
         assert_eq!(totals.by_rate[1].vat_rate.label(), "без НДС");
     }

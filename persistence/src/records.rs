@@ -237,8 +237,9 @@ macro_rules! versioned_record {
     };
 }
 
-use crate::entity::{bank_account, department, organization, user};
+use crate::entity::{bank_account, department, lead, organization, user};
 versioned_record!(user, "user");
 versioned_record!(department, "department");
 versioned_record!(organization, "organization");
 versioned_record!(bank_account, "organization_bank_account");
+versioned_record!(lead, "lead");

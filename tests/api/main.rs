@@ -4,6 +4,7 @@
 
 mod auth;
 mod conventions;
+mod leads;
 mod lists;
 mod operations;
 mod organisation;

@@ -5,6 +5,8 @@ pub mod api_tokens;
 pub mod auth;
 pub mod departments;
 pub mod health;
+pub mod imports;
+pub mod leads;
 pub mod organizations;
 pub mod timeline;
 pub mod users;
@@ -24,6 +26,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(departments::routes)
         .configure(organizations::routes)
         .configure(api_tokens::routes)
+        .configure(leads::routes)
+        .configure(imports::routes)
         .configure(timeline::routes);
 }
 

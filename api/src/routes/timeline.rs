@@ -25,6 +25,7 @@ pub enum TimelineEntity {
     Users,
     Departments,
     Organizations,
+    Leads,
 }
 
 impl TimelineEntity {
@@ -33,6 +34,7 @@ impl TimelineEntity {
             TimelineEntity::Users => "user",
             TimelineEntity::Departments => "department",
             TimelineEntity::Organizations => "organization",
+            TimelineEntity::Leads => "lead",
         }
     }
 }
@@ -74,11 +76,27 @@ pub async fn timeline(
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
-    if matches!(path.entity, TimelineEntity::Users)
-        && !caller.is_admin()
-        && caller.user_id != path.id
-    {
-        return Err(ApiError::not_found());
+    match path.entity {
+        TimelineEntity::Users if !caller.is_admin() && caller.user_id != path.id => {
+            return Err(ApiError::not_found());
+        }
+        // Records with a responsible follow the caller's visibility, like their own reads.
+        TimelineEntity::Leads => {
+            let l =
+                sdelka_persistence::records::find::<sdelka_persistence::entity::lead::Entity, _>(
+                    &state.store.conn,
+                    path.id,
+                )
+                .await?;
+            if !caller
+                .visibility(&state.store.conn)
+                .await?
+                .allows(Some(l.responsible_id))
+            {
+                return Err(ApiError::not_found());
+            }
+        }
+        TimelineEntity::Users | TimelineEntity::Departments | TimelineEntity::Organizations => {}
     }
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
