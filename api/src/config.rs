@@ -56,6 +56,8 @@ pub struct Config {
     /// Run the background workers (outbox delivery, housekeeping) in this process.
     pub workers: bool,
     pub outbox_poll_ms: u64,
+    /// How often an idle worker looks for queued CSV imports.
+    pub import_poll_ms: u64,
     pub outbox_retry_base_ms: u64,
     /// How long a message is retried before it is given up (at least 24 h by default).
     pub outbox_give_up_hours: i64,
@@ -93,6 +95,7 @@ impl Default for Config {
             idempotency_retention_hours: 24,
             workers: true,
             outbox_poll_ms: 500,
+            import_poll_ms: 500,
             outbox_retry_base_ms: 2000,
             outbox_give_up_hours: 48,
             shutdown_timeout_seconds: 30,
@@ -211,6 +214,9 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_OUTBOX_POLL_MS") {
             self.outbox_poll_ms = parse("SDELKA_OUTBOX_POLL_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_IMPORT_POLL_MS") {
+            self.import_poll_ms = parse("SDELKA_IMPORT_POLL_MS", &v)?;
         }
         if let Some(v) = get("SDELKA_OUTBOX_RETRY_BASE_MS") {
             self.outbox_retry_base_ms = parse("SDELKA_OUTBOX_RETRY_BASE_MS", &v)?;

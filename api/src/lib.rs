@@ -8,6 +8,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod imports;
 pub mod lists;
 pub mod mail;
 pub mod middleware;

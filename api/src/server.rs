@@ -179,6 +179,12 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
         worker_tasks.push(tokio::spawn(reminders.run(stop_workers.clone())));
+        let imports = crate::imports::ImportWorker {
+            store: state.store.clone(),
+            config: config.clone(),
+            owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+        };
+        worker_tasks.push(tokio::spawn(imports.run(stop_workers.clone())));
     }
     Ok(RunningServer {
         addr,

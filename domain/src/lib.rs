@@ -3,6 +3,7 @@
 pub mod clients;
 pub mod email;
 pub mod files;
+pub mod lead;
 pub mod organisation;
 pub mod requisites;
 pub mod role;

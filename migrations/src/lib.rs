@@ -10,6 +10,7 @@ mod m0003_sales;
 
 pub use m0003_sales::DEFAULT_PIPELINE_ID;
 mod m0004_work;
+mod m0005_leads;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_clients::Migration),
             Box::new(m0003_sales::Migration),
             Box::new(m0004_work::Migration),
+            Box::new(m0005_leads::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod entity;
 pub mod error;
 pub mod idempotency;
 pub mod journal;
+pub mod leads;
 pub mod organizations;
 pub mod outbox;
 pub mod pagination;

@@ -237,7 +237,7 @@ macro_rules! versioned_record {
     };
 }
 
-use crate::entity::{bank_account, department, organization, user};
+use crate::entity::{bank_account, department, lead, organization, user};
 versioned_record!(user, "user");
 versioned_record!(department, "department");
 versioned_record!(organization, "organization");
@@ -260,3 +260,4 @@ versioned_record!(activity, "activity");
 versioned_record!(activity_time_entry, "activity_time_entry");
 versioned_record!(calendar_event, "calendar_event");
 versioned_record!(file, "file");
+versioned_record!(lead, "lead");

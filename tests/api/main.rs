@@ -5,6 +5,7 @@
 mod auth;
 mod clients;
 mod conventions;
+mod leads;
 mod lists;
 mod operations;
 mod organisation;

@@ -135,23 +135,3 @@ pub async fn responsible(
     }
     Ok(id)
 }
-
-/// Refuses the timeline of a client record the caller may not see, as if it did not exist.
-/// Other record types pass through.
-pub async fn ensure_timeline_visible(
-    state: &AppState,
-    caller: &Principal,
-    record_type: &str,
-    id: Uuid,
-) -> ApiResult<()> {
-    if !matches!(record_type, "company" | "legal_entity" | "contact") {
-        return Ok(());
-    }
-    let scope = caller.visibility(&state.store.conn).await?;
-    match sdelka_persistence::clients::record_visible(&state.store.conn, &scope, record_type, id)
-        .await?
-    {
-        Some(false) => Err(ApiError::not_found()),
-        _ => Ok(()),
-    }
-}

@@ -1,18 +1,14 @@
 //! `/{entity}/{id}/comments`: remarks on any record (ACT-4). Each comment also appears in the
 //! record's timeline as a `commented` entry carrying the text.
 //!
-//! Visibility and existence are checked for the records of this area (activities, calendar
-//! events, files) and of the platform (users, departments, organisations). Records of the
-//! clients, sales and documents areas (leads, deals, companies, contacts, invoices, contracts)
-//! are not reachable from here yet; their comments are taken as given.
+//! The record must exist and be visible to the caller (`access::ensure_visible`).
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sdelka_persistence::activities::{add_comment, comments_query};
-use sdelka_persistence::entity::{comment, department, organization};
+use sdelka_persistence::entity::comment;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sdelka_persistence::records;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -22,7 +18,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
-use crate::routes::timeline::{TimelineEntity, TimelinePath};
+use crate::routes::timeline::TimelinePath;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -61,54 +57,6 @@ pub struct NewComment {
     pub text: String,
 }
 
-/// 404 unless the caller may see the records of this area he names (activities, calendar
-/// events, files); other record types pass.
-pub async fn check_work_visibility<C: ConnectionTrait>(
-    db: &C,
-    caller: &Principal,
-    entity: TimelineEntity,
-    id: Uuid,
-) -> ApiResult<()> {
-    match entity {
-        TimelineEntity::Activities => {
-            crate::routes::activities::visible_activity(db, caller, id).await?;
-        }
-        TimelineEntity::CalendarEvents => {
-            crate::routes::calendar::visible_event(db, caller, id).await?;
-        }
-        TimelineEntity::Files => {
-            crate::routes::files::visible_file(db, caller, id).await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// The record must exist and be visible where that can be known.
-async fn check_commentable<C: ConnectionTrait>(
-    db: &C,
-    caller: &Principal,
-    entity: TimelineEntity,
-    id: Uuid,
-) -> ApiResult<()> {
-    match entity {
-        TimelineEntity::Users => {
-            if !caller.is_admin() && caller.user_id != id {
-                return Err(ApiError::not_found());
-            }
-            records::find::<sdelka_persistence::entity::user::Entity, _>(db, id).await?;
-        }
-        TimelineEntity::Departments => {
-            records::find::<department::Entity, _>(db, id).await?;
-        }
-        TimelineEntity::Organizations => {
-            records::find::<organization::Entity, _>(db, id).await?;
-        }
-        other => check_work_visibility(db, caller, other, id).await?,
-    }
-    Ok(())
-}
-
 /// Comments on a record, oldest first by default.
 #[utoipa::path(
     tag = "timeline",
@@ -124,7 +72,7 @@ pub async fn list_comments(
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
     let db = &state.store.conn;
-    check_commentable(db, &caller, path.entity, path.id).await?;
+    crate::routes::access::ensure_visible(db, &caller, path.entity, path.id, false).await?;
     let sorts = [SortKey::<comment::Entity> {
         name: "created_at",
         column: comment::Column::CreatedAt,
@@ -164,7 +112,7 @@ pub async fn add(
         ));
     }
     let txn = state.store.conn.begin().await?;
-    check_commentable(&txn, &caller, path.entity, path.id).await?;
+    crate::routes::access::ensure_visible(&txn, &caller, path.entity, path.id, false).await?;
     let c = add_comment(
         &txn,
         &caller.actor(),

@@ -1,6 +1,7 @@
 //! HTTP routes. Each handler is registered with `utoipa-actix-web`, so a route cannot exist
 //! without its entry in the OpenAPI document.
 
+pub mod access;
 pub mod api_tokens;
 pub mod auth;
 pub mod clients;
@@ -8,6 +9,8 @@ pub mod companies;
 pub mod contacts;
 pub mod departments;
 pub mod health;
+pub mod imports;
+pub mod leads;
 pub mod legal_entities;
 pub mod organizations;
 pub mod timeline;
@@ -50,7 +53,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(calendar::routes)
         .configure(notifications::routes)
         .configure(files::routes)
-        .configure(comments::routes);
+        .configure(comments::routes)
+        .configure(leads::routes)
+        .configure(imports::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -100,36 +100,8 @@ pub async fn timeline(
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
-    if matches!(path.entity, TimelineEntity::Users)
-        && !caller.is_admin()
-        && caller.user_id != path.id
-    {
-        return Err(ApiError::not_found());
-    }
-    crate::routes::clients::ensure_timeline_visible(
-        &state,
-        &caller,
-        path.entity.record_type(),
-        path.id,
-    )
-    .await?;
-    // A deal's history is as private as the deal (deleted deals included).
-    if matches!(path.entity, TimelineEntity::Deals) {
-        let scope = caller.visibility(&state.store.conn).await?;
-        let deal = sdelka_persistence::entity::deal::Entity::find_by_id(path.id)
-            .one(&state.store.conn)
-            .await?;
-        if !deal.is_some_and(|d| scope.allows(Some(d.responsible_id))) {
-            return Err(ApiError::not_found());
-        }
-    }
-    crate::routes::comments::check_work_visibility(
-        &state.store.conn,
-        &caller,
-        path.entity,
-        path.id,
-    )
-    .await?;
+    crate::routes::access::ensure_visible(&state.store.conn, &caller, path.entity, path.id, true)
+        .await?;
     let sorts = [SortKey::<audit_record::Entity> {
         name: "occurred_at",
         column: audit_record::Column::OccurredAt,

@@ -6,6 +6,8 @@ pub mod bank_account;
 pub mod department;
 pub mod domain_event;
 pub mod idempotency_key;
+pub mod import;
+pub mod lead;
 pub mod organization;
 pub mod outbox_message;
 pub mod refresh_token;

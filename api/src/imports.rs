@@ -1,0 +1,440 @@
+//! INT-CSV: reading a CSV file into lead rows through a column mapping, checking every row,
+//! and the background worker that runs a real import in batches.
+//!
+//! A real run is idempotent: each row gets an import key (its external id when one is mapped,
+//! else a hash of its mapped values), stored with the lead under a unique index, so running
+//! the same file again — or a file that repeats rows — creates nothing twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdelka_domain::lead::{LeadFields, LeadSource, ValidLeadFields, check_lead_fields};
+use sdelka_persistence::entity::{import, lead};
+use sdelka_persistence::{Actor, Store, StoreError, leads, records};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// Lead fields a CSV column can be mapped to.
+pub const LEAD_FIELDS: &[&str] = &[
+    "title",
+    "company_name",
+    "contact_name",
+    "phone",
+    "email",
+    "inn",
+    "address",
+    "comment",
+    "category",
+    "potential_amount",
+    "probability",
+    "external_id",
+];
+
+/// One bad row: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RowError {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    /// The CSV column (header) the bad value came from, or the lead field when no column maps
+    /// to it.
+    pub column: String,
+    pub reason: String,
+}
+
+/// A checked row ready to become a lead.
+pub struct GoodRow {
+    pub line: u64,
+    pub key: String,
+    pub fields: ValidLeadFields,
+}
+
+pub struct ParsedFile {
+    pub rows: Vec<GoodRow>,
+    pub errors: Vec<RowError>,
+    pub total: u64,
+}
+
+/// Picks `;` (Excel in Russian locales), tab or `,` by what the header line contains.
+fn detect_delimiter(content: &str) -> u8 {
+    let header = content.lines().next().unwrap_or("");
+    [b';', b'\t', b',']
+        .into_iter()
+        .max_by_key(|d| header.bytes().filter(|b| b == d).count())
+        .unwrap_or(b',')
+}
+
+/// Checks the mapping against the file's header: every mapped column must exist, every target
+/// must be a lead field, and no field may be fed by two columns.
+pub fn check_mapping(
+    content: &str,
+    mapping: &BTreeMap<String, String>,
+    delimiter: Option<u8>,
+) -> Result<(Vec<String>, u8), ApiError> {
+    let delimiter = delimiter.unwrap_or_else(|| detect_delimiter(content));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(content.trim_start_matches('\u{feff}').as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| {
+            ApiError::field(
+                "content",
+                "invalid_csv",
+                format!("the header line cannot be read: {e}"),
+            )
+        })?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut v = sdelka_domain::validation::Violations::new();
+    let mut targets = BTreeMap::new();
+    for (column, field) in mapping {
+        let at = format!("mapping.{column}");
+        if !headers.iter().any(|h| h == column) {
+            v.push(sdelka_domain::validation::FieldViolation::new(
+                at.clone(),
+                "unknown_column",
+                format!(
+                    "the file has no column `{column}`; it has: {}",
+                    headers.join(", ")
+                ),
+            ));
+        }
+        if !LEAD_FIELDS.contains(&field.as_str()) {
+            v.push(sdelka_domain::validation::FieldViolation::new(
+                at.clone(),
+                "unknown_field",
+                format!(
+                    "`{field}` is not a lead field; one of: {}",
+                    LEAD_FIELDS.join(", ")
+                ),
+            ));
+        }
+        if let Some(other) = targets.insert(field.clone(), column.clone()) {
+            v.push(sdelka_domain::validation::FieldViolation::new(
+                at,
+                "duplicate_target",
+                format!("`{field}` is already fed by column `{other}`"),
+            ));
+        }
+    }
+    if v.is_empty() {
+        Ok((headers, delimiter))
+    } else {
+        Err(ApiError::validation(v))
+    }
+}
+
+/// Reads and checks every row. Nothing is written.
+pub fn parse_rows(
+    content: &str,
+    mapping: &BTreeMap<String, String>,
+    delimiter: Option<u8>,
+) -> Result<ParsedFile, ApiError> {
+    let (headers, delimiter) = check_mapping(content, mapping, delimiter)?;
+    let column_of: BTreeMap<&str, &str> = mapping
+        .iter()
+        .map(|(c, f)| (f.as_str(), c.as_str()))
+        .collect();
+    let index_of = |field: &str| -> Option<usize> {
+        let column = column_of.get(field)?;
+        headers.iter().position(|h| h == column)
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(content.trim_start_matches('\u{feff}').as_bytes());
+    let mut out = ParsedFile {
+        rows: Vec::new(),
+        errors: Vec::new(),
+        total: 0,
+    };
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                out.total += 1;
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                out.errors.push(RowError {
+                    line,
+                    column: String::new(),
+                    reason: format!("the line cannot be read as CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        out.total += 1;
+        let get = |field: &str| {
+            index_of(field)
+                .and_then(|i| record.get(i))
+                .map(str::to_owned)
+        };
+        let fields = LeadFields {
+            title: get("title"),
+            company_name: get("company_name"),
+            contact_name: get("contact_name"),
+            phone: get("phone"),
+            email: get("email"),
+            inn: get("inn"),
+            address: get("address"),
+            comment: get("comment"),
+            category: get("category"),
+            potential_amount: get("potential_amount"),
+            probability: get("probability"),
+            external_id: get("external_id"),
+        };
+        match check_lead_fields(&fields) {
+            Ok(valid) => {
+                let key = import_key(&valid, mapping, &record, &headers);
+                out.rows.push(GoodRow {
+                    line,
+                    key,
+                    fields: valid,
+                })
+            }
+            Err(violations) => {
+                for f in violations.into_vec() {
+                    out.errors.push(RowError {
+                        line,
+                        column: column_for(&column_of, &f.field),
+                        reason: f.message,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The column to blame for a field's error. A missing title is blamed on the column it is
+/// taken from when no column maps to it (the company, else the contact name).
+fn column_for(column_of: &BTreeMap<&str, &str>, field: &str) -> String {
+    let candidates: &[&str] = if field == "title" {
+        &["title", "company_name", "contact_name"]
+    } else {
+        &[]
+    };
+    candidates
+        .iter()
+        .chain(std::iter::once(&field))
+        .find_map(|f| column_of.get(f))
+        .map(|c| (*c).to_owned())
+        .unwrap_or_else(|| field.to_owned())
+}
+
+/// The identity of a row: the external id when mapped, else the hash of its mapped values.
+fn import_key(
+    valid: &ValidLeadFields,
+    mapping: &BTreeMap<String, String>,
+    record: &csv::StringRecord,
+    headers: &[String],
+) -> String {
+    if let Some(ext) = &valid.external_id {
+        return format!("lead:ext:{ext}");
+    }
+    let mut h = Sha256::new();
+    for (column, field) in mapping {
+        let value = headers
+            .iter()
+            .position(|x| x == column)
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+            .trim();
+        h.update(field.as_bytes());
+        h.update([0x1f]);
+        h.update(value.as_bytes());
+        h.update([0x1e]);
+    }
+    format!("lead:{}", hex::encode(h.finalize()))
+}
+
+pub fn content_hash(content: &str) -> String {
+    hex::encode(Sha256::digest(content.as_bytes()))
+}
+
+/// The state an import keeps between batches (stored in the `imports` row).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredMapping {
+    pub mapping: BTreeMap<String, String>,
+    pub delimiter: Option<u8>,
+    pub responsible_id: Uuid,
+}
+
+const LEASE_SECONDS: i64 = 120;
+const BATCH: usize = 200;
+
+/// Runs queued imports. Any instance may run this; a lease keeps one import on one worker.
+pub struct ImportWorker {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub owner: String,
+}
+
+impl ImportWorker {
+    pub async fn run(self, stop: CancellationToken) {
+        let poll = Duration::from_millis(self.config.import_poll_ms.max(10));
+        loop {
+            let worked = match self.tick().await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(error = %e, "import pass failed; will retry");
+                    false
+                }
+            };
+            if worked {
+                if stop.is_cancelled() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    async fn fail(&self, mut job: import::Model, reason: String) -> Result<bool, StoreError> {
+        job.state = "failed".into();
+        job.errors = serde_json::to_string(&[RowError {
+            line: 0,
+            column: String::new(),
+            reason,
+        }])
+        .unwrap_or_else(|_| "[]".into());
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        leads::save_progress(&self.store.conn, &job, &self.owner, lease, true).await?;
+        Ok(true)
+    }
+
+    /// Claims one import and runs it to the end. Returns whether there was one.
+    pub async fn tick(&self) -> Result<bool, StoreError> {
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let Some(mut job) = leads::claim_import(&self.store.conn, &self.owner, lease).await? else {
+            return Ok(false);
+        };
+        let stored: StoredMapping = match serde_json::from_str(&job.mapping) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .fail(job, format!("the stored mapping cannot be read: {e}"))
+                    .await;
+            }
+        };
+        let parsed = match parse_rows(&job.content, &stored.mapping, stored.delimiter) {
+            Ok(p) => p,
+            Err(e) => return self.fail(job, e.detail).await,
+        };
+        let mut errors = parsed.errors;
+        job.total_rows = parsed.total as i32;
+        job.error_count = errors.len() as i32;
+        let actor = Actor {
+            user_id: Some(job.created_by),
+            api_token_id: None,
+            request_id: Some(format!("import:{}", job.id)),
+        };
+        let bad_rows = {
+            let mut lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+            lines.dedup();
+            lines.len() as i32
+        };
+        job.processed_rows = bad_rows;
+        for batch in parsed.rows.chunks(BATCH) {
+            let txn = self.store.conn.begin().await?;
+            for row in batch {
+                if leads::import_key_exists(&txn, &row.key).await? {
+                    job.skipped_count += 1;
+                    continue;
+                }
+                let model = match crate::routes::leads::new_lead(
+                    row.fields.clone(),
+                    LeadSource::Import,
+                    stored.responsible_id,
+                ) {
+                    Ok(m) => lead::Model {
+                        import_key: Some(row.key.clone()),
+                        import_id: Some(job.id),
+                        ..m
+                    },
+                    Err(e) => {
+                        errors.push(RowError {
+                            line: row.line,
+                            column: String::new(),
+                            reason: e.detail,
+                        });
+                        continue;
+                    }
+                };
+                // A savepoint per row: a row another import inserted a moment ago (or a
+                // duplicate external id) is skipped without losing the batch.
+                let row_txn = txn.begin().await?;
+                match records::create::<lead::Entity, _>(&row_txn, &actor, model).await {
+                    Ok(_) => {
+                        row_txn.commit().await?;
+                        job.created_count += 1;
+                    }
+                    Err(StoreError::Duplicate(_)) => {
+                        row_txn.rollback().await?;
+                        job.skipped_count += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            job.processed_rows += batch.len() as i32;
+            job.error_count = errors.len() as i32;
+            job.errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
+            leads::save_progress(&txn, &job, &self.owner, lease, false).await?;
+            txn.commit().await?;
+        }
+        job.state = "completed".into();
+        job.processed_rows = job.total_rows;
+        job.errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
+        leads::save_progress(&self.store.conn, &job, &self.owner, lease, true).await?;
+        tracing::info!(import_id = %job.id, created = job.created_count, skipped = job.skipped_count, errors = job.error_count, "import finished");
+        Ok(true)
+    }
+}
+
+/// A new queued import row.
+pub fn queued_import(
+    entity_type: &str,
+    content: String,
+    stored: &StoredMapping,
+    created_by: Uuid,
+    total_rows: u64,
+) -> import::Model {
+    let at = sdelka_persistence::journal::now();
+    import::Model {
+        id: Uuid::now_v7(),
+        entity_type: entity_type.to_owned(),
+        state: "queued".into(),
+        mapping: serde_json::to_string(stored).unwrap_or_default(),
+        content_sha256: content_hash(&content),
+        content,
+        total_rows: total_rows as i32,
+        processed_rows: 0,
+        created_count: 0,
+        skipped_count: 0,
+        error_count: 0,
+        errors: "[]".into(),
+        created_by,
+        lease_owner: None,
+        lease_until: None,
+        created_at: at,
+        updated_at: at,
+        finished_at: None,
+    }
+}

@@ -1,0 +1,113 @@
+//! Who may see which record, for the routes that address any record by type and id (timeline,
+//! comments). One exhaustive match: a new record type must say how it is guarded.
+
+use sdelka_persistence::entity::{
+    activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
+};
+use sdelka_persistence::records::VersionedRecord;
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::timeline::TimelineEntity;
+
+/// Whether the record exists: live only, or also deleted (`history`: its timeline stays
+/// readable after deletion, it just takes no new comments).
+async fn exists<E, C>(db: &C, id: Uuid, history: bool) -> ApiResult<Option<E::Model>>
+where
+    E: VersionedRecord,
+    E::Model: serde::Serialize
+        + Clone
+        + PartialEq
+        + Send
+        + Sync
+        + sea_orm::IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
+    C: ConnectionTrait,
+{
+    let mut q = E::find().filter(E::id_column().eq(id));
+    if !history {
+        q = q.filter(E::deleted_column().is_null());
+    }
+    Ok(q.one(db).await?)
+}
+
+/// 404 unless the record exists and the caller may see it.
+pub async fn ensure_visible<C: ConnectionTrait>(
+    db: &C,
+    caller: &Principal,
+    entity: TimelineEntity,
+    id: Uuid,
+    history: bool,
+) -> ApiResult<()> {
+    let responsible: Option<Uuid> = match entity {
+        TimelineEntity::Users => {
+            let visible = caller.is_admin() || caller.user_id == id;
+            let found = exists::<user::Entity, _>(db, id, history).await?.is_some();
+            return if visible && found {
+                Ok(())
+            } else {
+                Err(ApiError::not_found())
+            };
+        }
+        // Shared reference data: every employee sees it.
+        TimelineEntity::Departments => {
+            return found(exists::<department::Entity, _>(db, id, history).await?);
+        }
+        TimelineEntity::Organizations => {
+            return found(exists::<organization::Entity, _>(db, id, history).await?);
+        }
+        TimelineEntity::Products => {
+            return found(exists::<product::Entity, _>(db, id, history).await?);
+        }
+        TimelineEntity::Pipelines => {
+            return found(exists::<pipeline::Entity, _>(db, id, history).await?);
+        }
+        TimelineEntity::Companies | TimelineEntity::LegalEntities | TimelineEntity::Contacts => {
+            let scope = caller.visibility(db).await?;
+            let visible =
+                sdelka_persistence::clients::record_visible(db, &scope, entity.record_type(), id)
+                    .await?;
+            return if visible == Some(true) {
+                Ok(())
+            } else {
+                Err(ApiError::not_found())
+            };
+        }
+        TimelineEntity::Deals => exists::<deal::Entity, _>(db, id, history)
+            .await?
+            .map(|d| d.responsible_id),
+        TimelineEntity::Leads => exists::<lead::Entity, _>(db, id, history)
+            .await?
+            .map(|l| l.responsible_id),
+        TimelineEntity::Activities => exists::<activity::Entity, _>(db, id, history)
+            .await?
+            .map(|a| a.responsible_id),
+        TimelineEntity::CalendarEvents => {
+            if exists::<calendar_event::Entity, _>(db, id, history)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::not_found());
+            }
+            crate::routes::calendar::visible_event(db, caller, id).await?;
+            return Ok(());
+        }
+        TimelineEntity::Files => {
+            crate::routes::files::visible_file(db, caller, id).await?;
+            return Ok(());
+        }
+        // No such records exist yet.
+        TimelineEntity::Invoices | TimelineEntity::Contracts => None,
+    };
+    match responsible {
+        Some(r) if caller.visibility(db).await?.allows(Some(r)) => Ok(()),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn found<T>(record: Option<T>) -> ApiResult<()> {
+    record.map(|_| ()).ok_or_else(ApiError::not_found)
+}

@@ -1,0 +1,193 @@
+//! `/imports` (INT-CSV): the "large list of housing companies in a file" as leads.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use sdelka_persistence::entity::{import, user};
+use sdelka_persistence::leads;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::imports::{RowError, StoredMapping, parse_rows, queued_import};
+use crate::routes::ensure_exists;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(start_import).service(get_import);
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportEntity {
+    Leads,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartImport {
+    /// What the rows become. Leads for now.
+    pub entity: ImportEntity,
+    /// The CSV text (UTF-8; a byte-order mark is ignored). The first line is the header.
+    #[validate(length(min = 1))]
+    pub content: String,
+    /// CSV column header → lead field (title, company_name, contact_name, phone, email, inn,
+    /// address, comment, category, potential_amount, probability, external_id).
+    #[schema(example = json!({"Наименование": "company_name", "Телефон": "phone", "ИНН": "inn"}))]
+    pub mapping: BTreeMap<String, String>,
+    /// Check every row and report, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// `;`, `,` or a tab; detected from the header line when absent.
+    #[validate(length(equal = 1))]
+    pub delimiter: Option<String>,
+    /// Responsible of the created leads; default: the caller.
+    pub responsible_id: Option<Uuid>,
+}
+
+/// The outcome of a dry run: what a real run would do, row by row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunReport {
+    pub dry_run: bool,
+    pub total_rows: u64,
+    pub valid_rows: u64,
+    /// Valid rows that are new.
+    pub would_create: u64,
+    /// Valid rows already imported before (or repeated in this file).
+    pub would_skip: u64,
+    /// Every bad row: line, column, reason.
+    pub errors: Vec<RowError>,
+}
+
+/// A real import and its progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportView {
+    pub id: Uuid,
+    pub entity: String,
+    /// queued → running → completed | failed
+    #[schema(example = "running")]
+    pub state: String,
+    pub total_rows: i32,
+    pub processed_rows: i32,
+    pub created_count: i32,
+    pub skipped_count: i32,
+    pub error_count: i32,
+    pub errors: Vec<RowError>,
+    pub content_sha256: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&import::Model> for ImportView {
+    fn from(m: &import::Model) -> Self {
+        ImportView {
+            id: m.id,
+            entity: m.entity_type.clone(),
+            state: m.state.clone(),
+            total_rows: m.total_rows,
+            processed_rows: m.processed_rows,
+            created_count: m.created_count,
+            skipped_count: m.skipped_count,
+            error_count: m.error_count,
+            errors: serde_json::from_str(&m.errors).unwrap_or_default(),
+            content_sha256: m.content_sha256.clone(),
+            created_by: m.created_by,
+            created_at: m.created_at,
+            finished_at: m.finished_at,
+        }
+    }
+}
+
+/// Imports a CSV file as leads. With `dry_run: true` every row is checked and the answer
+/// (200) lists each bad row with its line, column and reason — nothing is written. Without
+/// it, the import is queued (202) and runs in the background; poll `GET /imports/{id}` for
+/// progress. Running the same file again creates nothing twice.
+#[utoipa::path(
+    tag = "imports",
+    request_body = StartImport,
+    responses(
+        (status = 200, description = "Dry run report", body = DryRunReport),
+        (status = 202, description = "Queued", body = ImportView),
+    )
+)]
+#[post("/imports")]
+pub async fn start_import(
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: JsonBody<StartImport>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let delimiter = match req.delimiter.as_deref() {
+        None => None,
+        Some(";") => Some(b';'),
+        Some(",") => Some(b','),
+        Some("\t") => Some(b'\t'),
+        Some(_) => {
+            return Err(ApiError::field(
+                "delimiter",
+                "unknown_value",
+                "delimiter is `;`, `,` or a tab",
+            ));
+        }
+    };
+    let parsed = parse_rows(&req.content, &req.mapping, delimiter)?;
+    let responsible = req.responsible_id.unwrap_or(caller.user_id);
+    if responsible != caller.user_id {
+        ensure_exists::<user::Entity, _>(&state.store.conn, "responsible_id", responsible).await?;
+    }
+    if req.dry_run {
+        let mut seen = std::collections::HashSet::new();
+        let mut would_skip = 0;
+        for row in &parsed.rows {
+            if !seen.insert(row.key.as_str())
+                || leads::import_key_exists(&state.store.conn, &row.key).await?
+            {
+                would_skip += 1;
+            }
+        }
+        let valid = parsed.rows.len() as u64;
+        return Ok(HttpResponse::Ok().json(DryRunReport {
+            dry_run: true,
+            total_rows: parsed.total,
+            valid_rows: valid,
+            would_create: valid - would_skip,
+            would_skip,
+            errors: parsed.errors,
+        }));
+    }
+    let stored = StoredMapping {
+        mapping: req.mapping,
+        delimiter,
+        responsible_id: responsible,
+    };
+    let job = queued_import("leads", req.content, &stored, caller.user_id, parsed.total);
+    let job = leads::insert_import(&state.store.conn, job).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("location", format!("/api/v1/imports/{}", job.id)))
+        .json(ImportView::from(&job)))
+}
+
+/// Progress and outcome of an import (its creator and admins).
+#[utoipa::path(
+    tag = "imports",
+    params(("id" = Uuid, Path, description = "Import id")),
+    responses((status = 200, description = "The import", body = ImportView))
+)]
+#[get("/imports/{id}")]
+pub async fn get_import(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let job = leads::get_import(&state.store.conn, id.into_inner())
+        .await?
+        .filter(|j| j.created_by == caller.user_id || caller.is_admin())
+        .ok_or_else(ApiError::not_found)?;
+    Ok(HttpResponse::Ok().json(ImportView::from(&job)))
+}

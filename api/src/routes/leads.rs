@@ -1,0 +1,544 @@
+//! `/leads` (CRM-4): unqualified requests and cold-list rows, worked to qualified or junk.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use sdelka_domain::lead::{
+    LeadCategory, LeadFields, LeadRefusal, LeadSource, LeadStatus, ValidLeadFields, change_status,
+    check_lead_fields,
+};
+use sdelka_domain::money::Money;
+use sdelka_persistence::entity::{lead, user};
+use sdelka_persistence::journal::now;
+use sdelka_persistence::leads::{LeadFilter, leads_query, search_text};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::records;
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Principal;
+use crate::dto::double_option;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{IfMatch, JsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::{created, ensure_exists, versioned};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_leads)
+        .service(create_lead)
+        .service(get_lead)
+        .service(update_lead)
+        .service(delete_lead);
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadSourceName {
+    WebForm,
+    Call,
+    Import,
+    Exhibition,
+    Manual,
+}
+
+impl From<LeadSourceName> for LeadSource {
+    fn from(s: LeadSourceName) -> LeadSource {
+        match s {
+            LeadSourceName::WebForm => LeadSource::WebForm,
+            LeadSourceName::Call => LeadSource::Call,
+            LeadSourceName::Import => LeadSource::Import,
+            LeadSourceName::Exhibition => LeadSource::Exhibition,
+            LeadSourceName::Manual => LeadSource::Manual,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatusName {
+    New,
+    InWork,
+    Qualified,
+    Junk,
+}
+
+impl From<LeadStatusName> for LeadStatus {
+    fn from(s: LeadStatusName) -> LeadStatus {
+        match s {
+            LeadStatusName::New => LeadStatus::New,
+            LeadStatusName::InWork => LeadStatus::InWork,
+            LeadStatusName::Qualified => LeadStatus::Qualified,
+            LeadStatusName::Junk => LeadStatus::Junk,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum LeadCategoryName {
+    A,
+    B,
+    C,
+}
+
+impl From<LeadCategoryName> for LeadCategory {
+    fn from(c: LeadCategoryName) -> LeadCategory {
+        match c {
+            LeadCategoryName::A => LeadCategory::A,
+            LeadCategoryName::B => LeadCategory::B,
+            LeadCategoryName::C => LeadCategory::C,
+        }
+    }
+}
+
+/// A lead as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadView {
+    pub id: Uuid,
+    #[schema(example = "ТСЖ «Берёзка» — замена лифтов")]
+    pub title: String,
+    #[schema(example = "import")]
+    pub source: String,
+    #[schema(example = "new")]
+    pub status: String,
+    /// Qualification: A hot, B warm, C cold.
+    #[schema(example = "A")]
+    pub category: Option<String>,
+    /// Potential deal amount, a decimal string.
+    #[schema(value_type = Option<String>, example = "1250000.00")]
+    pub potential_amount: Option<Money>,
+    pub currency: String,
+    /// Probability of a deal in percent.
+    pub probability: Option<i32>,
+    pub responsible_id: Uuid,
+    pub company_name: Option<String>,
+    pub contact_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub inn: Option<String>,
+    pub address: Option<String>,
+    pub comment: Option<String>,
+    pub external_id: Option<String>,
+    /// The CSV import that created the lead.
+    pub import_id: Option<Uuid>,
+    pub converted_at: Option<DateTime<Utc>>,
+    pub converted_contact_id: Option<Uuid>,
+    pub converted_company_id: Option<Uuid>,
+    pub converted_deal_id: Option<Uuid>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&lead::Model> for LeadView {
+    fn from(l: &lead::Model) -> Self {
+        LeadView {
+            id: l.id,
+            title: l.title.clone(),
+            source: l.source.clone(),
+            status: l.status.clone(),
+            category: l.category.clone(),
+            potential_amount: l.potential_amount_minor.map(Money::from_minor),
+            currency: l.currency.clone(),
+            probability: l.probability,
+            responsible_id: l.responsible_id,
+            company_name: l.company_name.clone(),
+            contact_name: l.contact_name.clone(),
+            phone: l.phone.clone(),
+            email: l.email.clone(),
+            inn: l.inn.clone(),
+            address: l.address.clone(),
+            comment: l.comment.clone(),
+            external_id: l.external_id.clone(),
+            import_id: l.import_id,
+            converted_at: l.converted_at,
+            converted_contact_id: l.converted_contact_id,
+            converted_company_id: l.converted_company_id,
+            converted_deal_id: l.converted_deal_id,
+            version: l.version,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLead {
+    /// Defaults to the company name, else the contact name.
+    pub title: Option<String>,
+    pub source: Option<LeadSourceName>,
+    pub category: Option<LeadCategoryName>,
+    /// Decimal string, e.g. "1250000.00".
+    #[schema(example = "1250000.00")]
+    pub potential_amount: Option<String>,
+    #[validate(range(min = 0, max = 100))]
+    pub probability: Option<i32>,
+    /// Defaults to the caller.
+    pub responsible_id: Option<Uuid>,
+    pub company_name: Option<String>,
+    pub contact_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub inn: Option<String>,
+    #[validate(length(max = 1000))]
+    pub address: Option<String>,
+    #[validate(length(max = 4000))]
+    pub comment: Option<String>,
+    #[validate(length(min = 1, max = 255))]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLead {
+    pub title: Option<String>,
+    /// Moves the lead: new → in_work → qualified | junk (qualified and junk may go back to
+    /// in_work). Another move is 409 `invalid_transition`, naming the allowed ones.
+    pub status: Option<LeadStatusName>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<LeadCategoryName>)]
+    pub category: Option<Option<LeadCategoryName>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub potential_amount: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub probability: Option<Option<i32>>,
+    pub responsible_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub company_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub contact_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub inn: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadListFilter {
+    /// Case-insensitive part of the title, company, contact, phone, email or INN.
+    pub q: Option<String>,
+    pub status: Option<LeadStatusName>,
+    pub category: Option<LeadCategoryName>,
+    pub source: Option<LeadSourceName>,
+    pub responsible_id: Option<Uuid>,
+    pub import_id: Option<Uuid>,
+    pub external_id: Option<String>,
+}
+
+fn sorts() -> [SortKey<lead::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: lead::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: lead::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "title",
+            column: lead::Column::Title,
+            key: |m| CursorValue::Text(m.title.clone()),
+        },
+    ]
+}
+
+pub fn refusal(r: LeadRefusal) -> ApiError {
+    let code = match r {
+        LeadRefusal::AlreadyConverted => ErrorCode::AlreadyConverted,
+        LeadRefusal::Transition { .. } | LeadRefusal::JunkCannotConvert => {
+            ErrorCode::InvalidTransition
+        }
+    };
+    ApiError::new(code, r.to_string())
+}
+
+/// A new lead model from checked fields. Shared by the API and the CSV import.
+pub fn new_lead(
+    fields: ValidLeadFields,
+    source: LeadSource,
+    responsible_id: Uuid,
+) -> ApiResult<lead::Model> {
+    let at = now();
+    let potential = fields
+        .potential_amount
+        .map(|m| m.to_minor())
+        .transpose()
+        .map_err(|e| ApiError::field("potential_amount", "out_of_range", e.to_string()))?;
+    let mut model = lead::Model {
+        id: Uuid::now_v7(),
+        title: fields.title,
+        source: source.as_str().to_owned(),
+        status: LeadStatus::New.as_str().to_owned(),
+        category: fields.category.map(|c| c.as_str().to_owned()),
+        potential_amount_minor: potential,
+        currency: "RUB".into(),
+        probability: fields.probability,
+        responsible_id,
+        company_name: fields.company_name,
+        contact_name: fields.contact_name,
+        phone: fields.phone,
+        email: fields.email.map(|e| e.as_str().to_owned()),
+        inn: fields.inn.map(|i| i.as_str().to_owned()),
+        address: fields.address,
+        comment: fields.comment,
+        external_id: fields.external_id,
+        import_key: None,
+        import_id: None,
+        converted_at: None,
+        converted_contact_id: None,
+        converted_company_id: None,
+        converted_deal_id: None,
+        search_text: String::new(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    model.search_text = search_text(&model);
+    Ok(model)
+}
+
+/// Lists the leads the caller may see.
+#[utoipa::path(
+    tag = "clients",
+    params(ListParams, LeadListFilter),
+    responses((status = 200, description = "A page of leads", body = ListPage<LeadView>))
+)]
+#[get("/leads")]
+pub async fn list_leads(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<LeadListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    let scope = caller.visibility(&state.store.conn).await?;
+    let query = scope.apply(
+        leads_query(&LeadFilter {
+            q: f.q,
+            status: f.status.map(|s| LeadStatus::from(s).as_str().to_owned()),
+            category: f
+                .category
+                .map(|c| LeadCategory::from(c).as_str().to_owned()),
+            source: f.source.map(|s| LeadSource::from(s).as_str().to_owned()),
+            responsible_id: f.responsible_id,
+            import_id: f.import_id,
+            external_id: f.external_id,
+            updated_since: page.updated_since,
+        }),
+        lead::Column::ResponsibleId,
+    );
+    let page = fetch_page(&state.store.conn, query, req, lead::Column::Id, |m| m.id).await?;
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |l| LeadView::from(l))))
+}
+
+/// Registers a lead. The caller is its responsible unless another user is named.
+#[utoipa::path(
+    tag = "clients",
+    request_body = CreateLead,
+    responses((status = 201, description = "Created", body = LeadView))
+)]
+#[post("/leads")]
+pub async fn create_lead(
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: JsonBody<CreateLead>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let fields = check_lead_fields(&LeadFields {
+        title: req.title,
+        company_name: req.company_name,
+        contact_name: req.contact_name,
+        phone: req.phone,
+        email: req.email,
+        inn: req.inn,
+        address: req.address,
+        comment: req.comment,
+        category: req
+            .category
+            .map(|c| LeadCategory::from(c).as_str().to_owned()),
+        potential_amount: req.potential_amount,
+        probability: req.probability.map(|p| p.to_string()),
+        external_id: req.external_id,
+    })?;
+    let responsible = req.responsible_id.unwrap_or(caller.user_id);
+    let model = new_lead(
+        fields,
+        req.source
+            .map(LeadSource::from)
+            .unwrap_or(LeadSource::Manual),
+        responsible,
+    )?;
+    let txn = state.store.conn.begin().await?;
+    if responsible != caller.user_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
+    }
+    let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/leads/{}", model.id),
+        model.version,
+        &LeadView::from(&model),
+    ))
+}
+
+async fn visible_lead(state: &AppState, caller: &Principal, id: Uuid) -> ApiResult<lead::Model> {
+    let l = records::find::<lead::Entity, _>(&state.store.conn, id).await?;
+    let scope = caller.visibility(&state.store.conn).await?;
+    if scope.allows(Some(l.responsible_id)) {
+        Ok(l)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Reads one lead.
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = Uuid, Path, description = "Lead id")),
+    responses((status = 200, description = "The lead", body = LeadView))
+)]
+#[get("/leads/{id}")]
+pub async fn get_lead(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let l = visible_lead(&state, &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, l.version, &LeadView::from(&l)))
+}
+
+/// Changes a lead: its fields, its qualification, or its status.
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = Uuid, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body = UpdateLead,
+    responses((status = 200, description = "Updated", body = LeadView))
+)]
+#[patch("/leads/{id}")]
+pub async fn update_lead(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateLead>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let req = body.0;
+    visible_lead(&state, &caller, id).await?;
+    let txn = state.store.conn.begin().await?;
+    if let Some(r) = req.responsible_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    }
+    let updated = records::update::<lead::Entity, _, _, ApiError>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        |l| {
+            // Re-check the merged fields as a whole, the same rules as on create.
+            let merged = LeadFields {
+                title: req.title.clone().or(Some(l.title.clone())),
+                company_name: req.company_name.clone().unwrap_or(l.company_name.clone()),
+                contact_name: req.contact_name.clone().unwrap_or(l.contact_name.clone()),
+                phone: req.phone.clone().unwrap_or(l.phone.clone()),
+                email: req.email.clone().unwrap_or(l.email.clone()),
+                inn: req.inn.clone().unwrap_or(l.inn.clone()),
+                address: req.address.clone().unwrap_or(l.address.clone()),
+                comment: req.comment.clone().unwrap_or(l.comment.clone()),
+                category: req
+                    .category
+                    .map(|c| c.map(|c| LeadCategory::from(c).as_str().to_owned()))
+                    .unwrap_or(l.category.clone()),
+                potential_amount: req.potential_amount.clone().unwrap_or(
+                    l.potential_amount_minor
+                        .map(|m| Money::from_minor(m).to_string()),
+                ),
+                probability: req
+                    .probability
+                    .unwrap_or(l.probability)
+                    .map(|p| p.to_string()),
+                external_id: l.external_id.clone(),
+            };
+            let f = check_lead_fields(&merged)?;
+            if let Some(to) = req.status {
+                let from = LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New);
+                let next = change_status(from, to.into()).map_err(refusal)?;
+                l.status = next.as_str().to_owned();
+            }
+            l.title = f.title;
+            l.company_name = f.company_name;
+            l.contact_name = f.contact_name;
+            l.phone = f.phone;
+            l.email = f.email.map(|e| e.as_str().to_owned());
+            l.inn = f.inn.map(|i| i.as_str().to_owned());
+            l.address = f.address;
+            l.comment = f.comment;
+            l.category = f.category.map(|c| c.as_str().to_owned());
+            l.potential_amount_minor = f
+                .potential_amount
+                .map(|m| m.to_minor())
+                .transpose()
+                .map_err(|e| ApiError::field("potential_amount", "out_of_range", e.to_string()))?;
+            l.probability = f.probability;
+            if let Some(r) = req.responsible_id {
+                l.responsible_id = r;
+            }
+            l.search_text = search_text(l);
+            Ok(())
+        },
+    )
+    .await??;
+    txn.commit().await?;
+    Ok(versioned(
+        StatusCode::OK,
+        updated.version,
+        &LeadView::from(&updated),
+    ))
+}
+
+/// Deletes a lead (kept for the audit trail).
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = Uuid, Path, description = "Lead id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    responses((status = 204, description = "Deleted"))
+)]
+#[delete("/leads/{id}")]
+pub async fn delete_lead(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    visible_lead(&state, &caller, id).await?;
+    let txn = state.store.conn.begin().await?;
+    records::soft_delete::<lead::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,344 @@
+//! CRM-4 leads and INT-CSV imports of the "large list of housing companies in a file".
+
+use std::time::Duration;
+
+use reqwest::Method;
+use sdelka_tests::{TestApp, eventually};
+use serde_json::{Value, json};
+
+/// 1 000 housing-management companies, `;`-separated as Excel writes them in Russia, with
+/// bad rows planted at known lines.
+fn housing_list() -> (String, Vec<(u64, &'static str)>) {
+    let mut csv = String::from("Наименование;ИНН;Телефон;E-mail;Категория;Потенциал\n");
+    let mut planted = Vec::new();
+    for i in 1..=1000u64 {
+        let line = i + 1;
+        let name = format!("ТСЖ «Дом {i}»");
+        match i {
+            17 => {
+                csv.push_str(&format!(
+                    "{name};7707083894;+7 495 000-00-{:02};tsj{i}@example.com;A;100000\n",
+                    i % 100
+                ));
+                planted.push((line, "ИНН"));
+            }
+            250 => {
+                csv.push_str(&format!("{name};;звоните;tsj{i}@example.com;B;\n"));
+                planted.push((line, "Телефон"));
+            }
+            499 => {
+                csv.push_str(&format!("{name};;;не-почта;C;\n"));
+                planted.push((line, "E-mail"));
+            }
+            777 => {
+                csv.push_str(&format!("{name};;;;Z;10,5.5\n"));
+                planted.push((line, "Категория"));
+                planted.push((line, "Потенциал"));
+            }
+            900 => {
+                csv.push_str(";;;;;\n;;;;A;\n");
+                planted.push((line + 1, "Наименование"));
+            }
+            _ => csv.push_str(&format!(
+                "{name};;+7 (495) {:03}-{:02}-{:02};tsj{i}@example.com;{};{} 000,00\n",
+                i % 1000,
+                i % 100,
+                (i / 100) % 100,
+                ["A", "B", "C"][(i % 3) as usize],
+                i * 10
+            )),
+        }
+    }
+    (csv, planted)
+}
+
+fn mapping() -> Value {
+    json!({"Наименование": "company_name", "ИНН": "inn", "Телефон": "phone", "E-mail": "email",
+           "Категория": "category", "Потенциал": "potential_amount"})
+}
+
+async fn lead_total(app: &TestApp) -> u64 {
+    let page: Value = app
+        .get("/api/v1/leads?include_total=true&limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn dry_run_reports_every_bad_row_then_the_real_run_is_idempotent() {
+    let app = TestApp::spawn().await;
+    let (csv, planted) = housing_list();
+
+    let res = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "leads", "content": csv, "mapping": mapping(), "dry_run": true}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    let reported: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = planted.iter().map(|(l, c)| (*l, (*c).to_owned())).collect();
+    assert_eq!(reported, expected, "{report}");
+    assert_eq!(report["total_rows"], 1000);
+    assert_eq!(report["valid_rows"], 995);
+    assert_eq!(report["would_create"], 995);
+    assert_eq!(lead_total(&app).await, 0, "a dry run writes nothing");
+
+    let res = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "leads", "content": csv, "mapping": mapping()}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let done = eventually(Duration::from_secs(120), || async {
+        let job: Value = app.get(&location).await.json().await.unwrap();
+        (job["state"] == "completed").then_some(job)
+    })
+    .await
+    .expect("the import completes");
+    assert_eq!(done["created_count"], 995, "{done}");
+    assert_eq!(done["error_count"], 6);
+    assert_eq!(done["processed_rows"], done["total_rows"]);
+    assert_eq!(lead_total(&app).await, 995);
+
+    let again: Value = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "leads", "content": csv, "mapping": mapping(), "dry_run": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["would_create"], 0);
+    let res = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "leads", "content": csv, "mapping": mapping()}),
+        )
+        .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let rerun = eventually(Duration::from_secs(120), || async {
+        let job: Value = app.get(&location).await.json().await.unwrap();
+        (job["state"] == "completed").then_some(job)
+    })
+    .await
+    .unwrap();
+    assert_eq!(rerun["created_count"], 0);
+    assert_eq!(rerun["skipped_count"], 995);
+    assert_eq!(
+        lead_total(&app).await,
+        995,
+        "the same file twice creates nothing twice"
+    );
+
+    let page: Value = app
+        .get("/api/v1/leads?q=%D0%B4%D0%BE%D0%BC%20500%C2%BB&include_total=true") // "дом 500»"
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 1, "{page}");
+    let lead = &page["items"][0];
+    assert_eq!(lead["source"], "import");
+    assert_eq!(lead["status"], "new");
+    assert_eq!(lead["potential_amount"], "5000000.00");
+    assert_eq!(lead["category"], ["A", "B", "C"][500 % 3]);
+}
+
+#[tokio::test]
+async fn a_bad_mapping_is_refused_naming_the_column() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "leads", "content": "Имя;Телефон\nИван;123456\n",
+                    "mapping": {"Имя": "contact_name", "Адрес": "address", "Телефон": "fax"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<_> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(fields.contains(&"mapping.Адрес".to_owned()), "{body}");
+    assert!(fields.contains(&"mapping.Телефон".to_owned()), "{body}");
+}
+
+#[tokio::test]
+async fn lead_status_follows_its_machine_and_filters_work() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post("/api/v1/leads", &json!({"company_name": "УК «Уют»", "phone": "8 (812) 555-12-12", "category": "B",
+                                        "potential_amount": "350000.00", "probability": 30, "source": "call"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    let lead: Value = res.json().await.unwrap();
+    assert_eq!(lead["title"], "УК «Уют»");
+    let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
+
+    let res = app.patch(&path, &json!({"status": "qualified"})).await;
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_transition");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("allowed: in_work, junk"),
+        "{body}"
+    );
+
+    for (to, status) in [
+        ("in_work", 200),
+        ("qualified", 200),
+        ("junk", 409),
+        ("in_work", 200),
+        ("junk", 200),
+    ] {
+        let res = app.patch(&path, &json!({"status": to})).await;
+        assert_eq!(res.status(), status, "to {to}");
+    }
+    let res = app.patch(&path, &json!({"probability": 130})).await;
+    assert_eq!(res.status(), 422);
+    let res = app.patch(&path, &json!({"email": "broken"})).await;
+    assert_eq!(res.status(), 422);
+
+    let junk: Value = app
+        .get("/api/v1/leads?status=junk&category=B")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(junk["items"].as_array().unwrap().len(), 1);
+    let none: Value = app
+        .get("/api/v1/leads?status=new")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"], json!([]));
+    let res = app.get("/api/v1/leads?status=lost").await;
+    assert_eq!(res.status(), 422);
+
+    let timeline: Value = app
+        .get(&format!("{path}/timeline"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<_> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["changes"]["status"]["after"]
+                .as_str()
+                .unwrap_or("-")
+                .to_owned()
+        })
+        .collect();
+    // Newest first; refused changes left no entry.
+    assert_eq!(
+        statuses,
+        ["junk", "in_work", "qualified", "in_work", "new"],
+        "{timeline}"
+    );
+}
+
+#[tokio::test]
+async fn managers_see_only_their_leads_and_heads_their_department() {
+    let app = TestApp::spawn().await;
+    let (a_id, a) = app
+        .user_with_roles("a@example.com", &["sales_manager"])
+        .await;
+    let (_, b) = app
+        .user_with_roles("b@example.com", &["sales_manager"])
+        .await;
+    let (head_id, head) = app.user_with_roles("head@example.com", &["head"]).await;
+    let dept: Value = app
+        .post(
+            "/api/v1/departments",
+            &json!({"name": "Продажи", "head_id": head_id}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .patch(
+            &format!("/api/v1/users/{a_id}"),
+            &json!({"department_id": dept["id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let mine: Value = app
+        .request(Method::POST, "/api/v1/leads", &a)
+        .json(&json!({"company_name": "ТСЖ «Секрет»"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/leads/{}", mine["id"].as_str().unwrap());
+    let read = |token: &str| app.request(Method::GET, &path, token).send();
+    assert_eq!(read(&a).await.unwrap().status(), 200);
+    assert_eq!(
+        read(&b).await.unwrap().status(),
+        404,
+        "another manager cannot read it"
+    );
+    assert_eq!(
+        read(&head).await.unwrap().status(),
+        200,
+        "the head of the department can"
+    );
+    assert_eq!(read(&app.admin_token).await.unwrap().status(), 200);
+    let listed: Value = app
+        .request(
+            Method::GET,
+            "/api/v1/leads?q=%D1%81%D0%B5%D0%BA%D1%80%D0%B5%D1%82",
+            &b,
+        ) // "секрет"
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]), "nor find it by search");
+    let res = app
+        .request(Method::PATCH, &path, &b)
+        .json(&json!({"status": "junk"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "nor change it");
+    let res = app
+        .request(Method::GET, &format!("{path}/timeline"), &b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "nor read its history");
+}
