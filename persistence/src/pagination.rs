@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::SimpleExpr;
+use sea_orm::sea_query::{ColumnType, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
@@ -100,7 +100,9 @@ where
     };
     let mut select = select;
     if let Some(cursor) = &req.after {
-        if cursor.sort != sort_label(req.sort.name, req.descending) {
+        if cursor.sort != sort_label(req.sort.name, req.descending)
+            || !fits(&cursor.value, req.sort.column.def().get_column_type())
+        {
             return Err(StoreError::InvalidCursor);
         }
         let v: Value = cursor.value.clone().into();
@@ -145,6 +147,25 @@ where
         next_cursor,
         total,
     })
+}
+
+/// A cursor is opaque but not tamper-proof: a value of another type than the sort column
+/// would reach the database as a type error, so it is refused here as an invalid cursor.
+fn fits(value: &CursorValue, column: &ColumnType) -> bool {
+    match value {
+        CursorValue::Text(_) => matches!(
+            column,
+            ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_)
+        ),
+        CursorValue::Time(_) => matches!(
+            column,
+            ColumnType::TimestampWithTimeZone | ColumnType::DateTime | ColumnType::Timestamp
+        ),
+        CursorValue::Int(_) => matches!(
+            column,
+            ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger
+        ),
+    }
 }
 
 fn sort_label(name: &str, descending: bool) -> String {

@@ -98,6 +98,13 @@ async fn a_cursor_is_bound_to_its_sort_and_garbage_is_refused() {
     assert_eq!(body["errors"][0]["field"], "cursor");
     let res = app.get("/api/v1/organizations?sort=inn").await;
     assert_eq!(res.status(), 422);
+    // A hand-made cursor whose value does not fit the sort column is refused, not sent to SQL.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::json!({"s": "created_at", "k": {"t": "int", "v": 5}, "id": uuid::Uuid::nil()}).to_string(),
+    );
+    let res = app.get(&format!("/api/v1/organizations?cursor={forged}")).await;
+    assert_eq!(res.status(), 422);
 }
 
 #[tokio::test]
