@@ -575,6 +575,17 @@ async fn default_pipeline_exists_once_and_pipelines_are_configurable() {
         ]
     );
 
+    let (status, timeline) = body(
+        app.get(&format!(
+            "/api/v1/pipelines/{}/timeline",
+            defaults[0]["id"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{timeline}");
+    assert_eq!(timeline["items"][0]["action"], "created");
+
     // A second instance on the same database does not seed it again.
     let mut app = app;
     app.restart_with(|_| {}).await;
