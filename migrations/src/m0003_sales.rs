@@ -330,6 +330,7 @@ async fn seed_default_pipeline(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .to_owned();
     db.execute(&pipeline).await?;
+    seeded_audit(m, "pipeline", DEFAULT_PIPELINE_ID, "Продажи", at).await?;
     for (i, (id, name, kind)) in DEFAULT_STAGES.iter().enumerate() {
         let stage = Query::insert()
             .into_table("pipeline_stages")
@@ -356,6 +357,43 @@ async fn seed_default_pipeline(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .map_err(|e| DbErr::Custom(e.to_string()))?
             .to_owned();
         db.execute(&stage).await?;
+        seeded_audit(m, "pipeline_stage", Uuid::from_u128(*id), name, at).await?;
     }
+    Ok(())
+}
+
+/// The creation entry of a seeded record, so that its timeline starts like any other's.
+async fn seeded_audit(
+    m: &SchemaManager<'_>,
+    entity_type: &str,
+    id: Uuid,
+    name: &str,
+    at: ChronoDateTimeUtc,
+) -> Result<(), DbErr> {
+    // The seeded names are constants without quotes or backslashes: plain JSON strings.
+    let changes = format!(r#"{{"name":{{"before":null,"after":"{name}"}}}}"#);
+    let audit = Query::insert()
+        .into_table("audit_records")
+        .columns([
+            "id",
+            "entity_type",
+            "entity_id",
+            "action",
+            "changes",
+            "comment",
+            "occurred_at",
+        ])
+        .values([
+            Uuid::now_v7().into(),
+            entity_type.into(),
+            id.into(),
+            "created".into(),
+            changes.into(),
+            "default pipeline, created with the schema".into(),
+            at.into(),
+        ])
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .to_owned();
+    m.get_connection().execute(&audit).await?;
     Ok(())
 }

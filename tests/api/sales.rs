@@ -297,6 +297,21 @@ async fn deal_amount_follows_its_rows() {
         .unwrap();
     assert_eq!(res.status(), 412);
 
+    // The row has its own version: a stale If-Match on it is refused and changes nothing.
+    let res = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/deals/{id}/product-rows/{row_id}"),
+            &app.admin_token,
+        )
+        .header("if-match", format!("\"{}\"", row["version"]))
+        .json(&json!({"quantity": "100"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 412);
+    assert_eq!(deal(&app, id).await["amount"], "6101.22");
+
     let (status, changed) = body(
         app.patch(
             &format!("/api/v1/deals/{id}/product-rows/{row_id}"),
@@ -559,6 +574,17 @@ async fn default_pipeline_exists_once_and_pipelines_are_configurable() {
             ("Проиграна", "lost"),
         ]
     );
+
+    let (status, timeline) = body(
+        app.get(&format!(
+            "/api/v1/pipelines/{}/timeline",
+            defaults[0]["id"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{timeline}");
+    assert_eq!(timeline["items"][0]["action"], "created");
 
     // A second instance on the same database does not seed it again.
     let mut app = app;
