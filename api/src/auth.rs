@@ -256,6 +256,11 @@ use actix_web::HttpMessage;
 pub trait Policy {
     const ROLES: &'static [Role];
     const DESCRIPTION: &'static str;
+
+    /// Whether `p` holds one of the roles (for checks that depend on the request's content).
+    fn allows(p: &Principal) -> bool {
+        Self::ROLES.iter().any(|r| p.has(*r))
+    }
 }
 
 /// An authenticated caller holding one of `P::ROLES`; anyone else gets 403.
@@ -276,7 +281,7 @@ impl<P: Policy + 'static> FromRequest for Authorized<P> {
         let fut = Principal::from_request(req, payload);
         Box::pin(async move {
             let p = fut.await?;
-            if P::ROLES.iter().any(|r| p.has(*r)) {
+            if P::allows(&p) {
                 Ok(Authorized(p, PhantomData))
             } else {
                 Err(ApiError::forbidden(format!(

@@ -219,6 +219,31 @@ fn set_tags(c: &mut company::Model, tags: Vec<String>) {
     c.tags = serde_json::json!(tags);
 }
 
+/// A new company record (not yet stored) with its derived search and filter columns.
+pub fn new_company(name: String, responsible_id: Uuid, types: &[CompanyType]) -> company::Model {
+    let at = now();
+    let mut model = company::Model {
+        id: Uuid::now_v7(),
+        search_text: fold(&[&name]),
+        name,
+        types: serde_json::Value::Null,
+        type_index: String::new(),
+        industry: None,
+        responsible_id,
+        source: None,
+        tags: serde_json::Value::Null,
+        tag_index: String::new(),
+        external_ids: external_ids_json(&[]),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    set_types(&mut model, types);
+    set_tags(&mut model, Vec::new());
+    model
+}
+
 /// Lists the companies you may see.
 #[utoipa::path(
     tag = "clients",
@@ -286,25 +311,10 @@ pub async fn create_company(
     }
     let scope = caller.visibility(&state.store.conn).await?;
     let responsible_id = responsible(&state, &caller, &scope, req.responsible_id).await?;
-    let at = now();
-    let mut model = company::Model {
-        id: Uuid::now_v7(),
-        search_text: fold(&[&name]),
-        name,
-        types: serde_json::Value::Null,
-        type_index: String::new(),
-        industry: req.industry.map(|s| s.trim().to_owned()),
-        responsible_id,
-        source: req.source.map(|s| s.trim().to_owned()),
-        tags: serde_json::Value::Null,
-        tag_index: String::new(),
-        external_ids: external_ids_json(&refs),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    set_types(&mut model, &req.types);
+    let mut model = new_company(name, responsible_id, &req.types);
+    model.industry = req.industry.map(|s| s.trim().to_owned());
+    model.source = req.source.map(|s| s.trim().to_owned());
+    model.external_ids = external_ids_json(&refs);
     set_tags(&mut model, tags);
     let txn = state.store.conn.begin().await?;
     let model = records::create::<company::Entity, _>(&txn, &caller.actor(), model).await?;

@@ -364,6 +364,47 @@ fn set_emails(c: &mut contact::Model, emails: Vec<String>) {
     c.emails = serde_json::json!(emails);
 }
 
+/// A new contact record (not yet stored) with its derived search columns; names and other
+/// fields may be set afterwards, then `refresh_search` recomputes the search text.
+pub fn new_contact(
+    last_name: String,
+    phones: Vec<String>,
+    emails: Vec<String>,
+    responsible_id: Uuid,
+) -> contact::Model {
+    let at = now();
+    let mut model = contact::Model {
+        id: Uuid::now_v7(),
+        last_name,
+        first_name: None,
+        middle_name: None,
+        position: None,
+        phones: serde_json::Value::Null,
+        emails: serde_json::Value::Null,
+        messengers: serde_json::json!([]),
+        postal_address: None,
+        preferred_channel: None,
+        preferred_address: None,
+        responsible_id,
+        external_ids: external_ids_json(&[]),
+        phone_index: String::new(),
+        email_index: String::new(),
+        search_text: String::new(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    set_phones(&mut model, phones);
+    set_emails(&mut model, emails);
+    model.search_text = search_text(&model);
+    model
+}
+
+pub fn refresh_search(c: &mut contact::Model) {
+    c.search_text = search_text(c);
+}
+
 fn search_text(c: &contact::Model) -> String {
     fold(&[
         &c.last_name,
@@ -475,31 +516,13 @@ pub async fn create_contact(
             "last_name must not be blank",
         ));
     }
-    let at = now();
-    let mut model = contact::Model {
-        id: Uuid::now_v7(),
-        last_name,
-        first_name: trimmed(req.first_name),
-        middle_name: trimmed(req.middle_name),
-        position: trimmed(req.position),
-        phones: serde_json::Value::Null,
-        emails: serde_json::Value::Null,
-        messengers: serde_json::json!(messengers),
-        postal_address: trimmed(req.postal_address),
-        preferred_channel: None,
-        preferred_address: None,
-        responsible_id: caller.user_id,
-        external_ids: external_ids_json(&refs),
-        phone_index: String::new(),
-        email_index: String::new(),
-        search_text: String::new(),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    set_phones(&mut model, phones);
-    set_emails(&mut model, emails);
+    let mut model = new_contact(last_name, phones, emails, caller.user_id);
+    model.first_name = trimmed(req.first_name);
+    model.middle_name = trimmed(req.middle_name);
+    model.position = trimmed(req.position);
+    model.messengers = serde_json::json!(messengers);
+    model.postal_address = trimmed(req.postal_address);
+    model.external_ids = external_ids_json(&refs);
     model.search_text = search_text(&model);
     if let Err(e) = apply_preference(&mut model, req.preferred_channel, req.preferred_address) {
         v.push(e);

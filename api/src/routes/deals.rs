@@ -709,12 +709,69 @@ pub async fn create_deal(
         Some(a) => amount_minor("amount", a)?,
         None => 0,
     };
-    let actor = caller.actor();
     let txn = state.store.conn.begin().await?;
-    let scope = caller.visibility(&txn).await?;
+    let saved = open_deal(
+        &txn,
+        &caller,
+        NewDeal {
+            title,
+            pipeline_id: req.pipeline_id,
+            stage_id: req.stage_id,
+            company_id: req.company_id,
+            legal_entity_id: req.legal_entity_id,
+            contact_ids: req.contact_ids,
+            responsible_id: req.responsible_id,
+            currency,
+            amount_minor: amount,
+            expected_close_date: req.expected_close_date,
+            loss_reason: req.loss_reason,
+            order_number: req.order_number,
+            invoice_numbers: req.invoice_numbers,
+            source: req.source,
+            external_id: req.external_id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/deals/{}", saved.id),
+        saved.version,
+        &DealView::from(&saved),
+    ))
+}
+
+/// What a new deal is made of, already parsed (the API's create and a lead's conversion).
+pub struct NewDeal {
+    pub title: String,
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub legal_entity_id: Option<Uuid>,
+    pub contact_ids: Vec<Uuid>,
+    pub responsible_id: Option<Uuid>,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub expected_close_date: Option<NaiveDate>,
+    pub loss_reason: Option<String>,
+    pub order_number: Option<String>,
+    pub invoice_numbers: Vec<String>,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Stores a new deal in its first (or the given) stage and records that stage entry; call
+/// inside the caller's transaction.
+pub async fn open_deal<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Principal,
+    req: NewDeal,
+) -> ApiResult<deal::Model> {
+    let title = req.title;
+    let actor = caller.actor();
+    let scope = caller.visibility(txn).await?;
     let responsible_id = req.responsible_id.unwrap_or(caller.user_id);
-    check_responsible(&txn, &scope, responsible_id).await?;
-    let (pipeline, stage) = resolve_stage(&txn, req.pipeline_id, req.stage_id).await?;
+    check_responsible(txn, &scope, responsible_id).await?;
+    let (pipeline, stage) = resolve_stage(txn, req.pipeline_id, req.stage_id).await?;
     let loss_reason = clean(&req.loss_reason);
     stage_entry(&stage, loss_reason.as_deref())?;
     let at = now();
@@ -736,8 +793,8 @@ pub async fn create_deal(
         legal_entity_id: req.legal_entity_id,
         contact_ids: json_text(&contact_ids),
         responsible_id,
-        currency,
-        amount_minor: amount,
+        currency: req.currency,
+        amount_minor: req.amount_minor,
         expected_close_date: req.expected_close_date,
         close_date_sort: close_date_sort(req.expected_close_date),
         loss_reason,
@@ -752,14 +809,9 @@ pub async fn create_deal(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<deal::Entity, _>(&txn, &actor, model).await?;
-    record_stage_change(&txn, saved.id, None, stage.id, actor.user_id, at).await?;
-    txn.commit().await?;
-    Ok(created(
-        format!("/api/v1/deals/{}", saved.id),
-        saved.version,
-        &DealView::from(&saved),
-    ))
+    let saved = records::create::<deal::Entity, _>(txn, &actor, model).await?;
+    record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
+    Ok(saved)
 }
 
 /// Reads one deal.

@@ -32,7 +32,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create_lead)
         .service(get_lead)
         .service(update_lead)
-        .service(delete_lead);
+        .service(delete_lead)
+        .service(convert_lead);
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -541,4 +542,187 @@ pub async fn delete_lead(
     records::soft_delete::<lead::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertLead {
+    /// Create a company from `company_name` (default: when the lead has one and no
+    /// `company_id` is given).
+    pub create_company: Option<bool>,
+    /// Link an existing company instead of creating one.
+    pub company_id: Option<Uuid>,
+    /// Create a contact from `contact_name`, `phone` and `email` (default: when the lead has a
+    /// contact name).
+    pub create_contact: Option<bool>,
+    /// Create a deal (default: yes) in this pipeline (default: the default pipeline's first
+    /// open stage), titled `deal_title` (default: the lead's title), with the lead's potential
+    /// amount.
+    pub create_deal: Option<bool>,
+    pub pipeline_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500))]
+    pub deal_title: Option<String>,
+}
+
+/// What a conversion created, and the lead as it is now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Conversion {
+    pub lead: LeadView,
+    pub company_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub deal_id: Option<Uuid>,
+}
+
+/// Splits "Иванов Иван Иванович" into last, first and middle name.
+fn split_person_name(full: &str) -> (String, Option<String>, Option<String>) {
+    let mut parts = full.split_whitespace();
+    let last = parts.next().unwrap_or_default().to_owned();
+    let first = parts.next().map(str::to_owned);
+    let rest: Vec<&str> = parts.collect();
+    let middle = (!rest.is_empty()).then(|| rest.join(" "));
+    (last, first, middle)
+}
+
+/// Converts a lead, exactly once, into a company and/or a contact and/or a deal, all in one
+/// transaction, keeping the links both ways: the lead records what it became, the deal carries
+/// the company and contact. A second conversion is 409 `already_converted`; a junk lead is 409
+/// `invalid_transition`. The lead becomes `qualified`.
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = Uuid, Path, description = "Lead id")),
+    request_body = ConvertLead,
+    responses((status = 200, description = "Converted", body = Conversion))
+)]
+#[post("/leads/{id}/convert")]
+pub async fn convert_lead(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    body: JsonBody<ConvertLead>,
+) -> ApiResult<HttpResponse> {
+    use sdelka_domain::clients::Phone;
+    let id = id.into_inner();
+    let req = body.0;
+    let lead = visible_lead(&state, &caller, id).await?;
+    sdelka_domain::lead::convert(
+        LeadStatus::parse(&lead.status).unwrap_or(LeadStatus::New),
+        lead.converted_at.is_some(),
+    )
+    .map_err(refusal)?;
+    let make_company = req
+        .create_company
+        .unwrap_or(lead.company_name.is_some() && req.company_id.is_none());
+    let make_contact = req.create_contact.unwrap_or(lead.contact_name.is_some());
+    let make_deal = req.create_deal.unwrap_or(true);
+    if make_company && req.company_id.is_some() {
+        return Err(ApiError::field("company_id", "conflicting", "either create a company or name one, not both"));
+    }
+    if !(make_company || make_contact || make_deal || req.company_id.is_some()) {
+        return Err(ApiError::field("create_deal", "nothing_to_do", "a conversion creates or links at least one record"));
+    }
+    if make_deal && !<crate::auth::SalesStaffOnly as crate::auth::Policy>::allows(&caller) {
+        return Err(ApiError::forbidden("creating a deal needs the role admin, head or sales_manager"));
+    }
+    let txn = state.store.conn.begin().await?;
+    let actor = caller.actor();
+    if let Some(c) = req.company_id {
+        crate::routes::access::ensure_visible(&txn, &caller, crate::routes::timeline::TimelineEntity::Companies, c, false)
+            .await
+            .map_err(|_| ApiError::field("company_id", "not_found", format!("company {c} does not exist")))?;
+    }
+    let company_id = if make_company {
+        let Some(name) = lead.company_name.clone() else {
+            return Err(ApiError::field("company_name", "required", "the lead has no company name to create a company from"));
+        };
+        let mut company = crate::routes::companies::new_company(
+            name,
+            lead.responsible_id,
+            &[crate::routes::companies::CompanyType::Client],
+        );
+        company.source = Some(format!("lead:{}", lead.source));
+        Some(records::create::<sdelka_persistence::entity::company::Entity, _>(&txn, &actor, company).await?.id)
+    } else {
+        req.company_id
+    };
+    let contact_id = if make_contact {
+        let Some(full_name) = lead.contact_name.clone() else {
+            return Err(ApiError::field("contact_name", "required", "the lead has no contact name to create a contact from"));
+        };
+        let phones = match &lead.phone {
+            Some(p) => vec![Phone::parse(p)
+                .map_err(|e| ApiError::field("phone", "invalid_phone", format!("fix the lead's phone before converting it: {e}")))?
+                .as_str()
+                .to_owned()],
+            None => Vec::new(),
+        };
+        let (last, first, middle) = split_person_name(&full_name);
+        let mut contact = crate::routes::contacts::new_contact(
+            last,
+            phones,
+            lead.email.clone().into_iter().collect(),
+            lead.responsible_id,
+        );
+        contact.first_name = first;
+        contact.middle_name = middle;
+        crate::routes::contacts::refresh_search(&mut contact);
+        Some(records::create::<sdelka_persistence::entity::contact::Entity, _>(&txn, &actor, contact).await?.id)
+    } else {
+        None
+    };
+    let deal_id = if make_deal {
+        let deal = crate::routes::deals::open_deal(
+            &txn,
+            &caller,
+            crate::routes::deals::NewDeal {
+                title: req.deal_title.clone().unwrap_or_else(|| lead.title.clone()),
+                pipeline_id: req.pipeline_id,
+                stage_id: None,
+                company_id,
+                legal_entity_id: None,
+                contact_ids: contact_id.into_iter().collect(),
+                responsible_id: Some(lead.responsible_id),
+                currency: lead.currency.clone(),
+                amount_minor: lead.potential_amount_minor.unwrap_or(0),
+                expected_close_date: None,
+                loss_reason: None,
+                order_number: None,
+                invoice_numbers: Vec::new(),
+                source: Some(format!("lead:{}", lead.id)),
+                external_id: None,
+            },
+        )
+        .await?;
+        Some(deal.id)
+    } else {
+        None
+    };
+    let converted = records::update::<lead::Entity, _, _, ApiError>(&txn, &actor, id, Some(lead.version), |l| {
+        let next = sdelka_domain::lead::convert(
+            LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New),
+            l.converted_at.is_some(),
+        )
+        .map_err(refusal)?;
+        l.status = next.as_str().to_owned();
+        l.converted_at = Some(now());
+        l.converted_company_id = company_id;
+        l.converted_contact_id = contact_id;
+        l.converted_deal_id = deal_id;
+        Ok(())
+    })
+    .await;
+    let converted = match converted {
+        Ok(result) => result?,
+        // Another conversion committed between our read and our write.
+        Err(sdelka_persistence::StoreError::StaleVersion { .. }) => {
+            return Err(refusal(LeadRefusal::AlreadyConverted));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(Conversion {
+        lead: LeadView::from(&converted),
+        company_id,
+        contact_id,
+        deal_id,
+    }))
 }
