@@ -1028,3 +1028,22 @@ async fn timeline_shows_field_changes_and_stale_writes_are_refused() {
     .await;
     assert_eq!(timeline["items"][0]["action"], "deleted");
 }
+
+/// Integrators generate clients from the document; a repeated `operationId` (e.g. two
+/// handlers named `list_bank_accounts`) makes those clients collide or fail.
+#[tokio::test]
+async fn every_operation_id_is_unique() {
+    let app = TestApp::spawn().await;
+    let doc = json_of(app.get("/api/v1/openapi.json").await, 200).await;
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op["operationId"].as_str()
+                && let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}"))
+            {
+                panic!("operationId {id} is used by {first} and {method} {path}");
+            }
+        }
+    }
+    assert!(seen.contains_key("list_contact_legal_entities"));
+}

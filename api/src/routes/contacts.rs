@@ -37,9 +37,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact)
-        .service(list_legal_entities)
-        .service(link_legal_entity)
-        .service(unlink_legal_entity);
+        .service(list_contact_legal_entities)
+        .service(link_contact_legal_entity)
+        .service(unlink_contact_legal_entity);
 }
 
 /// Where a contact wants commercial offers sent.
@@ -752,7 +752,7 @@ pub struct LinkLegalEntity {
     responses((status = 200, description = "Legal entities with the contact's roles", body = Vec<ContactLegalEntityView>))
 )]
 #[get("/contacts/{id}/legal-entities")]
-pub async fn list_legal_entities(
+pub async fn list_contact_legal_entities(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -778,7 +778,7 @@ pub async fn list_legal_entities(
     responses((status = 201, description = "Linked", body = ContactLegalEntityView))
 )]
 #[post("/contacts/{id}/legal-entities")]
-pub async fn link_legal_entity(
+pub async fn link_contact_legal_entity(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -825,12 +825,8 @@ pub async fn link_legal_entity(
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/contacts/{}/legal-entities/{}", c.id, e.id),
-        ))
-        .json(ContactLegalEntityView::new(&link, &e)))
+    // No Location: a link is read through the lists of either side, not on its own.
+    Ok(HttpResponse::Created().json(ContactLegalEntityView::new(&link, &e)))
 }
 
 /// Ends a contact's link to a legal entity; the timeline keeps it.
@@ -840,7 +836,7 @@ pub async fn link_legal_entity(
     responses((status = 204, description = "Unlinked"))
 )]
 #[delete("/contacts/{id}/legal-entities/{legal_entity_id}")]
-pub async fn unlink_legal_entity(
+pub async fn unlink_contact_legal_entity(
     state: web::Data<AppState>,
     caller: Principal,
     path: web::Path<(Uuid, Uuid)>,

@@ -38,10 +38,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_legal_entity)
         .service(update_legal_entity)
         .service(delete_legal_entity)
-        .service(list_bank_accounts)
-        .service(add_bank_account)
-        .service(delete_bank_account)
-        .service(list_contacts);
+        .service(list_legal_entity_bank_accounts)
+        .service(add_legal_entity_bank_account)
+        .service(delete_legal_entity_bank_account)
+        .service(list_legal_entity_contacts);
 }
 
 /// The legal form of a counterparty.
@@ -653,7 +653,7 @@ pub async fn delete_legal_entity(
     responses((status = 200, description = "Bank accounts", body = Vec<LegalEntityBankAccountView>))
 )]
 #[get("/legal-entities/{id}/bank-accounts")]
-pub async fn list_bank_accounts(
+pub async fn list_legal_entity_bank_accounts(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -677,7 +677,7 @@ pub async fn list_bank_accounts(
     responses((status = 201, description = "Added", body = LegalEntityBankAccountView))
 )]
 #[post("/legal-entities/{id}/bank-accounts")]
-pub async fn add_bank_account(
+pub async fn add_legal_entity_bank_account(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -709,7 +709,7 @@ pub async fn add_bank_account(
     responses((status = 204, description = "Removed"))
 )]
 #[delete("/legal-entities/{id}/bank-accounts/{account_id}")]
-pub async fn delete_bank_account(
+pub async fn delete_legal_entity_bank_account(
     state: web::Data<AppState>,
     caller: Principal,
     path: web::Path<(Uuid, Uuid)>,
@@ -755,7 +755,7 @@ pub struct LegalEntityContactView {
     responses((status = 200, description = "Contacts with their roles", body = Vec<LegalEntityContactView>))
 )]
 #[get("/legal-entities/{id}/contacts")]
-pub async fn list_contacts(
+pub async fn list_legal_entity_contacts(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
