@@ -55,6 +55,7 @@ where
                 ));
             }
             let bytes = read_limited(payload, limit).await?;
+            refuse_nul(&bytes)?;
             let value = parse_json::<T>(&bytes)?;
             validate(&value)?;
             Ok(JsonBody(value))
@@ -86,6 +87,28 @@ pub fn too_large(limit: usize) -> ApiError {
         ErrorCode::PayloadTooLarge,
         format!("the body exceeds the limit of {limit} bytes"),
     )
+}
+
+/// PostgreSQL cannot store the NUL character in text, and no business field needs it: a
+/// `\u0000` escape anywhere in the body is refused up front, the same on both backends.
+pub fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1] == b'u' && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                return Err(ApiError::field(
+                    "body",
+                    "nul_character",
+                    "text must not contain the NUL character (\\u0000)",
+                ));
+            }
+            // Skip the escaped character: an escaped backslash followed by `u0000` is text.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Syntax errors are 400; well-formed JSON of the wrong shape is 422 naming the field.
@@ -234,4 +257,17 @@ pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web:
 /// Fallback for unknown routes.
 pub async fn no_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_nul;
+
+    #[test]
+    fn nul_escapes_are_refused_but_escaped_backslashes_are_not() {
+        assert!(refuse_nul(br#"{"a":"x\u0000y"}"#).is_err());
+        assert!(refuse_nul(br#"{"a":"x\\u0000y"}"#).is_ok());
+        assert!(refuse_nul(br#"{"a":"x\u00001"}"#).is_err());
+        assert!(refuse_nul(br#"{"a":"\u0041"}"#).is_ok());
+    }
 }

@@ -35,6 +35,19 @@ pub async fn request_context(
         .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    // A NUL in the query or path reaches PostgreSQL as text it cannot store; no filter needs it.
+    let uri = req.uri().to_string();
+    if uri.contains("%00") {
+        let err = crate::error::ApiError::field(
+            "query",
+            "nul_character",
+            "the URL must not contain the NUL character (%00)",
+        );
+        let res = REQUEST_ID
+            .scope(id.clone(), async { err.error_response() })
+            .await;
+        return Ok(req.into_response(res));
+    }
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);

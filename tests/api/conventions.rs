@@ -357,3 +357,21 @@ async fn every_change_leaves_a_timeline_entry_with_before_and_after() {
         json!(["short_name", "vat_payer"])
     );
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_on_every_backend() {
+    let app = TestApp::spawn().await;
+    let res = raw_post(
+        &app,
+        &organization_body("RM", "Ромашка\u{0}").to_string(),
+        "application/json",
+    )
+    .await;
+    let (status, body) = problem(res).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["code"], "nul_character");
+    let res = app.get("/api/v1/organizations?q=%00").await;
+    let (status, _) = problem(res).await;
+    assert_eq!(status, 422);
+    assert_eq!(organization_count(&app).await, 0);
+}

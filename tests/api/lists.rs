@@ -101,9 +101,12 @@ async fn a_cursor_is_bound_to_its_sort_and_garbage_is_refused() {
     // A hand-made cursor whose value does not fit the sort column is refused, not sent to SQL.
     use base64::Engine;
     let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        serde_json::json!({"s": "created_at", "k": {"t": "int", "v": 5}, "id": uuid::Uuid::nil()}).to_string(),
+        serde_json::json!({"s": "created_at", "k": {"t": "int", "v": 5}, "id": uuid::Uuid::nil()})
+            .to_string(),
     );
-    let res = app.get(&format!("/api/v1/organizations?cursor={forged}")).await;
+    let res = app
+        .get(&format!("/api/v1/organizations?cursor={forged}"))
+        .await;
     assert_eq!(res.status(), 422);
 }
 

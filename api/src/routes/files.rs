@@ -295,9 +295,19 @@ async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiR
         }
         buf.extend_from_slice(&chunk);
     }
-    String::from_utf8(buf)
+    let text = String::from_utf8(buf)
         .map(|s| s.trim().to_owned())
-        .map_err(|_| ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text")))
+        .map_err(|_| {
+            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
+        })?;
+    if text.contains('\0') {
+        return Err(ApiError::field(
+            name,
+            "nul_character",
+            format!("{name} must not contain the NUL character"),
+        ));
+    }
+    Ok(text)
 }
 
 fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> ApiResult<&'a str> {

@@ -615,24 +615,50 @@ pub async fn convert_lead(
     let make_contact = req.create_contact.unwrap_or(lead.contact_name.is_some());
     let make_deal = req.create_deal.unwrap_or(true);
     if make_company && req.company_id.is_some() {
-        return Err(ApiError::field("company_id", "conflicting", "either create a company or name one, not both"));
+        return Err(ApiError::field(
+            "company_id",
+            "conflicting",
+            "either create a company or name one, not both",
+        ));
     }
     if !(make_company || make_contact || make_deal || req.company_id.is_some()) {
-        return Err(ApiError::field("create_deal", "nothing_to_do", "a conversion creates or links at least one record"));
+        return Err(ApiError::field(
+            "create_deal",
+            "nothing_to_do",
+            "a conversion creates or links at least one record",
+        ));
     }
     if make_deal && !<crate::auth::SalesStaffOnly as crate::auth::Policy>::allows(&caller) {
-        return Err(ApiError::forbidden("creating a deal needs the role admin, head or sales_manager"));
+        return Err(ApiError::forbidden(
+            "creating a deal needs the role admin, head or sales_manager",
+        ));
     }
     let txn = state.store.conn.begin().await?;
     let actor = caller.actor();
     if let Some(c) = req.company_id {
-        crate::routes::access::ensure_visible(&txn, &caller, crate::routes::timeline::TimelineEntity::Companies, c, false)
-            .await
-            .map_err(|_| ApiError::field("company_id", "not_found", format!("company {c} does not exist")))?;
+        crate::routes::access::ensure_visible(
+            &txn,
+            &caller,
+            crate::routes::timeline::TimelineEntity::Companies,
+            c,
+            false,
+        )
+        .await
+        .map_err(|_| {
+            ApiError::field(
+                "company_id",
+                "not_found",
+                format!("company {c} does not exist"),
+            )
+        })?;
     }
     let company_id = if make_company {
         let Some(name) = lead.company_name.clone() else {
-            return Err(ApiError::field("company_name", "required", "the lead has no company name to create a company from"));
+            return Err(ApiError::field(
+                "company_name",
+                "required",
+                "the lead has no company name to create a company from",
+            ));
         };
         let mut company = crate::routes::companies::new_company(
             name,
@@ -640,19 +666,37 @@ pub async fn convert_lead(
             &[crate::routes::companies::CompanyType::Client],
         );
         company.source = Some(format!("lead:{}", lead.source));
-        Some(records::create::<sdelka_persistence::entity::company::Entity, _>(&txn, &actor, company).await?.id)
+        Some(
+            records::create::<sdelka_persistence::entity::company::Entity, _>(
+                &txn, &actor, company,
+            )
+            .await?
+            .id,
+        )
     } else {
         req.company_id
     };
     let contact_id = if make_contact {
         let Some(full_name) = lead.contact_name.clone() else {
-            return Err(ApiError::field("contact_name", "required", "the lead has no contact name to create a contact from"));
+            return Err(ApiError::field(
+                "contact_name",
+                "required",
+                "the lead has no contact name to create a contact from",
+            ));
         };
         let phones = match &lead.phone {
-            Some(p) => vec![Phone::parse(p)
-                .map_err(|e| ApiError::field("phone", "invalid_phone", format!("fix the lead's phone before converting it: {e}")))?
-                .as_str()
-                .to_owned()],
+            Some(p) => vec![
+                Phone::parse(p)
+                    .map_err(|e| {
+                        ApiError::field(
+                            "phone",
+                            "invalid_phone",
+                            format!("fix the lead's phone before converting it: {e}"),
+                        )
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ],
             None => Vec::new(),
         };
         let (last, first, middle) = split_person_name(&full_name);
@@ -665,7 +709,13 @@ pub async fn convert_lead(
         contact.first_name = first;
         contact.middle_name = middle;
         crate::routes::contacts::refresh_search(&mut contact);
-        Some(records::create::<sdelka_persistence::entity::contact::Entity, _>(&txn, &actor, contact).await?.id)
+        Some(
+            records::create::<sdelka_persistence::entity::contact::Entity, _>(
+                &txn, &actor, contact,
+            )
+            .await?
+            .id,
+        )
     } else {
         None
     };
@@ -696,19 +746,25 @@ pub async fn convert_lead(
     } else {
         None
     };
-    let converted = records::update::<lead::Entity, _, _, ApiError>(&txn, &actor, id, Some(lead.version), |l| {
-        let next = sdelka_domain::lead::convert(
-            LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New),
-            l.converted_at.is_some(),
-        )
-        .map_err(refusal)?;
-        l.status = next.as_str().to_owned();
-        l.converted_at = Some(now());
-        l.converted_company_id = company_id;
-        l.converted_contact_id = contact_id;
-        l.converted_deal_id = deal_id;
-        Ok(())
-    })
+    let converted = records::update::<lead::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        id,
+        Some(lead.version),
+        |l| {
+            let next = sdelka_domain::lead::convert(
+                LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New),
+                l.converted_at.is_some(),
+            )
+            .map_err(refusal)?;
+            l.status = next.as_str().to_owned();
+            l.converted_at = Some(now());
+            l.converted_company_id = company_id;
+            l.converted_contact_id = contact_id;
+            l.converted_deal_id = deal_id;
+            Ok(())
+        },
+    )
     .await;
     let converted = match converted {
         Ok(result) => result?,
