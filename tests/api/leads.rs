@@ -342,3 +342,124 @@ async fn managers_see_only_their_leads_and_heads_their_department() {
         .unwrap();
     assert_eq!(res.status(), 404, "nor read its history");
 }
+
+#[tokio::test]
+async fn conversion_creates_company_contact_and_deal_exactly_once() {
+    let app = TestApp::spawn().await;
+    let (_, manager) = app
+        .user_with_roles("m@example.com", &["sales_manager"])
+        .await;
+    let lead: Value = app
+        .request(Method::POST, "/api/v1/leads", &manager)
+        .json(
+            &json!({"company_name": "ТСЖ «Берёзка»", "contact_name": "Петрова Анна Сергеевна",
+                      "phone": "8 (495) 123-45-67", "email": "anna@berezka.example",
+                      "potential_amount": "480000.00", "category": "A"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
+    let convert = |token: String| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            app.request(Method::POST, &format!("{path}/convert"), &token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Two conversions at once: exactly one wins.
+    let (a, b) = tokio::join!(convert(manager.clone()), convert(manager.clone()));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let winner = if a.status() == 200 { a } else { b };
+    let done: Value = winner.json().await.unwrap();
+    assert_eq!(done["lead"]["status"], "qualified");
+    let company_id = done["company_id"].as_str().unwrap();
+    let contact_id = done["contact_id"].as_str().unwrap();
+    let deal_id = done["deal_id"].as_str().unwrap();
+    assert_eq!(done["lead"]["converted_deal_id"], deal_id);
+
+    let company: Value = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/companies/{company_id}"),
+            &manager,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(company["name"], "ТСЖ «Берёзка»");
+    let contact: Value = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/contacts/{contact_id}"),
+            &manager,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(contact["last_name"], "Петрова");
+    assert_eq!(contact["first_name"], "Анна");
+    assert_eq!(contact["middle_name"], "Сергеевна");
+    assert_eq!(contact["phones"], json!(["74951234567"]));
+    let deal: Value = app
+        .request(Method::GET, &format!("/api/v1/deals/{deal_id}"), &manager)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deal["company_id"], company_id);
+    assert_eq!(deal["contact_ids"], json!([contact_id]));
+    assert_eq!(deal["amount"], "480000.00");
+    assert_eq!(deal["title"], "ТСЖ «Берёзка»");
+
+    let again = convert(manager.clone()).await;
+    assert_eq!(again.status(), 409);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["code"], "already_converted");
+    let companies: Value = app
+        .get("/api/v1/companies?include_total=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        companies["total"], 1,
+        "the losing conversion left nothing behind"
+    );
+
+    // A junk lead is not converted, and nothing is created for it.
+    let junk: Value = app
+        .post("/api/v1/leads", &json!({"company_name": "Спам"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let junk_path = format!("/api/v1/leads/{}", junk["id"].as_str().unwrap());
+    assert_eq!(
+        app.patch(&junk_path, &json!({"status": "junk"}))
+            .await
+            .status(),
+        200
+    );
+    let res = app.post(&format!("{junk_path}/convert"), &json!({})).await;
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_transition");
+}

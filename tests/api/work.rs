@@ -497,8 +497,19 @@ async fn comments_appear_in_the_timeline() {
     .await;
     assert_eq!(res.status(), 404);
 
-    // Records of other areas take comments too; they show in their timeline.
-    let deal = Uuid::now_v7();
+    // Records of other areas take comments too; they show in their timeline, and a record
+    // that does not exist takes none.
+    let res = post_as(
+        &app,
+        &token,
+        &format!("/api/v1/deals/{}/comments", Uuid::now_v7()),
+        &json!({"text": "?"}),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let created =
+        json_of(post_as(&app, &token, "/api/v1/deals", &json!({"title": "Лифты"})).await).await;
+    let deal = created["id"].as_str().unwrap().to_owned();
     let res = post_as(
         &app,
         &token,
