@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use sea_orm_migration::MigratorTrait;
 
 /// Which engine is behind the connection; a few statements (row locks) differ.
@@ -52,13 +52,26 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), DbErr> {
         match self.backend {
             Backend::Postgres => {
-                self.conn
-                    .execute_unprepared("SELECT pg_advisory_lock(726172)")
-                    .await?;
+                // An advisory lock belongs to one session: taken and released through the pool
+                // the two statements may land on different connections, leaving the lock held
+                // by an idle pooled connection and every other instance waiting for ever. So
+                // the lock lives on a connection of its own, outside the pool.
+                use sea_orm::sqlx::{self, Connection};
+                let lock_err = |e: sqlx::Error| DbErr::Custom(format!("migration lock: {e}"));
+                let options = self.conn.get_postgres_connection_pool().connect_options();
+                let mut lock = sqlx::PgConnection::connect_with(&options)
+                    .await
+                    .map_err(lock_err)?;
+                sqlx::query("SELECT pg_advisory_lock(726172)")
+                    .execute(&mut lock)
+                    .await
+                    .map_err(lock_err)?;
                 let result = sdelka_migrations::Migrator::up(&self.conn, None).await;
-                self.conn
-                    .execute_unprepared("SELECT pg_advisory_unlock(726172)")
-                    .await?;
+                // Closing the session releases the lock even if the unlock fails.
+                let _ = sqlx::query("SELECT pg_advisory_unlock(726172)")
+                    .execute(&mut lock)
+                    .await;
+                let _ = lock.close().await;
                 result
             }
             Backend::Sqlite => sdelka_migrations::Migrator::up(&self.conn, None).await,

@@ -753,6 +753,20 @@ async fn declared_content_type_must_match_the_bytes() {
         "unsupported_content"
     );
 
+    // Not a form at all.
+    let res = app
+        .post("/api/v1/files", &json!({"entity_type": "contract"}))
+        .await;
+    assert_eq!(res.status(), 415);
+    // A form without the file.
+    let mut form = Form::new();
+    for (k, v) in &fields {
+        form = form.text(k.to_string(), v.clone());
+    }
+    let res = upload(&app, &app.admin_token, form).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(json_of(res).await["errors"][0]["field"], "file");
+
     let mut bad = fields.to_vec();
     bad[2].1 = "passport".into();
     let res = upload(

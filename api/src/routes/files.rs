@@ -339,7 +339,11 @@ fn enum_field<T: serde::de::DeserializeOwned>(name: &str, v: &str) -> ApiResult<
 #[utoipa::path(
     tag = "work",
     request_body(content = UploadFileForm, content_type = "multipart/form-data"),
-    responses((status = 201, description = "Stored", body = FileView))
+    responses(
+        (status = 201, description = "Stored", body = FileView),
+        (status = 413, description = "The file exceeds the upload limit (`SDELKA_MAX_UPLOAD_BYTES`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not multipart/form-data", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 #[post("/files")]
 pub async fn upload_file(
