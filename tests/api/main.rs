@@ -11,4 +11,5 @@ mod operations;
 mod organisation;
 mod outbox;
 mod sales;
+mod seed_scenario;
 mod work;
