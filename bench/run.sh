@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Sdelka benchmark: the release server on PostgreSQL and on SQLite, creates and filtered lists at
 # peak (wrk), creates at half the peak rate (bench/loadgen, fixed rate), the same create
-# transaction straight into PostgreSQL (pgbench), memory and time-to-ready.
+# transaction straight into PostgreSQL (pgbench), memory and time-to-ready; on PostgreSQL also
+# deals: filtered lists over 100 000 seeded deals and "create a deal with 3 product rows"
+# (API and pgbench).
 # See bench/README.md for what each figure means. Usage: bash bench/run.sh
 #
 # Env (all optional):
+#   BENCH_CASES=organizations,deal-list,deal-create
+#                              which cases to run (comma-separated subset; default all):
+#                              organizations = the original PostgreSQL + SQLite organization runs,
+#                              pgbench, memory, time to ready; deal-list = filtered deal lists over
+#                              BENCH_DEALS seeded deals (PostgreSQL); deal-create = deal + 3 product
+#                              rows, API and pgbench (PostgreSQL)
+#   BENCH_DEALS=100000         deals seeded for deal-list
 #   BENCH_DURATION=15          seconds per load run
 #   BENCH_THREADS=2            wrk threads
 #   BENCH_CONNECTIONS=32       wrk connections and pgbench clients
@@ -36,9 +45,24 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
 RESULTS_FILE="$ROOT/bench/results/latest.txt"
+EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
+CASES="${BENCH_CASES:-organizations,deal-list,deal-create}"
+DEAL_COUNT="${BENCH_DEALS:-100000}"
+DEFAULT_PIPELINE=01930000-0000-7000-8000-00005a1e0001
+STAGE_IN_WORK=01930000-0000-7000-8000-00005a1e0102 # «В работе», fixed in migrations/src/m0003_sales.rs
+DEAL_LIST_AMOUNT_MIN=100000.00
 
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
   { echo "BENCH_DURATION must be 1..600 seconds" >&2; exit 2; }
+[[ "$DEAL_COUNT" =~ ^[0-9]+$ && "$DEAL_COUNT" -ge 1000 && "$DEAL_COUNT" -le 10000000 ]] ||
+  { echo "BENCH_DEALS must be 1000..10000000" >&2; exit 2; }
+for c in ${CASES//,/ }; do
+  case "$c" in
+    organizations | deal-list | deal-create) ;;
+    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create)" >&2; exit 2 ;;
+  esac
+done
+has_case() { [[ ",${CASES// /,}," == *",$1,"* ]]; }
 
 WORK="$(mktemp -d /tmp/sdelka-bench.XXXXXX)"
 SERVER_PID=""
@@ -248,14 +272,16 @@ run_wrk() {
   fi
 }
 
-# run_fixed CASE RATE SEQ_START
+# run_fixed CASE RATE SEQ_START [URL METHOD] — default: the organization create; with
+# METHOD GET no body is sent.
 run_fixed() {
-  local case=$1 rate=$2 seq=$3 out not_sent
+  local case=$1 rate=$2 seq=$3 url=${4:-$BASE/api/v1/organizations} method=${5:-POST} out not_sent
+  local -a body=(--header 'Content-Type: application/json' --body-file "$BODY_FILE")
+  [[ $method != GET ]] || body=(--header 'Accept: application/json')
   out="$WORK/loadgen-$case.json"
-  log "$case: bench/loadgen --rate $rate --connections $RATE_CONNECTIONS --duration $DURATION"
-  timeout $((DURATION + 60)) "$LOADGEN" --url "$BASE/api/v1/organizations" --method POST \
-    --header "Authorization: Bearer $TOKEN" --header 'Content-Type: application/json' \
-    --body-file "$BODY_FILE" --seq-start "$seq" --rate "$rate" \
+  log "$case: bench/loadgen $method --rate $rate --connections $RATE_CONNECTIONS --duration $DURATION"
+  timeout $((DURATION + 60)) "$LOADGEN" --url "$url" --method "$method" \
+    --header "Authorization: Bearer $TOKEN" "${body[@]}" --seq-start "$seq" --rate "$rate" \
     --connections "$RATE_CONNECTIONS" --duration "$DURATION" --timeout 10 --label "$case" \
     >"$out" || die "loadgen failed ($case)"
   cat "$out"
@@ -324,14 +350,16 @@ bench_backend() {
   stop_server
 }
 
+# run_pgbench SQL_FILE MIRRORED_RUST_CODE — sets PGBENCH_TPS.
 run_pgbench() {
-  local out="$WORK/pgbench.txt" failed
-  log "pgbench -n -f bench/sql/create_organization.sql -c $CONNECTIONS -j $THREADS -T $DURATION $PG_DB"
+  local sql=$1 mirrors=$2 out failed
+  out="$WORK/pgbench-$(basename "$sql" .sql).txt"
+  log "pgbench -n -f $sql -c $CONNECTIONS -j $THREADS -T $DURATION $PG_DB"
   if ! timeout $((DURATION + 60)) pgbench -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -n \
-    -f bench/sql/create_organization.sql -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PG_DB" \
+    -f "$sql" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PG_DB" \
     >"$out" 2>&1; then
     cat "$out" >&2
-    die "pgbench failed — bench/sql/create_organization.sql probably no longer matches the schema (KEEP IN SYNC with persistence/src/organizations.rs)"
+    die "pgbench failed — $sql probably no longer matches the schema (KEEP IN SYNC with $mirrors)"
   fi
   cat "$out"
   failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")"
@@ -342,6 +370,140 @@ run_pgbench() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# deals (PostgreSQL only)
+# ---------------------------------------------------------------------------------------------
+psql_bench() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -v ON_ERROR_STOP=1 "$@"; }
+
+# api_call NAME EXPECTED_CODE CURL_ARGS... — authenticated request; the body lands in
+# $WORK/NAME.json and the headers in $WORK/NAME.headers; dies on another status.
+api_call() {
+  local name=$1 expected=$2 code
+  shift 2
+  code="$(curl -sS -o "$WORK/$name.json" -D "$WORK/$name.headers" -w '%{http_code}' --max-time 30 \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@")" ||
+    die "request failed ($name)"
+  [[ "$code" == "$expected" ]] || die "$name answered $code (expected $expected): $(head -c 800 "$WORK/$name.json")"
+}
+
+# The row bodies of one iteration — KEEP IN SYNC with bench/wrk/create_deal_with_rows.lua.
+DEAL_ROWS=(
+  '{"name": "Обследование лифта", "quantity": "2", "price": "15000.00", "vat_rate": "22"}'
+  '{"name": "Замена тросов", "quantity": "4", "price": "8250.50", "vat_rate": "22", "discount_percent": "5"}'
+  '{"name": "Выезд инженера", "quantity": "1", "price": "3000.00", "vat_rate": "none"}'
+)
+
+# One iteration with curl before any load: create answers 201 with a Location, each row 201.
+deal_smoke_check() {
+  local id i=0
+  api_call deal-smoke 201 -X POST "$BASE/api/v1/deals" --data-binary '{"title": "Лифты 0"}'
+  id="$(sed -n 's|^[Ll]ocation: /api/v1/deals/\([0-9a-f-]*\).*|\1|p' "$WORK/deal-smoke.headers")"
+  [[ -n "$id" ]] || die "POST /api/v1/deals: no Location header"
+  for row in "${DEAL_ROWS[@]}"; do
+    i=$((i + 1))
+    api_call "deal-smoke-row$i" 201 -X POST "$BASE/api/v1/deals/$id/product-rows" --data-binary "$row"
+  done
+  api_call deal-smoke-get 200 "$BASE/api/v1/deals/$id"
+  echo "smoke deal $id: amount $(json_get "$WORK/deal-smoke-get.json" 'd["amount"]') after 3 rows"
+}
+
+# Creates the sales managers the seeded deals are spread over; sets DEAL_USERS (array literal
+# for PostgreSQL) and DEAL_USER2 (a manager's id for the responsible filter).
+create_sales_managers() {
+  local me ids=() i
+  api_call deal-me 200 "$BASE/api/v1/auth/me"
+  me="$(json_get "$WORK/deal-me.json" 'd["id"]')"
+  ids+=("$me")
+  for i in 1 2 3 4; do
+    api_call "deal-user$i" 201 -X POST "$BASE/api/v1/users" --data-binary \
+      "{\"email\": \"manager$i-$(date +%s)@example.com\", \"name\": \"Менеджер $i\", \"password\": \"$ADMIN_PASSWORD\", \"roles\": [\"sales_manager\"]}"
+    ids+=("$(json_get "$WORK/deal-user$i.json" 'd["id"]')")
+  done
+  DEAL_USERS="{$(IFS=,; echo "${ids[*]}")}"
+  DEAL_USER_COUNT=${#ids[@]}
+  DEAL_USER2="${ids[2]}"
+}
+
+bench_deals() {
+  log "=== pg deals ==="
+  start_server pg-deals "$PG_URL" "$WORK/data-pg-deals"
+  login
+
+  if has_case deal-list; then
+    local n t0 q1 q2 half matches1 matches2
+    create_sales_managers
+    psql_bench -qAtc "DELETE FROM product_rows WHERE document_type = 'deal'" \
+      -c "DELETE FROM deal_stage_changes" -c "DELETE FROM deals" >/dev/null
+    log "deal-list: seeding $DEAL_COUNT deals with bench/sql/seed_deals.sql (+ ANALYZE)"
+    t0="$(now_ms)"
+    psql_bench -q -v count="$DEAL_COUNT" -v users="$DEAL_USERS" -f bench/sql/seed_deals.sql >/dev/null ||
+      die "seeding deals failed — bench/sql/seed_deals.sql no longer matches the deals table?"
+    n="$(psql_bench -qAtc 'SELECT count(*) FROM deals')"
+    [[ "$n" == "$DEAL_COUNT" ]] || die "expected $DEAL_COUNT deals after seeding, found $n"
+    echo "seeded $n deals in $(($(now_ms) - t0)) ms"
+    q1="stage_id=$STAGE_IN_WORK&amount_min=$DEAL_LIST_AMOUNT_MIN&limit=50"
+    q2="responsible_id=$DEAL_USER2&sort=-amount&limit=50"
+    matches1="$(psql_bench -qAtc "SELECT count(*) FROM deals WHERE stage_id = '$STAGE_IN_WORK' AND amount_minor >= ${DEAL_LIST_AMOUNT_MIN/./} AND deleted_at IS NULL")"
+    matches2="$(psql_bench -qAtc "SELECT count(*) FROM deals WHERE responsible_id = '$DEAL_USER2' AND deleted_at IS NULL")"
+    for q in "$q1" "$q2"; do
+      api_call deal-list-smoke 200 "$BASE/api/v1/deals?$q"
+      [[ "$(json_get "$WORK/deal-list-smoke.json" 'len(d["items"])')" == 50 ]] ||
+        die "GET /api/v1/deals?$q did not return a full page of 50"
+    done
+
+    run_wrk pg-deal-list-stage bench/wrk/list_organizations.lua "$BASE/api/v1/deals?$q1" 0
+    add_row pg "deals: stage+amount_min (wrk, peak)"
+    DEAL_LIST_PEAK_P99=$R_P99
+    half="$(awk -v r="$R_OK_RPS" 'BEGIN {printf "%d", r / 2}')"
+    ((half >= 1)) || die "deal list peak rate $R_OK_RPS req/s is too low to run at half of it"
+    run_wrk pg-deal-list-responsible bench/wrk/list_organizations.lua "$BASE/api/v1/deals?$q2" 0
+    add_row pg "deals: responsible, -amount (wrk, peak)"
+    run_fixed pg-deal-list-stage-half "$half" 0 "$BASE/api/v1/deals?$q1" GET
+    add_row pg "deals: stage+amount_min @ $half req/s (fixed)"
+    DEAL_LIST_FIXED_P99=$R_P99
+
+    log "deal-list: EXPLAIN ANALYZE of the two list queries -> ${EXPLAIN_FILE#"$ROOT"/}"
+    mkdir -p "$(dirname "$EXPLAIN_FILE")"
+    {
+      echo "-- EXPLAIN (ANALYZE, BUFFERS) of the SQL the server runs for the two filtered deal lists"
+      echo "-- (bench/sql/explain_deal_list.sql), $DEAL_COUNT seeded deals, after the wrk runs;"
+      echo "-- bench/run.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+      echo "-- matching rows: stage+amount_min $matches1, responsible $matches2"
+      psql_bench -q -v stage="$STAGE_IN_WORK" -v amount_min="${DEAL_LIST_AMOUNT_MIN/./}" \
+        -v responsible="$DEAL_USER2" -f bench/sql/explain_deal_list.sql
+    } >"$WORK/explain.txt" 2>&1 || { cat "$WORK/explain.txt" >&2; die "EXPLAIN ANALYZE failed"; }
+    cp "$WORK/explain.txt" "$EXPLAIN_FILE"
+    DEAL_LIST_INFO="$DEAL_COUNT seeded deals over $DEAL_USER_COUNT responsible users; matching: stage+amount_min $matches1, responsible $matches2"
+  fi
+
+  if has_case deal-create; then
+    local line requests dur
+    deal_smoke_check
+    run_wrk pg-deal-create bench/wrk/create_deal_with_rows.lua "$BASE" 100000000
+    add_row pg "deal + 3 rows: requests (wrk, peak)"
+    line="$(grep '^DEAL_RESULT' "$WORK/wrk-pg-deal-create.txt" || true)"
+    [[ -n "$line" ]] || die "wrk printed no DEAL_RESULT line (pg-deal-create)"
+    dur="$(wrk_field "$line" duration_us)"
+    DEAL_ITERATIONS="$(wrk_field "$line" iterations)"
+    DEAL_BROKEN="$(wrk_field "$line" broken)"
+    R_RPS="$(awk -v n="$DEAL_ITERATIONS" -v d="$dur" 'BEGIN {printf "%.1f", n / (d / 1e6)}')"
+    R_P50="$(awk -v v="$(wrk_field "$line" iter_p50_us)" 'BEGIN {printf "%.2f", v / 1000}')"
+    R_P99="$(awk -v v="$(wrk_field "$line" iter_p99_us)" 'BEGIN {printf "%.2f", v / 1000}')"
+    R_BAD=$DEAL_BROKEN
+    R_NOTE=""
+    if ((DEAL_BROKEN > 0)); then
+      R_NOTE="$DEAL_BROKEN iterations abandoned"
+      PROBLEMS+=("pg-deal-create: $R_NOTE after a non-2xx answer")
+    fi
+    add_row pg "deal + 3 rows: iterations = deals/s"
+    DEAL_RPS=$R_RPS
+    stop_server
+    run_pgbench bench/sql/create_deal_with_rows.sql "api/src/routes/deals.rs"
+    DEAL_PGBENCH_TPS=$PGBENCH_TPS
+  fi
+  stop_server
+}
+
+# ---------------------------------------------------------------------------------------------
 # The whole run is one function, called on the last line: bash has read the entire file before
 # anything runs, so editing this script while a benchmark is running cannot derail it.
 main() {
@@ -349,6 +511,7 @@ main() {
   JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 
   # --- PostgreSQL
+  log "cases: $CASES"
   log "creating a fresh database $PG_DB on $PG_HOST:$PG_PORT"
   psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -q \
     -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" ||
@@ -356,35 +519,61 @@ main() {
   PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
   SDELKA_DATABASE_URL="$PG_URL" SDELKA_DATA_DIR="$WORK/data-pg" SDELKA_LOG="$SERVER_LOG_FILTER" \
     "$BIN" migrate >"$WORK/migrate-pg.log" 2>&1 || { cat "$WORK/migrate-pg.log" >&2; die "sdelka migrate failed on $PG_URL"; }
-  bench_backend pg "$PG_URL" "$WORK/data-pg"
-  run_pgbench
+  if has_case organizations; then
+    bench_backend pg "$PG_URL" "$WORK/data-pg"
+    run_pgbench bench/sql/create_organization.sql "persistence/src/records.rs and persistence/src/journal.rs"
+    ORG_PGBENCH_TPS=$PGBENCH_TPS
+  fi
+  if has_case deal-list || has_case deal-create; then
+    bench_deals
+  fi
 
-  # --- SQLite (fresh data folder: time to ready includes creating the database and the admin)
-  bench_backend sqlite "" "$WORK/data-sqlite"
-  log "sqlite: restart on the existing data folder to time a warm start"
-  start_server sqlite-restart "" "$WORK/data-sqlite"
-  READY_WARM=$READY_MS
-  stop_server
+  if has_case organizations; then
+    # --- SQLite (fresh data folder: time to ready includes creating the database and the admin)
+    bench_backend sqlite "" "$WORK/data-sqlite"
+    log "sqlite: restart on the existing data folder to time a warm start"
+    start_server sqlite-restart "" "$WORK/data-sqlite"
+    READY_WARM=$READY_MS
+    stop_server
+  fi
 
   # ---------------------------------------------------------------------------------------------
-  RATIO="$(awk -v a="${CREATE_RPS[pg]}" -v b="$PGBENCH_TPS" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}')"
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
   {
     echo "Sdelka benchmark — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     echo "runs: ${DURATION} s each; wrk $THREADS threads x $CONNECTIONS connections; fixed rate: bench/loadgen, $RATE_CONNECTIONS connections;"
     echo "      server SDELKA_LOG=$SERVER_LOG_FILTER, rate limits off (1000000/s); client and server share the machine"
+    echo "cases: $CASES"
     echo
     printf '%-8s %-38s %10s %9s %9s %8s\n' backend case "req/s" "p50 ms" "p99 ms" "errors"
     printf '%s\n' "${ROWS[@]}"
-    echo
-    echo "pgbench create_organization.sql (-c $CONNECTIONS -j $THREADS): $PGBENCH_TPS tps"
-    echo "API creates / pgbench tps (PostgreSQL): ${CREATE_RPS[pg]} / $PGBENCH_TPS = $RATIO"
-    echo
-    printf '%-8s %12s %12s\n' backend "RSS idle MB" "RSS peak MB"
-    printf '%-8s %12s %12s\n' pg "${RSS_IDLE[pg]}" "${RSS_PEAK[pg]}"
-    printf '%-8s %12s %12s\n' sqlite "${RSS_IDLE[sqlite]}" "${RSS_PEAK[sqlite]}"
-    echo
-    echo "time to ready (SQLite): fresh data folder ${READY[sqlite]} ms; existing data folder $READY_WARM ms"
+    if has_case organizations; then
+      echo
+      echo "pgbench create_organization.sql (-c $CONNECTIONS -j $THREADS): $ORG_PGBENCH_TPS tps"
+      echo "API creates / pgbench tps (PostgreSQL): ${CREATE_RPS[pg]} / $ORG_PGBENCH_TPS = $(ratio "${CREATE_RPS[pg]}" "$ORG_PGBENCH_TPS")"
+    fi
+    if has_case deal-list; then
+      echo
+      echo "deal list: $DEAL_LIST_INFO"
+      echo "deal list p99, target <= 20 ms: ${DEAL_LIST_FIXED_P99} ms at half the peak rate (fixed), ${DEAL_LIST_PEAK_P99} ms at peak (wrk, $CONNECTIONS connections)"
+      echo "plans: bench/results/deal-list-explain.txt"
+    fi
+    if has_case deal-create; then
+      echo
+      echo "deal + 3 rows: 'requests' row = all 4 kinds of request (per-request latency), 'iterations' row ="
+      echo "  complete iterations per second (deals/s) and latency of the whole iteration (create .. 3rd row answered)"
+      echo "pgbench create_deal_with_rows.sql (-c $CONNECTIONS -j $THREADS): $DEAL_PGBENCH_TPS tps"
+      echo "API deals/s / pgbench tps (PostgreSQL): $DEAL_RPS / $DEAL_PGBENCH_TPS = $(ratio "$DEAL_RPS" "$DEAL_PGBENCH_TPS") (target >= 0.5)"
+    fi
+    if has_case organizations; then
+      echo
+      printf '%-8s %12s %12s\n' backend "RSS idle MB" "RSS peak MB"
+      printf '%-8s %12s %12s\n' pg "${RSS_IDLE[pg]}" "${RSS_PEAK[pg]}"
+      printf '%-8s %12s %12s\n' sqlite "${RSS_IDLE[sqlite]}" "${RSS_PEAK[sqlite]}"
+      echo
+      echo "time to ready (SQLite): fresh data folder ${READY[sqlite]} ms; existing data folder $READY_WARM ms"
+    fi
     if ((${#PROBLEMS[@]} > 0)); then
       echo
       echo "PROBLEMS (figures above are not trustworthy):"

@@ -565,12 +565,13 @@ pub async fn get_file(
     Ok(versioned(StatusCode::OK, f.version, &FileView::from(&f)))
 }
 
-/// Downloads a file's content with its content type and name (`filename*` keeps Cyrillic
+/// Downloads a file's content with the content type sniffed at upload (PDF, PNG, JPEG, GIF,
+/// office documents, ZIP, plain text) and its name (`filename*` keeps Cyrillic
 /// names intact).
 #[utoipa::path(
     tag = "work",
     params(("id" = Uuid, Path, description = "File id")),
-    responses((status = 200, description = "The content", body = FileContent, content_type = "application/octet-stream"))
+    responses((status = 200, description = "The content", body = FileContent, content_type = "*/*"))
 )]
 #[get("/files/{id}/content")]
 pub async fn download_file(

@@ -135,6 +135,7 @@ pub struct NewStage {
     pub kind: StageKindName,
     /// Position; default: after the stages before it in the request (10, 20, …), or after the
     /// last stage when added to an existing pipeline.
+    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
     pub sort: Option<i32>,
 }
 
@@ -144,6 +145,7 @@ pub struct CreatePipeline {
     #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
     #[schema(example = "Холодный обзвон УК")]
     pub name: String,
+    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
     pub sort: Option<i32>,
     /// At least one stage of kind `open`: new deals start in the first one.
     #[validate(length(min = 1, max = 50), nested)]
@@ -155,6 +157,7 @@ pub struct CreatePipeline {
 pub struct UpdatePipeline {
     #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
     pub name: Option<String>,
+    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
     pub sort: Option<i32>,
 }
 
@@ -164,6 +167,7 @@ pub struct UpdateStage {
     #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
     pub name: Option<String>,
     pub kind: Option<StageKindName>,
+    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
     pub sort: Option<i32>,
 }
 
@@ -459,9 +463,14 @@ pub async fn add_stage(
     }
     let txn = state.store.conn.begin().await?;
     let (p, existing) = pipeline_with_stages(&txn, id).await?;
-    let sort = req
-        .sort
-        .unwrap_or_else(|| existing.iter().map(|s| s.sort).max().unwrap_or(0) + 10);
+    let sort = req.sort.unwrap_or_else(|| {
+        existing
+            .iter()
+            .map(|s| s.sort)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(10)
+    });
     let stage = stage_model(id, &req.name, req.kind.into(), sort);
     let stage_id = stage.id;
     records::create::<pipeline_stage::Entity, _>(&txn, &admin.actor(), stage).await?;
