@@ -350,13 +350,14 @@ bench_backend() {
   stop_server
 }
 
-# run_pgbench SQL_FILE MIRRORED_RUST_CODE — sets PGBENCH_TPS.
+# run_pgbench SQL_FILE MIRRORED_RUST_CODE [PGBENCH_ARGS...] — sets PGBENCH_TPS.
 run_pgbench() {
   local sql=$1 mirrors=$2 out failed
+  shift 2
   out="$WORK/pgbench-$(basename "$sql" .sql).txt"
-  log "pgbench -n -f $sql -c $CONNECTIONS -j $THREADS -T $DURATION $PG_DB"
+  log "pgbench -n -f $sql $* -c $CONNECTIONS -j $THREADS -T $DURATION $PG_DB"
   if ! timeout $((DURATION + 60)) pgbench -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -n \
-    -f "$sql" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PG_DB" \
+    -f "$sql" "$@" -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PG_DB" \
     >"$out" 2>&1; then
     cat "$out" >&2
     die "pgbench failed — $sql probably no longer matches the schema (KEEP IN SYNC with $mirrors)"
@@ -409,10 +410,7 @@ deal_smoke_check() {
 # Creates the sales managers the seeded deals are spread over; sets DEAL_USERS (array literal
 # for PostgreSQL) and DEAL_USER2 (a manager's id for the responsible filter).
 create_sales_managers() {
-  local me ids=() i
-  api_call deal-me 200 "$BASE/api/v1/auth/me"
-  me="$(json_get "$WORK/deal-me.json" 'd["id"]')"
-  ids+=("$me")
+  local ids=("$ADMIN_ID") i
   for i in 1 2 3 4; do
     api_call "deal-user$i" 201 -X POST "$BASE/api/v1/users" --data-binary \
       "{\"email\": \"manager$i-$(date +%s)@example.com\", \"name\": \"Менеджер $i\", \"password\": \"$ADMIN_PASSWORD\", \"roles\": [\"sales_manager\"]}"
@@ -427,6 +425,8 @@ bench_deals() {
   log "=== pg deals ==="
   start_server pg-deals "$PG_URL" "$WORK/data-pg-deals"
   login
+  api_call deal-me 200 "$BASE/api/v1/me"
+  ADMIN_ID="$(json_get "$WORK/deal-me.json" 'd["id"]')"
 
   if has_case deal-list; then
     local n t0 q1 q2 half matches1 matches2
@@ -497,7 +497,7 @@ bench_deals() {
     add_row pg "deal + 3 rows: iterations = deals/s"
     DEAL_RPS=$R_RPS
     stop_server
-    run_pgbench bench/sql/create_deal_with_rows.sql "api/src/routes/deals.rs"
+    run_pgbench bench/sql/create_deal_with_rows.sql "api/src/routes/deals.rs" -D "actor=$ADMIN_ID"
     DEAL_PGBENCH_TPS=$PGBENCH_TPS
   fi
   stop_server

@@ -4,7 +4,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
-use crate::entity::{activity, file};
+use crate::entity::{activity, company, contact, deal, file, lead};
 use crate::visibility::Scope;
 
 #[derive(Debug, Default)]
@@ -44,22 +44,60 @@ pub fn files_query(f: &FileFilter) -> Select<file::Entity> {
     q
 }
 
-/// Hides files attached to activities outside the caller's scope.
+/// Shows only files whose record the caller may see (as `access::ensure_visible` does for one).
 pub fn visible_files(select: Select<file::Entity>, scope: &Scope) -> Select<file::Entity> {
-    match scope.condition(activity::Column::ResponsibleId) {
-        None => select,
-        Some(c) => select.filter(
-            Condition::any()
-                .add(file::Column::EntityType.ne("activity"))
-                .add(
-                    file::Column::EntityId.in_subquery(
-                        Query::select()
-                            .column(activity::Column::Id)
-                            .from(activity::Entity)
-                            .cond_where(c)
-                            .to_owned(),
-                    ),
-                ),
-        ),
+    /// Files of `kind` whose record is in the caller's scope.
+    fn owned<E: EntityTrait>(
+        scope: &Scope,
+        kind: &str,
+        id: E::Column,
+        responsible: E::Column,
+    ) -> Condition {
+        let mut records = Query::select();
+        records.column(id).from(E::default());
+        if let Some(c) = scope.condition(responsible) {
+            records.cond_where(c);
+        }
+        Condition::all()
+            .add(file::Column::EntityType.eq(kind))
+            .add(file::Column::EntityId.in_subquery(records.to_owned()))
     }
+    if matches!(scope, Scope::Everything) {
+        return select;
+    }
+    select.filter(
+        Condition::any()
+            // Own organisations are shared reference data.
+            .add(file::Column::EntityType.eq("organization"))
+            .add(owned::<activity::Entity>(
+                scope,
+                "activity",
+                activity::Column::Id,
+                activity::Column::ResponsibleId,
+            ))
+            .add(owned::<deal::Entity>(
+                scope,
+                "deal",
+                deal::Column::Id,
+                deal::Column::ResponsibleId,
+            ))
+            .add(owned::<lead::Entity>(
+                scope,
+                "lead",
+                lead::Column::Id,
+                lead::Column::ResponsibleId,
+            ))
+            .add(owned::<company::Entity>(
+                scope,
+                "company",
+                company::Column::Id,
+                company::Column::ResponsibleId,
+            ))
+            .add(owned::<contact::Entity>(
+                scope,
+                "contact",
+                contact::Column::Id,
+                contact::Column::ResponsibleId,
+            )),
+    )
 }

@@ -551,6 +551,24 @@ async fn upload(app: &TestApp, token: &str, form: Form) -> reqwest::Response {
         .unwrap()
 }
 
+/// A company created over the API; files need a real record to hang on.
+async fn a_company(app: &TestApp, name: &str) -> Uuid {
+    let res = app.post("/api/v1/companies", &json!({"name": name})).await;
+    assert_eq!(res.status(), 201);
+    json_of(res).await["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn a_deal(app: &TestApp, company: Uuid) -> Uuid {
+    let res = app
+        .post(
+            "/api/v1/deals",
+            &json!({"title": "Лифты", "company_id": company}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    json_of(res).await["id"].as_str().unwrap().parse().unwrap()
+}
+
 fn pdf(len: usize) -> Vec<u8> {
     let mut v = b"%PDF-1.4\n".to_vec();
     v.extend((0..len).map(|i| b'a' + (i % 26) as u8));
@@ -560,7 +578,9 @@ fn pdf(len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn files_round_trip_with_cyrillic_names_and_company_folders() {
     let app = TestApp::spawn().await;
-    let (deal, company, other_company) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let company = a_company(&app, "ТСЖ «Берёзка»").await;
+    let other_company = a_company(&app, "УК «Уют»").await;
+    let deal = a_deal(&app, company).await;
     // Larger than the JSON body limit, and sent with an Idempotency-Key: uploads have their
     // own limit in the idempotency layer too.
     let content = pdf(1_500_000);
@@ -568,11 +588,11 @@ async fn files_round_trip_with_cyrillic_names_and_company_folders() {
         content.clone(),
         "Счёт №17.pdf",
         Some("application/pdf"),
+        // No company_id: a deal's file lands in the deal's company folder by itself.
         &[
             ("entity_type", "deal".into()),
             ("entity_id", deal.to_string()),
             ("document_type", "invoice_scan".into()),
-            ("company_id", company.to_string()),
         ],
     );
     let res = app
@@ -682,9 +702,10 @@ async fn files_round_trip_with_cyrillic_names_and_company_folders() {
 #[tokio::test]
 async fn upload_over_the_limit_is_413_and_leaves_nothing_behind() {
     let app = TestApp::spawn_with(|c| c.max_upload_bytes = 1024).await;
+    let company = a_company(&app, "ТСЖ").await;
     let fields = [
-        ("entity_type", "deal".to_owned()),
-        ("entity_id", Uuid::now_v7().to_string()),
+        ("entity_type", "company".to_owned()),
+        ("entity_id", company.to_string()),
         ("document_type", "other".to_owned()),
     ];
     let res = upload(
@@ -710,9 +731,10 @@ async fn upload_over_the_limit_is_413_and_leaves_nothing_behind() {
 #[tokio::test]
 async fn declared_content_type_must_match_the_bytes() {
     let app = TestApp::spawn().await;
+    let company = a_company(&app, "ТСЖ").await;
     let fields = [
-        ("entity_type", "contract".to_owned()),
-        ("entity_id", Uuid::now_v7().to_string()),
+        ("entity_type", "company".to_owned()),
+        ("entity_id", company.to_string()),
         ("document_type", "signed_scan".to_owned()),
     ];
     let res = upload(
@@ -881,4 +903,105 @@ async fn activities_are_visible_by_responsible_and_team() {
     assert_eq!(res.status(), 409);
     let open = json_of(get_as(&app, &anna_token, "/api/v1/activities?completed=false").await).await;
     assert!(open["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn files_follow_the_visibility_of_their_record() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app
+        .user_with_roles("alice@example.com", &["sales_manager"])
+        .await;
+    let (_, bob) = app
+        .user_with_roles("bob@example.com", &["sales_manager"])
+        .await;
+    let deal =
+        json_of(post_as(&app, &alice, "/api/v1/deals", &json!({"title": "Свой"})).await).await;
+    let deal = deal["id"].as_str().unwrap().to_owned();
+    let fields = [
+        ("entity_type", "deal".to_owned()),
+        ("entity_id", deal.clone()),
+        ("document_type", "other".to_owned()),
+    ];
+    let res = upload(&app, &alice, upload_form(pdf(10), "a.pdf", None, &fields)).await;
+    assert_eq!(res.status(), 201);
+    let id = json_of(res).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get_as(&app, &alice, &format!("/api/v1/files/{id}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get_as(&app, &bob, &format!("/api/v1/files/{id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get_as(&app, &bob, &format!("/api/v1/files/{id}/content"))
+            .await
+            .status(),
+        404
+    );
+    // Bob cannot attach to Alice's deal either, nor to a deal that does not exist.
+    let res = upload(&app, &bob, upload_form(pdf(10), "b.pdf", None, &fields)).await;
+    assert_eq!(res.status(), 422);
+    let ghost = [
+        ("entity_type", "deal".to_owned()),
+        ("entity_id", Uuid::now_v7().to_string()),
+        ("document_type", "other".to_owned()),
+    ];
+    let res = upload(&app, &alice, upload_form(pdf(10), "c.pdf", None, &ghost)).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(json_of(res).await["errors"][0]["field"], "entity_id");
+}
+
+#[tokio::test]
+async fn file_lists_hide_files_of_records_the_caller_cannot_see() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app
+        .user_with_roles("alice@example.com", &["sales_manager"])
+        .await;
+    let (_, bob) = app
+        .user_with_roles("bob@example.com", &["sales_manager"])
+        .await;
+    for (token, title) in [(&alice, "Алисина"), (&bob, "Бобова")] {
+        let deal =
+            json_of(post_as(&app, token, "/api/v1/deals", &json!({"title": title})).await).await;
+        let fields = [
+            ("entity_type", "deal".to_owned()),
+            ("entity_id", deal["id"].as_str().unwrap().to_owned()),
+            ("document_type", "other".to_owned()),
+        ];
+        let res = upload(
+            &app,
+            token,
+            upload_form(pdf(10), &format!("{title}.pdf"), None, &fields),
+        )
+        .await;
+        assert_eq!(res.status(), 201);
+    }
+    let names = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["file_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(json_of(get_as(&app, &alice, "/api/v1/files").await).await),
+        ["Алисина.pdf"]
+    );
+    assert_eq!(
+        names(json_of(get_as(&app, &bob, "/api/v1/files").await).await),
+        ["Бобова.pdf"]
+    );
+    assert_eq!(
+        json_of(app.get("/api/v1/files").await).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

@@ -96,7 +96,8 @@ pub async fn ensure_visible<C: ConnectionTrait>(
             return Ok(());
         }
         TimelineEntity::Files => {
-            crate::routes::files::visible_file(db, caller, id).await?;
+            // Boxed: a file's visibility asks this function about the record it hangs on.
+            Box::pin(crate::routes::files::visible_file(db, caller, id)).await?;
             return Ok(());
         }
         // No such records exist yet.

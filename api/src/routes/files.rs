@@ -3,11 +3,13 @@
 //! only then is the metadata row committed; if that commit fails the stored bytes are
 //! removed again. A deal's file also lands in its company's folder through `company_id`.
 //!
-//! Files on activities follow the activity's visibility. Deals, companies, invoices and
-//! contracts are not reachable from here yet, so files on them are visible to any logged-in
-//! user and the deal's company is taken from the uploader (`company_id`).
+//! A file is as visible as the record it hangs on (`access::ensure_visible`); a deal's file
+//! takes the deal's company unless the uploader names one.
 
 use std::collections::HashMap;
+
+use crate::routes::access::ensure_visible;
+use crate::routes::timeline::TimelineEntity;
 use std::path::PathBuf;
 
 use actix_multipart::Multipart;
@@ -21,7 +23,7 @@ use sdelka_domain::files::{
     content_disposition, judge_content, sniff_magic,
 };
 use sdelka_persistence::attachments::{FileFilter, files_query, visible_files};
-use sdelka_persistence::entity::{file, organization};
+use sdelka_persistence::entity::file;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
@@ -36,8 +38,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, too_large};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::activities::visible_activity;
-use crate::routes::{ensure_exists, versioned};
+use crate::routes::versioned;
 use crate::state::AppState;
 use crate::storage::{FileStorage, file_storage};
 
@@ -67,6 +68,35 @@ pub enum FileEntityType {
 }
 
 impl FileEntityType {
+    const ALL: [FileEntityType; 8] = [
+        FileEntityType::Deal,
+        FileEntityType::Company,
+        FileEntityType::Contact,
+        FileEntityType::Lead,
+        FileEntityType::Invoice,
+        FileEntityType::Contract,
+        FileEntityType::Organization,
+        FileEntityType::Activity,
+    ];
+
+    fn parse(s: &str) -> Option<FileEntityType> {
+        FileEntityType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The record type a file of this kind hangs on, for visibility checks.
+    fn record(self) -> TimelineEntity {
+        match self {
+            FileEntityType::Deal => TimelineEntity::Deals,
+            FileEntityType::Company => TimelineEntity::Companies,
+            FileEntityType::Contact => TimelineEntity::Contacts,
+            FileEntityType::Lead => TimelineEntity::Leads,
+            FileEntityType::Invoice => TimelineEntity::Invoices,
+            FileEntityType::Contract => TimelineEntity::Contracts,
+            FileEntityType::Organization => TimelineEntity::Organizations,
+            FileEntityType::Activity => TimelineEntity::Activities,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             FileEntityType::Deal => "deal",
@@ -175,10 +205,11 @@ pub async fn visible_file<C: ConnectionTrait>(
     id: Uuid,
 ) -> ApiResult<file::Model> {
     let f = records::find::<file::Entity, _>(db, id).await?;
-    if f.entity_type == FileEntityType::Activity.as_str() {
-        // A file on an activity the caller may not see is as invisible as the activity.
-        visible_activity(db, caller, f.entity_id).await?;
-    }
+    // A file is as visible as the record it is attached to.
+    let Some(owner) = FileEntityType::parse(&f.entity_type) else {
+        return Err(ApiError::not_found());
+    };
+    ensure_visible(db, caller, owner.record(), f.entity_id, true).await?;
     Ok(f)
 }
 
@@ -428,22 +459,23 @@ pub async fn upload_file(
         company_id = Some(entity_id);
     }
     let db = &state.store.conn;
-    match entity_type {
-        FileEntityType::Activity => match visible_activity(db, &caller, entity_id).await {
-            Ok(_) => {}
-            Err(e) if e.code == ErrorCode::NotFound => {
-                return Err(ApiError::field(
-                    "entity_id",
-                    "not_found",
-                    format!("activity {entity_id} does not exist"),
-                ));
-            }
-            Err(e) => return Err(e),
-        },
-        FileEntityType::Organization => {
-            ensure_exists::<organization::Entity, _>(db, "entity_id", entity_id).await?;
+    // The record the file is attached to must exist and be visible to the uploader.
+    match ensure_visible(db, &caller, entity_type.record(), entity_id, false).await {
+        Ok(()) => {}
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(ApiError::field(
+                "entity_id",
+                "not_found",
+                format!("{} {entity_id} does not exist", entity_type.as_str()),
+            ));
         }
-        _ => {}
+        Err(e) => return Err(e),
+    }
+    // A deal's file also lands in its company's folder.
+    if entity_type == FileEntityType::Deal && company_id.is_none() {
+        company_id = records::find::<sdelka_persistence::entity::deal::Entity, _>(db, entity_id)
+            .await?
+            .company_id;
     }
 
     let key = Uuid::now_v7().simple().to_string();
