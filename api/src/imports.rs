@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sdelka_domain::lead::{LeadFields, LeadSource, ValidLeadFields, check_lead_fields};
-use sdelka_persistence::entity::{import, lead};
+use sdelka_domain::validation::{FieldViolation, Violations};
+use sdelka_persistence::clients::{self, ExternalRef};
+use sdelka_persistence::entity::{company, contact, import, lead};
 use sdelka_persistence::{Actor, Store, StoreError, leads, records};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,66 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::error::ApiError;
+
+/// What the rows of a file become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportKind {
+    Leads,
+    Companies,
+    Contacts,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::Leads => "leads",
+            ImportKind::Companies => "companies",
+            ImportKind::Contacts => "contacts",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportKind> {
+        [
+            ImportKind::Leads,
+            ImportKind::Companies,
+            ImportKind::Contacts,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// Fields a CSV column can be mapped to.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Leads => LEAD_FIELDS,
+            ImportKind::Companies => COMPANY_FIELDS,
+            ImportKind::Contacts => CONTACT_FIELDS,
+        }
+    }
+
+    /// The record type of the journal and of external ids.
+    fn record_type(self) -> &'static str {
+        match self {
+            ImportKind::Leads => "lead",
+            ImportKind::Companies => "company",
+            ImportKind::Contacts => "contact",
+        }
+    }
+}
+
+pub const COMPANY_FIELDS: &[&str] = &["name", "industry", "source", "tags", "external_id"];
+
+pub const CONTACT_FIELDS: &[&str] = &[
+    "full_name",
+    "last_name",
+    "first_name",
+    "middle_name",
+    "position",
+    "phone",
+    "email",
+    "external_id",
+];
 
 /// Lead fields a CSV column can be mapped to.
 pub const LEAD_FIELDS: &[&str] = &[
@@ -49,11 +111,39 @@ pub struct RowError {
     pub reason: String,
 }
 
-/// A checked row ready to become a lead.
+/// A checked company row.
+#[derive(Debug, Clone)]
+pub struct CompanyRow {
+    pub name: String,
+    pub industry: Option<String>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A checked contact row.
+#[derive(Debug, Clone)]
+pub struct ContactRow {
+    pub last_name: String,
+    pub first_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub position: Option<String>,
+    pub phones: Vec<String>,
+    pub emails: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RowRecord {
+    Lead(ValidLeadFields),
+    Company(CompanyRow),
+    Contact(ContactRow),
+}
+
+/// A checked row ready to become a record.
 pub struct GoodRow {
     pub line: u64,
-    pub key: String,
-    pub fields: ValidLeadFields,
+    /// Identity of the row across runs: an external id of the record.
+    pub key: ExternalRef,
+    pub record: RowRecord,
 }
 
 pub struct ParsedFile {
@@ -74,6 +164,7 @@ fn detect_delimiter(content: &str) -> u8 {
 /// Checks the mapping against the file's header: every mapped column must exist, every target
 /// must be a lead field, and no field may be fed by two columns.
 pub fn check_mapping(
+    kind: ImportKind,
     content: &str,
     mapping: &BTreeMap<String, String>,
     delimiter: Option<u8>,
@@ -109,13 +200,14 @@ pub fn check_mapping(
                 ),
             ));
         }
-        if !LEAD_FIELDS.contains(&field.as_str()) {
+        if !kind.fields().contains(&field.as_str()) {
             v.push(sdelka_domain::validation::FieldViolation::new(
                 at.clone(),
                 "unknown_field",
                 format!(
-                    "`{field}` is not a lead field; one of: {}",
-                    LEAD_FIELDS.join(", ")
+                    "`{field}` is not a field of {}; one of: {}",
+                    kind.as_str(),
+                    kind.fields().join(", ")
                 ),
             ));
         }
@@ -136,11 +228,12 @@ pub fn check_mapping(
 
 /// Reads and checks every row. Nothing is written.
 pub fn parse_rows(
+    kind: ImportKind,
     content: &str,
     mapping: &BTreeMap<String, String>,
     delimiter: Option<u8>,
 ) -> Result<ParsedFile, ApiError> {
-    let (headers, delimiter) = check_mapping(content, mapping, delimiter)?;
+    let (headers, delimiter) = check_mapping(kind, content, mapping, delimiter)?;
     let column_of: BTreeMap<&str, &str> = mapping
         .iter()
         .map(|(c, f)| (f.as_str(), c.as_str()))
@@ -182,27 +275,18 @@ pub fn parse_rows(
                 .and_then(|i| record.get(i))
                 .map(str::to_owned)
         };
-        let fields = LeadFields {
-            title: get("title"),
-            company_name: get("company_name"),
-            contact_name: get("contact_name"),
-            phone: get("phone"),
-            email: get("email"),
-            inn: get("inn"),
-            address: get("address"),
-            comment: get("comment"),
-            category: get("category"),
-            potential_amount: get("potential_amount"),
-            probability: get("probability"),
-            external_id: get("external_id"),
+        let checked = match kind {
+            ImportKind::Leads => check_lead_fields(&lead_fields(&get)).map(RowRecord::Lead),
+            ImportKind::Companies => check_company_row(&get).map(RowRecord::Company),
+            ImportKind::Contacts => check_contact_row(&get).map(RowRecord::Contact),
         };
-        match check_lead_fields(&fields) {
-            Ok(valid) => {
-                let key = import_key(&valid, mapping, &record, &headers);
+        match checked {
+            Ok(record_value) => {
+                let key = import_key(get("external_id"), mapping, &record, &headers);
                 out.rows.push(GoodRow {
                     line,
                     key,
-                    fields: valid,
+                    record: record_value,
                 })
             }
             Err(violations) => {
@@ -235,15 +319,22 @@ fn column_for(column_of: &BTreeMap<&str, &str>, field: &str) -> String {
         .unwrap_or_else(|| field.to_owned())
 }
 
-/// The identity of a row: the external id when mapped, else the hash of its mapped values.
+/// The identity of a row: the external id when one is mapped, else the hash of its mapped
+/// values (a file that repeats a row, or runs twice, finds the row's record by it).
 fn import_key(
-    valid: &ValidLeadFields,
+    external_id: Option<String>,
     mapping: &BTreeMap<String, String>,
     record: &csv::StringRecord,
     headers: &[String],
-) -> String {
-    if let Some(ext) = &valid.external_id {
-        return format!("lead:ext:{ext}");
+) -> ExternalRef {
+    if let Some(ext) = external_id
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+    {
+        return ExternalRef {
+            source: "import".into(),
+            id: ext,
+        };
     }
     let mut h = Sha256::new();
     for (column, field) in mapping {
@@ -258,7 +349,164 @@ fn import_key(
         h.update(value.as_bytes());
         h.update([0x1e]);
     }
-    format!("lead:{}", hex::encode(h.finalize()))
+    ExternalRef {
+        source: "csv-row".into(),
+        id: hex::encode(h.finalize()),
+    }
+}
+
+fn lead_fields(get: &dyn Fn(&str) -> Option<String>) -> LeadFields {
+    LeadFields {
+        title: get("title"),
+        company_name: get("company_name"),
+        contact_name: get("contact_name"),
+        phone: get("phone"),
+        email: get("email"),
+        inn: get("inn"),
+        address: get("address"),
+        comment: get("comment"),
+        category: get("category"),
+        potential_amount: get("potential_amount"),
+        probability: get("probability"),
+        external_id: get("external_id"),
+    }
+}
+
+fn present(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn check_company_row(get: &dyn Fn(&str) -> Option<String>) -> Result<CompanyRow, Violations> {
+    let mut v = Violations::new();
+    let name = present(get("name"));
+    match &name {
+        None => v.push(FieldViolation::new(
+            "name",
+            "required",
+            "a company needs a name",
+        )),
+        Some(n) if n.chars().count() > 500 => v.push(FieldViolation::new(
+            "name",
+            "too_long",
+            "name is longer than 500 characters",
+        )),
+        Some(_) => {}
+    }
+    let tags: Vec<String> = present(get("tags"))
+        .map(|t| {
+            t.split([',', ';'])
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if tags
+        .iter()
+        .any(|t| t.chars().count() > 100 || t.contains('|'))
+    {
+        v.push(FieldViolation::new(
+            "tags",
+            "invalid_format",
+            "a tag is 1 to 100 characters without '|'",
+        ));
+    }
+    match name {
+        Some(name) if v.is_empty() => Ok(CompanyRow {
+            name,
+            industry: present(get("industry")),
+            source: present(get("source")).or_else(|| Some("import".into())),
+            tags,
+        }),
+        _ => Err(v),
+    }
+}
+
+fn check_contact_row(get: &dyn Fn(&str) -> Option<String>) -> Result<ContactRow, Violations> {
+    use sdelka_domain::clients::Phone;
+    use sdelka_domain::email::Email;
+    let mut v = Violations::new();
+    // Either the parts, or "Фамилия Имя Отчество" in one column.
+    let mut last = present(get("last_name"));
+    let mut first = present(get("first_name"));
+    let mut middle = present(get("middle_name"));
+    if let Some(full) = present(get("full_name")) {
+        let mut parts = full.split_whitespace();
+        last = last.or_else(|| parts.next().map(str::to_owned));
+        first = first.or_else(|| parts.next().map(str::to_owned));
+        let rest: Vec<&str> = parts.collect();
+        middle = middle.or_else(|| (!rest.is_empty()).then(|| rest.join(" ")));
+    }
+    if last.is_none() {
+        let field = if present(get("full_name")).is_some() {
+            "full_name"
+        } else {
+            "last_name"
+        };
+        v.push(FieldViolation::new(
+            field,
+            "required",
+            "a contact needs a last name",
+        ));
+    }
+    let phones = present(get("phone"))
+        .and_then(|p| v.check("phone", Phone::parse(&p)))
+        .map(|p| vec![p.as_str().to_owned()])
+        .unwrap_or_default();
+    let emails = present(get("email"))
+        .and_then(|e| v.check("email", Email::parse(&e)))
+        .map(|e| vec![e.as_str().to_owned()])
+        .unwrap_or_default();
+    match last {
+        Some(last_name) if v.is_empty() => Ok(ContactRow {
+            last_name,
+            first_name: first,
+            middle_name: middle,
+            position: present(get("position")),
+            phones,
+            emails,
+        }),
+        _ => Err(v),
+    }
+}
+
+/// Whether the row's record exists already (an earlier run, or an earlier row of this file).
+pub async fn already_imported<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    kind: ImportKind,
+    key: &ExternalRef,
+) -> Result<bool, StoreError> {
+    match kind {
+        ImportKind::Leads => leads::import_key_exists(db, &lead_key(key)).await,
+        ImportKind::Companies | ImportKind::Contacts => {
+            clients::external_id_taken(db, kind.record_type(), key).await
+        }
+    }
+}
+
+/// Leads keep their import key in a column of their own.
+fn lead_key(key: &ExternalRef) -> String {
+    if key.source == "import" {
+        format!("lead:ext:{}", key.id)
+    } else {
+        format!("lead:{}", key.id)
+    }
+}
+
+/// Why one row was not created.
+enum Refused {
+    /// Its record exists already (another run got there first).
+    Duplicate,
+    Row(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(_) => Refused::Duplicate,
+            other => Refused::Store(other),
+        }
+    }
 }
 
 pub fn content_hash(content: &str) -> String {
@@ -320,6 +568,64 @@ impl ImportWorker {
         Ok(true)
     }
 
+    /// Creates the record of one row with the row's import key.
+    async fn create<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        actor: &Actor,
+        job: &import::Model,
+        stored: &StoredMapping,
+        row: &GoodRow,
+    ) -> Result<(), Refused> {
+        let responsible = stored.responsible_id;
+        match &row.record {
+            RowRecord::Lead(fields) => {
+                let model =
+                    crate::routes::leads::new_lead(fields.clone(), LeadSource::Import, responsible)
+                        .map_err(|e| Refused::Row(e.detail))?;
+                let model = lead::Model {
+                    import_key: Some(lead_key(&row.key)),
+                    import_id: Some(job.id),
+                    ..model
+                };
+                records::create::<lead::Entity, _>(db, actor, model).await?;
+            }
+            RowRecord::Company(c) => {
+                let mut model = crate::routes::companies::new_company(
+                    c.name.clone(),
+                    responsible,
+                    &[crate::routes::companies::CompanyType::Client],
+                );
+                model.industry = c.industry.clone();
+                model.source = c.source.clone();
+                model.external_ids =
+                    crate::routes::clients::external_ids_json(std::slice::from_ref(&row.key));
+                crate::routes::companies::set_tags(&mut model, c.tags.clone());
+                let saved = records::create::<company::Entity, _>(db, actor, model).await?;
+                clients::set_external_ids(db, "company", saved.id, std::slice::from_ref(&row.key))
+                    .await?;
+            }
+            RowRecord::Contact(c) => {
+                let mut model = crate::routes::contacts::new_contact(
+                    c.last_name.clone(),
+                    c.phones.clone(),
+                    c.emails.clone(),
+                    responsible,
+                );
+                model.first_name = c.first_name.clone();
+                model.middle_name = c.middle_name.clone();
+                model.position = c.position.clone();
+                model.external_ids =
+                    crate::routes::clients::external_ids_json(std::slice::from_ref(&row.key));
+                crate::routes::contacts::refresh_search(&mut model);
+                let saved = records::create::<contact::Entity, _>(db, actor, model).await?;
+                clients::set_external_ids(db, "contact", saved.id, std::slice::from_ref(&row.key))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Claims one import and runs it to the end. Returns whether there was one.
     pub async fn tick(&self) -> Result<bool, StoreError> {
         let lease = chrono::Duration::seconds(LEASE_SECONDS);
@@ -334,7 +640,10 @@ impl ImportWorker {
                     .await;
             }
         };
-        let parsed = match parse_rows(&job.content, &stored.mapping, stored.delimiter) {
+        let Some(kind) = ImportKind::parse(&job.entity_type) else {
+            return self.fail(job, "unknown import kind".into()).await;
+        };
+        let parsed = match parse_rows(kind, &job.content, &stored.mapping, stored.delimiter) {
             Ok(p) => p,
             Err(e) => return self.fail(job, e.detail).await,
         };
@@ -355,42 +664,31 @@ impl ImportWorker {
         for batch in parsed.rows.chunks(BATCH) {
             let txn = self.store.conn.begin().await?;
             for row in batch {
-                if leads::import_key_exists(&txn, &row.key).await? {
+                if already_imported(&txn, kind, &row.key).await? {
                     job.skipped_count += 1;
                     continue;
                 }
-                let model = match crate::routes::leads::new_lead(
-                    row.fields.clone(),
-                    LeadSource::Import,
-                    stored.responsible_id,
-                ) {
-                    Ok(m) => lead::Model {
-                        import_key: Some(row.key.clone()),
-                        import_id: Some(job.id),
-                        ..m
-                    },
-                    Err(e) => {
-                        errors.push(RowError {
-                            line: row.line,
-                            column: String::new(),
-                            reason: e.detail,
-                        });
-                        continue;
-                    }
-                };
                 // A savepoint per row: a row another import inserted a moment ago (or a
                 // duplicate external id) is skipped without losing the batch.
                 let row_txn = txn.begin().await?;
-                match records::create::<lead::Entity, _>(&row_txn, &actor, model).await {
-                    Ok(_) => {
+                match self.create(&row_txn, &actor, &job, &stored, row).await {
+                    Ok(()) => {
                         row_txn.commit().await?;
                         job.created_count += 1;
                     }
-                    Err(StoreError::Duplicate(_)) => {
+                    Err(Refused::Duplicate) => {
                         row_txn.rollback().await?;
                         job.skipped_count += 1;
                     }
-                    Err(e) => return Err(e),
+                    Err(Refused::Row(reason)) => {
+                        row_txn.rollback().await?;
+                        errors.push(RowError {
+                            line: row.line,
+                            column: String::new(),
+                            reason,
+                        });
+                    }
+                    Err(Refused::Store(e)) => return Err(e),
                 }
             }
             job.processed_rows += batch.len() as i32;

@@ -267,6 +267,21 @@ pub async fn set_external_ids<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Whether a record of `record_type` already carries this external id.
+pub async fn external_id_taken<C: ConnectionTrait>(
+    db: &C,
+    record_type: &str,
+    r: &ExternalRef,
+) -> StoreResult<bool> {
+    Ok(external_id::Entity::find()
+        .filter(external_id::Column::RecordType.eq(record_type))
+        .filter(external_id::Column::Source.eq(r.source.clone()))
+        .filter(external_id::Column::ExternalId.eq(r.id.clone()))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// Frees a deleted record's external ids for a new record.
 pub async fn release_external_ids<C: ConnectionTrait>(
     db: &C,

@@ -463,3 +463,96 @@ async fn conversion_creates_company_contact_and_deal_exactly_once() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], "invalid_transition");
 }
+
+async fn run_import(app: &TestApp, body: Value) -> Value {
+    let res = app.post("/api/v1/imports", &body).await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    eventually(Duration::from_secs(120), || async {
+        let job: Value = app.get(&location).await.json().await.unwrap();
+        (job["state"] == "completed").then_some(job)
+    })
+    .await
+    .expect("the import completes")
+}
+
+#[tokio::test]
+async fn companies_and_contacts_are_imported_idempotently() {
+    let app = TestApp::spawn().await;
+    let companies =
+        "Название,Отрасль,Метки\nУК «Уют»,ЖКХ,\"лифты, крыши\"\nТСЖ «Берёзка»,ЖКХ,\n,ЖКХ,\n";
+    let mapping = json!({"Название": "name", "Отрасль": "industry", "Метки": "tags"});
+    let report: Value = app
+        .post("/api/v1/imports", &json!({"entity": "companies", "content": companies, "mapping": mapping, "dry_run": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["valid_rows"], 2, "{report}");
+    assert_eq!(report["errors"][0]["line"], 4);
+    assert_eq!(report["errors"][0]["column"], "Название");
+    let job = run_import(
+        &app,
+        json!({"entity": "companies", "content": companies, "mapping": mapping}),
+    )
+    .await;
+    assert_eq!(job["created_count"], 2, "{job}");
+    let again = run_import(
+        &app,
+        json!({"entity": "companies", "content": companies, "mapping": mapping}),
+    )
+    .await;
+    assert_eq!(
+        (
+            again["created_count"].as_i64(),
+            again["skipped_count"].as_i64()
+        ),
+        (Some(0), Some(2))
+    );
+    let page: Value = app
+        .get("/api/v1/companies?tag=%D0%BB%D0%B8%D1%84%D1%82%D1%8B")
+        .await
+        .json()
+        .await
+        .unwrap(); // "лифты"
+    assert_eq!(page["items"][0]["name"], "УК «Уют»", "{page}");
+
+    let contacts = "ФИО;Телефон;Почта;Код 1С\nПетрова Анна Сергеевна;8 (495) 123-45-67;anna@example.com;000123\nИванов;плохой;ivanov@example.com;000124\n";
+    let mapping =
+        json!({"ФИО": "full_name", "Телефон": "phone", "Почта": "email", "Код 1С": "external_id"});
+    let job = run_import(
+        &app,
+        json!({"entity": "contacts", "content": contacts, "mapping": mapping}),
+    )
+    .await;
+    assert_eq!(job["created_count"], 1, "{job}");
+    assert_eq!(job["errors"][0]["column"], "Телефон");
+    let found: Value = app
+        .get("/api/v1/contacts?phone=84951234567")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["items"][0]["middle_name"], "Сергеевна", "{found}");
+    let by_ext: Value = app
+        .get("/api/v1/contacts?external_id=import:000123")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_ext["items"].as_array().unwrap().len(), 1, "{by_ext}");
+    let rerun = run_import(
+        &app,
+        json!({"entity": "contacts", "content": contacts, "mapping": mapping}),
+    )
+    .await;
+    assert_eq!(rerun["created_count"], 0);
+
+    let res = app
+        .post(
+            "/api/v1/imports",
+            &json!({"entity": "contacts", "content": contacts, "mapping": {"ФИО": "company_name"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422, "a lead field is not a contact field");
+}

@@ -213,7 +213,7 @@ fn set_types(c: &mut company::Model, types: &[CompanyType]) {
     c.types = serde_json::json!(names);
 }
 
-fn set_tags(c: &mut company::Model, tags: Vec<String>) {
+pub fn set_tags(c: &mut company::Model, tags: Vec<String>) {
     let folded: Vec<String> = tags.iter().map(|t| t.to_lowercase()).collect();
     c.tag_index = list_index(&folded);
     c.tags = serde_json::json!(tags);

@@ -1,4 +1,5 @@
-//! `/imports` (INT-CSV): the "large list of housing companies in a file" as leads.
+//! `/imports` (INT-CSV): the "large list of housing companies in a file" as leads, companies
+//! or contacts.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +15,9 @@ use validator::Validate;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::imports::{RowError, StoredMapping, parse_rows, queued_import};
+use crate::imports::{
+    ImportKind, RowError, StoredMapping, already_imported, parse_rows, queued_import,
+};
 use crate::routes::ensure_exists;
 use crate::state::AppState;
 
@@ -26,18 +29,32 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[serde(rename_all = "snake_case")]
 pub enum ImportEntity {
     Leads,
+    Companies,
+    Contacts,
+}
+
+impl From<ImportEntity> for ImportKind {
+    fn from(e: ImportEntity) -> ImportKind {
+        match e {
+            ImportEntity::Leads => ImportKind::Leads,
+            ImportEntity::Companies => ImportKind::Companies,
+            ImportEntity::Contacts => ImportKind::Contacts,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartImport {
-    /// What the rows become. Leads for now.
+    /// What the rows become: leads, companies or contacts.
     pub entity: ImportEntity,
     /// The CSV text (UTF-8; a byte-order mark is ignored). The first line is the header.
     #[validate(length(min = 1))]
     pub content: String,
-    /// CSV column header → lead field (title, company_name, contact_name, phone, email, inn,
-    /// address, comment, category, potential_amount, probability, external_id).
+    /// CSV column header → field. Leads: title, company_name, contact_name, phone, email, inn,
+    /// address, comment, category, potential_amount, probability, external_id. Companies:
+    /// name, industry, source, tags (comma-separated), external_id. Contacts: full_name (or
+    /// last_name, first_name, middle_name), position, phone, email, external_id.
     #[schema(example = json!({"Наименование": "company_name", "Телефон": "phone", "ИНН": "inn"}))]
     pub mapping: BTreeMap<String, String>,
     /// Check every row and report, writing nothing.
@@ -104,7 +121,7 @@ impl From<&import::Model> for ImportView {
     }
 }
 
-/// Imports a CSV file as leads. With `dry_run: true` every row is checked and the answer
+/// Imports a CSV file as leads, companies or contacts. With `dry_run: true` every row is checked and the answer
 /// (200) lists each bad row with its line, column and reason — nothing is written. Without
 /// it, the import is queued (202) and runs in the background; poll `GET /imports/{id}` for
 /// progress. Running the same file again creates nothing twice.
@@ -136,7 +153,8 @@ pub async fn start_import(
             ));
         }
     };
-    let parsed = parse_rows(&req.content, &req.mapping, delimiter)?;
+    let kind = ImportKind::from(req.entity);
+    let parsed = parse_rows(kind, &req.content, &req.mapping, delimiter)?;
     let responsible = req.responsible_id.unwrap_or(caller.user_id);
     if responsible != caller.user_id {
         ensure_exists::<user::Entity, _>(&state.store.conn, "responsible_id", responsible).await?;
@@ -145,8 +163,8 @@ pub async fn start_import(
         let mut seen = std::collections::HashSet::new();
         let mut would_skip = 0;
         for row in &parsed.rows {
-            if !seen.insert(row.key.as_str())
-                || leads::import_key_exists(&state.store.conn, &row.key).await?
+            if !seen.insert((row.key.source.as_str(), row.key.id.as_str()))
+                || already_imported(&state.store.conn, kind, &row.key).await?
             {
                 would_skip += 1;
             }
@@ -166,7 +184,13 @@ pub async fn start_import(
         delimiter,
         responsible_id: responsible,
     };
-    let job = queued_import("leads", req.content, &stored, caller.user_id, parsed.total);
+    let job = queued_import(
+        kind.as_str(),
+        req.content,
+        &stored,
+        caller.user_id,
+        parsed.total,
+    );
     let job = leads::insert_import(&state.store.conn, job).await?;
     Ok(HttpResponse::Accepted()
         .insert_header(("location", format!("/api/v1/imports/{}", job.id)))
