@@ -4,6 +4,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod common;
 mod m0001_platform;
 mod m0002_clients;
 mod m0003_sales;

@@ -10,6 +10,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+
+use crate::common::{index, record_columns};
 use sea_orm_migration::sea_orm::prelude::{ChronoDateTimeUtc, ChronoUtc, Uuid};
 
 #[derive(DeriveMigrationName)]
@@ -44,22 +46,6 @@ const DEFAULT_STAGES: [(u128, &str, &str); 6] = [
         "lost",
     ),
 ];
-
-fn record_columns(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
-    t.col(integer("version").default(1))
-        .col(timestamp_with_time_zone("created_at"))
-        .col(timestamp_with_time_zone("updated_at"))
-        .col(timestamp_with_time_zone_null("deleted_at"))
-}
-
-fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut idx = Index::create();
-    idx.name(name).table(table);
-    for c in cols {
-        idx.col(*c);
-    }
-    idx.to_owned()
-}
 
 fn now() -> ChronoDateTimeUtc {
     let t = ChronoUtc::now();
