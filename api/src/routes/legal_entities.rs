@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sdelka_domain::clients::{CounterpartyKind, check_counterparty_requisites};
-use sdelka_domain::organisation::check_bank_requisites;
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_persistence::clients::{self as store, LegalEntityFilter, fold, legal_entities_query};
 use sdelka_persistence::entity::{legal_entity, legal_entity_bank_account};
@@ -28,7 +27,7 @@ use crate::routes::clients::{
     DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
     external_refs,
 };
-use crate::routes::organizations::NewBankAccount;
+use crate::routes::organizations::{NewBankAccount, check_bank_account};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
 
@@ -287,43 +286,17 @@ fn bank_account_model(
     b: &NewBankAccount,
     v: &mut Violations,
 ) -> Option<legal_entity_bank_account::Model> {
-    let checked = match check_bank_requisites(
-        prefix,
-        &b.bik,
-        &b.correspondent_account,
-        &b.settlement_account,
-    ) {
-        Ok(c) => c,
-        Err(errs) => {
-            for e in errs.into_vec() {
-                v.push(e);
-            }
-            return None;
-        }
-    };
-    let currency = b
-        .currency
-        .clone()
-        .unwrap_or_else(|| "RUB".into())
-        .to_uppercase();
-    if !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        v.push(FieldViolation::new(
-            format!("{prefix}currency"),
-            "invalid_format",
-            "currency is a 3-letter ISO 4217 code",
-        ));
-        return None;
-    }
+    let c = check_bank_account(prefix, b, v)?;
     let at = now();
     Some(legal_entity_bank_account::Model {
         id: Uuid::now_v7(),
         legal_entity_id,
-        bank_name: b.bank_name.trim().to_owned(),
-        bik: checked.bik.as_str().to_owned(),
-        correspondent_account: checked.correspondent_account.as_str().to_owned(),
-        settlement_account: checked.settlement_account.as_str().to_owned(),
-        currency,
-        is_primary: b.is_primary,
+        bank_name: c.bank_name,
+        bik: c.bik,
+        correspondent_account: c.correspondent_account,
+        settlement_account: c.settlement_account,
+        currency: c.currency,
+        is_primary: c.is_primary,
         version: 1,
         created_at: at,
         updated_at: at,

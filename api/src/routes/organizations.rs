@@ -252,12 +252,24 @@ fn sorts() -> [SortKey<organization::Entity>; 3] {
     ]
 }
 
-fn bank_account_model(
-    organization_id: Uuid,
+/// A bank account whose requisites passed their checks: what own organisations and clients'
+/// legal entities both store.
+pub struct CheckedBankAccount {
+    pub bank_name: String,
+    pub bik: String,
+    pub correspondent_account: String,
+    pub settlement_account: String,
+    pub currency: String,
+    pub is_primary: bool,
+}
+
+/// Checks a bank account (accounts against the BIK, the currency code); violations are named
+/// with `prefix` (e.g. `bank_accounts[0].`).
+pub fn check_bank_account(
     prefix: &str,
     b: &NewBankAccount,
     v: &mut Violations,
-) -> Option<bank_account::Model> {
+) -> Option<CheckedBankAccount> {
     let checked = match check_bank_requisites(
         prefix,
         &b.bik,
@@ -285,16 +297,33 @@ fn bank_account_model(
         ));
         return None;
     }
-    let at = now();
-    Some(bank_account::Model {
-        id: Uuid::now_v7(),
-        organization_id,
+    Some(CheckedBankAccount {
         bank_name: b.bank_name.trim().to_owned(),
         bik: checked.bik.as_str().to_owned(),
         correspondent_account: checked.correspondent_account.as_str().to_owned(),
         settlement_account: checked.settlement_account.as_str().to_owned(),
         currency,
         is_primary: b.is_primary,
+    })
+}
+
+fn bank_account_model(
+    organization_id: Uuid,
+    prefix: &str,
+    b: &NewBankAccount,
+    v: &mut Violations,
+) -> Option<bank_account::Model> {
+    let c = check_bank_account(prefix, b, v)?;
+    let at = now();
+    Some(bank_account::Model {
+        id: Uuid::now_v7(),
+        organization_id,
+        bank_name: c.bank_name,
+        bik: c.bik,
+        correspondent_account: c.correspondent_account,
+        settlement_account: c.settlement_account,
+        currency: c.currency,
+        is_primary: c.is_primary,
         version: 1,
         created_at: at,
         updated_at: at,
