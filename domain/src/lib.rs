@@ -1,5 +1,6 @@
 //! Sdelka's business language. Pure: no HTTP, no SQL, no async runtime.
 
+pub mod amount_in_words;
 pub mod clients;
 pub mod email;
 pub mod files;
