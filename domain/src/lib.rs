@@ -5,6 +5,7 @@ pub mod clients;
 pub mod email;
 pub mod files;
 pub mod lead;
+pub mod numbering;
 pub mod organisation;
 pub mod requisites;
 pub mod role;
