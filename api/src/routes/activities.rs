@@ -360,15 +360,7 @@ pub async fn list_activities(
     let page = fetch_page(db, query, req, activity::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
     let r = reminders::latest_of(db, TARGET_ACTIVITY, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(|a| ActivityView::new(a, &r))
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |a| ActivityView::new(a, &r))))
 }
 
 /// Creates an activity, optionally with a reminder for its responsible.

@@ -262,15 +262,7 @@ pub async fn list_events(
     let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
     let p = participants_of(db, &ids).await?;
     let r = reminders::latest_of(db, TARGET_CALENDAR_EVENT, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(|e| CalendarEventView::new(e, &p, &r))
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |e| CalendarEventView::new(e, &p, &r))))
 }
 
 /// Creates a calendar event. `ends_at` must be after `starts_at`; participants must exist.

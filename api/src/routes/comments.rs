@@ -81,11 +81,7 @@ pub async fn list_comments(
     let req = page.page_request(&sorts, "created_at")?;
     let query = comments_query(path.entity.record_type(), path.id);
     let page = fetch_page(db, query, req, comment::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(CommentView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| CommentView::from(m))))
 }
 
 /// Adds a comment to a record; it also shows in the record's timeline.

@@ -274,11 +274,7 @@ pub async fn list_companies(
         &scope,
     );
     let page = fetch_page(&state.store.conn, query, req, company::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(CompanyView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| CompanyView::from(m))))
 }
 
 /// Creates a company; you are its responsible unless you name another. An external id

@@ -481,11 +481,7 @@ pub async fn list_contacts(
         &scope,
     );
     let page = fetch_page(&state.store.conn, query, req, contact::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(ContactView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| ContactView::from(m))))
 }
 
 /// Creates a contact; you are the responsible unless you name another. Phones are stored as

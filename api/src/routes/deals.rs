@@ -674,11 +674,7 @@ pub async fn list_deals(
         deal::Column::ResponsibleId,
     );
     let page = fetch_page(&state.store.conn, query, req, deal::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(DealView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| DealView::from(m))))
 }
 
 /// Opens a deal. Without `pipeline_id` it goes to the default pipeline, without `stage_id` to

@@ -133,15 +133,7 @@ pub async fn list_departments(
         m.id
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(DepartmentView::from)
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| DepartmentView::from(m))))
 }
 
 /// Creates a department (admin).

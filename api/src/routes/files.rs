@@ -574,11 +574,7 @@ pub async fn list_files(
     });
     let query = visible_files(query, &caller.visibility(db).await?);
     let page = fetch_page(db, query, req, file::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(FileView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| FileView::from(m))))
 }
 
 /// Reads a file's metadata.

@@ -365,15 +365,7 @@ pub async fn list_legal_entities(
     .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
     let accounts = store::bank_accounts(&state.store.conn, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(|e| LegalEntityView::new(e, &accounts))
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |e| LegalEntityView::new(e, &accounts))))
 }
 
 /// Adds a legal entity to a company you may see. INN, KPP, OGRN/OGRNIP and every bank account

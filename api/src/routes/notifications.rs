@@ -101,15 +101,7 @@ pub async fn list_notifications(
         |m| m.id,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(NotificationView::from)
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| NotificationView::from(m))))
 }
 
 /// How many of the caller's notifications are unread.

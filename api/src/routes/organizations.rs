@@ -363,15 +363,7 @@ pub async fn list_organizations(
     .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|o| o.id).collect();
     let accounts = orgs::bank_accounts_of(&state.store.conn, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(|o| OrganizationView::new(o, &accounts))
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |o| OrganizationView::new(o, &accounts))))
 }
 
 /// Registers an own organisation (admin). INN, KPP, OGRN and every bank account are checked

@@ -253,15 +253,7 @@ pub async fn list_pipelines(
     .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
     let stages = stages_of(&state.store.conn, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page
-            .items
-            .iter()
-            .map(|p| PipelineView::new(p, &stages))
-            .collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |p| PipelineView::new(p, &stages))))
 }
 
 /// Creates a pipeline with its stages (admin).

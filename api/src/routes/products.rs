@@ -321,11 +321,7 @@ pub async fn list_products(
         updated_since: page.updated_since,
     });
     let page = fetch_page(&state.store.conn, query, req, product::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        items: page.items.iter().map(ProductView::from).collect::<Vec<_>>(),
-        next_cursor: page.next_cursor,
-        total: page.total,
-    }))
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| ProductView::from(m))))
 }
 
 /// Adds a product or service to the catalog. Names are unique among live products (409).
