@@ -143,8 +143,7 @@ impl ReminderWorker {
     /// One pass: claim due reminders and fire each in its own transaction. Returns how many
     /// were claimed.
     pub async fn tick(&self) -> Result<usize, sdelka_persistence::StoreError> {
-        use sdelka_persistence::reminders::{self, FireOutcome};
-        use sea_orm::TransactionTrait;
+        use sdelka_persistence::reminders;
         let claimed = reminders::claim_due(
             &self.store.conn,
             &self.owner,
@@ -154,18 +153,35 @@ impl ReminderWorker {
         .await?;
         let n = claimed.len();
         for r in claimed {
-            let txn = self.store.conn.begin().await?;
-            match reminders::fire(&txn, &r, &self.owner).await? {
-                FireOutcome::LeaseLost => {
-                    txn.rollback().await?;
-                    tracing::info!(reminder_id = %r.id, "reminder taken over by another instance");
-                }
-                outcome => {
-                    txn.commit().await?;
-                    tracing::info!(reminder_id = %r.id, ?outcome, "reminder fired");
+            // One failed reminder (e.g. a busy database) must not hold the others, nor itself,
+            // until the lease runs out: it is given back and retried on the next pass.
+            if let Err(e) = self.fire_one(&r).await {
+                tracing::warn!(reminder_id = %r.id, error = %e, "firing a reminder failed; will retry");
+                if let Err(e) = reminders::release(&self.store.conn, r.id, &self.owner).await {
+                    tracing::warn!(reminder_id = %r.id, error = %e, "releasing the reminder failed");
                 }
             }
         }
         Ok(n)
+    }
+
+    async fn fire_one(
+        &self,
+        r: &sdelka_persistence::entity::reminder::Model,
+    ) -> Result<(), sdelka_persistence::StoreError> {
+        use sdelka_persistence::reminders::{self, FireOutcome};
+        use sea_orm::TransactionTrait;
+        let txn = self.store.conn.begin().await?;
+        match reminders::fire(&txn, r, &self.owner).await? {
+            FireOutcome::LeaseLost => {
+                txn.rollback().await?;
+                tracing::info!(reminder_id = %r.id, "reminder taken over by another instance");
+            }
+            outcome => {
+                txn.commit().await?;
+                tracing::info!(reminder_id = %r.id, ?outcome, "reminder fired");
+            }
+        }
+        Ok(())
     }
 }

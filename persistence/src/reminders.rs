@@ -169,6 +169,20 @@ async fn target_of<C: ConnectionTrait>(db: &C, r: &Model) -> StoreResult<Option<
     })
 }
 
+/// Gives a claimed reminder back after a failed attempt, so that the next pass of any
+/// instance retries it at once instead of after the lease runs out.
+pub async fn release<C: ConnectionTrait>(db: &C, id: Uuid, owner: &str) -> StoreResult<()> {
+    Entity::update_many()
+        .col_expr(Column::LeaseOwner, Option::<String>::None.into())
+        .col_expr(Column::LeaseUntil, Option::<DateTime<Utc>>::None.into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(PENDING))
+        .filter(Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Fires a reminder claimed by `owner`. Call inside one transaction and commit only when the
 /// outcome is not [`FireOutcome::LeaseLost`].
 pub async fn fire<C: ConnectionTrait>(db: &C, r: &Model, owner: &str) -> StoreResult<FireOutcome> {
