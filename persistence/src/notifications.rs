@@ -8,8 +8,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::notification::{self, Column, Entity, Model};
+use crate::entity::user;
 use crate::error::{StoreError, StoreResult};
 use crate::journal::now;
+use crate::outbox::{self, OutgoingEmail};
 
 /// The record a notification is about (`activity`, `deal`, …), for a link in the inbox.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +41,37 @@ pub async fn notify<C: ConnectionTrait>(
         read_at: Set(None),
     };
     Ok(model.insert(db).await?)
+}
+
+/// ACT-5: puts a notification into `user_id`'s inbox and, when that user wants notifications
+/// by email (and is an active user), queues the same text as an email through the outbox —
+/// both in the caller's transaction. Every workflow that tells a person something goes
+/// through here, so the preference is honoured in one place.
+pub async fn notify_and_email<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    kind: &str,
+    title: &str,
+    body: &str,
+    entity: Option<EntityRef<'_>>,
+) -> StoreResult<Model> {
+    let n = notify(db, user_id, kind, title, body, entity).await?;
+    if let Some(u) = user::Entity::find_by_id(user_id).one(db).await?
+        && u.email_notifications
+        && u.active
+        && u.deleted_at.is_none()
+    {
+        outbox::enqueue_email(
+            db,
+            &OutgoingEmail {
+                to: vec![u.email],
+                subject: title.to_owned(),
+                text_body: body.to_owned(),
+            },
+        )
+        .await?;
+    }
+    Ok(n)
 }
 
 /// The notifications of one user; `unread = Some(true)` keeps the unread ones only.

@@ -12,11 +12,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::reminder::{self, Column, Entity, Model};
-use crate::entity::{activity, calendar_event, user};
+use crate::entity::{activity, calendar_event};
 use crate::error::StoreResult;
 use crate::journal::now;
 use crate::notifications::{self, EntityRef};
-use crate::outbox::{self, OutgoingEmail, numbered_params};
+use crate::outbox::numbered_params;
 
 pub const TARGET_ACTIVITY: &str = "activity";
 pub const TARGET_CALENDAR_EVENT: &str = "calendar_event";
@@ -221,7 +221,7 @@ pub async fn fire<C: ConnectionTrait>(db: &C, r: &Model, owner: &str) -> StoreRe
         (None, Some(t)) => format!("{} is due at {}", target.title, t.to_rfc3339()),
         (None, None) => target.title.clone(),
     };
-    let n = notifications::notify(
+    let n = notifications::notify_and_email(
         db,
         target.responsible_id,
         "reminder",
@@ -238,23 +238,6 @@ pub async fn fire<C: ConnectionTrait>(db: &C, r: &Model, owner: &str) -> StoreRe
         .filter(Column::Id.eq(r.id))
         .exec(db)
         .await?;
-    if let Some(u) = user::Entity::find_by_id(target.responsible_id)
-        .one(db)
-        .await?
-        && u.email_notifications
-        && u.active
-        && u.deleted_at.is_none()
-    {
-        outbox::enqueue_email(
-            db,
-            &OutgoingEmail {
-                to: vec![u.email],
-                subject: title,
-                text_body: body,
-            },
-        )
-        .await?;
-    }
     Ok(FireOutcome::Fired {
         notification_id: n.id,
         user_id: target.responsible_id,
