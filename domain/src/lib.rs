@@ -18,3 +18,6 @@ pub mod money;
 pub mod product_row;
 pub mod vat;
 pub mod work;
+// Sales documents (DOC-1, DOC-2).
+pub mod order;
+pub mod quote;
