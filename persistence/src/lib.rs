@@ -28,3 +28,6 @@ pub mod reminders;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use journal::Actor;
+// Sales documents (DOC-1, DOC-2)
+pub mod orders;
+pub mod quotes;

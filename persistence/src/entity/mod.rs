@@ -35,3 +35,9 @@ pub mod comment;
 pub mod file;
 pub mod notification;
 pub mod reminder;
+// Sales documents (DOC-1, DOC-2)
+pub mod order;
+pub mod order_transition;
+pub mod quote;
+pub mod quote_transition;
+pub mod quote_version;
