@@ -46,6 +46,7 @@ catalogue! {
     Conflict                => 409, "conflict", "The request conflicts with the current state";
     InvalidTransition       => 409, "invalid_transition", "The record's current state does not allow this";
     AlreadyConverted        => 409, "already_converted", "The lead was already converted";
+    VersionReadOnly         => 409, "version_read_only", "Only the current version of a document can change";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";

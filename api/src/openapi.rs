@@ -29,6 +29,7 @@ RFC 9457 problem documents for every error.",
         (name = "timeline", description = "Audit trail of every change"),
         (name = "sales", description = "Catalog, pipelines and stages, deals with product rows"),
         (name = "work", description = "Activities, calendar, reminders, notifications and files"),
+        (name = "documents", description = "Sales documents: quotes (commercial proposals) in versions, and orders"),
         (name = "operations", description = "Health, metrics and this document"),
     ),
     components(schemas(Problem, ProblemField))

@@ -4,6 +4,7 @@
 use sdelka_persistence::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
+use sdelka_persistence::entity::{order, quote};
 use sdelka_persistence::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
@@ -100,6 +101,12 @@ pub async fn ensure_visible<C: ConnectionTrait>(
             Box::pin(crate::routes::files::visible_file(db, caller, id)).await?;
             return Ok(());
         }
+        TimelineEntity::Quotes => exists::<quote::Entity, _>(db, id, history)
+            .await?
+            .map(|q| q.responsible_id),
+        TimelineEntity::Orders => exists::<order::Entity, _>(db, id, history)
+            .await?
+            .map(|o| o.responsible_id),
         // No such records exist yet.
         TimelineEntity::Invoices | TimelineEntity::Contracts => None,
     };

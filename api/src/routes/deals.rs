@@ -432,7 +432,7 @@ fn amount_minor(field: &str, value: &str) -> Result<i64, ApiError> {
 }
 
 /// A deal the caller may see, or 404.
-async fn visible_deal<C: ConnectionTrait>(
+pub(crate) async fn visible_deal<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     id: Uuid,
@@ -547,7 +547,7 @@ async fn refresh_deal_amount<C: ConnectionTrait>(
     Ok(updated)
 }
 
-fn stored_discount(r: &product_row::Model) -> Option<Discount> {
+pub(crate) fn stored_discount(r: &product_row::Model) -> Option<Discount> {
     match (r.discount_kind.as_deref(), r.discount_value) {
         (Some("percent"), Some(v)) => Percent::from_hundredths(v).ok().map(Discount::Percent),
         (Some("amount"), Some(v)) => Some(Discount::Amount(Money::from_minor(v))),
@@ -1086,8 +1086,29 @@ pub async fn add_product_row(
     let txn = state.store.conn.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let d = visible_deal(&txn, &scope, deal_id).await?;
+    let row = priced_row(&txn, &req, &d.currency, DEAL_ROWS, deal_id).await?;
+    let saved = records::create::<product_row::Entity, _>(&txn, &actor, row).await?;
+    refresh_deal_amount(&txn, &actor, deal_id).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/deals/{deal_id}/product-rows/{}", saved.id),
+        saved.version,
+        &ProductRowView::from(&saved),
+    ))
+}
+
+/// A new product row of a sales document, priced and checked but not yet stored. With
+/// `product_id`, name, unit, price and VAT rate default to the product's. Shared by deals and
+/// the documents made from them (quotes, orders).
+pub async fn priced_row<C: ConnectionTrait>(
+    txn: &C,
+    req: &NewProductRow,
+    currency: &str,
+    document_type: &str,
+    document_id: Uuid,
+) -> ApiResult<product_row::Model> {
     let product = match req.product_id {
-        Some(pid) => match records::find::<product::Entity, _>(&txn, pid).await {
+        Some(pid) => match records::find::<product::Entity, _>(txn, pid).await {
             Ok(p) => Some(p),
             Err(StoreError::NotFound) => {
                 return Err(ApiError::field(
@@ -1132,14 +1153,14 @@ pub async fn add_product_row(
         .unwrap_or_else(|| "шт".to_owned());
     let price = match (&req.price, &product) {
         (Some(p), _) => money_field("price", p).map_err(|e| v.push(e)).ok(),
-        (None, Some(p)) if p.currency == d.currency => Some(Money::from_minor(p.base_price_minor)),
+        (None, Some(p)) if p.currency == currency => Some(Money::from_minor(p.base_price_minor)),
         (None, Some(p)) => {
             v.push(FieldViolation::new(
                 "price",
                 "required",
                 format!(
-                    "the product is priced in {}, the deal in {}: give the price",
-                    p.currency, d.currency
+                    "the product is priced in {}, the document in {}: give the price",
+                    p.currency, currency
                 ),
             ));
             None
@@ -1172,8 +1193,8 @@ pub async fn add_product_row(
     let at = now();
     let mut row = product_row::Model {
         id: Uuid::now_v7(),
-        document_type: DEAL_ROWS.to_owned(),
-        document_id: deal_id,
+        document_type: document_type.to_owned(),
+        document_id,
         product_id: product.as_ref().map(|p| p.id),
         name,
         quantity_thousandths: 0,
@@ -1202,14 +1223,7 @@ pub async fn add_product_row(
         vat_rate,
         req.vat_included.unwrap_or(false),
     )?;
-    let saved = records::create::<product_row::Entity, _>(&txn, &actor, row).await?;
-    refresh_deal_amount(&txn, &actor, deal_id).await?;
-    txn.commit().await?;
-    Ok(created(
-        format!("/api/v1/deals/{deal_id}/product-rows/{}", saved.id),
-        saved.version,
-        &ProductRowView::from(&saved),
-    ))
+    Ok(row)
 }
 
 async fn row_of_deal<C: ConnectionTrait>(

@@ -25,6 +25,10 @@ pub mod calendar;
 pub mod comments;
 pub mod files;
 pub mod notifications;
+// Sales documents (DOC-1, DOC-2)
+pub mod documents;
+pub mod orders;
+pub mod quotes;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -55,7 +59,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(files::routes)
         .configure(comments::routes)
         .configure(leads::routes)
-        .configure(imports::routes);
+        .configure(imports::routes)
+        .configure(quotes::routes)
+        .configure(orders::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

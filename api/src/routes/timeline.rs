@@ -39,6 +39,9 @@ pub enum TimelineEntity {
     Leads,
     Invoices,
     Contracts,
+    // Sales documents
+    Quotes,
+    Orders,
 }
 
 impl TimelineEntity {
@@ -59,6 +62,8 @@ impl TimelineEntity {
             TimelineEntity::Leads => "lead",
             TimelineEntity::Invoices => "invoice",
             TimelineEntity::Contracts => "contract",
+            TimelineEntity::Quotes => "quote",
+            TimelineEntity::Orders => "order",
         }
     }
 }

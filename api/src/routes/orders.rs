@@ -1,0 +1,631 @@
+//! `/orders` (DOC-2): the client's order, from an accepted quote (the accepted version's rows)
+//! or straight from a deal (the deal's rows).
+//!
+//! Status, by the pure state machine `sdelka_domain::order`: draft → `confirm-terms` →
+//! awaiting_advance → (the advance payment arrives) → confirmed → `complete` → completed; or
+//! `cancel` (with a reason) before completion. "Confirming obligations = the advance arrived":
+//! no person confirms an order — the payments area calls
+//! `sdelka_persistence::orders::record_payment` in its transaction whenever the money applied
+//! to the order's invoices changes. Visibility and permissions are those of deals.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use sdelka_domain::money::{Money, Percent};
+use sdelka_domain::order::{OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, decide};
+use sdelka_domain::quote::QuoteStatus;
+use sdelka_domain::validation::RuleBroken;
+use sdelka_persistence::entity::{order, product_row, quote};
+use sdelka_persistence::journal::now;
+use sdelka_persistence::orders::{
+    ORDER_ROWS, OrderFilter, Raced, order_of_quote, orders_query, record_transition,
+    transitions_of,
+};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::quotes::{copy_rows, rows_of_version, version_of};
+use sdelka_persistence::records;
+use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
+use sdelka_persistence::visibility::Scope;
+use sdelka_persistence::StoreError;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::{Principal, SalesStaff};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{IfMatch, JsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::deals::visible_deal;
+use crate::routes::documents::{
+    DocumentRowView, TransitionView, VatSubtotalView, check_parties, totals, vat_by_rate,
+};
+use crate::routes::products::money_field;
+use crate::routes::{created, versioned};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_orders)
+        .service(create_order)
+        .service(get_order)
+        .service(order_action)
+        .service(order_transitions);
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: Uuid,
+    /// Given by the numbering templates (WF-NUM) when the terms are confirmed; `null` before.
+    pub number: Option<String>,
+    #[schema(example = "Видеонаблюдение для ТСЖ «Берёзка»")]
+    pub title: String,
+    pub deal_id: Uuid,
+    /// The quote the order was made from, and which of its versions (the accepted one).
+    pub quote_id: Option<Uuid>,
+    pub quote_version: Option<i32>,
+    pub organization_id: Uuid,
+    pub legal_entity_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub responsible_id: Uuid,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    /// `draft`, `awaiting_advance`, `confirmed`, `completed` or `cancelled`.
+    #[schema(example = "awaiting_advance")]
+    pub status: String,
+    /// Manual actions the status allows: `confirm-terms`, `complete`, `cancel`.
+    pub allowed_actions: Vec<String>,
+    #[schema(value_type = String, example = "50000.00")]
+    pub net: Money,
+    #[schema(value_type = String, example = "11000.00")]
+    pub vat: Money,
+    #[schema(value_type = String, example = "61000.00")]
+    pub total: Money,
+    /// What the client pays before the order is confirmed.
+    #[schema(value_type = String, example = "18300.00")]
+    pub advance_amount: Money,
+    /// Set when the advance was asked as a share of the total.
+    #[schema(value_type = Option<String>, example = "30.00")]
+    pub advance_percent: Option<Percent>,
+    /// Paid against the order so far, as the payments area reports it.
+    #[schema(value_type = String, example = "0.00")]
+    pub paid_amount: Money,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&order::Model> for OrderView {
+    fn from(o: &order::Model) -> Self {
+        OrderView {
+            id: o.id,
+            number: o.number.clone(),
+            title: o.title.clone(),
+            deal_id: o.deal_id,
+            quote_id: o.quote_id,
+            quote_version: o.quote_version,
+            organization_id: o.organization_id,
+            legal_entity_id: o.legal_entity_id,
+            contact_id: o.contact_id,
+            responsible_id: o.responsible_id,
+            currency: o.currency.clone(),
+            status: o.status.clone(),
+            allowed_actions: OrderStatus::parse(&o.status)
+                .map(|s| s.allowed().iter().map(|a| a.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            net: Money::from_minor(o.net_minor),
+            vat: Money::from_minor(o.vat_minor),
+            total: Money::from_minor(o.total_minor),
+            advance_amount: Money::from_minor(o.advance_minor),
+            advance_percent: o
+                .advance_percent_hundredths
+                .and_then(|h| Percent::from_hundredths(h).ok()),
+            paid_amount: Money::from_minor(o.paid_minor),
+            confirmed_at: o.confirmed_at,
+            cancel_reason: o.cancel_reason.clone(),
+            version: o.version,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// An order with its rows and VAT subtotals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub order: OrderView,
+    pub rows: Vec<DocumentRowView>,
+    pub vat_by_rate: Vec<VatSubtotalView>,
+}
+
+/// A new order: from an accepted quote (`quote_id`) or from a deal (`deal_id`), not both.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    /// An accepted quote: the order copies its accepted version's rows, seller and buyer.
+    pub quote_id: Option<Uuid>,
+    /// A deal: the order copies its product rows.
+    pub deal_id: Option<Uuid>,
+    /// The seller; required with `deal_id`, taken from the quote otherwise.
+    pub organization_id: Option<Uuid>,
+    /// Default: the quote's, or the deal's.
+    pub legal_entity_id: Option<Uuid>,
+    /// Default: the quote's, or the deal's first contact.
+    pub contact_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
+    pub title: Option<String>,
+    /// The advance as money (at most the total). Default: the whole total.
+    #[schema(example = "18300.00")]
+    pub advance_amount: Option<String>,
+    /// The advance as a percent of the total (0–100), rounded to kopecks. Not with
+    /// `advance_amount`.
+    #[schema(example = "30")]
+    pub advance_percent: Option<String>,
+}
+
+/// What an action on an order may carry.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderActionRequest {
+    /// `cancel`: why (required).
+    #[validate(length(max = 2000))]
+    #[schema(example = "Клиент отказался от заказа")]
+    pub reason: Option<String>,
+    /// A note for the timeline.
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListFilter {
+    pub deal_id: Option<Uuid>,
+    pub quote_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub responsible_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrderActionPath {
+    /// Order id.
+    pub id: Uuid,
+    /// `confirm-terms`, `complete` or `cancel`.
+    pub action: String,
+}
+
+fn sorts() -> [SortKey<order::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: order::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: order::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "total",
+            column: order::Column::TotalMinor,
+            key: |m| CursorValue::Int(m.total_minor),
+        },
+    ]
+}
+
+fn refusal(r: OrderRefusal) -> ApiError {
+    match r {
+        OrderRefusal::WrongState { .. } => {
+            ApiError::new(ErrorCode::InvalidTransition, r.to_string())
+        }
+        OrderRefusal::ReasonRequired => ApiError::field("reason", r.code(), r.to_string()),
+    }
+}
+
+fn raced() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "the order was changed by another request at the same moment; read it again",
+    )
+}
+
+async fn visible_order<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    id: Uuid,
+) -> ApiResult<order::Model> {
+    let o = records::find::<order::Entity, _>(db, id).await?;
+    if !scope.allows(Some(o.responsible_id)) {
+        return Err(ApiError::not_found());
+    }
+    Ok(o)
+}
+
+fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+async fn detail<C: ConnectionTrait>(db: &C, o: &order::Model) -> ApiResult<OrderDetail> {
+    let rows = rows_of(db, ORDER_ROWS, o.id).await?;
+    Ok(detail_of(o, &rows))
+}
+
+fn detail_of(o: &order::Model, rows: &[product_row::Model]) -> OrderDetail {
+    OrderDetail {
+        order: OrderView::from(o),
+        vat_by_rate: vat_by_rate(rows),
+        rows: rows.iter().map(DocumentRowView::from).collect(),
+    }
+}
+
+/// Lists the orders the caller may see.
+#[utoipa::path(
+    tag = "documents",
+    params(ListParams, OrderListFilter),
+    responses((status = 200, description = "A page of orders; sorts: created_at, updated_at, total", body = ListPage<OrderView>))
+)]
+#[get("/orders")]
+pub async fn list_orders(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<OrderListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    if let Some(s) = &f.status
+        && OrderStatus::parse(s).is_none()
+    {
+        return Err(ApiError::field(
+            "status",
+            "unknown_value",
+            "status is draft, awaiting_advance, confirmed, completed or cancelled",
+        ));
+    }
+    let scope = caller.visibility(&state.store.conn).await?;
+    let query = scope.apply(
+        orders_query(&OrderFilter {
+            deal_id: f.deal_id,
+            quote_id: f.quote_id,
+            status: f.status,
+            responsible_id: f.responsible_id,
+            updated_since: page.updated_since,
+        }),
+        order::Column::ResponsibleId,
+    );
+    let page = fetch_page(&state.store.conn, query, req, order::Column::Id, |m| m.id).await?;
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| OrderView::from(m))))
+}
+
+/// Makes an order (a draft) from an accepted quote — copying the accepted version's rows,
+/// seller and buyer; one order per quote (a second is 409 `duplicate`) — or from a deal,
+/// copying the deal's rows. The advance defaults to the whole total.
+#[utoipa::path(
+    tag = "documents",
+    request_body(content = CreateOrder, example = json!({
+        "quote_id": "0193a000-0000-7000-8000-000000000003",
+        "advance_percent": "30"
+    })),
+    responses((status = 201, description = "Created", body = OrderDetail))
+)]
+#[post("/orders")]
+pub async fn create_order(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    body: JsonBody<CreateOrder>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let actor = caller.actor();
+    let advance_amount = req
+        .advance_amount
+        .as_deref()
+        .map(|a| {
+            money_field("advance_amount", a)
+                .map_err(|v| ApiError::validation(v.into()))
+                .and_then(|m| {
+                    m.to_minor().map_err(|e| {
+                        ApiError::field("advance_amount", e.code(), e.to_string())
+                    })
+                })
+        })
+        .transpose()?;
+    let advance_percent = req
+        .advance_percent
+        .as_deref()
+        .map(|p| {
+            Percent::parse(p)
+                .map(|p| p.to_hundredths())
+                .map_err(|e| ApiError::field("advance_percent", e.code(), e.to_string()))
+        })
+        .transpose()?;
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let order_id = Uuid::now_v7();
+    let at = now();
+    let mut o = order::Model {
+        id: order_id,
+        deal_id: Uuid::nil(),
+        quote_id: None,
+        quote_version: None,
+        organization_id: Uuid::nil(),
+        legal_entity_id: None,
+        contact_id: None,
+        responsible_id: caller.user_id,
+        currency: String::new(),
+        number: None,
+        title: String::new(),
+        status: OrderStatus::Draft.as_str().to_owned(),
+        net_minor: 0,
+        vat_minor: 0,
+        total_minor: 0,
+        advance_minor: 0,
+        advance_percent_hundredths: advance_percent,
+        paid_minor: 0,
+        confirmed_at: None,
+        cancel_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let rows = match (req.quote_id, req.deal_id) {
+        (Some(quote_id), None) => {
+            let q = match records::find::<quote::Entity, _>(&txn, quote_id).await {
+                Ok(q) if scope.allows(Some(q.responsible_id)) => q,
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(ApiError::field(
+                        "quote_id",
+                        "not_found",
+                        format!("quote_id {quote_id} does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if QuoteStatus::parse(&q.status) != Some(QuoteStatus::Accepted) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    format!(
+                        "an order is made from an accepted quote; quote {} is {} (version {})",
+                        q.id, q.status, q.current_version
+                    ),
+                ));
+            }
+            if let Some(existing) = order_of_quote(&txn, q.id).await? {
+                return Err(ApiError::new(
+                    ErrorCode::Duplicate,
+                    format!("quote {} already has order {}", q.id, existing.id),
+                ));
+            }
+            let v = version_of(&txn, q.id, q.current_version)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            o.deal_id = q.deal_id;
+            o.quote_id = Some(q.id);
+            o.quote_version = Some(v.number);
+            o.organization_id = req.organization_id.unwrap_or(q.organization_id);
+            o.legal_entity_id = req.legal_entity_id.or(q.legal_entity_id);
+            o.contact_id = req.contact_id.or(q.contact_id);
+            o.responsible_id = q.responsible_id;
+            o.currency = q.currency.clone();
+            o.title = clean(&req.title).unwrap_or_else(|| q.title.clone());
+            let source = rows_of_version(&txn, v.id).await?;
+            copy_rows(&txn, &actor, &source, ORDER_ROWS, order_id).await?
+        }
+        (None, Some(deal_id)) => {
+            let d = match visible_deal(&txn, &scope, deal_id).await {
+                Ok(d) => d,
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    return Err(ApiError::field(
+                        "deal_id",
+                        "not_found",
+                        format!("deal_id {deal_id} does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(org) = req.organization_id else {
+                return Err(ApiError::field(
+                    "organization_id",
+                    "required",
+                    "an order made from a deal needs the seller: organization_id",
+                ));
+            };
+            o.deal_id = d.id;
+            o.organization_id = org;
+            o.legal_entity_id = req.legal_entity_id.or(d.legal_entity_id);
+            o.contact_id = req.contact_id.or_else(|| {
+                serde_json::from_str::<Vec<Uuid>>(&d.contact_ids)
+                    .ok()
+                    .and_then(|v| v.first().copied())
+            });
+            o.responsible_id = d.responsible_id;
+            o.currency = d.currency.clone();
+            o.title = clean(&req.title).unwrap_or_else(|| d.title.clone());
+            let source = rows_of(&txn, DEAL_ROWS, d.id).await?;
+            if source.is_empty() {
+                return Err(ApiError::field(
+                    "deal_id",
+                    "no_rows",
+                    "the deal has no product rows to order",
+                ));
+            }
+            copy_rows(&txn, &actor, &source, ORDER_ROWS, order_id).await?
+        }
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ApiError::field(
+                "quote_id",
+                "one_of_required",
+                "give either quote_id (an accepted quote) or deal_id",
+            ));
+        }
+    };
+    check_parties(
+        &txn,
+        &caller,
+        req.organization_id,
+        req.legal_entity_id,
+        req.contact_id,
+    )
+    .await?;
+    (o.net_minor, o.vat_minor, o.total_minor) = totals(&rows)?;
+    o.advance_minor = advance_of(o.total_minor, advance_amount, advance_percent)
+        .map_err(|e| ApiError::field(e.field(), e.code(), e.to_string()))?;
+    let saved = match records::create::<order::Entity, _>(&txn, &actor, o).await {
+        Ok(s) => s,
+        // Another request made the quote's order first.
+        Err(StoreError::Duplicate(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::Duplicate,
+                "the quote already has an order",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let view = detail_of(&saved, &rows);
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/orders/{}", saved.id),
+        saved.version,
+        &view,
+    ))
+}
+
+/// Reads an order with its rows.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = OrderDetail))
+)]
+#[get("/orders/{id}")]
+pub async fn get_order(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let o = visible_order(db, &scope, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, o.version, &detail(db, &o).await?))
+}
+
+/// Manual actions: `confirm-terms` (draft → awaiting_advance; straight to confirmed when the
+/// advance is 0 or already paid), `complete` (confirmed → completed), `cancel` (with a
+/// `reason`, before completion). Confirmation by the advance is not an action: payments
+/// record it. A wrong action is 409 `invalid_transition` naming the status and the allowed
+/// actions.
+#[utoipa::path(
+    tag = "documents",
+    params(OrderActionPath, ("If-Match" = Option<String>, Header, description = "ETag of the order you read")),
+    request_body(content = OrderActionRequest, example = json!({"reason": "Клиент отказался от заказа"})),
+    responses((status = 200, description = "The order after the action", body = OrderDetail))
+)]
+#[post("/orders/{id}/actions/{action}")]
+pub async fn order_action(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    path: web::Path<OrderActionPath>,
+    if_match: IfMatch,
+    body: JsonBody<OrderActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let OrderActionPath { id, action } = path.into_inner();
+    let Some(kind) = OrderActionKind::parse(&action) else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "there is no order action `{action}`; actions: confirm-terms, complete, cancel"
+            ),
+        ));
+    };
+    let req = body.0;
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let o = visible_order(&txn, &scope, id).await?;
+    if let Some(e) = if_match.0
+        && e != o.version
+    {
+        return Err(StoreError::StaleVersion {
+            expected: e,
+            current: o.version,
+        }
+        .into());
+    }
+    let from = OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft);
+    let reason = clean(&req.reason);
+    let command = match kind {
+        OrderActionKind::ConfirmTerms => OrderAction::ConfirmTerms {
+            advance_minor: o.advance_minor,
+            paid_minor: o.paid_minor,
+        },
+        OrderActionKind::Complete => OrderAction::Complete,
+        OrderActionKind::Cancel => OrderAction::Cancel {
+            reason: reason.clone().unwrap_or_default(),
+        },
+    };
+    let to = decide(from, &command).map_err(refusal)?;
+    let mut next = o.clone();
+    next.status = to.as_str().to_owned();
+    match kind {
+        OrderActionKind::ConfirmTerms => {
+            // NUMBERING HOOK (WF-NUM-2): an order gets its number when its terms are confirmed,
+            // in this transaction, from the seller's "order" numbering template dated today:
+            //     if next.number.is_none() { next.number = Some(take_number(&txn, …)?) }
+            // Until the numbering templates are wired in, orders keep `number: null`.
+            if to == OrderStatus::Confirmed {
+                next.confirmed_at = Some(now());
+            }
+        }
+        OrderActionKind::Complete => {}
+        OrderActionKind::Cancel => next.cancel_reason = reason.clone(),
+    }
+    let note = match (reason.filter(|_| kind == OrderActionKind::Cancel), clean(&req.comment)) {
+        (Some(r), Some(c)) => Some(format!("{r} ({c})")),
+        (r, c) => r.or(c),
+    };
+    let saved = record_transition(&txn, &actor, kind.as_str(), &o, next, note.as_deref())
+        .await?
+        .map_err(|Raced| raced())?;
+    let view = detail(&txn, &saved).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, saved.version, &view))
+}
+
+/// The status changes of an order, oldest first: who (none when a payment confirmed it),
+/// when, from, to, why.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "Transitions", body = Vec<TransitionView>))
+)]
+#[get("/orders/{id}/transitions")]
+pub async fn order_transitions(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let o = visible_order(db, &scope, id.into_inner()).await?;
+    let out: Vec<TransitionView> = transitions_of(db, o.id)
+        .await?
+        .into_iter()
+        .map(|t| TransitionView {
+            action: t.action,
+            from_status: t.from_status,
+            to_status: t.to_status,
+            actor_id: t.actor_id,
+            comment: t.comment,
+            occurred_at: t.occurred_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}

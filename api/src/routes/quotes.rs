@@ -1,0 +1,1090 @@
+//! `/quotes` (DOC-1): commercial proposals made from a deal, in versions.
+//!
+//! A quote copies the deal's product rows (or takes rows given in the request), names the
+//! seller (an own organisation) and the buyer (the deal's legal entity and/or contact), and is
+//! valid until a date. Each version has its own status, decided by the pure state machine
+//! `sdelka_domain::quote`: draft → sent → accepted | rejected; after the client's feedback on
+//! a sent or rejected version, `POST /quotes/{id}/versions` starts the next version as an
+//! editable draft, and every older version stays read-only (edits → 409 `version_read_only`).
+//!
+//! "send" emails the quote to the buyer's contact through the outbox, in the transaction of
+//! the transition. Visibility and permissions are those of deals: the quote belongs to the
+//! deal's responsible user; changing quotes needs `admin`, `head` or `sales_manager`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sdelka_domain::money::Money;
+use sdelka_domain::quote::{QuoteAction, QuoteRefusal, QuoteStatus, decide, decide_on_version};
+use sdelka_persistence::entity::{contact, legal_entity, organization, product_row, quote, quote_version};
+use sdelka_persistence::journal::now;
+use sdelka_persistence::outbox::{OutgoingEmail, enqueue_email};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::quotes::{
+    QUOTE_VERSION_ROWS, QuoteFilter, Raced, Transition, copy_rows, log_transition, new_version,
+    quotes_query, record_transition, remove_rows, rows_of_version, save_quote_as,
+    transitions_of, version_of, versions_of,
+};
+use sdelka_persistence::records;
+use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
+use sdelka_persistence::visibility::Scope;
+use sdelka_persistence::{Actor, StoreError};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::{Principal, SalesStaff};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{IfMatch, JsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::deals::{NewProductRow, visible_deal};
+use crate::routes::documents::{
+    DocumentRowView, TransitionView, VatSubtotalView, check_parties, priced_rows, totals,
+    vat_by_rate,
+};
+use crate::routes::products::today;
+use crate::routes::{created, versioned};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_quotes)
+        .service(create_quote)
+        .service(get_quote)
+        .service(list_versions)
+        .service(create_version)
+        .service(get_version)
+        .service(update_version)
+        .service(quote_action)
+        .service(quote_transitions);
+}
+
+/// How long a quote is valid when the request names no date.
+const DEFAULT_VALIDITY_DAYS: i64 = 30;
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+/// A quote: its parties and the status, validity and totals of its current version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteView {
+    pub id: Uuid,
+    /// Given by the numbering templates (WF-NUM) when the quote is first sent; `null` before.
+    pub number: Option<String>,
+    #[schema(example = "Видеонаблюдение для ТСЖ «Берёзка»")]
+    pub title: String,
+    pub deal_id: Uuid,
+    /// The seller: an own organisation.
+    pub organization_id: Uuid,
+    /// The buyer's legal entity.
+    pub legal_entity_id: Option<Uuid>,
+    /// The buyer's contact person, to whom "send" emails the quote by default.
+    pub contact_id: Option<Uuid>,
+    /// The deal's responsible user when the quote was made: who sees it.
+    pub responsible_id: Uuid,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    /// Status of the current version: `draft`, `sent`, `accepted` or `rejected`.
+    #[schema(example = "draft")]
+    pub status: String,
+    /// Number of the current version (1, 2, …).
+    pub current_version: i32,
+    /// What the current version allows: `edit`, `send`, `accept`, `reject`, `new-version`.
+    pub allowed_actions: Vec<String>,
+    pub valid_until: Option<NaiveDate>,
+    #[schema(value_type = String, example = "50000.00")]
+    pub net: Money,
+    #[schema(value_type = String, example = "11000.00")]
+    pub vat: Money,
+    #[schema(value_type = String, example = "61000.00")]
+    pub total: Money,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn allowed(status: &str) -> Vec<String> {
+    QuoteStatus::parse(status)
+        .map(|s| s.allowed().iter().map(|a| a.as_str().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+impl From<&quote::Model> for QuoteView {
+    fn from(q: &quote::Model) -> Self {
+        QuoteView {
+            id: q.id,
+            number: q.number.clone(),
+            title: q.title.clone(),
+            deal_id: q.deal_id,
+            organization_id: q.organization_id,
+            legal_entity_id: q.legal_entity_id,
+            contact_id: q.contact_id,
+            responsible_id: q.responsible_id,
+            currency: q.currency.clone(),
+            status: q.status.clone(),
+            current_version: q.current_version,
+            allowed_actions: allowed(&q.status),
+            valid_until: q.valid_until,
+            net: Money::from_minor(q.net_minor),
+            vat: Money::from_minor(q.vat_minor),
+            total: Money::from_minor(q.total_minor),
+            version: q.version,
+            created_at: q.created_at,
+            updated_at: q.updated_at,
+        }
+    }
+}
+
+/// A quote with the rows and VAT subtotals of its current version.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteDetail {
+    #[serde(flatten)]
+    pub quote: QuoteView,
+    pub rows: Vec<DocumentRowView>,
+    pub vat_by_rate: Vec<VatSubtotalView>,
+}
+
+/// One version of a quote. Only the current version may change, and only as a draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteVersionView {
+    pub quote_id: Uuid,
+    /// 1, 2, … within the quote.
+    pub number: i32,
+    #[schema(example = "sent")]
+    pub status: String,
+    /// Whether this is the quote's current version.
+    pub current: bool,
+    /// What this version allows (nothing for an old version).
+    pub allowed_actions: Vec<String>,
+    pub valid_until: Option<NaiveDate>,
+    /// What changed in this version (the client's feedback it answers).
+    pub comment: Option<String>,
+    #[schema(value_type = String)]
+    pub net: Money,
+    #[schema(value_type = String)]
+    pub vat: Money,
+    #[schema(value_type = String)]
+    pub total: Money,
+    pub vat_by_rate: Vec<VatSubtotalView>,
+    pub rows: Vec<DocumentRowView>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub sent_to_contact_id: Option<Uuid>,
+    pub sent_to_email: Option<String>,
+    /// When the client accepted or rejected it.
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reject_reason: Option<String>,
+    /// The version's own record version (its ETag), for `If-Match` on edits.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn version_view(
+    q: &quote::Model,
+    v: &quote_version::Model,
+    rows: &[product_row::Model],
+) -> QuoteVersionView {
+    let current = v.number == q.current_version;
+    QuoteVersionView {
+        quote_id: v.quote_id,
+        number: v.number,
+        status: v.status.clone(),
+        current,
+        allowed_actions: if current {
+            allowed(&v.status)
+        } else {
+            Vec::new()
+        },
+        valid_until: v.valid_until,
+        comment: v.comment.clone(),
+        net: Money::from_minor(v.net_minor),
+        vat: Money::from_minor(v.vat_minor),
+        total: Money::from_minor(v.total_minor),
+        vat_by_rate: vat_by_rate(rows),
+        rows: rows.iter().map(DocumentRowView::from).collect(),
+        sent_at: v.sent_at,
+        sent_to_contact_id: v.sent_to_contact_id,
+        sent_to_email: v.sent_to_email.clone(),
+        decided_at: v.decided_at,
+        reject_reason: v.reject_reason.clone(),
+        version: v.version,
+        created_at: v.created_at,
+        updated_at: v.updated_at,
+    }
+}
+
+/// A new quote from a deal.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateQuote {
+    /// The deal the quote is made for; it must be visible to the caller.
+    pub deal_id: Uuid,
+    /// The seller: an own organisation (`/organizations`).
+    pub organization_id: Uuid,
+    /// The buyer's legal entity. Default: the deal's.
+    pub legal_entity_id: Option<Uuid>,
+    /// The buyer's contact. Default: the deal's first contact.
+    pub contact_id: Option<Uuid>,
+    /// Default: the deal's title.
+    #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
+    pub title: Option<String>,
+    /// Default: 30 days from today. Not in the past.
+    #[schema(example = "2026-12-31")]
+    pub valid_until: Option<NaiveDate>,
+    /// Rows of version 1. Default: a copy of the deal's product rows (as priced there).
+    /// 1 to 500 rows.
+    #[validate(nested)]
+    pub rows: Option<Vec<NewProductRow>>,
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+/// The next version of a quote, after the client's feedback.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewQuoteVersion {
+    /// Rows of the new version. Default: a copy of the current version's rows.
+    /// 1 to 500 rows.
+    #[validate(nested)]
+    pub rows: Option<Vec<NewProductRow>>,
+    /// Default: the current version's date, or 30 days from today if that has passed.
+    pub valid_until: Option<NaiveDate>,
+    /// What the client asked for.
+    #[validate(length(max = 2000))]
+    #[schema(example = "Клиент просит скидку 5 % на камеры")]
+    pub comment: Option<String>,
+}
+
+/// Changes to the current draft version.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateQuoteVersion {
+    /// Replaces all rows of the version.
+    /// 1 to 500 rows.
+    #[validate(nested)]
+    pub rows: Option<Vec<NewProductRow>>,
+    pub valid_until: Option<NaiveDate>,
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+/// What an action on a quote may carry.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteActionRequest {
+    /// `send`: the contact to email (default: the quote's contact, else the deal's first).
+    pub contact_id: Option<Uuid>,
+    /// `reject`: why the client said no.
+    #[validate(length(max = 2000))]
+    #[schema(example = "Выбрали другого подрядчика")]
+    pub reason: Option<String>,
+    /// Any action: a note for the timeline.
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuoteListFilter {
+    pub deal_id: Option<Uuid>,
+    /// Status of the current version.
+    pub status: Option<String>,
+    pub responsible_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VersionPath {
+    /// Quote id.
+    pub id: Uuid,
+    /// Version number (1, 2, …).
+    pub n: i32,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct QuoteActionPath {
+    /// Quote id.
+    pub id: Uuid,
+    /// `send`, `accept` or `reject`.
+    pub action: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules shared by the handlers
+
+fn sorts() -> [SortKey<quote::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: quote::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: quote::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "total",
+            column: quote::Column::TotalMinor,
+            key: |m| CursorValue::Int(m.total_minor),
+        },
+    ]
+}
+
+/// A refusal of the state machine as a 409 naming state and allowed actions.
+pub fn refusal(r: QuoteRefusal) -> ApiError {
+    ApiError::new(ErrorCode::InvalidTransition, r.to_string())
+}
+
+fn raced() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "the quote was changed by another request at the same moment; read it again",
+    )
+}
+
+fn status_of(s: &str) -> QuoteStatus {
+    // Statuses are only ever written from `QuoteStatus::as_str`.
+    QuoteStatus::parse(s).unwrap_or(QuoteStatus::Draft)
+}
+
+/// A quote the caller may see, or 404.
+async fn visible_quote<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    id: Uuid,
+) -> ApiResult<quote::Model> {
+    let q = records::find::<quote::Entity, _>(db, id).await?;
+    if !scope.allows(Some(q.responsible_id)) {
+        return Err(ApiError::not_found());
+    }
+    Ok(q)
+}
+
+async fn version_or_404<C: ConnectionTrait>(
+    db: &C,
+    quote_id: Uuid,
+    n: i32,
+) -> ApiResult<quote_version::Model> {
+    version_of(db, quote_id, n)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+fn check_valid_until(d: NaiveDate) -> ApiResult<NaiveDate> {
+    if d < today() {
+        return Err(ApiError::field(
+            "valid_until",
+            "in_past",
+            "valid_until must be today or later",
+        ));
+    }
+    Ok(d)
+}
+
+fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// Stores rows and returns them; the caller puts their totals on the version.
+async fn store_rows<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    rows: Vec<product_row::Model>,
+) -> ApiResult<Vec<product_row::Model>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(records::create::<product_row::Entity, _>(txn, actor, r).await?);
+    }
+    Ok(out)
+}
+
+/// Mirrors a version's status, validity and totals on the quote.
+fn mirror(q: &mut quote::Model, v: &quote_version::Model) {
+    q.current_version = v.number;
+    q.status = v.status.clone();
+    q.valid_until = v.valid_until;
+    q.net_minor = v.net_minor;
+    q.vat_minor = v.vat_minor;
+    q.total_minor = v.total_minor;
+}
+
+fn first_contact(deal_contacts: &str) -> Option<Uuid> {
+    serde_json::from_str::<Vec<Uuid>>(deal_contacts)
+        .ok()
+        .and_then(|v| v.first().copied())
+}
+
+async fn detail<C: ConnectionTrait>(db: &C, q: &quote::Model) -> ApiResult<QuoteDetail> {
+    let v = version_or_404(db, q.id, q.current_version).await?;
+    let rows = rows_of_version(db, v.id).await?;
+    Ok(QuoteDetail {
+        quote: QuoteView::from(q),
+        vat_by_rate: vat_by_rate(&rows),
+        rows: rows.iter().map(DocumentRowView::from).collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// Lists the quotes the caller may see (those of deals he sees).
+#[utoipa::path(
+    tag = "documents",
+    params(ListParams, QuoteListFilter),
+    responses((status = 200, description = "A page of quotes; sorts: created_at, updated_at, total", body = ListPage<QuoteView>))
+)]
+#[get("/quotes")]
+pub async fn list_quotes(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<QuoteListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    if let Some(s) = &f.status
+        && QuoteStatus::parse(s).is_none()
+    {
+        return Err(ApiError::field(
+            "status",
+            "unknown_value",
+            "status is draft, sent, accepted or rejected",
+        ));
+    }
+    let scope = caller.visibility(&state.store.conn).await?;
+    let query = scope.apply(
+        quotes_query(&QuoteFilter {
+            deal_id: f.deal_id,
+            status: f.status,
+            responsible_id: f.responsible_id,
+            organization_id: f.organization_id,
+            updated_since: page.updated_since,
+        }),
+        quote::Column::ResponsibleId,
+    );
+    let page = fetch_page(&state.store.conn, query, req, quote::Column::Id, |m| m.id).await?;
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| QuoteView::from(m))))
+}
+
+/// Makes a quote (version 1, a draft) from a deal: the deal's product rows are copied as they
+/// are priced there, unless `rows` are given. The buyer defaults to the deal's legal entity
+/// and first contact; the quote belongs to the deal's responsible user.
+#[utoipa::path(
+    tag = "documents",
+    request_body(content = CreateQuote, example = json!({
+        "deal_id": "0193a000-0000-7000-8000-000000000001",
+        "organization_id": "0193a000-0000-7000-8000-000000000002",
+        "valid_until": "2026-12-31"
+    })),
+    responses((status = 201, description = "Created; the body is the quote with its rows", body = QuoteDetail))
+)]
+#[post("/quotes")]
+pub async fn create_quote(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    body: JsonBody<CreateQuote>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let actor = caller.actor();
+    let valid_until = check_valid_until(
+        req.valid_until
+            .unwrap_or_else(|| today() + Duration::days(DEFAULT_VALIDITY_DAYS)),
+    )?;
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let deal = match visible_deal(&txn, &scope, req.deal_id).await {
+        Ok(d) => d,
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(ApiError::field(
+                "deal_id",
+                "not_found",
+                format!("deal_id {} does not exist", req.deal_id),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let legal_entity_id = req.legal_entity_id.or(deal.legal_entity_id);
+    let contact_id = req.contact_id.or_else(|| first_contact(&deal.contact_ids));
+    check_parties(
+        &txn,
+        &caller,
+        Some(req.organization_id),
+        req.legal_entity_id,
+        req.contact_id,
+    )
+    .await?;
+    let at = now();
+    let quote_id = Uuid::now_v7();
+    let mut version = new_version(quote_id, 1, Some(valid_until), clean(&req.comment));
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced =
+                priced_rows(&txn, given, &deal.currency, QUOTE_VERSION_ROWS, version.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => {
+            let deal_rows = rows_of(&txn, DEAL_ROWS, deal.id).await?;
+            if deal_rows.is_empty() {
+                return Err(ApiError::field(
+                    "rows",
+                    "required",
+                    "the deal has no product rows: add rows to the deal or give them here",
+                ));
+            }
+            copy_rows(&txn, &actor, &deal_rows, QUOTE_VERSION_ROWS, version.id).await?
+        }
+    };
+    (version.net_minor, version.vat_minor, version.total_minor) = totals(&rows)?;
+    let mut q = quote::Model {
+        id: quote_id,
+        deal_id: deal.id,
+        organization_id: req.organization_id,
+        legal_entity_id,
+        contact_id,
+        responsible_id: deal.responsible_id,
+        currency: deal.currency.clone(),
+        number: None,
+        title: clean(&req.title).unwrap_or_else(|| deal.title.clone()),
+        current_version: 1,
+        status: String::new(),
+        valid_until: None,
+        net_minor: 0,
+        vat_minor: 0,
+        total_minor: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    mirror(&mut q, &version);
+    let q = records::create::<quote::Entity, _>(&txn, &actor, q).await?;
+    records::create::<quote_version::Entity, _>(&txn, &actor, version).await?;
+    let view = QuoteDetail {
+        quote: QuoteView::from(&q),
+        vat_by_rate: vat_by_rate(&rows),
+        rows: rows.iter().map(DocumentRowView::from).collect(),
+    };
+    txn.commit().await?;
+    Ok(created(format!("/api/v1/quotes/{}", q.id), q.version, &view))
+}
+
+/// Reads a quote with the rows of its current version.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Quote id")),
+    responses((status = 200, description = "The quote", body = QuoteDetail))
+)]
+#[get("/quotes/{id}")]
+pub async fn get_quote(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let q = visible_quote(db, &scope, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, q.version, &detail(db, &q).await?))
+}
+
+/// Every version of a quote, oldest first, with rows and totals; all but the current one are
+/// read-only.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Quote id")),
+    responses((status = 200, description = "The versions", body = Vec<QuoteVersionView>))
+)]
+#[get("/quotes/{id}/versions")]
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let q = visible_quote(db, &scope, id.into_inner()).await?;
+    let mut out = Vec::new();
+    for v in versions_of(db, q.id).await? {
+        let rows = rows_of_version(db, v.id).await?;
+        out.push(version_view(&q, &v, &rows));
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Reads version `n` of a quote; its `ETag` is the version's own, for `If-Match` on edits.
+#[utoipa::path(
+    tag = "documents",
+    params(VersionPath),
+    responses((status = 200, description = "The version", body = QuoteVersionView))
+)]
+#[get("/quotes/{id}/versions/{n}")]
+pub async fn get_version(
+    state: web::Data<AppState>,
+    caller: Principal,
+    path: web::Path<VersionPath>,
+) -> ApiResult<HttpResponse> {
+    let VersionPath { id, n } = path.into_inner();
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let q = visible_quote(db, &scope, id).await?;
+    let v = version_or_404(db, q.id, n).await?;
+    let rows = rows_of_version(db, v.id).await?;
+    Ok(versioned(StatusCode::OK, v.version, &version_view(&q, &v, &rows)))
+}
+
+/// Starts the next version after the client's feedback: a draft copying the current
+/// version's rows (or taking the rows given). Allowed when the current version is `sent` or
+/// `rejected`; a draft is edited instead, an accepted quote is final (409 naming the state).
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Quote id"), ("If-Match" = Option<String>, Header, description = "ETag of the quote you read")),
+    request_body(content = NewQuoteVersion, example = json!({
+        "comment": "Клиент просит скидку 5 % на камеры",
+        "rows": [{"name": "Камера IP 4 Мп", "quantity": "4", "price": "12500.00", "discount_percent": "5", "vat_rate": "22"}]
+    })),
+    responses((status = 201, description = "The new current version", body = QuoteVersionView))
+)]
+#[post("/quotes/{id}/versions")]
+pub async fn create_version(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<NewQuoteVersion>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let actor = caller.actor();
+    let valid_until = req.valid_until.map(check_valid_until).transpose()?;
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id.into_inner()).await?;
+    check_if_match(&q, if_match.0)?;
+    let current = version_or_404(&txn, q.id, q.current_version).await?;
+    let from = status_of(&current.status);
+    let to = decide(from, QuoteAction::NewVersion).map_err(refusal)?;
+    let valid_until = valid_until.unwrap_or_else(|| match current.valid_until {
+        Some(d) if d >= today() => d,
+        _ => today() + Duration::days(DEFAULT_VALIDITY_DAYS),
+    });
+    let mut next = new_version(q.id, current.number + 1, Some(valid_until), clean(&req.comment));
+    next.status = to.as_str().to_owned();
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, next.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => {
+            let old = rows_of_version(&txn, current.id).await?;
+            copy_rows(&txn, &actor, &old, QUOTE_VERSION_ROWS, next.id).await?
+        }
+    };
+    (next.net_minor, next.vat_minor, next.total_minor) = totals(&rows)?;
+    let next = match records::create::<quote_version::Entity, _>(&txn, &actor, next).await {
+        Ok(v) => v,
+        // Another request made this version number first.
+        Err(StoreError::Duplicate(_)) => return Err(raced()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut after = q.clone();
+    mirror(&mut after, &next);
+    let comment = clean(&req.comment);
+    let saved = save_quote_as(&txn, &actor, "new-version", &q, after, comment.as_deref())
+        .await?
+        .map_err(|Raced| raced())?;
+    log_transition(
+        &txn,
+        &actor,
+        q.id,
+        next.number,
+        &Transition {
+            action: QuoteAction::NewVersion.as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            comment: comment.as_deref(),
+        },
+        now(),
+    )
+    .await?;
+    let view = version_view(&saved, &next, &rows);
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/quotes/{}/versions/{}", saved.id, next.number),
+        next.version,
+        &view,
+    ))
+}
+
+fn check_if_match(q: &quote::Model, expected: Option<i32>) -> ApiResult<()> {
+    match expected {
+        Some(e) if e != q.version => Err(StoreError::StaleVersion {
+            expected: e,
+            current: q.version,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Edits version `n`: only the current version, and only while it is a draft (otherwise 409:
+/// `version_read_only` for an old version, `invalid_transition` naming the status for a sent
+/// or decided one). `rows` replaces all rows.
+#[utoipa::path(
+    tag = "documents",
+    params(VersionPath, ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body(content = UpdateQuoteVersion, example = json!({"valid_until": "2026-12-31"})),
+    responses((status = 200, description = "Updated", body = QuoteVersionView))
+)]
+#[patch("/quotes/{id}/versions/{n}")]
+pub async fn update_version(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    path: web::Path<VersionPath>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateQuoteVersion>,
+) -> ApiResult<HttpResponse> {
+    let VersionPath { id, n } = path.into_inner();
+    let req = body.0;
+    let actor = caller.actor();
+    let valid_until = req.valid_until.map(check_valid_until).transpose()?;
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id).await?;
+    let v = version_or_404(&txn, q.id, n).await?;
+    decide_on_version(status_of(&v.status), QuoteAction::Edit, v.number, q.current_version)
+        .map_err(|r| match r {
+            QuoteRefusal::NotCurrent { .. } => {
+                ApiError::new(ErrorCode::VersionReadOnly, r.to_string())
+            }
+            QuoteRefusal::WrongState { .. } => refusal(r),
+        })?;
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, v.id).await?;
+            remove_rows(&txn, &actor, QUOTE_VERSION_ROWS, v.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => rows_of_version(&txn, v.id).await?,
+    };
+    let (net, vat, total) = totals(&rows)?;
+    let comment = req.comment.as_ref().map(|c| clean(&Some(c.clone())));
+    let updated = records::update::<quote_version::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        v.id,
+        if_match.0,
+        |m| {
+            // Still a draft under this very version number: `update` compares the version.
+            if m.status != QuoteStatus::Draft.as_str() {
+                return Err(raced());
+            }
+            if let Some(d) = valid_until {
+                m.valid_until = Some(d);
+            }
+            if let Some(c) = &comment {
+                m.comment = c.clone();
+            }
+            (m.net_minor, m.vat_minor, m.total_minor) = (net, vat, total);
+            // Row changes alone must still move the version (and its ETag).
+            if req.rows.is_some() {
+                m.updated_at = now();
+            }
+            Ok(())
+        },
+    )
+    .await??;
+    let mut after = q.clone();
+    mirror(&mut after, &updated);
+    if after != q {
+        save_quote_as(&txn, &actor, "updated", &q, after.clone(), None)
+            .await?
+            .map_err(|Raced| raced())?;
+    }
+    let view = version_view(&after, &updated, &rows);
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, updated.version, &view))
+}
+
+/// Acts on the current version: `send` (draft → sent: emails the quote — lines, totals and
+/// validity — to the contact through the outbox in the same transaction), `accept`
+/// (sent → accepted), `reject` (sent → rejected, with an optional `reason`). A wrong action
+/// for the status is 409 `invalid_transition` naming the status and the allowed actions; a
+/// concurrent change (a double accept) lets one request win and answers the other 409.
+#[utoipa::path(
+    tag = "documents",
+    params(QuoteActionPath, ("If-Match" = Option<String>, Header, description = "ETag of the quote you read")),
+    request_body(content = QuoteActionRequest, example = json!({"reason": "Выбрали другого подрядчика"})),
+    responses((status = 200, description = "The quote after the action", body = QuoteDetail))
+)]
+#[post("/quotes/{id}/actions/{action}")]
+pub async fn quote_action(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    path: web::Path<QuoteActionPath>,
+    if_match: IfMatch,
+    body: JsonBody<QuoteActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let QuoteActionPath { id, action } = path.into_inner();
+    let action = match action.as_str() {
+        "send" => QuoteAction::Send,
+        "accept" => QuoteAction::Accept,
+        "reject" => QuoteAction::Reject,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("there is no quote action `{other}`; actions: send, accept, reject"),
+            ));
+        }
+    };
+    let req = body.0;
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id).await?;
+    check_if_match(&q, if_match.0)?;
+    let v = version_or_404(&txn, q.id, q.current_version).await?;
+    let from = status_of(&v.status);
+    let to = decide(from, action).map_err(refusal)?;
+    let at = now();
+    let mut q_after = q.clone();
+    let mut v_after = v.clone();
+    v_after.status = to.as_str().to_owned();
+    let comment = clean(&req.comment);
+    let mut note = comment.clone();
+    match action {
+        QuoteAction::Send => {
+            let rows = rows_of_version(&txn, v.id).await?;
+            if rows.is_empty() {
+                return Err(ApiError::field(
+                    "rows",
+                    "required",
+                    "a quote without rows cannot be sent",
+                ));
+            }
+            let (contact, email) = recipient(&txn, &caller, &q, req.contact_id).await?;
+            // NUMBERING HOOK (WF-NUM-2): a quote gets its number when it is first sent, in this
+            // transaction, from the seller's "quote" numbering template dated today:
+            //     if q_after.number.is_none() { q_after.number = Some(take_number(&txn, …)?) }
+            // Until the numbering templates are wired in, quotes keep `number: null`.
+            v_after.sent_at = Some(at);
+            v_after.sent_to_contact_id = Some(contact.id);
+            v_after.sent_to_email = Some(email.clone());
+            q_after.contact_id = Some(contact.id);
+            let text = quote_email(&txn, &q_after, &v, &rows).await?;
+            enqueue_email(
+                &txn,
+                &OutgoingEmail {
+                    to: vec![email.clone()],
+                    subject: text.0,
+                    text_body: text.1,
+                },
+            )
+            .await?;
+            let sent_to = format!("sent to {email}");
+            note = Some(match comment {
+                Some(c) => format!("{sent_to}: {c}"),
+                None => sent_to,
+            });
+        }
+        QuoteAction::Accept => v_after.decided_at = Some(at),
+        QuoteAction::Reject => {
+            v_after.decided_at = Some(at);
+            v_after.reject_reason = clean(&req.reason);
+            if let Some(r) = &v_after.reject_reason {
+                note = Some(match comment {
+                    Some(c) => format!("{r} ({c})"),
+                    None => r.clone(),
+                });
+            }
+        }
+        QuoteAction::Edit | QuoteAction::NewVersion => {
+            // Not reachable: parsed from the path above, these have their own endpoints.
+            return Err(ApiError::not_found());
+        }
+    }
+    mirror(&mut q_after, &v_after);
+    let (saved, _) = record_transition(
+        &txn,
+        &actor,
+        Transition {
+            action: action.as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            comment: note.as_deref(),
+        },
+        &q,
+        q_after,
+        &v,
+        v_after,
+    )
+    .await?
+    .map_err(|Raced| raced())?;
+    let view = detail(&txn, &saved).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, saved.version, &view))
+}
+
+/// The contact a quote is sent to and the address: the one named in the request, else the
+/// quote's contact, else the deal's first. The preferred channel is honoured when it is email;
+/// when it is another channel the quote still goes by email if the contact has an address,
+/// since a quote is a document; without any email address → 422 naming the field.
+async fn recipient<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Principal,
+    q: &quote::Model,
+    requested: Option<Uuid>,
+) -> ApiResult<(contact::Model, String)> {
+    let field = "contact_id";
+    let id = match requested.or(q.contact_id) {
+        Some(id) => id,
+        None => {
+            let deal = records::find::<sdelka_persistence::entity::deal::Entity, _>(txn, q.deal_id)
+                .await
+                .ok();
+            deal.and_then(|d| first_contact(&d.contact_ids))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        field,
+                        "required",
+                        "the quote and its deal have no contact: name the contact_id to send to",
+                    )
+                })?
+        }
+    };
+    check_parties(txn, caller, None, None, Some(id)).await?;
+    let c = records::find::<contact::Entity, _>(txn, id).await?;
+    let emails: Vec<String> = serde_json::from_value(c.emails.clone()).unwrap_or_default();
+    let preferred = match (c.preferred_channel.as_deref(), &c.preferred_address) {
+        (Some("email"), Some(a)) if a.contains('@') => Some(a.clone()),
+        _ => None,
+    };
+    match preferred.or_else(|| emails.first().cloned()) {
+        Some(e) => Ok((c, e)),
+        None => Err(ApiError::field(
+            field,
+            "no_email",
+            format!(
+                "contact {id} has no email address (preferred channel: {}); add one or name another contact",
+                c.preferred_channel.as_deref().unwrap_or("not set")
+            ),
+        )),
+    }
+}
+
+/// Subject and text of the email that carries a quote: seller, buyer, the lines, totals per
+/// VAT rate, the total and the validity.
+async fn quote_email<C: ConnectionTrait>(
+    txn: &C,
+    q: &quote::Model,
+    v: &quote_version::Model,
+    rows: &[product_row::Model],
+) -> ApiResult<(String, String)> {
+    let seller = organization::Entity::find_by_id(q.organization_id)
+        .one(txn)
+        .await?;
+    let buyer = match q.legal_entity_id {
+        Some(id) => legal_entity::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .map(|l| l.short_name),
+        None => None,
+    };
+    let cur = &q.currency;
+    let mut body = String::new();
+    let subject = format!("Коммерческое предложение «{}», версия {}", q.title, v.number);
+    body.push_str(&format!("{subject}\n\n"));
+    if let Some(s) = &seller {
+        body.push_str(&format!("Продавец: {}, ИНН {}\n", s.short_name, s.inn));
+    }
+    if let Some(b) = &buyer {
+        body.push_str(&format!("Покупатель: {b}\n"));
+    }
+    body.push('\n');
+    for (i, r) in rows.iter().enumerate() {
+        let line = DocumentRowView::from(r);
+        let discount = match (&line.discount_percent, &line.discount_amount) {
+            (Some(p), _) => format!(", скидка {p}%"),
+            (None, Some(a)) => format!(", скидка {a} {cur}"),
+            (None, None) => String::new(),
+        };
+        body.push_str(&format!(
+            "{}. {} — {} {} × {} {cur}{discount} = {} {cur} (НДС {}: {} {cur})\n",
+            i + 1,
+            line.name,
+            line.quantity,
+            line.unit_name,
+            line.price,
+            line.total,
+            line.vat_rate_label,
+            line.vat,
+        ));
+    }
+    body.push('\n');
+    body.push_str(&format!(
+        "Итого без НДС: {} {cur}\n",
+        Money::from_minor(v.net_minor)
+    ));
+    for s in vat_by_rate(rows) {
+        body.push_str(&format!("НДС {}: {} {cur}\n", s.vat_rate_label, s.vat));
+    }
+    body.push_str(&format!(
+        "Итого: {} {cur}\n",
+        Money::from_minor(v.total_minor)
+    ));
+    if let Some(d) = v.valid_until {
+        body.push_str(&format!(
+            "Предложение действительно до {} ({}).\n",
+            d.format("%d.%m.%Y"),
+            d.format("%Y-%m-%d")
+        ));
+    }
+    Ok((subject, body))
+}
+
+/// The status changes of a quote's versions, oldest first: who, when, from, to, why.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Quote id")),
+    responses((status = 200, description = "Transitions", body = Vec<QuoteTransitionView>))
+)]
+#[get("/quotes/{id}/transitions")]
+pub async fn quote_transitions(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let q = visible_quote(db, &scope, id.into_inner()).await?;
+    let out: Vec<QuoteTransitionView> = transitions_of(db, q.id)
+        .await?
+        .into_iter()
+        .map(|t| QuoteTransitionView {
+            version_number: t.version_number,
+            transition: TransitionView {
+                action: t.action,
+                from_status: t.from_status,
+                to_status: t.to_status,
+                actor_id: t.actor_id,
+                comment: t.comment,
+                occurred_at: t.occurred_at,
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// A status change of one version of a quote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuoteTransitionView {
+    pub version_number: i32,
+    #[serde(flatten)]
+    pub transition: TransitionView,
+}
