@@ -13,3 +13,4 @@ mod outbox;
 mod sales;
 mod seed_scenario;
 mod work;
+mod documents;
