@@ -93,9 +93,14 @@ impl OrderActionKind {
 pub enum OrderAction {
     /// The client agreed to the terms; `advance_minor` is what he must pay first and
     /// `paid_minor` what he has already paid.
-    ConfirmTerms { advance_minor: i64, paid_minor: i64 },
+    ConfirmTerms {
+        advance_minor: i64,
+        paid_minor: i64,
+    },
     Complete,
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
 }
 
 impl OrderAction {
@@ -286,8 +291,11 @@ mod tests {
                 }
             )),
             Just(Step::Act(OrderAction::Complete)),
-            prop::sample::select(vec!["", " ", "клиент передумал"])
-                .prop_map(|r| Step::Act(OrderAction::Cancel { reason: r.to_owned() })),
+            prop::sample::select(vec!["", " ", "клиент передумал"]).prop_map(|r| Step::Act(
+                OrderAction::Cancel {
+                    reason: r.to_owned()
+                }
+            )),
             (0i64..2_000).prop_map(Step::Pay),
         ]
     }
@@ -327,9 +335,7 @@ mod tests {
         );
         let e = decide(
             OrderStatus::Draft,
-            &OrderAction::Cancel {
-                reason: " ".into(),
-            },
+            &OrderAction::Cancel { reason: " ".into() },
         )
         .unwrap_err();
         assert_eq!(e, OrderRefusal::ReasonRequired);

@@ -184,7 +184,11 @@ mod tests {
     fn allowed_lists_exactly_what_decide_accepts() {
         for s in QuoteStatus::ALL {
             for a in QuoteAction::ALL {
-                assert_eq!(decide(s, a).is_ok(), s.allowed().contains(&a), "{s:?} {a:?}");
+                assert_eq!(
+                    decide(s, a).is_ok(),
+                    s.allowed().contains(&a),
+                    "{s:?} {a:?}"
+                );
             }
             assert_eq!(QuoteStatus::parse(s.as_str()), Some(s));
         }

@@ -209,19 +209,7 @@ pub async fn record_transition<C: ConnectionTrait>(
     let Ok(quote_after) = save_quote(db, quote_before, &mut quote_after, at).await? else {
         return Ok(Err(Raced));
     };
-    quote_transition::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        quote_id: Set(quote_before.id),
-        version_number: Set(version_before.number),
-        action: Set(t.action.to_owned()),
-        from_status: Set(t.from.to_owned()),
-        to_status: Set(t.to.to_owned()),
-        actor_id: Set(actor.user_id),
-        comment: Set(t.comment.map(str::to_owned)),
-        occurred_at: Set(at),
-    }
-    .insert(db)
-    .await?;
+    log_transition(db, actor, quote_before.id, version_before.number, &t, at).await?;
     journal_quote(db, actor, t.action, quote_before, &quote_after, t.comment).await?;
     Ok(Ok((quote_after, version_after)))
 }
@@ -301,4 +289,29 @@ pub async fn transitions_of<C: ConnectionTrait>(
         .order_by_asc(quote_transition::Column::Id)
         .all(db)
         .await?)
+}
+
+/// Writes the transition row of version `version_number` of a quote.
+pub async fn log_transition<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    quote_id: Uuid,
+    version_number: i32,
+    t: &Transition<'_>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    quote_transition::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        quote_id: Set(quote_id),
+        version_number: Set(version_number),
+        action: Set(t.action.to_owned()),
+        from_status: Set(t.from.to_owned()),
+        to_status: Set(t.to.to_owned()),
+        actor_id: Set(actor.user_id),
+        comment: Set(t.comment.map(str::to_owned)),
+        occurred_at: Set(at),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }

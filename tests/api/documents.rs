@@ -53,7 +53,12 @@ struct Setup {
 }
 
 async fn setup(app: &TestApp, email: &str) -> Setup {
-    let (s, org) = post(app, "/api/v1/organizations", organization_body("SV", "ООО «Сдельно»")).await;
+    let (s, org) = post(
+        app,
+        "/api/v1/organizations",
+        organization_body("SV", "ООО «Сдельно»"),
+    )
+    .await;
     assert_eq!(s, 201, "{org}");
     let (s, contact) = post(
         app,
@@ -73,7 +78,12 @@ async fn setup(app: &TestApp, email: &str) -> Setup {
         json!({"name": "Камера IP 4 Мп", "quantity": "4", "price": "12500.00", "vat_rate": "22"}),
         json!({"name": "Монтаж", "quantity": "1", "price": "20000.00", "vat_rate": "10", "unit_name": "усл"}),
     ] {
-        let (s, r) = post(app, &format!("/api/v1/deals/{}/product-rows", id(&deal)), row).await;
+        let (s, r) = post(
+            app,
+            &format!("/api/v1/deals/{}/product-rows", id(&deal)),
+            row,
+        )
+        .await;
         assert_eq!(s, 201, "{r}");
     }
     Setup {
@@ -189,7 +199,11 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     let qid = id(&q);
     assert_eq!(q["status"], "draft");
     assert_eq!(q["current_version"], 1);
-    assert_eq!(q["number"], Value::Null, "numbers come with the numbering templates");
+    assert_eq!(
+        q["number"],
+        Value::Null,
+        "numbers come with the numbering templates"
+    );
     assert_eq!(q["contact_id"], s.contact.as_str());
     assert_eq!(
         rows_total(&q),
@@ -258,7 +272,10 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     )
     .await;
     assert_eq!(st, 201, "{v2}");
-    assert_eq!((v2["number"].clone(), v2["status"].clone()), (json!(2), json!("draft")));
+    assert_eq!(
+        (v2["number"].clone(), v2["status"].clone()),
+        (json!(2), json!("draft"))
+    );
     // 50 000.00 − 5 % = 47 500.00 + 22 % = 57 950.00; plus 22 000.00.
     assert_eq!(v2["total"], "79950.00");
     assert_eq!(v2["valid_until"], until.as_str(), "validity carried over");
@@ -329,7 +346,11 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     assert_eq!(o["allowed_actions"], json!(["cancel"]));
 
     // The timeline tells the story.
-    let (_, tl) = get(&app, &format!("/api/v1/quotes/{qid}/timeline?sort=occurred_at")).await;
+    let (_, tl) = get(
+        &app,
+        &format!("/api/v1/quotes/{qid}/timeline?sort=occurred_at"),
+    )
+    .await;
     let actions: Vec<&str> = tl["items"]
         .as_array()
         .unwrap()
@@ -338,7 +359,14 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
         .collect();
     assert_eq!(
         actions,
-        ["created", "updated", "send", "new-version", "send", "accept"]
+        [
+            "created",
+            "updated",
+            "send",
+            "new-version",
+            "send",
+            "accept"
+        ]
     );
     let (_, tr) = get(&app, &format!("/api/v1/quotes/{qid}/transitions")).await;
     assert_eq!(tr.as_array().unwrap().len(), 4);
@@ -364,7 +392,10 @@ async fn the_advance_payment_confirms_an_order() {
     // Money before the terms are agreed is only recorded.
     record_payment(&app, &oid, 1_000_00).await;
     let (_, o) = get(&app, &format!("/api/v1/orders/{oid}")).await;
-    assert_eq!((o["status"].clone(), o["paid_amount"].clone()), (json!("draft"), json!("1000.00")));
+    assert_eq!(
+        (o["status"].clone(), o["paid_amount"].clone()),
+        (json!("draft"), json!("1000.00"))
+    );
 
     let (st, o) = order_act(&app, &oid, "confirm-terms", json!({})).await;
     assert_eq!(st, 200, "{o}");
@@ -392,13 +423,25 @@ async fn the_advance_payment_confirms_an_order() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["from_status"].as_str().unwrap(), t["to_status"].as_str().unwrap()))
+        .map(|t| {
+            (
+                t["from_status"].as_str().unwrap(),
+                t["to_status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         steps,
-        [("draft", "awaiting_advance"), ("awaiting_advance", "confirmed")]
+        [
+            ("draft", "awaiting_advance"),
+            ("awaiting_advance", "confirmed")
+        ]
     );
-    assert_eq!(tr[1]["actor_id"], Value::Null, "confirmed by money, not by a person");
+    assert_eq!(
+        tr[1]["actor_id"],
+        Value::Null,
+        "confirmed by money, not by a person"
+    );
 
     let (st, o) = order_act(&app, &oid, "complete", json!({})).await;
     assert_eq!((st, o["status"].clone()), (200, json!("completed")));
@@ -412,10 +455,30 @@ async fn wrong_actions_in_every_state_are_refused() {
 
     // Quotes: (how to get there, refused actions, allowed list).
     let quote_table: [(&str, &[&str], &[&str], &str); 4] = [
-        ("draft", &[], &["accept", "reject", "new-version"], "edit, send"),
-        ("sent", &["send"], &["send", "edit"], "accept, reject, new-version"),
-        ("accepted", &["send", "accept"], &["send", "accept", "reject", "new-version", "edit"], "none"),
-        ("rejected", &["send", "reject"], &["send", "accept", "reject", "edit"], "new-version"),
+        (
+            "draft",
+            &[],
+            &["accept", "reject", "new-version"],
+            "edit, send",
+        ),
+        (
+            "sent",
+            &["send"],
+            &["send", "edit"],
+            "accept, reject, new-version",
+        ),
+        (
+            "accepted",
+            &["send", "accept"],
+            &["send", "accept", "reject", "new-version", "edit"],
+            "none",
+        ),
+        (
+            "rejected",
+            &["send", "reject"],
+            &["send", "accept", "reject", "edit"],
+            "new-version",
+        ),
     ];
     for (state, path, refused, allowed) in quote_table {
         let q = new_quote(&app, &s).await;
@@ -426,15 +489,25 @@ async fn wrong_actions_in_every_state_are_refused() {
         }
         for a in refused {
             let (st, p) = match *a {
-                "new-version" => post(&app, &format!("/api/v1/quotes/{qid}/versions"), json!({})).await,
-                "edit" => patch(&app, &format!("/api/v1/quotes/{qid}/versions/1"), json!({"comment": "x"})).await,
+                "new-version" => {
+                    post(&app, &format!("/api/v1/quotes/{qid}/versions"), json!({})).await
+                }
+                "edit" => {
+                    patch(
+                        &app,
+                        &format!("/api/v1/quotes/{qid}/versions/1"),
+                        json!({"comment": "x"}),
+                    )
+                    .await
+                }
                 other => act(&app, &qid, other, json!({})).await,
             };
             assert_eq!(st, 409, "{state} {a}: {p}");
             assert_eq!(p["code"], "invalid_transition", "{state} {a}: {p}");
             let detail = p["detail"].as_str().unwrap();
             assert!(
-                detail.contains(&format!("that is {state}")) && detail.ends_with(&format!("allowed: {allowed}")),
+                detail.contains(&format!("that is {state}"))
+                    && detail.ends_with(&format!("allowed: {allowed}")),
                 "{state} {a}: {detail}"
             );
         }
@@ -445,10 +518,30 @@ async fn wrong_actions_in_every_state_are_refused() {
     // Orders.
     let order_table: [(&str, &[&str], &[&str], &str); 5] = [
         ("draft", &[], &["complete"], "confirm-terms, cancel"),
-        ("awaiting_advance", &["confirm-terms"], &["confirm-terms", "complete"], "cancel"),
-        ("confirmed", &["confirm-terms", "pay"], &["confirm-terms"], "complete, cancel"),
-        ("completed", &["confirm-terms", "pay", "complete"], &["confirm-terms", "complete", "cancel"], "none"),
-        ("cancelled", &["cancel"], &["confirm-terms", "complete", "cancel"], "none"),
+        (
+            "awaiting_advance",
+            &["confirm-terms"],
+            &["confirm-terms", "complete"],
+            "cancel",
+        ),
+        (
+            "confirmed",
+            &["confirm-terms", "pay"],
+            &["confirm-terms"],
+            "complete, cancel",
+        ),
+        (
+            "completed",
+            &["confirm-terms", "pay", "complete"],
+            &["confirm-terms", "complete", "cancel"],
+            "none",
+        ),
+        (
+            "cancelled",
+            &["cancel"],
+            &["confirm-terms", "complete", "cancel"],
+            "none",
+        ),
     ];
     for (state, path, refused, allowed) in order_table {
         let (st, o) = post(
@@ -475,18 +568,32 @@ async fn wrong_actions_in_every_state_are_refused() {
             assert_eq!(p["code"], "invalid_transition");
             let detail = p["detail"].as_str().unwrap();
             assert!(
-                detail.contains(&format!("that is {state}")) && detail.ends_with(&format!("allowed: {allowed}")),
+                detail.contains(&format!("that is {state}"))
+                    && detail.ends_with(&format!("allowed: {allowed}")),
                 "{state} {a}: {detail}"
             );
         }
     }
     // Cancelling needs a reason (422 naming it), and an order from a quote needs acceptance.
-    let (_, o) = post(&app, "/api/v1/orders", json!({"deal_id": s.deal, "organization_id": s.org})).await;
+    let (_, o) = post(
+        &app,
+        "/api/v1/orders",
+        json!({"deal_id": s.deal, "organization_id": s.org}),
+    )
+    .await;
     let (st, p) = order_act(&app, &id(&o), "cancel", json!({})).await;
-    assert_eq!((st, p["errors"][0]["field"].clone()), (422, json!("reason")), "{p}");
+    assert_eq!(
+        (st, p["errors"][0]["field"].clone()),
+        (422, json!("reason")),
+        "{p}"
+    );
     let q = new_quote(&app, &s).await;
     let (st, p) = post(&app, "/api/v1/orders", json!({"quote_id": id(&q)})).await;
-    assert_eq!((st, p["code"].clone()), (409, json!("invalid_transition")), "{p}");
+    assert_eq!(
+        (st, p["code"].clone()),
+        (409, json!("invalid_transition")),
+        "{p}"
+    );
 }
 
 #[tokio::test]
@@ -508,7 +615,10 @@ async fn send_needs_an_email_and_invisible_documents_are_404() {
     let (st, p) = act(&app, &qid, "send", json!({"contact_id": id(&phone_only)})).await;
     assert_eq!(st, 422, "{p}");
     assert_eq!(
-        (p["errors"][0]["field"].clone(), p["errors"][0]["code"].clone()),
+        (
+            p["errors"][0]["field"].clone(),
+            p["errors"][0]["code"].clone()
+        ),
         (json!("contact_id"), json!("no_email"))
     );
     let (st, prefers_phone) = post(
@@ -518,15 +628,28 @@ async fn send_needs_an_email_and_invisible_documents_are_404() {
     )
     .await;
     assert_eq!(st, 201, "{prefers_phone}");
-    let (st, sent) = act(&app, &qid, "send", json!({"contact_id": id(&prefers_phone)})).await;
+    let (st, sent) = act(
+        &app,
+        &qid,
+        "send",
+        json!({"contact_id": id(&prefers_phone)}),
+    )
+    .await;
     assert_eq!(st, 200, "{sent}");
     let (_, v) = get(&app, &format!("/api/v1/quotes/{qid}/versions/1")).await;
     assert_eq!(v["sent_to_email"], "mixed@example.com");
 
     // Someone else's sales manager sees neither the quote nor the order.
-    let (st, order) = post(&app, "/api/v1/orders", json!({"deal_id": s.deal, "organization_id": s.org})).await;
+    let (st, order) = post(
+        &app,
+        "/api/v1/orders",
+        json!({"deal_id": s.deal, "organization_id": s.org}),
+    )
+    .await;
     assert_eq!(st, 201, "{order}");
-    let (_, other) = app.user_with_roles("other.manager@example.com", &["sales_manager"]).await;
+    let (_, other) = app
+        .user_with_roles("other.manager@example.com", &["sales_manager"])
+        .await;
     for path in [
         format!("/api/v1/quotes/{qid}"),
         format!("/api/v1/quotes/{qid}/versions"),
@@ -535,11 +658,19 @@ async fn send_needs_an_email_and_invisible_documents_are_404() {
         format!("/api/v1/orders/{}", id(&order)),
         format!("/api/v1/orders/{}/timeline", id(&order)),
     ] {
-        let res = app.request(Method::GET, &path, &other).send().await.unwrap();
+        let res = app
+            .request(Method::GET, &path, &other)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
     let res = app
-        .request(Method::POST, &format!("/api/v1/quotes/{qid}/actions/accept"), &other)
+        .request(
+            Method::POST,
+            &format!("/api/v1/quotes/{qid}/actions/accept"),
+            &other,
+        )
         .json(&json!({}))
         .send()
         .await
@@ -557,7 +688,11 @@ async fn send_needs_an_email_and_invisible_documents_are_404() {
         .await
         .unwrap();
     let (st, p) = body(res).await;
-    assert_eq!((st, p["errors"][0]["field"].clone()), (422, json!("deal_id")), "{p}");
+    assert_eq!(
+        (st, p["errors"][0]["field"].clone()),
+        (422, json!("deal_id")),
+        "{p}"
+    );
 }
 
 #[tokio::test]
@@ -571,7 +706,12 @@ async fn document_posts_are_idempotent() {
             .send()
     };
     let create = json!({"deal_id": s.deal, "organization_id": s.org, "valid_until": in_days(10)});
-    let (s1, q1) = body(keyed("/api/v1/quotes", "quote-1", create.clone()).await.unwrap()).await;
+    let (s1, q1) = body(
+        keyed("/api/v1/quotes", "quote-1", create.clone())
+            .await
+            .unwrap(),
+    )
+    .await;
     let (s2, q2) = body(keyed("/api/v1/quotes", "quote-1", create).await.unwrap()).await;
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(q1["id"], q2["id"], "the same quote, not a second one");
@@ -585,13 +725,19 @@ async fn document_posts_are_idempotent() {
     let again = keyed(&path, "send-1", json!({})).await.unwrap();
     assert_eq!(again.status(), 200, "a replay, not a second send");
     assert_eq!(
-        again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()),
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
         Some("true")
     );
     let (_, tr) = get(&app, &format!("/api/v1/quotes/{qid}/transitions")).await;
     assert_eq!(tr.as_array().unwrap().len(), 1);
     let accept = format!("/api/v1/quotes/{qid}/actions/accept");
-    assert_eq!(keyed(&accept, "acc", json!({})).await.unwrap().status(), 200);
+    assert_eq!(
+        keyed(&accept, "acc", json!({})).await.unwrap().status(),
+        200
+    );
     let o = json!({"quote_id": qid});
     let (s1, o1) = body(keyed("/api/v1/orders", "order-1", o.clone()).await.unwrap()).await;
     let (s2, o2) = body(keyed("/api/v1/orders", "order-1", o).await.unwrap()).await;
@@ -600,7 +746,11 @@ async fn document_posts_are_idempotent() {
 
     // A stale If-Match on an action is 412.
     let res = app
-        .request(Method::POST, &format!("/api/v1/orders/{}/actions/confirm-terms", id(&o1)), &app.admin_token)
+        .request(
+            Method::POST,
+            &format!("/api/v1/orders/{}/actions/confirm-terms", id(&o1)),
+            &app.admin_token,
+        )
         .header("if-match", "\"99\"")
         .json(&json!({}))
         .send()

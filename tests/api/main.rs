@@ -5,6 +5,7 @@
 mod auth;
 mod clients;
 mod conventions;
+mod documents;
 mod leads;
 mod lists;
 mod operations;
@@ -13,4 +14,3 @@ mod outbox;
 mod sales;
 mod seed_scenario;
 mod work;
-mod documents;

@@ -192,7 +192,11 @@ pub async fn check_parties<C: ConnectionTrait>(
         ensure_exists::<organization::Entity, _>(txn, "organization_id", o).await?;
     }
     for (field, entity, id) in [
-        ("legal_entity_id", TimelineEntity::LegalEntities, legal_entity_id),
+        (
+            "legal_entity_id",
+            TimelineEntity::LegalEntities,
+            legal_entity_id,
+        ),
         ("contact_id", TimelineEntity::Contacts, contact_id),
     ] {
         if let Some(id) = id {

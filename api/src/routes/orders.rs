@@ -12,21 +12,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use sdelka_domain::money::{Money, Percent};
-use sdelka_domain::order::{OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, decide};
+use sdelka_domain::order::{
+    OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, decide,
+};
 use sdelka_domain::quote::QuoteStatus;
 use sdelka_domain::validation::RuleBroken;
+use sdelka_persistence::StoreError;
 use sdelka_persistence::entity::{order, product_row, quote};
 use sdelka_persistence::journal::now;
 use sdelka_persistence::orders::{
-    ORDER_ROWS, OrderFilter, Raced, order_of_quote, orders_query, record_transition,
-    transitions_of,
+    ORDER_ROWS, OrderFilter, Raced, order_of_quote, orders_query, record_transition, transitions_of,
 };
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::quotes::{copy_rows, rows_of_version, version_of};
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
 use sdelka_persistence::visibility::Scope;
-use sdelka_persistence::StoreError;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -332,9 +333,8 @@ pub async fn create_order(
             money_field("advance_amount", a)
                 .map_err(|v| ApiError::validation(v.into()))
                 .and_then(|m| {
-                    m.to_minor().map_err(|e| {
-                        ApiError::field("advance_amount", e.code(), e.to_string())
-                    })
+                    m.to_minor()
+                        .map_err(|e| ApiError::field("advance_amount", e.code(), e.to_string()))
                 })
         })
         .transpose()?;
@@ -587,7 +587,10 @@ pub async fn order_action(
         OrderActionKind::Complete => {}
         OrderActionKind::Cancel => next.cancel_reason = reason.clone(),
     }
-    let note = match (reason.filter(|_| kind == OrderActionKind::Cancel), clean(&req.comment)) {
+    let note = match (
+        reason.filter(|_| kind == OrderActionKind::Cancel),
+        clean(&req.comment),
+    ) {
         (Some(r), Some(c)) => Some(format!("{r} ({c})")),
         (r, c) => r.or(c),
     };

@@ -16,14 +16,16 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sdelka_domain::money::Money;
 use sdelka_domain::quote::{QuoteAction, QuoteRefusal, QuoteStatus, decide, decide_on_version};
-use sdelka_persistence::entity::{contact, legal_entity, organization, product_row, quote, quote_version};
+use sdelka_persistence::entity::{
+    contact, legal_entity, organization, product_row, quote, quote_version,
+};
 use sdelka_persistence::journal::now;
 use sdelka_persistence::outbox::{OutgoingEmail, enqueue_email};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::quotes::{
     QUOTE_VERSION_ROWS, QuoteFilter, Raced, Transition, copy_rows, log_transition, new_version,
-    quotes_query, record_transition, remove_rows, rows_of_version, save_quote_as,
-    transitions_of, version_of, versions_of,
+    quotes_query, record_transition, remove_rows, rows_of_version, save_quote_as, transitions_of,
+    version_of, versions_of,
 };
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
@@ -574,7 +576,11 @@ pub async fn create_quote(
         rows: rows.iter().map(DocumentRowView::from).collect(),
     };
     txn.commit().await?;
-    Ok(created(format!("/api/v1/quotes/{}", q.id), q.version, &view))
+    Ok(created(
+        format!("/api/v1/quotes/{}", q.id),
+        q.version,
+        &view,
+    ))
 }
 
 /// Reads a quote with the rows of its current version.
@@ -637,7 +643,11 @@ pub async fn get_version(
     let q = visible_quote(db, &scope, id).await?;
     let v = version_or_404(db, q.id, n).await?;
     let rows = rows_of_version(db, v.id).await?;
-    Ok(versioned(StatusCode::OK, v.version, &version_view(&q, &v, &rows)))
+    Ok(versioned(
+        StatusCode::OK,
+        v.version,
+        &version_view(&q, &v, &rows),
+    ))
 }
 
 /// Starts the next version after the client's feedback: a draft copying the current
@@ -674,7 +684,12 @@ pub async fn create_version(
         Some(d) if d >= today() => d,
         _ => today() + Duration::days(DEFAULT_VALIDITY_DAYS),
     });
-    let mut next = new_version(q.id, current.number + 1, Some(valid_until), clean(&req.comment));
+    let mut next = new_version(
+        q.id,
+        current.number + 1,
+        Some(valid_until),
+        clean(&req.comment),
+    );
     next.status = to.as_str().to_owned();
     let rows = match &req.rows {
         Some(given) => {
@@ -758,13 +773,16 @@ pub async fn update_version(
     let scope = caller.visibility(&txn).await?;
     let q = visible_quote(&txn, &scope, id).await?;
     let v = version_or_404(&txn, q.id, n).await?;
-    decide_on_version(status_of(&v.status), QuoteAction::Edit, v.number, q.current_version)
-        .map_err(|r| match r {
-            QuoteRefusal::NotCurrent { .. } => {
-                ApiError::new(ErrorCode::VersionReadOnly, r.to_string())
-            }
-            QuoteRefusal::WrongState { .. } => refusal(r),
-        })?;
+    decide_on_version(
+        status_of(&v.status),
+        QuoteAction::Edit,
+        v.number,
+        q.current_version,
+    )
+    .map_err(|r| match r {
+        QuoteRefusal::NotCurrent { .. } => ApiError::new(ErrorCode::VersionReadOnly, r.to_string()),
+        QuoteRefusal::WrongState { .. } => refusal(r),
+    })?;
     let rows = match &req.rows {
         Some(given) => {
             let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, v.id).await?;
@@ -998,7 +1016,10 @@ async fn quote_email<C: ConnectionTrait>(
     };
     let cur = &q.currency;
     let mut body = String::new();
-    let subject = format!("Коммерческое предложение «{}», версия {}", q.title, v.number);
+    let subject = format!(
+        "Коммерческое предложение «{}», версия {}",
+        q.title, v.number
+    );
     body.push_str(&format!("{subject}\n\n"));
     if let Some(s) = &seller {
         body.push_str(&format!("Продавец: {}, ИНН {}\n", s.short_name, s.inn));
