@@ -758,3 +758,81 @@ async fn document_posts_are_idempotent() {
         .unwrap();
     assert_eq!(res.status(), 412);
 }
+
+/// A manager works his own deal, whose contact was entered by a colleague: he can quote it,
+/// send it to that contact, and make the order — all of it his, invisible to the colleague's
+/// peers but visible to an admin.
+#[tokio::test]
+async fn a_manager_quotes_his_own_deal() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "colleague.contact@example.com").await;
+    let (manager_id, manager) = app
+        .user_with_roles("manager@example.com", &["sales_manager"])
+        .await;
+    let as_manager = |m: Method, path: String, b: Value| {
+        let req = app.request(m, &path, &manager).json(&b);
+        async move { body(req.send().await.unwrap()).await }
+    };
+    let (st, deal) = as_manager(
+        Method::POST,
+        "/api/v1/deals".into(),
+        json!({"title": "Своя сделка", "contact_ids": [s.contact]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{deal}");
+    let did = id(&deal);
+    let (st, r) = as_manager(
+        Method::POST,
+        format!("/api/v1/deals/{did}/product-rows"),
+        json!({"name": "Аудит", "price": "1000.00", "vat_rate": "none"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{r}");
+    let (st, q) = as_manager(
+        Method::POST,
+        "/api/v1/quotes".into(),
+        json!({"deal_id": did, "organization_id": s.org}),
+    )
+    .await;
+    assert_eq!(st, 201, "{q}");
+    assert_eq!(q["responsible_id"], manager_id.to_string());
+    assert_eq!(q["vat"], "0.00");
+    assert_eq!(q["vat_by_rate"][0]["vat_rate_label"], "без НДС");
+    let qid = id(&q);
+    let (st, sent) = as_manager(
+        Method::POST,
+        format!("/api/v1/quotes/{qid}/actions/send"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200, "{sent}");
+    let (st, rejected) = as_manager(
+        Method::POST,
+        format!("/api/v1/quotes/{qid}/actions/reject"),
+        json!({"reason": "дорого"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{rejected}");
+    let (_, v1) = as_manager(
+        Method::GET,
+        format!("/api/v1/quotes/{qid}/versions/1"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(v1["reject_reason"], "дорого");
+    // After a rejection the next version is a draft again.
+    let (st, v2) = as_manager(
+        Method::POST,
+        format!("/api/v1/quotes/{qid}/versions"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((st, v2["status"].clone()), (201, json!("draft")), "{v2}");
+    assert_eq!(v2["total"], "1000.00", "rows copied from version 1");
+    let (_, q) = get(&app, &format!("/api/v1/quotes/{qid}")).await;
+    assert_eq!(
+        (q["status"].clone(), q["current_version"].clone()),
+        (json!("draft"), json!(2)),
+        "the admin sees it"
+    );
+}

@@ -976,8 +976,22 @@ async fn recipient<C: ConnectionTrait>(
                 })?
         }
     };
-    check_parties(txn, caller, None, None, Some(id)).await?;
-    let c = records::find::<contact::Entity, _>(txn, id).await?;
+    // A contact named in the request must be one the caller sees; the quote's own contact
+    // came with the deal, whose contacts may belong to a colleague.
+    if requested.is_some() {
+        check_parties(txn, caller, None, None, Some(id)).await?;
+    }
+    let c = match records::find::<contact::Entity, _>(txn, id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::field(
+                field,
+                "not_found",
+                format!("contact {id} does not exist (any more); name another contact_id"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let emails: Vec<String> = serde_json::from_value(c.emails.clone()).unwrap_or_default();
     let preferred = match (c.preferred_channel.as_deref(), &c.preferred_address) {
         (Some("email"), Some(a)) if a.contains('@') => Some(a.clone()),
