@@ -836,3 +836,32 @@ async fn a_manager_quotes_his_own_deal() {
         "the admin sees it"
     );
 }
+
+/// Two orders made from one accepted quote at the same moment: one is created, the other is
+/// refused, and the quote has exactly one order.
+#[tokio::test]
+async fn concurrent_orders_from_one_quote_make_one_order() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "race@example.com").await;
+    let qid = id(&new_quote(&app, &s).await);
+    for a in ["send", "accept"] {
+        let (st, r) = act(&app, &qid, a, json!({})).await;
+        assert_eq!(st, 200, "{r}");
+    }
+    let order = json!({"quote_id": qid});
+    let (a, b, c) = tokio::join!(
+        post(&app, "/api/v1/orders", order.clone()),
+        post(&app, "/api/v1/orders", order.clone()),
+        post(&app, "/api/v1/orders", order.clone())
+    );
+    let mut codes = [a.0, b.0, c.0];
+    codes.sort();
+    assert_eq!(codes, [201, 409, 409], "{a:?} {b:?} {c:?}");
+    for (st, p) in [a, b, c] {
+        if st == 409 {
+            assert_eq!(p["code"], "duplicate", "{p}");
+        }
+    }
+    let (_, list) = get(&app, &format!("/api/v1/orders?quote_id={qid}")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
