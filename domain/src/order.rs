@@ -134,6 +134,18 @@ impl OrderRefusal {
     }
 }
 
+fn allowed_names(state: OrderStatus) -> String {
+    if state.allowed().is_empty() {
+        return "none".to_owned();
+    }
+    state
+        .allowed()
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn advance_covered(advance_minor: i64, paid_minor: i64) -> bool {
     paid_minor >= advance_minor
 }
@@ -146,16 +158,7 @@ pub fn decide(state: OrderStatus, action: &OrderAction) -> Result<OrderStatus, O
     let refuse = || OrderRefusal::WrongState {
         action: kind.as_str(),
         state: state.as_str(),
-        allowed: if state.allowed().is_empty() {
-            "none".to_owned()
-        } else {
-            state
-                .allowed()
-                .iter()
-                .map(|a| a.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
+        allowed: allowed_names(state),
     };
     match (state, action) {
         (
@@ -182,6 +185,22 @@ pub fn decide(state: OrderStatus, action: &OrderAction) -> Result<OrderStatus, O
         | (S::Completed | S::Cancelled, A::ConfirmTerms { .. } | A::Complete | A::Cancel { .. }) => {
             Err(refuse())
         }
+    }
+}
+
+/// Whether the order's terms (advance, buyer, title) may still change: only in a draft — once
+/// the terms are confirmed they are what the client agreed to.
+pub fn check_edit(state: OrderStatus) -> Result<(), OrderRefusal> {
+    match state {
+        OrderStatus::Draft => Ok(()),
+        OrderStatus::AwaitingAdvance
+        | OrderStatus::Confirmed
+        | OrderStatus::Completed
+        | OrderStatus::Cancelled => Err(OrderRefusal::WrongState {
+            action: "edit",
+            state: state.as_str(),
+            allowed: allowed_names(state),
+        }),
     }
 }
 
@@ -339,6 +358,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e, OrderRefusal::ReasonRequired);
+    }
+
+    #[test]
+    fn only_drafts_are_edited() {
+        for s in OrderStatus::ALL {
+            assert_eq!(check_edit(s).is_ok(), s == OrderStatus::Draft, "{s:?}");
+        }
+        assert_eq!(
+            check_edit(OrderStatus::Confirmed).unwrap_err().to_string(),
+            "cannot edit an order that is confirmed; allowed: complete, cancel"
+        );
     }
 
     #[test]

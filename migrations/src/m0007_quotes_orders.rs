@@ -142,6 +142,11 @@ impl MigrationTrait for Migration {
                     .col(uuid("deal_id"))
                     .col(uuid_null("quote_id"))
                     .col(integer_null("quote_version"))
+                    // The quote while the order is not cancelled; NULL once it is, so that a
+                    // cancelled order frees its quote for a new one. Unique: one live order
+                    // per quote, also under concurrent requests (NULLs are distinct on both
+                    // backends).
+                    .col(uuid_null("live_quote_id"))
                     .col(uuid("organization_id"))
                     .col(uuid_null("legal_entity_id"))
                     .col(uuid_null("contact_id"))
@@ -171,10 +176,8 @@ impl MigrationTrait for Migration {
             .to_owned(),
         )
         .await?;
-        // One order per accepted quote, also under concurrent requests (NULLs are distinct
-        // on both backends, so orders made from deals are not limited).
         m.create_index(
-            index("orders", "ux_orders_quote", &["quote_id"])
+            index("orders", "ux_orders_live_quote", &["live_quote_id"])
                 .unique()
                 .to_owned(),
         )
@@ -184,6 +187,7 @@ impl MigrationTrait for Migration {
             ("ix_orders_updated", &["updated_at", "id"]),
             ("ix_orders_total", &["total_minor", "id"]),
             ("ix_orders_deal", &["deal_id", "created_at", "id"]),
+            ("ix_orders_quote", &["quote_id", "created_at", "id"]),
             (
                 "ix_orders_responsible",
                 &["responsible_id", "created_at", "id"],

@@ -49,13 +49,13 @@ pub fn orders_query(f: &OrderFilter) -> Select<order::Entity> {
     q
 }
 
-/// The live order made from `quote_id`, if any.
+/// The order made from `quote_id` that is not cancelled, if any.
 pub async fn order_of_quote<C: ConnectionTrait>(
     db: &C,
     quote_id: Uuid,
 ) -> StoreResult<Option<order::Model>> {
     Ok(order::Entity::find()
-        .filter(order::Column::QuoteId.eq(quote_id))
+        .filter(order::Column::LiveQuoteId.eq(quote_id))
         .filter(order::Column::DeletedAt.is_null())
         .one(db)
         .await?)

@@ -340,10 +340,44 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     let (st, dup) = post(&app, "/api/v1/orders", json!({"quote_id": qid})).await;
     assert_eq!(st, 409, "{dup}");
 
+    // The draft's advance can still change; the agreed terms cannot.
+    let (st, o) = patch(
+        &app,
+        &format!("/api/v1/orders/{oid}"),
+        json!({"advance_amount": "25000.00"}),
+    )
+    .await;
+    assert_eq!(
+        (st, o["advance_amount"].clone()),
+        (200, json!("25000.00")),
+        "{o}"
+    );
+    let (st, o) = patch(
+        &app,
+        &format!("/api/v1/orders/{oid}"),
+        json!({"advance_amount": "80000.00"}),
+    )
+    .await;
+    assert_eq!(
+        (st, o["errors"][0]["code"].clone()),
+        (422, json!("exceeds_total")),
+        "{o}"
+    );
     let (st, o) = order_act(&app, &oid, "confirm-terms", json!({})).await;
     assert_eq!(st, 200, "{o}");
     assert_eq!(o["status"], "awaiting_advance");
     assert_eq!(o["allowed_actions"], json!(["cancel"]));
+    let (st, p) = patch(
+        &app,
+        &format!("/api/v1/orders/{oid}"),
+        json!({"advance_percent": "10"}),
+    )
+    .await;
+    assert_eq!(st, 409, "{p}");
+    assert_eq!(
+        p["detail"],
+        "cannot edit an order that is awaiting_advance; allowed: cancel"
+    );
 
     // The timeline tells the story.
     let (_, tl) = get(
@@ -864,4 +898,17 @@ async fn concurrent_orders_from_one_quote_make_one_order() {
     }
     let (_, list) = get(&app, &format!("/api/v1/orders?quote_id={qid}")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // A cancelled order frees the quote for a new one.
+    let first = id(&list["items"][0]);
+    let (st, c) = order_act(&app, &first, "cancel", json!({"reason": "ошибка в авансе"})).await;
+    assert_eq!(
+        (st, c["cancel_reason"].clone()),
+        (200, json!("ошибка в авансе")),
+        "{c}"
+    );
+    let (st, again) = post(&app, "/api/v1/orders", order).await;
+    assert_eq!(st, 201, "{again}");
+    let (_, list) = get(&app, &format!("/api/v1/orders?quote_id={qid}")).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
 }

@@ -9,11 +9,11 @@
 //! to the order's invoices changes. Visibility and permissions are those of deals.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use sdelka_domain::money::{Money, Percent};
 use sdelka_domain::order::{
-    OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, decide,
+    OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, check_edit, decide,
 };
 use sdelka_domain::quote::QuoteStatus;
 use sdelka_domain::validation::RuleBroken;
@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_orders)
         .service(create_order)
         .service(get_order)
+        .service(update_order)
         .service(order_action)
         .service(order_transitions);
 }
@@ -308,7 +309,8 @@ pub async fn list_orders(
 }
 
 /// Makes an order (a draft) from an accepted quote — copying the accepted version's rows,
-/// seller and buyer; one order per quote (a second is 409 `duplicate`) — or from a deal,
+/// seller and buyer; one live order per quote (a second while the first is not cancelled is
+/// 409 `duplicate`) — or from a deal,
 /// copying the deal's rows. The advance defaults to the whole total.
 #[utoipa::path(
     tag = "documents",
@@ -326,27 +328,10 @@ pub async fn create_order(
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
     let actor = caller.actor();
-    let advance_amount = req
-        .advance_amount
-        .as_deref()
-        .map(|a| {
-            money_field("advance_amount", a)
-                .map_err(|v| ApiError::validation(v.into()))
-                .and_then(|m| {
-                    m.to_minor()
-                        .map_err(|e| ApiError::field("advance_amount", e.code(), e.to_string()))
-                })
-        })
-        .transpose()?;
-    let advance_percent = req
-        .advance_percent
-        .as_deref()
-        .map(|p| {
-            Percent::parse(p)
-                .map(|p| p.to_hundredths())
-                .map_err(|e| ApiError::field("advance_percent", e.code(), e.to_string()))
-        })
-        .transpose()?;
+    let (advance_amount, advance_percent) = advance_fields(
+        req.advance_amount.as_deref(),
+        req.advance_percent.as_deref(),
+    )?;
     let txn = state.store.conn.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let order_id = Uuid::now_v7();
@@ -356,6 +341,7 @@ pub async fn create_order(
         deal_id: Uuid::nil(),
         quote_id: None,
         quote_version: None,
+        live_quote_id: None,
         organization_id: Uuid::nil(),
         legal_entity_id: None,
         contact_id: None,
@@ -410,6 +396,7 @@ pub async fn create_order(
                 .ok_or_else(ApiError::not_found)?;
             o.deal_id = q.deal_id;
             o.quote_id = Some(q.id);
+            o.live_quote_id = Some(q.id);
             o.quote_version = Some(v.number);
             o.organization_id = req.organization_id.unwrap_or(q.organization_id);
             o.legal_entity_id = req.legal_entity_id.or(q.legal_entity_id);
@@ -499,6 +486,116 @@ pub async fn create_order(
     ))
 }
 
+/// The advance as given: kopecks, or hundredths of a percent.
+fn advance_fields(
+    amount: Option<&str>,
+    percent: Option<&str>,
+) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let amount = amount
+        .map(|a| {
+            money_field("advance_amount", a)
+                .map_err(|v| ApiError::validation(v.into()))
+                .and_then(|m| {
+                    m.to_minor()
+                        .map_err(|e| ApiError::field("advance_amount", e.code(), e.to_string()))
+                })
+        })
+        .transpose()?;
+    let percent = percent
+        .map(|p| {
+            Percent::parse(p)
+                .map(|p| p.to_hundredths())
+                .map_err(|e| ApiError::field("advance_percent", e.code(), e.to_string()))
+        })
+        .transpose()?;
+    Ok((amount, percent))
+}
+
+/// Changes to a draft order.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrder {
+    #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
+    pub title: Option<String>,
+    pub legal_entity_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    /// A new advance as money (at most the total). Not with `advance_percent`.
+    #[schema(example = "20000.00")]
+    pub advance_amount: Option<String>,
+    /// A new advance as a percent of the total.
+    #[schema(example = "50")]
+    pub advance_percent: Option<String>,
+}
+
+/// Changes a draft order: title, buyer, advance. Once the terms are confirmed they are what
+/// the client agreed to: 409 `invalid_transition` naming the status.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Order id"), ("If-Match" = Option<String>, Header, description = "ETag of the order you read")),
+    request_body(content = UpdateOrder, example = json!({"advance_percent": "50"})),
+    responses((status = 200, description = "Updated", body = OrderDetail))
+)]
+#[patch("/orders/{id}")]
+pub async fn update_order(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateOrder>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let actor = caller.actor();
+    let (advance_amount, advance_percent) = advance_fields(
+        req.advance_amount.as_deref(),
+        req.advance_percent.as_deref(),
+    )?;
+    if req.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ApiError::field(
+            "title",
+            "required",
+            "title must not be blank",
+        ));
+    }
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let o = visible_order(&txn, &scope, id.into_inner()).await?;
+    check_edit(OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft)).map_err(refusal)?;
+    check_parties(&txn, &caller, None, req.legal_entity_id, req.contact_id).await?;
+    let advance = match (advance_amount, advance_percent) {
+        (None, None) => None,
+        (a, p) => Some((
+            advance_of(o.total_minor, a, p)
+                .map_err(|e| ApiError::field(e.field(), e.code(), e.to_string()))?,
+            p,
+        )),
+    };
+    let saved =
+        records::update::<order::Entity, _, _, ApiError>(&txn, &actor, o.id, if_match.0, |m| {
+            // Still the draft that was checked: `update` compares the version read.
+            if m.status != OrderStatus::Draft.as_str() {
+                return Err(raced());
+            }
+            if let Some(t) = &req.title {
+                m.title = t.trim().to_owned();
+            }
+            if let Some(l) = req.legal_entity_id {
+                m.legal_entity_id = Some(l);
+            }
+            if let Some(c) = req.contact_id {
+                m.contact_id = Some(c);
+            }
+            if let Some((a, p)) = advance {
+                m.advance_minor = a;
+                m.advance_percent_hundredths = p;
+            }
+            Ok(())
+        })
+        .await??;
+    let view = detail(&txn, &saved).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, saved.version, &view))
+}
+
 /// Reads an order with its rows.
 #[utoipa::path(
     tag = "documents",
@@ -585,7 +682,11 @@ pub async fn order_action(
             }
         }
         OrderActionKind::Complete => {}
-        OrderActionKind::Cancel => next.cancel_reason = reason.clone(),
+        OrderActionKind::Cancel => {
+            next.cancel_reason = reason.clone();
+            // The quote may be ordered again.
+            next.live_quote_id = None;
+        }
     }
     let note = match (
         reason.filter(|_| kind == OrderActionKind::Cancel),

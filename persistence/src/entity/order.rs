@@ -11,6 +11,9 @@ pub struct Model {
     pub quote_id: Option<Uuid>,
     /// The accepted version of the quote the rows were copied from.
     pub quote_version: Option<i32>,
+    /// `quote_id` while the order is not cancelled (one live order per quote).
+    #[serde(skip_serializing)]
+    pub live_quote_id: Option<Uuid>,
     pub organization_id: Uuid,
     pub legal_entity_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
