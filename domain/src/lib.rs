@@ -18,3 +18,6 @@ pub mod money;
 pub mod product_row;
 pub mod vat;
 pub mod work;
+// Money documents (DOC-3, DOC-4) and automation rules (WF-PAY).
+pub mod automation;
+pub mod customer_invoice;

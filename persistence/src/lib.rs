@@ -28,3 +28,5 @@ pub mod reminders;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use journal::Actor;
+// Money documents (WF-NUM, DOC-3, DOC-4).
+pub mod numbering;

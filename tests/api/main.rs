@@ -7,6 +7,7 @@ mod clients;
 mod conventions;
 mod leads;
 mod lists;
+mod money;
 mod operations;
 mod organisation;
 mod outbox;

@@ -1,6 +1,7 @@
 //! Who may see which record, for the routes that address any record by type and id (timeline,
 //! comments). One exhaustive match: a new record type must say how it is guarded.
 
+use sdelka_persistence::entity::invoice;
 use sdelka_persistence::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
@@ -100,8 +101,17 @@ pub async fn ensure_visible<C: ConnectionTrait>(
             Box::pin(crate::routes::files::visible_file(db, caller, id)).await?;
             return Ok(());
         }
+        TimelineEntity::Invoices => {
+            let Some(i) = exists::<invoice::Entity, _>(db, id, history).await? else {
+                return Err(ApiError::not_found());
+            };
+            if crate::routes::invoices::sees_all_invoices(caller) {
+                return Ok(());
+            }
+            Some(i.responsible_id)
+        }
         // No such records exist yet.
-        TimelineEntity::Invoices | TimelineEntity::Contracts => None,
+        TimelineEntity::Contracts => None,
     };
     match responsible {
         Some(r) if caller.visibility(db).await?.allows(Some(r)) => Ok(()),

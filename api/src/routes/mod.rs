@@ -25,6 +25,9 @@ pub mod calendar;
 pub mod comments;
 pub mod files;
 pub mod notifications;
+// Money documents (WF-NUM, DOC-3, DOC-4), automation rules, reports.
+pub mod invoices;
+pub mod numbering_templates;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -55,7 +58,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(files::routes)
         .configure(comments::routes)
         .configure(leads::routes)
-        .configure(imports::routes);
+        .configure(imports::routes)
+        .configure(numbering_templates::routes)
+        .configure(invoices::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

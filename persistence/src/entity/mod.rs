@@ -35,3 +35,10 @@ pub mod comment;
 pub mod file;
 pub mod notification;
 pub mod reminder;
+// Money documents (WF-NUM, DOC-3, DOC-4) and automation rules.
+pub mod automation_rule;
+pub mod invoice;
+pub mod invoice_transition;
+pub mod numbering_template;
+pub mod payment;
+pub mod payment_application;

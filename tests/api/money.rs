@@ -1,0 +1,356 @@
+//! Money documents over HTTP: numbering templates (WF-NUM), customer invoices (DOC-3),
+//! payments (DOC-4), the deal payment watcher (WF-PAY-1) and the money reports.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use reqwest::Method;
+use sdelka_api::server::{build_state, start};
+use sdelka_tests::{TestApp, organization_body};
+use serde_json::{Value, json};
+
+async fn call(
+    app: &TestApp,
+    base: &str,
+    token: &str,
+    m: Method,
+    path: &str,
+    b: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(m, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = b {
+        req = req.json(b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn post(app: &TestApp, path: &str, b: &Value) -> (u16, Value) {
+    call(
+        app,
+        &app.base,
+        &app.admin_token,
+        Method::POST,
+        path,
+        Some(b),
+    )
+    .await
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, Value) {
+    call(app, &app.base, &app.admin_token, Method::GET, path, None).await
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
+
+/// An own organisation with code `code`, and a buyer legal entity.
+async fn seller_and_buyer(app: &TestApp, code: &str) -> (String, String) {
+    let (s, org) = post(
+        app,
+        "/api/v1/organizations",
+        &organization_body(code, "ООО «Ромашка»"),
+    )
+    .await;
+    assert_eq!(s, 201, "{org}");
+    let (s, company) = post(app, "/api/v1/companies", &json!({"name": "ТСЖ <Берёзка>"})).await;
+    assert_eq!(s, 201, "{company}");
+    let (s, buyer) = post(
+        app,
+        "/api/v1/legal-entities",
+        &json!({"company_id": id(&company), "kind": "legal_entity", "full_name": "ТСЖ «Берёзка» <b>",
+                "short_name": "Берёзка", "inn": "7707083893", "kpp": "773601001", "legal_address": "Москва"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{buyer}");
+    (id(&org), id(&buyer))
+}
+
+async fn template(app: &TestApp, org: &str, template: &str, reset: &str) -> String {
+    let (s, t) = post(
+        app,
+        "/api/v1/numbering-templates",
+        &json!({"organization_id": org, "document_type": "invoice", "template": template, "reset": reset}),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    id(&t)
+}
+
+async fn draft(app: &TestApp, org: &str, buyer: &str, date: &str, price: &str) -> Value {
+    let (s, inv) = post(
+        app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "date": date,
+                "lines": [{"name": "Монтаж", "quantity": "1", "price": price, "vat_rate": "none"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    inv
+}
+
+async fn issue(app: &TestApp, invoice: &str) -> (u16, Value) {
+    post(
+        app,
+        &format!("/api/v1/invoices/{invoice}/actions/issue"),
+        &json!({}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn numbers_come_from_the_document_date_and_preview_takes_none() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "RM").await;
+    let t = template(&app, &org, "СЧ-{ORG}/{YY}{MM}-{N:3}", "monthly").await;
+    let preview = |date: &'static str| {
+        let app = &app;
+        let t = t.clone();
+        async move {
+            let (s, p) = post(
+                app,
+                &format!("/api/v1/numbering-templates/{t}/preview"),
+                &json!({"date": date}),
+            )
+            .await;
+            assert_eq!(s, 200, "{p}");
+            p["number"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(preview("2026-12-28").await, "СЧ-RM/2612-001");
+    assert_eq!(
+        preview("2026-12-28").await,
+        "СЧ-RM/2612-001",
+        "preview takes nothing"
+    );
+
+    // A draft has no number; issuing a December invoice (whenever) gives December's series.
+    let dec = draft(&app, &org, &buyer, "2026-12-28", "100.00").await;
+    assert_eq!(dec["number"], Value::Null);
+    assert_eq!(dec["status"], "draft");
+    let (s, issued) = issue(&app, &id(&dec)).await;
+    assert_eq!(s, 200, "{issued}");
+    assert_eq!(issued["number"], "СЧ-RM/2612-001");
+    assert_eq!(issued["status"], "issued");
+    assert_eq!(preview("2026-12-01").await, "СЧ-RM/2612-002");
+
+    // A monthly template restarts at 1 in a new month.
+    let jan = draft(&app, &org, &buyer, "2027-01-05", "100.00").await;
+    let (_, jan) = issue(&app, &id(&jan)).await;
+    assert_eq!(jan["number"], "СЧ-RM/2701-001");
+
+    // Cancelled: the number stays as a void and is not given again.
+    let (s, void) = post(
+        &app,
+        &format!("/api/v1/invoices/{}/actions/cancel", id(&issued)),
+        &json!({"comment": "ошибка"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{void}");
+    assert_eq!(void["status"], "cancelled");
+    assert_eq!(void["number"], "СЧ-RM/2612-001");
+    let next = draft(&app, &org, &buyer, "2026-12-30", "100.00").await;
+    let (_, next) = issue(&app, &id(&next)).await;
+    assert_eq!(next["number"], "СЧ-RM/2612-002");
+
+    // Issued invoices are not editable; a second issue is refused with the state named.
+    let (s, p) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/invoices/{}", id(&next)),
+        Some(&json!({"due_date": "2027-02-01"})),
+    )
+    .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["code"], "invalid_transition");
+    let (s, p) = issue(&app, &id(&next)).await;
+    assert_eq!(s, 409);
+    assert!(p["detail"].as_str().unwrap().contains("issued"), "{p}");
+
+    // The timeline shows the invoice's history.
+    let (s, tl) = get(&app, &format!("/api/v1/invoices/{}/timeline", id(&next))).await;
+    assert_eq!(s, 200, "{tl}");
+}
+
+#[tokio::test]
+async fn issuing_without_a_template_is_a_clear_conflict_and_drafts_are_editable() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "NT").await;
+    let d = draft(&app, &org, &buyer, "2026-11-01", "10.00").await;
+    let (s, p) = issue(&app, &id(&d)).await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["code"], "no_numbering_template");
+    let (s, edited) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/invoices/{}", id(&d)),
+        Some(&json!({"lines": [{"name": "Камера", "quantity": "2", "price": "5000.00", "vat_rate": "22"},
+                               {"name": "Кабель", "quantity": "10", "price": "10.00", "vat_rate": "10"}]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{edited}");
+    assert_eq!(edited["total"], "12310.00");
+    assert_eq!(edited["vat"], "2210.00");
+    assert_eq!(edited["vat_by_rate"].as_array().unwrap().len(), 2);
+    assert_eq!(edited["lines"].as_array().unwrap().len(), 2);
+    // Bad lines name their field.
+    let (s, p) = post(
+        &app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "lines": [{"name": "X", "price": "-1"}]}),
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(p["errors"][0]["field"], "lines[0].price");
+}
+
+#[tokio::test]
+async fn total_in_words_matches_hand_computed_strings() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "TW").await;
+    let cases = [
+        ("0.01", "ноль рублей 01 копейка"),
+        ("1.00", "один рубль 00 копеек"),
+        ("2.00", "два рубля 00 копеек"),
+        ("5.00", "пять рублей 00 копеек"),
+        ("11.00", "одиннадцать рублей 00 копеек"),
+        ("21.00", "двадцать один рубль 00 копеек"),
+        ("1000.00", "одна тысяча рублей 00 копеек"),
+        ("1245.50", "одна тысяча двести сорок пять рублей 50 копеек"),
+        ("1000000.00", "один миллион рублей 00 копеек"),
+        (
+            "2147483647.99",
+            "два миллиарда сто сорок семь миллионов четыреста восемьдесят три тысячи шестьсот сорок семь рублей 99 копеек",
+        ),
+    ];
+    for (amount, words) in cases {
+        let inv = draft(&app, &org, &buyer, "2026-11-20", amount).await;
+        assert_eq!(inv["total"], amount);
+        assert_eq!(inv["total_in_words"], words, "{amount}");
+    }
+}
+
+#[tokio::test]
+async fn the_printed_form_has_bank_details_lines_vat_and_words_escaped() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "PR").await;
+    template(&app, &org, "{N:4}", "never").await;
+    let (s, inv) = post(
+        &app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "date": "2026-11-20",
+                "lines": [{"name": "<script>alert(1)</script>", "quantity": "1", "price": "1020.90", "vat_rate": "22"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    issue(&app, &id(&inv)).await;
+    let res = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/invoices/{}/print", id(&inv)),
+            &app.admin_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Счёт на оплату № 0001 от 20.11.2026"),
+        "{html}"
+    );
+    assert!(html.contains("044525225") && html.contains("40702810938000000001"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("ТСЖ «Берёзка» &lt;b&gt;"));
+    assert!(html.contains("В том числе НДС 22%"));
+    assert!(html.contains("224.60"));
+    assert!(
+        html.contains("Одна тысяча двести сорок пять рублей 50 копеек"),
+        "{html}"
+    );
+}
+
+/// WF-NUM-2: 1 000 concurrent issues from one template give 1 000 distinct numbers without a
+/// gap; on PostgreSQL half of them go through a second server instance on the same database.
+#[tokio::test]
+async fn a_thousand_concurrent_issues_give_a_thousand_numbers_without_gaps() {
+    const N: usize = 1000;
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "CC").await;
+    template(&app, &org, "{YYYY}-{N:5}", "yearly").await;
+    let second = if app.database.postgres {
+        let mut c = app.config.clone();
+        c.bind = "127.0.0.1:0".into();
+        Some(start(build_state(c).await.unwrap(), false).await.unwrap())
+    } else {
+        None
+    };
+    let second_base = second.as_ref().map(|s| format!("http://{}", s.addr));
+    let ids: Vec<String> = stream::iter(0..N)
+        .map(|_| async { id(&draft(&app, &org, &buyer, "2026-06-15", "1.00").await) })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let started = Instant::now();
+    // Generous client-side concurrency; SQLite serialises writers anyway.
+    let limit = if app.database.postgres { 200 } else { 64 };
+    let results: Vec<(u16, Value)> = stream::iter(ids.iter().enumerate())
+        .map(|(i, inv)| {
+            let base = match (&second_base, i % 2) {
+                (Some(b), 1) => b.clone(),
+                _ => app.base.clone(),
+            };
+            let app = &app;
+            async move {
+                call(
+                    app,
+                    &base,
+                    &app.admin_token,
+                    Method::POST,
+                    &format!("/api/v1/invoices/{inv}/actions/issue"),
+                    Some(&json!({})),
+                )
+                .await
+            }
+        })
+        .buffer_unordered(limit)
+        .collect()
+        .await;
+    let took = started.elapsed();
+    let mut numbers = HashSet::new();
+    for (s, body) in &results {
+        assert_eq!(*s, 200, "{body}");
+        assert!(
+            numbers.insert(body["number"].as_str().unwrap().to_owned()),
+            "duplicate {body}"
+        );
+    }
+    let expected: HashSet<String> = (1..=N).map(|n| format!("2026-{n:05}")).collect();
+    assert_eq!(numbers, expected, "gap-free 1..={N}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    if let Some(s) = second {
+        s.stop(true).await;
+    }
+}
