@@ -354,3 +354,276 @@ async fn a_thousand_concurrent_issues_give_a_thousand_numbers_without_gaps() {
         s.stop(true).await;
     }
 }
+
+async fn as_user(
+    app: &TestApp,
+    token: &str,
+    m: Method,
+    path: &str,
+    b: Option<&Value>,
+) -> (u16, Value) {
+    call(app, &app.base, token, m, path, b).await
+}
+
+/// A supervisor and his manager; the manager's deal of 1 000.00 with order number З-17.
+async fn deal_of_manager(app: &TestApp) -> (String, String, String) {
+    let (s, boss) = post(app, "/api/v1/users", &json!({"email": "boss@example.com", "name": "Начальник", "password": "password-123", "roles": ["head"]})).await;
+    assert_eq!(s, 201, "{boss}");
+    let (s, m) = post(app, "/api/v1/users", &json!({"email": "m@example.com", "name": "Менеджер", "password": "password-123", "roles": ["sales_manager"], "supervisor_id": id(&boss)})).await;
+    assert_eq!(s, 201, "{m}");
+    let (s, deal) = post(app, "/api/v1/deals", &json!({"title": "Камеры для ТСЖ", "amount": "1000.00", "responsible_id": id(&m), "order_number": "З-17"})).await;
+    assert_eq!(s, 201, "{deal}");
+    (
+        id(&boss),
+        app.login("boss@example.com", "password-123").await,
+        id(&deal),
+    )
+}
+
+async fn deal_invoice(app: &TestApp, org: &str, buyer: &str, deal: &str, price: &str) -> Value {
+    let (s, inv) = post(
+        app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "deal_id": deal, "date": "2026-11-20",
+                "lines": [{"name": "Камера", "quantity": "1", "price": price, "vat_rate": "none"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    let (s, inv) = issue(app, &id(&inv)).await;
+    assert_eq!(s, 200, "{inv}");
+    inv
+}
+
+async fn watcher_notes(app: &TestApp, token: &str) -> Vec<Value> {
+    let (s, page) = as_user(
+        app,
+        token,
+        Method::GET,
+        "/api/v1/notifications?limit=200",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "deal_payment")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn partial_payments_pay_the_invoice_move_the_deal_percent_and_tell_the_supervisor() {
+    let smtp = sdelka_tests::smtp::SmtpSink::start().await;
+    let url = smtp.url();
+    let app =
+        TestApp::spawn_with(|c| c.smtp_url = Some(sdelka_api::config::Secret::new(url))).await;
+    let (org, buyer) = seller_and_buyer(&app, "PM").await;
+    template(&app, &org, "СЧ-{N:4}", "never").await;
+    let (_, boss_token, deal) = deal_of_manager(&app).await;
+    let inv = deal_invoice(&app, &org, &buyer, &deal, "1000.00").await;
+    let inv_id = id(&inv);
+
+    let (s, p1) = post(&app, "/api/v1/payments", &json!({"date": "2026-11-21", "amount": "400.00", "payer_name": "ТСЖ «Берёзка»", "payer_inn": "7707083893", "payment_order_number": "11", "applications": [{"invoice_id": inv_id, "amount": "400.00"}]})).await;
+    assert_eq!(s, 201, "{p1}");
+    assert_eq!(p1["unapplied_amount"], "0.00");
+    let (_, i) = get(&app, &format!("/api/v1/invoices/{inv_id}")).await;
+    assert_eq!(i["status"], "partially_paid");
+    assert_eq!(i["outstanding"], "600.00");
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["payment_percent"], "40.00");
+
+    // Overpayment: 700 paid, 600 applied, 100 stays unapplied.
+    let (s, p2) = post(&app, "/api/v1/payments", &json!({"date": "2026-11-25", "amount": "700.00", "payer_name": "ТСЖ «Берёзка»", "payment_order_number": "12"})).await;
+    assert_eq!(s, 201, "{p2}");
+    let p2_id = id(&p2);
+    let (s, p) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": inv_id, "amount": "700.00"}),
+    )
+    .await;
+    assert_eq!(s, 422, "more than outstanding: {p}");
+    let (s, p2) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": inv_id}),
+    )
+    .await;
+    assert_eq!(s, 201, "{p2}");
+    assert_eq!(p2["applied_amount"], "600.00");
+    assert_eq!(p2["unapplied_amount"], "100.00");
+    let (_, i) = get(&app, &format!("/api/v1/invoices/{inv_id}")).await;
+    assert_eq!(i["status"], "paid");
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["payment_percent"], "100.00");
+    // Applying again to a paid invoice is refused; a second application to an open one too.
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": inv_id, "amount": "1.00"}),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let inv2 = deal_invoice(&app, &org, &buyer, &deal, "500.00").await;
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": id(&inv2), "amount": "10.00"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, p) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": id(&inv2), "amount": "10.00"}),
+    )
+    .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["code"], "already_applied");
+    let (s, p) = post(
+        &app,
+        &format!("/api/v1/payments/{p2_id}/applications"),
+        &json!({"invoice_id": id(&inv2), "amount": "5000.00"}),
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+
+    // The supervisor got the watcher's notifications with all six fields.
+    let notes = watcher_notes(&app, &boss_token).await;
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let first = notes
+        .iter()
+        .find(|n| {
+            n["body"]
+                .as_str()
+                .unwrap()
+                .contains("Оплачено по сделке: 40.00%")
+        })
+        .expect("40 % note");
+    let body = first["body"].as_str().unwrap();
+    for part in [
+        "Сделка: Камеры для ТСЖ",
+        "Сумма платежа: 400.00 RUB",
+        "Заказ: З-17",
+        "Счёт: СЧ-0001",
+        "Стадия сделки: Новая",
+    ] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
+    let mail = sdelka_tests::eventually(Duration::from_secs(30), || async {
+        smtp.messages_to("boss@example.com").into_iter().next()
+    })
+    .await
+    .expect("the watcher email arrives");
+    assert!(mail.contains("boss@example.com"));
+
+    // Un-applying is audited and recomputes everything.
+    let app_id = p1["applications"][0]["id"].as_str().unwrap().to_owned();
+    let p1_id = id(&p1);
+    let (s, p1) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::DELETE,
+        &format!("/api/v1/payments/{p1_id}/applications/{app_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{p1}");
+    assert_eq!(p1["unapplied_amount"], "400.00");
+    assert!(p1["applications"][0]["unapplied_at"].is_string());
+    let (_, i) = get(&app, &format!("/api/v1/invoices/{inv_id}")).await;
+    assert_eq!(i["status"], "partially_paid");
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    // 600 + 10 of 1 000.
+    assert_eq!(d["payment_percent"], "61.00");
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let audits = sdelka_persistence::entity::audit_record::Entity::find()
+        .filter(sdelka_persistence::entity::audit_record::Column::Action.eq("unapplied"))
+        .all(&app.server.as_ref().unwrap().state.store.conn)
+        .await
+        .unwrap();
+    assert_eq!(audits.len(), 1);
+    assert!(audits[0].actor_id.is_some());
+
+    // A disabled watcher says nothing.
+    let before = watcher_notes(&app, &boss_token).await.len();
+    let (_, rules) = get(
+        &app,
+        "/api/v1/automation-rules?trigger_type=deal_payment_percent_changed",
+    )
+    .await;
+    let rule = id(&rules["items"][0]);
+    assert_eq!(
+        rule, "01930000-0000-7000-8000-0000a0700001",
+        "the seeded watcher"
+    );
+    let (s, r) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/automation-rules/{rule}"),
+        Some(&json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/payments/{p1_id}/applications"),
+        &json!({"invoice_id": inv_id, "amount": "100.00"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["payment_percent"], "71.00");
+    assert_eq!(watcher_notes(&app, &boss_token).await.len(), before);
+}
+
+/// Concurrent applications of one payment never apply more than it holds.
+#[tokio::test]
+async fn concurrent_applications_of_one_payment_do_not_over_apply() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "CA").await;
+    template(&app, &org, "{N:4}", "never").await;
+    let mut invoices = Vec::new();
+    for _ in 0..10 {
+        let d = draft(&app, &org, &buyer, "2026-11-20", "100.00").await;
+        issue(&app, &id(&d)).await;
+        invoices.push(id(&d));
+    }
+    let (_, pay) = post(
+        &app,
+        "/api/v1/payments",
+        &json!({"amount": "350.00", "payer_name": "Плательщик"}),
+    )
+    .await;
+    let pay = id(&pay);
+    let results: Vec<u16> = stream::iter(invoices.iter())
+        .map(|inv| {
+            let app = &app;
+            let pay = pay.clone();
+            async move {
+                post(
+                    app,
+                    &format!("/api/v1/payments/{pay}/applications"),
+                    &json!({"invoice_id": inv, "amount": "100.00"}),
+                )
+                .await
+                .0
+            }
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    assert_eq!(
+        results.iter().filter(|s| **s == 201).count(),
+        3,
+        "{results:?}"
+    );
+    let (_, p) = get(&app, &format!("/api/v1/payments/{pay}")).await;
+    assert_eq!(p["applied_amount"], "300.00");
+    assert_eq!(p["unapplied_amount"], "50.00");
+}

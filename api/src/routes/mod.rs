@@ -26,8 +26,10 @@ pub mod comments;
 pub mod files;
 pub mod notifications;
 // Money documents (WF-NUM, DOC-3, DOC-4), automation rules, reports.
+pub mod automation_rules;
 pub mod invoices;
 pub mod numbering_templates;
+pub mod payments;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -60,7 +62,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(leads::routes)
         .configure(imports::routes)
         .configure(numbering_templates::routes)
-        .configure(invoices::routes);
+        .configure(invoices::routes)
+        .configure(payments::routes)
+        .configure(automation_rules::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).
