@@ -627,3 +627,155 @@ async fn concurrent_applications_of_one_payment_do_not_over_apply() {
     assert_eq!(p["applied_amount"], "300.00");
     assert_eq!(p["unapplied_amount"], "50.00");
 }
+
+/// REP-2 and REP-3 on a small data set whose figures are computed by hand.
+#[tokio::test]
+async fn reports_match_hand_computed_figures_in_json_and_csv() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "RP").await;
+    template(&app, &org, "{N:4}", "never").await;
+    let (_, _, deal) = deal_of_manager(&app).await;
+    let (_, manager) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    let manager = manager["responsible_id"].as_str().unwrap().to_owned();
+
+    // Receivables as of 2026-12-31:
+    //   A 100.00 due 2027-01-10 → not yet due;
+    //   B 200.00 due 2026-12-15, 50.00 paid on 2026-12-20 → 150.00 in 0–30 (16 days);
+    //   C 300.00 due 2026-09-01 → 90+ (121 days);
+    //   D 400.00 due 2026-11-15, paid 400.00 on 2027-01-05 (after as_of) → 31–60 (46 days);
+    //   E 70.00 due 2026-10-20 → 61–90 (72 days), a deal invoice paid 30.00 on 2026-06-10.
+    let mk = |price: &'static str, due: &'static str, deal: Option<String>| {
+        let app = &app;
+        let (org, buyer) = (org.clone(), buyer.clone());
+        async move {
+            let (s, inv) = post(
+                app,
+                "/api/v1/invoices",
+                &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "date": "2026-08-01", "due_date": due, "deal_id": deal,
+                        "lines": [{"name": "Услуга", "quantity": "1", "price": price, "vat_rate": "none"}]}),
+            )
+            .await;
+            assert_eq!(s, 201, "{inv}");
+            issue(app, &id(&inv)).await;
+            id(&inv)
+        }
+    };
+    mk("100.00", "2027-01-10", None).await;
+    let b = mk("200.00", "2026-12-15", None).await;
+    mk("300.00", "2026-09-01", None).await;
+    let d = mk("400.00", "2026-11-15", None).await;
+    let e = mk("70.00", "2026-10-20", Some(deal.clone())).await;
+    let pay = |date: &'static str, amount: &'static str, inv: String| {
+        let app = &app;
+        async move {
+            let (s, p) = post(app, "/api/v1/payments", &json!({"date": date, "amount": amount, "payer_name": "Плательщик", "applications": [{"invoice_id": inv, "amount": amount}]})).await;
+            assert_eq!(s, 201, "{p}");
+        }
+    };
+    pay("2026-12-20", "50.00", b).await;
+    pay("2027-01-05", "400.00", d).await;
+    pay("2026-06-10", "30.00", e).await;
+
+    let (s, r) = get(
+        &app,
+        &format!("/api/v1/reports/receivables?as_of=2026-12-31&organization_id={org}"),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["buckets"],
+        json!({"not_yet_due": "100.00", "0-30": "150.00", "31-60": "400.00", "61-90": "40.00", "90+": "300.00"})
+    );
+    assert_eq!(r["total"], "990.00");
+    assert_eq!(r["invoices"].as_array().unwrap().len(), 5);
+    let res = app
+        .request(
+            Method::GET,
+            "/api/v1/reports/receivables?as_of=2026-12-31",
+            &app.admin_token,
+        )
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "invoice_id,number,buyer_legal_entity_id,date,due_date,days_past_due,bucket,outstanding"
+    );
+    assert_eq!(lines.len(), 6);
+    assert!(lines[1].ends_with(",121,90+,300.00"), "{csv}");
+
+    // Managers monthly: the manager's deal is won this month; 30.00 came on 2026-06-10 for an
+    // invoice of his deal. Other payments are for invoices without a deal.
+    let won_stage = "01930000-0000-7000-8000-00005a1e0105";
+    let (s, w) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/deals/{deal}"),
+        Some(&json!({"stage_id": won_stage})),
+    )
+    .await;
+    assert_eq!(s, 200, "{w}");
+    let this_month = chrono::Utc::now().format("%Y-%m").to_string();
+    let (s, m) = get(
+        &app,
+        "/api/v1/reports/managers-monthly?from=2026-01-01&to=2027-12-31",
+    )
+    .await;
+    assert_eq!(s, 200, "{m}");
+    let rows = m["rows"].as_array().unwrap();
+    let nov = rows
+        .iter()
+        .find(|r| r["month"] == "2026-06" && r["manager_id"] == manager.as_str())
+        .expect("June row");
+    assert_eq!(nov["payments_received"], "30.00");
+    let won = rows
+        .iter()
+        .find(|r| r["month"] == this_month.as_str() && r["manager_id"] == manager.as_str())
+        .expect("won row");
+    assert_eq!(won["deals_won"], 1);
+    assert_eq!(won["deals_won_amount"], "1000.00");
+    let res = app
+        .request(
+            Method::GET,
+            "/api/v1/reports/managers-monthly?from=2026-01-01&to=2027-12-31&format=csv",
+            &app.admin_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with(
+            "manager_id,manager_name,month,payments_received,deals_won,deals_won_amount"
+        )
+    );
+    assert!(
+        csv.contains(&format!("{manager},Менеджер,2026-06,30.00,0,0.00")),
+        "{csv}"
+    );
+    // A manager may not read reports.
+    let (_, token) = app
+        .user_with_roles("x@example.com", &["sales_manager"])
+        .await;
+    let (s, _) = as_user(
+        &app,
+        &token,
+        Method::GET,
+        "/api/v1/reports/receivables",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
+}

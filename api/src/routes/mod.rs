@@ -30,6 +30,7 @@ pub mod automation_rules;
 pub mod invoices;
 pub mod numbering_templates;
 pub mod payments;
+pub mod reports;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -64,7 +65,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(numbering_templates::routes)
         .configure(invoices::routes)
         .configure(payments::routes)
-        .configure(automation_rules::routes);
+        .configure(automation_rules::routes)
+        .configure(reports::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).
