@@ -72,7 +72,7 @@ impl Condition {
             Condition::PaymentPercentAtLeast { hundredths } => {
                 if !(0..=10_000).contains(hundredths) {
                     v.push(FieldViolation::new(
-                        &format!("{field}.hundredths"),
+                        format!("{field}.hundredths"),
                         "out_of_range",
                         "hundredths of a percent: 0 to 10000",
                     ));
