@@ -547,6 +547,9 @@ async fn partial_payments_pay_the_invoice_move_the_deal_percent_and_tell_the_sup
         .unwrap();
     assert_eq!(audits.len(), 1);
     assert!(audits[0].actor_id.is_some());
+    let (s, tl) = get(&app, &format!("/api/v1/payments/{p1_id}/timeline")).await;
+    assert_eq!(s, 200, "{tl}");
+    assert!(tl.to_string().contains("\"unapplied\""), "{tl}");
 
     // A disabled watcher says nothing.
     let before = watcher_notes(&app, &boss_token).await.len();

@@ -1,10 +1,10 @@
 //! Who may see which record, for the routes that address any record by type and id (timeline,
 //! comments). One exhaustive match: a new record type must say how it is guarded.
 
-use sdelka_persistence::entity::invoice;
 use sdelka_persistence::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
+use sdelka_persistence::entity::{invoice, payment};
 use sdelka_persistence::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
@@ -109,6 +109,17 @@ pub async fn ensure_visible<C: ConnectionTrait>(
                 return Ok(());
             }
             Some(i.responsible_id)
+        }
+        TimelineEntity::Payments => {
+            use crate::auth::Policy;
+            if exists::<payment::Entity, _>(db, id, history)
+                .await?
+                .is_none()
+                || !crate::routes::payments::MoneyStaffOnly::allows(caller)
+            {
+                return Err(ApiError::not_found());
+            }
+            return Ok(());
         }
         // No such records exist yet.
         TimelineEntity::Contracts => None,

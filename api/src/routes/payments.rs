@@ -601,6 +601,14 @@ async fn after_money_moved<C: ConnectionTrait>(
     .await
 }
 
+/// The order number the watcher reports, «нет» when there is none. Orders (DOC-2) are built
+/// on another branch: once merged, the number of `inv.order_id` belongs here first; until then
+/// the deal's own order number stands in.
+fn order_number_for(inv: &invoice::Model, d: &deal::Model) -> String {
+    let _order_id = inv.order_id;
+    d.order_number.clone().unwrap_or_else(|| "нет".to_owned())
+}
+
 /// WF-PAY-1 and its kin: the enabled rules triggered by a deal's payment percent change.
 async fn run_payment_rules<C: ConnectionTrait>(
     txn: &C,
@@ -629,8 +637,7 @@ async fn run_payment_rules<C: ConnectionTrait>(
     let percent = Percent::from_hundredths(change.after_hundredths)
         .map(|p| p.to_string())
         .unwrap_or_else(|_| change.after_hundredths.to_string());
-    // Orders (DOC-2) live elsewhere; until they are wired, the deal's order number stands in.
-    let order = d.order_number.clone().unwrap_or_else(|| "нет".to_owned());
+    let order = order_number_for(inv, d);
     let title = format!("Оплата по сделке «{}»: {}%", d.title, percent);
     let body = format!(
         "Сделка: {}\nСумма платежа: {} {}\nОплачено по сделке: {}%\nЗаказ: {}\nСчёт: {}\nСтадия сделки: {}",

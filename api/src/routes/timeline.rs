@@ -39,6 +39,7 @@ pub enum TimelineEntity {
     Leads,
     Invoices,
     Contracts,
+    Payments,
 }
 
 impl TimelineEntity {
@@ -59,6 +60,7 @@ impl TimelineEntity {
             TimelineEntity::Leads => "lead",
             TimelineEntity::Invoices => "invoice",
             TimelineEntity::Contracts => "contract",
+            TimelineEntity::Payments => "payment",
         }
     }
 }
