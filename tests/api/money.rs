@@ -782,3 +782,91 @@ async fn reports_match_hand_computed_figures_in_json_and_csv() {
     .await;
     assert_eq!(s, 403);
 }
+
+#[tokio::test]
+async fn an_invoice_from_a_deal_copies_its_rows_and_is_visible_like_the_deal() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "DL").await;
+    let (m1, m1_token) = app
+        .user_with_roles("m1@example.com", &["sales_manager"])
+        .await;
+    let (_, m2_token) = app
+        .user_with_roles("m2@example.com", &["sales_manager"])
+        .await;
+    let (_, acc_token) = app
+        .user_with_roles("acc@example.com", &["accountant"])
+        .await;
+    let (s, deal) = as_user(
+        &app,
+        &m1_token,
+        Method::POST,
+        "/api/v1/deals",
+        Some(&json!({"title": "Лифты", "legal_entity_id": buyer})),
+    )
+    .await;
+    assert_eq!(s, 201, "{deal}");
+    let deal = id(&deal);
+    for row in [
+        json!({"name": "Обследование лифта", "quantity": "2", "price": "15000.00", "vat_rate": "22"}),
+        json!({"name": "Выезд инженера", "quantity": "1", "price": "3000.00", "vat_rate": "none"}),
+    ] {
+        let (s, r) = as_user(
+            &app,
+            &m1_token,
+            Method::POST,
+            &format!("/api/v1/deals/{deal}/product-rows"),
+            Some(&row),
+        )
+        .await;
+        assert_eq!(s, 201, "{r}");
+    }
+    // No buyer named: the deal's legal entity; no lines: the deal's rows.
+    let (s, inv) = as_user(
+        &app,
+        &m1_token,
+        Method::POST,
+        "/api/v1/invoices",
+        Some(&json!({"organization_id": org, "deal_id": deal})),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    assert_eq!(inv["buyer_legal_entity_id"], buyer.as_str());
+    assert_eq!(inv["responsible_id"], m1.to_string());
+    assert_eq!(inv["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(inv["total"], "39600.00");
+    assert_eq!(inv["vat"], "6600.00");
+    assert_eq!(
+        inv["total_in_words"],
+        "тридцать девять тысяч шестьсот рублей 00 копеек"
+    );
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["amount"], inv["total"]);
+    let path = format!("/api/v1/invoices/{}", id(&inv));
+    // Another manager does not see it, not even in lists; an accountant does.
+    let (s, _) = as_user(&app, &m2_token, Method::GET, &path, None).await;
+    assert_eq!(s, 404);
+    let (_, list) = as_user(&app, &m2_token, Method::GET, "/api/v1/invoices", None).await;
+    assert_eq!(list["items"], json!([]));
+    let (s, _) = as_user(&app, &acc_token, Method::GET, &path, None).await;
+    assert_eq!(s, 200);
+    let (_, list) = as_user(
+        &app,
+        &m1_token,
+        Method::GET,
+        &format!("/api/v1/invoices?deal_id={deal}&status=draft"),
+        None,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // Someone else's deal cannot be invoiced by m2.
+    let (s, p) = as_user(
+        &app,
+        &m2_token,
+        Method::POST,
+        "/api/v1/invoices",
+        Some(&json!({"organization_id": org, "deal_id": deal})),
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+    assert_eq!(p["errors"][0]["field"], "deal_id");
+}
