@@ -870,3 +870,34 @@ async fn an_invoice_from_a_deal_copies_its_rows_and_is_visible_like_the_deal() {
     assert_eq!(s, 422, "{p}");
     assert_eq!(p["errors"][0]["field"], "deal_id");
 }
+
+/// Many payments applied at once to one invoice of one deal: none is refused for a race, the
+/// invoice ends paid and the deal at 100 %.
+#[tokio::test]
+async fn concurrent_payments_to_one_invoice_all_land() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "CP").await;
+    template(&app, &org, "{N:4}", "never").await;
+    let (_, _, deal) = deal_of_manager(&app).await;
+    let inv = id(&deal_invoice(&app, &org, &buyer, &deal, "1000.00").await);
+    let results: Vec<(u16, Value)> = stream::iter(0..10)
+        .map(|n| {
+            let app = &app;
+            let inv = inv.clone();
+            async move {
+                post(app, "/api/v1/payments", &json!({"amount": "100.00", "payer_name": "Плательщик", "payment_order_number": format!("{n}"),
+                                                      "applications": [{"invoice_id": inv, "amount": "100.00"}]})).await
+            }
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    for (s, b) in &results {
+        assert_eq!(*s, 201, "{b}");
+    }
+    let (_, i) = get(&app, &format!("/api/v1/invoices/{inv}")).await;
+    assert_eq!(i["status"], "paid");
+    assert_eq!(i["paid"], "1000.00");
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["payment_percent"], "100.00");
+}

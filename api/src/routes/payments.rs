@@ -32,8 +32,8 @@ use sdelka_persistence::records::{self, snapshot};
 use sdelka_persistence::{Actor, StoreError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -260,6 +260,25 @@ fn amount_minor(field: &str, value: &str) -> ApiResult<i64> {
     Ok(minor)
 }
 
+/// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
+/// what is read next is the latest committed row and the compare-and-set that follows does not
+/// lose a race it merely queued behind. Locks are always taken invoice first, then payment,
+/// then deal, so two money movements cannot deadlock. SQLite's single writer already
+/// serialises these transactions.
+async fn lock_row<C: ConnectionTrait>(txn: &C, table: &str, id: Uuid) -> ApiResult<()> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"),
+        [sea_orm::Value::from(id)],
+    ))
+    .await
+    .map_err(StoreError::from)?;
+    Ok(())
+}
+
 fn payment_live_key(payment_id: Uuid, invoice_id: Uuid) -> String {
     format!("{payment_id}:{invoice_id}")
 }
@@ -276,6 +295,7 @@ async fn apply<C: ConnectionTrait>(
 ) -> ApiResult<()> {
     let actor = caller.actor();
     let scope = caller.visibility(txn).await?;
+    lock_row(txn, "invoices", req.invoice_id).await?;
     let inv = match visible_invoice(txn, caller, &scope, req.invoice_id).await {
         Ok(i) => i,
         Err(e) if e.code == ErrorCode::NotFound => {
@@ -427,6 +447,7 @@ async fn unapply<C: ConnectionTrait>(
         .filter(|a| a.payment_id == payment_id && a.unapplied_at.is_none())
         .ok_or_else(ApiError::not_found)?;
     let scope = caller.visibility(txn).await?;
+    lock_row(txn, "invoices", app.invoice_id).await?;
     let inv = visible_invoice(txn, caller, &scope, app.invoice_id).await?;
     let status = InvoiceStatus::parse(&inv.status)
         .ok_or_else(|| ApiError::internal(format!("invoice status {}", inv.status)))?;
@@ -558,6 +579,7 @@ async fn after_money_moved<C: ConnectionTrait>(
     let Some(deal_id) = inv.deal_id else {
         return Ok(());
     };
+    lock_row(txn, "deals", deal_id).await?;
     let d = match records::find::<deal::Entity, _>(txn, deal_id).await {
         Ok(d) => d,
         Err(StoreError::NotFound) => return Ok(()),
