@@ -6,8 +6,10 @@
 //!
 //! Over-application is impossible by construction: the payment's `applied_minor` is raised by
 //! a conditional `UPDATE … WHERE applied_minor + :amount <= amount_minor`, so two concurrent
-//! applications of one payment cannot both pass; the invoice is written compare-and-set on its
-//! version (a concurrent change of the same invoice is a 409).
+//! applications of one payment cannot both pass. The invoice and the deal are written
+//! compare-and-set on their versions; on PostgreSQL their rows are locked first (invoice, then
+//! payment, then deal — always in that order), so concurrent payments to one invoice or deal
+//! queue instead of failing, and a change from elsewhere still surfaces as a 409.
 //!
 //! The deal's payment percent is the sum paid on the deal's non-cancelled invoices divided by
 //! the deal's amount, rounded down to hundredths of a percent and capped at 100 % (a deal of
