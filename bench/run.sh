@@ -13,6 +13,10 @@
 #                              pgbench, memory, time to ready; deal-list = filtered deal lists over
 #                              BENCH_DEALS seeded deals (PostgreSQL); deal-create = deal + 3 product
 #                              rows, API and pgbench (PostgreSQL)
+#                              issue-invoice = numbers/s issuing seeded draft invoices from one
+#                              numbering template (PostgreSQL), checked gap-free afterwards;
+#                              register-payment = POST /payments, API and pgbench (PostgreSQL)
+#   BENCH_INVOICE_DRAFTS=60000 drafts seeded for issue-invoice (one is issued per request)
 #   BENCH_DEALS=100000         deals seeded for deal-list
 #   BENCH_DEAL_LIST_LIGHT_RATE=100  req/s of the light fixed-rate deal-list run
 #   BENCH_DURATION=15          seconds per load run
@@ -48,6 +52,8 @@ LOADGEN="$TARGET_DIR/bench/loadgen"
 RESULTS_FILE="$ROOT/bench/results/latest.txt"
 EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
 CASES="${BENCH_CASES:-organizations,deal-list,deal-create}"
+INVOICE_DRAFTS="${BENCH_INVOICE_DRAFTS:-60000}"
+PAYMENT_BODY_FILE=bench/bodies/payment.json
 DEAL_COUNT="${BENCH_DEALS:-100000}"
 DEAL_LIST_LIGHT_RATE="${BENCH_DEAL_LIST_LIGHT_RATE:-100}"
 DEFAULT_PIPELINE=01930000-0000-7000-8000-00005a1e0001
@@ -63,7 +69,8 @@ DEAL_LIST_AMOUNT_MIN=100000.00
 for c in ${CASES//,/ }; do
   case "$c" in
     organizations | deal-list | deal-create) ;;
-    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create)" >&2; exit 2 ;;
+    issue-invoice | register-payment) ;;
+    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment)" >&2; exit 2 ;;
   esac
 done
 has_case() { [[ ",${CASES// /,}," == *",$1,"* ]]; }
@@ -516,6 +523,68 @@ bench_deals() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# money documents (PostgreSQL only)
+# ---------------------------------------------------------------------------------------------
+bench_money() {
+  local org buyer first line
+  log "=== pg money ==="
+  start_server pg-money "$PG_URL" "$WORK/data-pg-money"
+  login
+  api_call money-me 200 "$BASE/api/v1/me"
+  ADMIN_ID="$(json_get "$WORK/money-me.json" 'd["id"]')"
+
+  if has_case issue-invoice; then
+    sed 's/{n}/770000001/g' "$BODY_FILE" >"$WORK/money-org-body.json"
+    api_call money-org 201 -X POST "$BASE/api/v1/organizations" --data-binary "@$WORK/money-org-body.json"
+    org="$(json_get "$WORK/money-org.json" 'd["id"]')"
+    api_call money-template 201 -X POST "$BASE/api/v1/numbering-templates" --data-binary \
+      "{\"organization_id\": \"$org\", \"document_type\": \"invoice\", \"template\": \"СЧ-{YYYY}-{N:8}\", \"reset\": \"yearly\"}"
+    api_call money-company 201 -X POST "$BASE/api/v1/companies" --data-binary '{"name": "ТСЖ Берёзка"}'
+    api_call money-buyer 201 -X POST "$BASE/api/v1/legal-entities" --data-binary \
+      "{\"company_id\": \"$(json_get "$WORK/money-company.json" 'd["id"]')\", \"kind\": \"legal_entity\", \"full_name\": \"ТСЖ Берёзка\", \"short_name\": \"Берёзка\", \"inn\": \"7707083893\", \"kpp\": \"773601001\"}"
+    buyer="$(json_get "$WORK/money-buyer.json" 'd["id"]')"
+    log "issue-invoice: seeding $INVOICE_DRAFTS draft invoices with bench/sql/seed_invoice_drafts.sql"
+    psql_bench -q -v count="$INVOICE_DRAFTS" -v org="$org" -v buyer="$buyer" -v actor="$ADMIN_ID" \
+      -v date=2026-06-15 -f bench/sql/seed_invoice_drafts.sql >/dev/null ||
+      die "seeding drafts failed — bench/sql/seed_invoice_drafts.sql no longer matches the invoices table?"
+    psql_bench -qAtc "SELECT id FROM invoices WHERE status = 'draft' ORDER BY random()" >"$WORK/drafts-all.txt"
+    first="$(head -n 1 "$WORK/drafts-all.txt")"
+    api_call money-issue-smoke 200 -X POST "$BASE/api/v1/invoices/$first/actions/issue" --data-binary '{}'
+    echo "smoke issue: number $(json_get "$WORK/money-issue-smoke.json" 'd["number"]')"
+    tail -n +2 "$WORK/drafts-all.txt" >"$WORK/drafts.txt"
+    login # a fresh token for every run (access tokens live 15 minutes)
+    export BENCH_IDS_FILE="$WORK/drafts.txt" BENCH_THREADS="$THREADS"
+    run_wrk pg-issue-invoice bench/wrk/issue_invoice.lua "$BASE" 0
+    unset BENCH_IDS_FILE BENCH_THREADS
+    add_row pg "issue invoice: numbers/s (wrk, peak)"
+    ISSUE_RPS=$R_OK_RPS
+    line="$(psql_bench -qAtc "SELECT count(*) || ' ' || count(DISTINCT number) || ' ' || coalesce(min(numbering_counter), 0) || ' ' || coalesce(max(numbering_counter), 0) FROM invoices WHERE number IS NOT NULL")"
+    read -r ISSUED ISSUED_DISTINCT ISSUED_MIN ISSUED_MAX <<<"$line"
+    if [[ "$ISSUED" == "$ISSUED_DISTINCT" && "$ISSUED_MIN" == 1 && "$ISSUED_MAX" == "$ISSUED" ]]; then
+      ISSUE_CHECK="$ISSUED numbers issued, all distinct, counters 1..$ISSUED_MAX without a gap"
+    else
+      ISSUE_CHECK="NOT gap-free: $ISSUED issued, $ISSUED_DISTINCT distinct, counters $ISSUED_MIN..$ISSUED_MAX"
+      PROBLEMS+=("pg-issue-invoice: $ISSUE_CHECK")
+    fi
+  fi
+
+  if has_case register-payment; then
+    local saved_body=$BODY_FILE
+    api_call money-pay-smoke 201 -X POST "$BASE/api/v1/payments" --data-binary "$(sed 's/{n}/0/g' "$PAYMENT_BODY_FILE")"
+    login # a fresh token for every run (access tokens live 15 minutes)
+    BODY_FILE=$PAYMENT_BODY_FILE
+    run_wrk pg-register-payment bench/wrk/create_organization.lua "$BASE/api/v1/payments" 100000000
+    BODY_FILE=$saved_body
+    add_row pg "register payment (wrk, peak)"
+    PAYMENT_RPS=$R_OK_RPS
+    stop_server
+    run_pgbench bench/sql/register_payment.sql "api/src/routes/payments.rs (register_payment)" -D "actor=$ADMIN_ID"
+    PAYMENT_PGBENCH_TPS=$PGBENCH_TPS
+  fi
+  stop_server
+}
+
+# ---------------------------------------------------------------------------------------------
 # The whole run is one function, called on the last line: bash has read the entire file before
 # anything runs, so editing this script while a benchmark is running cannot derail it.
 main() {
@@ -538,6 +607,9 @@ main() {
   fi
   if has_case deal-list || has_case deal-create; then
     bench_deals
+  fi
+  if has_case issue-invoice || has_case register-payment; then
+    bench_money
   fi
 
   if has_case organizations; then
@@ -578,6 +650,15 @@ main() {
       echo "  complete iterations per second (deals/s) and latency of the whole iteration (create .. 3rd row answered)"
       echo "pgbench create_deal_with_rows.sql (-c $CONNECTIONS -j $THREADS): $DEAL_PGBENCH_TPS tps"
       echo "API deals/s / pgbench tps (PostgreSQL): $DEAL_RPS / $DEAL_PGBENCH_TPS = $(ratio "$DEAL_RPS" "$DEAL_PGBENCH_TPS") (target >= 0.5)"
+    fi
+    if has_case issue-invoice; then
+      echo
+      echo "issue invoice: $ISSUE_RPS numbers/s from one template (target >= 300); $ISSUE_CHECK"
+    fi
+    if has_case register-payment; then
+      echo
+      echo "pgbench register_payment.sql (-c $CONNECTIONS -j $THREADS): $PAYMENT_PGBENCH_TPS tps"
+      echo "API payments/s / pgbench tps (PostgreSQL): $PAYMENT_RPS / $PAYMENT_PGBENCH_TPS = $(ratio "$PAYMENT_RPS" "$PAYMENT_PGBENCH_TPS") (target >= 0.5)"
     fi
     if has_case organizations; then
       echo

@@ -47,6 +47,8 @@ catalogue! {
     InvalidTransition       => 409, "invalid_transition", "The record's current state does not allow this";
     AlreadyConverted        => 409, "already_converted", "The lead was already converted";
     VersionReadOnly         => 409, "version_read_only", "Only the current version of a document can change";
+    NoNumberingTemplate     => 409, "no_numbering_template", "The organisation has no numbering template for this document type";
+    AlreadyApplied          => 409, "already_applied", "The payment is already applied to this invoice";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";

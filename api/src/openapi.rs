@@ -31,6 +31,9 @@ RFC 9457 problem documents for every error.",
         (name = "work", description = "Activities, calendar, reminders, notifications and files"),
         (name = "documents", description = "Sales documents: quotes (commercial proposals) in versions, and orders"),
         (name = "operations", description = "Health, metrics and this document"),
+        (name = "documents", description = "Customer invoices (numbered from numbering templates, printable) and incoming payments applied to them"),
+        (name = "workflows", description = "Automation rules: triggers, conditions and actions (the deal payment watcher)"),
+        (name = "reports", description = "Managers monthly and receivables by age, as JSON or CSV"),
     ),
     components(schemas(Problem, ProblemField))
 )]

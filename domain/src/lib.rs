@@ -21,3 +21,6 @@ pub mod work;
 // Sales documents (DOC-1, DOC-2).
 pub mod order;
 pub mod quote;
+// Money documents (DOC-3, DOC-4) and automation rules (WF-PAY).
+pub mod automation;
+pub mod customer_invoice;

@@ -12,6 +12,9 @@ mod m0003_sales;
 pub use m0003_sales::DEFAULT_PIPELINE_ID;
 mod m0004_work;
 mod m0005_leads;
+mod m0006_money;
+
+pub use m0006_money::PAYMENT_WATCHER_RULE_ID;
 mod m0007_quotes_orders;
 
 pub struct Migrator;
@@ -25,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_sales::Migration),
             Box::new(m0004_work::Migration),
             Box::new(m0005_leads::Migration),
+            Box::new(m0006_money::Migration),
             Box::new(m0007_quotes_orders::Migration),
         ]
     }

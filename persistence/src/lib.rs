@@ -31,3 +31,5 @@ pub use journal::Actor;
 // Sales documents (DOC-1, DOC-2)
 pub mod orders;
 pub mod quotes;
+// Money documents (WF-NUM, DOC-3, DOC-4).
+pub mod numbering;

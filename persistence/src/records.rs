@@ -261,3 +261,8 @@ versioned_record!(activity_time_entry, "activity_time_entry");
 versioned_record!(calendar_event, "calendar_event");
 versioned_record!(file, "file");
 versioned_record!(lead, "lead");
+use crate::entity::{automation_rule, invoice, numbering_template, payment};
+versioned_record!(numbering_template, "numbering_template");
+versioned_record!(invoice, "invoice");
+versioned_record!(payment, "payment");
+versioned_record!(automation_rule, "automation_rule");

@@ -8,6 +8,7 @@ mod conventions;
 mod documents;
 mod leads;
 mod lists;
+mod money;
 mod operations;
 mod organisation;
 mod outbox;

@@ -5,6 +5,7 @@ use sdelka_persistence::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
 use sdelka_persistence::entity::{order, quote};
+use sdelka_persistence::entity::{invoice, payment};
 use sdelka_persistence::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
@@ -107,8 +108,28 @@ pub async fn ensure_visible<C: ConnectionTrait>(
         TimelineEntity::Orders => exists::<order::Entity, _>(db, id, history)
             .await?
             .map(|o| o.responsible_id),
+        TimelineEntity::Invoices => {
+            let Some(i) = exists::<invoice::Entity, _>(db, id, history).await? else {
+                return Err(ApiError::not_found());
+            };
+            if crate::routes::invoices::sees_all_invoices(caller) {
+                return Ok(());
+            }
+            Some(i.responsible_id)
+        }
+        TimelineEntity::Payments => {
+            use crate::auth::Policy;
+            if exists::<payment::Entity, _>(db, id, history)
+                .await?
+                .is_none()
+                || !crate::routes::payments::MoneyStaffOnly::allows(caller)
+            {
+                return Err(ApiError::not_found());
+            }
+            return Ok(());
+        }
         // No such records exist yet.
-        TimelineEntity::Invoices | TimelineEntity::Contracts => None,
+        TimelineEntity::Contracts => None,
     };
     match responsible {
         Some(r) if caller.visibility(db).await?.allows(Some(r)) => Ok(()),

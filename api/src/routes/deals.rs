@@ -420,7 +420,7 @@ fn sorts() -> [SortKey<deal::Entity>; 4] {
     ]
 }
 
-fn violation<E: RuleBroken>(field: &str, e: E) -> FieldViolation {
+pub(crate) fn violation<E: RuleBroken>(field: &str, e: E) -> FieldViolation {
     FieldViolation::new(field, e.code(), format!("{field}: {e}"))
 }
 
@@ -514,7 +514,7 @@ fn stage_entry(stage: &pipeline_stage::Model, loss_reason: Option<&str>) -> ApiR
     check_stage_entry(kind_of(stage), loss_reason).map_err(|v| ApiError::validation(v.into()))
 }
 
-fn clean(s: &Option<String>) -> Option<String> {
+pub(crate) fn clean(s: &Option<String>) -> Option<String> {
     s.as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -555,7 +555,7 @@ pub(crate) fn stored_discount(r: &product_row::Model) -> Option<Discount> {
     }
 }
 
-fn discount_from(
+pub(crate) fn discount_from(
     percent: Option<&str>,
     amount: Option<&str>,
     v: &mut Violations,
@@ -588,7 +588,7 @@ fn discount_from(
 }
 
 /// Prices a line and writes its amounts into the row model.
-fn price_row(
+pub(crate) fn price_row(
     row: &mut product_row::Model,
     quantity: Quantity,
     price: Money,
@@ -623,7 +623,7 @@ fn price_row(
 }
 
 /// A VAT rate typed now must be valid today (22 % from 2026, 20 % before).
-fn vat_rate_today(field: &str, rate: VatRate) -> ApiResult<VatRate> {
+pub(crate) fn vat_rate_today(field: &str, rate: VatRate) -> ApiResult<VatRate> {
     rate.check_on(today())
         .map_err(|e| ApiError::validation(violation(field, e).into()))
 }

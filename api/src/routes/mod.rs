@@ -29,6 +29,12 @@ pub mod notifications;
 pub mod documents;
 pub mod orders;
 pub mod quotes;
+// Money documents (WF-NUM, DOC-3, DOC-4), automation rules, reports.
+pub mod automation_rules;
+pub mod invoices;
+pub mod numbering_templates;
+pub mod payments;
+pub mod reports;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -61,7 +67,12 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(leads::routes)
         .configure(imports::routes)
         .configure(quotes::routes)
-        .configure(orders::routes);
+        .configure(orders::routes)
+        .configure(numbering_templates::routes)
+        .configure(invoices::routes)
+        .configure(payments::routes)
+        .configure(automation_rules::routes)
+        .configure(reports::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

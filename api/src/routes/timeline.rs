@@ -42,6 +42,7 @@ pub enum TimelineEntity {
     // Sales documents
     Quotes,
     Orders,
+    Payments,
 }
 
 impl TimelineEntity {
@@ -64,6 +65,7 @@ impl TimelineEntity {
             TimelineEntity::Contracts => "contract",
             TimelineEntity::Quotes => "quote",
             TimelineEntity::Orders => "order",
+            TimelineEntity::Payments => "payment",
         }
     }
 }

@@ -41,3 +41,10 @@ pub mod order_transition;
 pub mod quote;
 pub mod quote_transition;
 pub mod quote_version;
+// Money documents (WF-NUM, DOC-3, DOC-4) and automation rules.
+pub mod automation_rule;
+pub mod invoice;
+pub mod invoice_transition;
+pub mod numbering_template;
+pub mod payment;
+pub mod payment_application;

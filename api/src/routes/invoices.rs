@@ -1,0 +1,1259 @@
+//! `/invoices` (DOC-3): customer invoices ("счёт на оплату").
+//!
+//! A draft is made from a deal's product rows or from rows given; it is editable until it is
+//! issued, which takes a number from the organisation's numbering template (WF-NUM) in the
+//! issuing transaction. A cancelled issued invoice keeps its number (a recorded void).
+//! Payment statuses follow from the payments applied (`/payments`).
+//!
+//! Visibility follows the responsible user like deals (responsible / department / admin);
+//! accountants see every invoice, as they register the money for all of them.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::amount_in_words::rubles_in_words;
+use sdelka_domain::customer_invoice::{
+    InvoiceAction, InvoiceRefusal, InvoiceState, InvoiceStatus, decide,
+};
+use sdelka_domain::money::{Money, Quantity};
+use sdelka_domain::role::Role;
+use sdelka_domain::validation::{FieldViolation, Violations};
+use sdelka_domain::vat::VatRate;
+use sdelka_persistence::entity::{
+    bank_account, deal, invoice, invoice_transition, legal_entity, organization, product_row,
+};
+use sdelka_persistence::journal::{self, Change, now};
+use sdelka_persistence::numbering::{NumberingRefusal, take_number};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::records::{self, snapshot};
+use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
+use sdelka_persistence::visibility::Scope;
+use sdelka_persistence::{Actor, StoreError};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::{Principal, SalesStaff};
+use crate::dto::double_option;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{IfMatch, JsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::deals::{clean, discount_from, price_row, vat_rate_today, violation};
+use crate::routes::products::{money_field, okei_code, today, vat_rate_field};
+use crate::routes::{created, ensure_exists, versioned};
+use crate::state::AppState;
+
+/// The document type of invoice rows in `product_rows` and of invoice numbering templates.
+pub const INVOICE: &str = "invoice";
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_invoices)
+        .service(create_invoice)
+        .service(get_invoice)
+        .service(update_invoice)
+        .service(issue_invoice)
+        .service(cancel_invoice)
+        .service(print_invoice);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+/// One line of an invoice with its computed amounts (rounded to kopecks per line).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceLineView {
+    pub id: Uuid,
+    pub product_id: Option<Uuid>,
+    #[schema(example = "Монтаж видеонаблюдения")]
+    pub name: String,
+    #[schema(value_type = String, example = "1.500")]
+    pub quantity: Quantity,
+    pub unit_code: String,
+    pub unit_name: String,
+    #[schema(value_type = String, example = "1500.00")]
+    pub price: Money,
+    /// `22`, `20`, `10`, `0` or `none`.
+    pub vat_rate: String,
+    pub vat_included: bool,
+    #[schema(value_type = String)]
+    pub discount: Money,
+    #[schema(value_type = String)]
+    pub net: Money,
+    #[schema(value_type = String)]
+    pub vat: Money,
+    #[schema(value_type = String)]
+    pub total: Money,
+}
+
+impl From<&product_row::Model> for InvoiceLineView {
+    fn from(r: &product_row::Model) -> Self {
+        InvoiceLineView {
+            id: r.id,
+            product_id: r.product_id,
+            name: r.name.clone(),
+            quantity: Quantity::from_thousandths(r.quantity_thousandths)
+                .unwrap_or_else(|_| Quantity::one()),
+            unit_code: r.unit_code.clone(),
+            unit_name: r.unit_name.clone(),
+            price: Money::from_minor(r.price_minor),
+            vat_rate: r.vat_rate.clone(),
+            vat_included: r.vat_included,
+            discount: Money::from_minor(r.discount_minor),
+            net: Money::from_minor(r.net_minor),
+            vat: Money::from_minor(r.vat_minor),
+            total: Money::from_minor(r.total_minor),
+        }
+    }
+}
+
+/// VAT of one rate over the invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VatLine {
+    #[schema(example = "22")]
+    pub rate: String,
+    #[schema(example = "22%")]
+    pub label: String,
+    #[schema(value_type = String)]
+    pub net: Money,
+    #[schema(value_type = String)]
+    pub vat: Money,
+    #[schema(value_type = String)]
+    pub total: Money,
+}
+
+/// A customer invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    pub id: Uuid,
+    /// `draft`, `issued`, `partially_paid`, `paid` or `cancelled`.
+    #[schema(example = "issued")]
+    pub status: String,
+    /// Actions the current status allows.
+    pub allowed_actions: Vec<String>,
+    /// Absent on drafts; kept on a cancelled invoice (void).
+    #[schema(example = "СЧ-RM/2612-00042")]
+    pub number: Option<String>,
+    pub organization_id: Uuid,
+    pub bank_account_id: Option<Uuid>,
+    pub buyer_legal_entity_id: Uuid,
+    pub deal_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub responsible_id: Uuid,
+    #[schema(example = "2026-12-28")]
+    pub date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    #[schema(value_type = String, example = "1020.90")]
+    pub net: Money,
+    #[schema(value_type = String, example = "224.60")]
+    pub vat: Money,
+    #[schema(value_type = String, example = "1245.50")]
+    pub total: Money,
+    #[schema(example = "одна тысяча двести сорок пять рублей 50 копеек")]
+    pub total_in_words: String,
+    #[schema(value_type = String, example = "0.00")]
+    pub paid: Money,
+    #[schema(value_type = String, example = "1245.50")]
+    pub outstanding: Money,
+    pub vat_by_rate: Vec<VatLine>,
+    pub lines: Vec<InvoiceLineView>,
+    pub comment: Option<String>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn status_of(i: &invoice::Model) -> ApiResult<InvoiceStatus> {
+    InvoiceStatus::parse(&i.status)
+        .ok_or_else(|| ApiError::internal(format!("invoice {} has status {}", i.id, i.status)))
+}
+
+pub fn vat_by_rate(lines: &[product_row::Model]) -> Vec<VatLine> {
+    let mut by: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for l in lines {
+        let e = by.entry(l.vat_rate.clone()).or_default();
+        e.0 += l.net_minor;
+        e.1 += l.vat_minor;
+        e.2 += l.total_minor;
+    }
+    by.into_iter()
+        .map(|(rate, (net, vat, total))| VatLine {
+            label: VatRate::parse(&rate)
+                .map(|v| v.label().to_owned())
+                .unwrap_or_else(|_| rate.clone()),
+            rate,
+            net: Money::from_minor(net),
+            vat: Money::from_minor(vat),
+            total: Money::from_minor(total),
+        })
+        .collect()
+}
+
+impl InvoiceView {
+    pub fn new(i: &invoice::Model, lines: &[product_row::Model]) -> Self {
+        let status = InvoiceStatus::parse(&i.status).unwrap_or(InvoiceStatus::Draft);
+        InvoiceView {
+            id: i.id,
+            status: i.status.clone(),
+            allowed_actions: status
+                .allowed()
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+            number: i.number.clone(),
+            organization_id: i.organization_id,
+            bank_account_id: i.bank_account_id,
+            buyer_legal_entity_id: i.buyer_legal_entity_id,
+            deal_id: i.deal_id,
+            order_id: i.order_id,
+            responsible_id: i.responsible_id,
+            date: i.invoice_date,
+            due_date: i.due_date,
+            currency: i.currency.clone(),
+            net: Money::from_minor(i.net_minor),
+            vat: Money::from_minor(i.vat_minor),
+            total: Money::from_minor(i.total_minor),
+            total_in_words: rubles_in_words(i.total_minor),
+            paid: Money::from_minor(i.paid_minor),
+            outstanding: Money::from_minor(outstanding(i)),
+            vat_by_rate: vat_by_rate(lines),
+            lines: lines.iter().map(InvoiceLineView::from).collect(),
+            comment: i.comment.clone(),
+            issued_at: i.issued_at,
+            cancelled_at: i.cancelled_at,
+            version: i.version,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// What is still to be paid: nothing on drafts and cancelled invoices.
+pub fn outstanding(i: &invoice::Model) -> i64 {
+    match InvoiceStatus::parse(&i.status) {
+        Some(s) if s.awaits_payment() => i.total_minor - i.paid_minor,
+        _ => 0,
+    }
+}
+
+/// A line given with the invoice. Without `product_id`, `name` and `price` are required.
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceLineInput {
+    pub product_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
+    #[schema(example = "Монтаж видеонаблюдения")]
+    pub name: String,
+    /// Decimal string, up to 3 decimals, default `1`.
+    #[schema(example = "1")]
+    pub quantity: Option<String>,
+    /// OKEI code, default `796` (шт).
+    pub unit_code: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub unit_name: Option<String>,
+    #[schema(example = "1020.90")]
+    pub price: String,
+    pub discount_percent: Option<String>,
+    pub discount_amount: Option<String>,
+    /// `22`, `20`, `10`, `0` or `none`; default: the standard rate today.
+    #[schema(example = "22")]
+    pub vat_rate: Option<String>,
+    pub vat_included: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvoice {
+    /// The seller: an own organisation.
+    pub organization_id: Uuid,
+    /// The seller's account printed on the form; default: its primary (or first) account.
+    pub bank_account_id: Option<Uuid>,
+    /// Default: the deal's legal entity.
+    pub buyer_legal_entity_id: Option<Uuid>,
+    /// Lines are copied from this deal's product rows when `lines` is absent.
+    pub deal_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    /// Default: today. Its period decides the number series.
+    pub date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    #[validate(length(max = 200))]
+    pub lines: Option<Vec<InvoiceLineInput>>,
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+/// Changes a draft; `lines`, when given, replace all lines.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInvoice {
+    pub buyer_legal_entity_id: Option<Uuid>,
+    pub bank_account_id: Option<Uuid>,
+    pub date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub due_date: Option<Option<NaiveDate>>,
+    #[validate(length(max = 200))]
+    pub lines: Option<Vec<InvoiceLineInput>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub comment: Option<Option<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceActionRequest {
+    #[validate(length(max = 2000))]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceListFilter {
+    pub status: Option<String>,
+    pub organization_id: Option<Uuid>,
+    pub deal_id: Option<Uuid>,
+    pub buyer_legal_entity_id: Option<Uuid>,
+    pub responsible_id: Option<Uuid>,
+    pub number: Option<String>,
+}
+
+fn sorts() -> [SortKey<invoice::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: invoice::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: invoice::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "total",
+            column: invoice::Column::TotalMinor,
+            key: |m| CursorValue::Int(m.total_minor),
+        },
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared rules
+
+/// Accountants handle every invoice's money; everyone else sees by responsible user.
+pub fn sees_all_invoices(caller: &Principal) -> bool {
+    caller.has(Role::Accountant) || caller.is_admin()
+}
+
+/// An invoice the caller may see, or 404.
+pub async fn visible_invoice<C: ConnectionTrait>(
+    db: &C,
+    caller: &Principal,
+    scope: &Scope,
+    id: Uuid,
+) -> ApiResult<invoice::Model> {
+    let i = records::find::<invoice::Entity, _>(db, id).await?;
+    if !sees_all_invoices(caller) && !scope.allows(Some(i.responsible_id)) {
+        return Err(ApiError::not_found());
+    }
+    Ok(i)
+}
+
+pub fn refusal(r: InvoiceRefusal) -> ApiError {
+    match r {
+        InvoiceRefusal::Transition { .. } | InvoiceRefusal::Empty => {
+            ApiError::new(ErrorCode::InvalidTransition, r.to_string())
+        }
+        InvoiceRefusal::Overpaid { .. } | InvoiceRefusal::Underpaid { .. } => {
+            ApiError::field("amount", "exceeds_outstanding", r.to_string())
+        }
+    }
+}
+
+/// A race lost to another writer is a 409 for a caller that sent no `If-Match`.
+pub fn race(e: StoreError, sent_if_match: bool) -> ApiError {
+    match e {
+        StoreError::StaleVersion { .. } if !sent_if_match => ApiError::new(
+            ErrorCode::Conflict,
+            "the invoice was changed by another request at the same time; read it and retry",
+        ),
+        other => other.into(),
+    }
+}
+
+/// Writes a status transition row; call in the transaction of the change.
+pub async fn record_transition<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    invoice_id: Uuid,
+    from: Option<InvoiceStatus>,
+    to: InvoiceStatus,
+    action: InvoiceAction,
+    comment: Option<&str>,
+) -> ApiResult<()> {
+    invoice_transition::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        invoice_id: Set(invoice_id),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        action: Set(action.as_str().to_owned()),
+        actor_id: Set(actor.user_id),
+        comment: Set(comment.map(str::to_owned)),
+        at: Set(now()),
+    }
+    .insert(db)
+    .await
+    .map_err(StoreError::from)?;
+    Ok(())
+}
+
+async fn lines_of<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<Vec<product_row::Model>> {
+    Ok(rows_of(db, INVOICE, id).await?)
+}
+
+/// Prices the given lines into row models of the invoice.
+fn priced_lines(
+    invoice_id: Uuid,
+    input: &[InvoiceLineInput],
+) -> ApiResult<Vec<product_row::Model>> {
+    let mut v = Violations::new();
+    let mut out = Vec::with_capacity(input.len());
+    let at = now();
+    for (i, l) in input.iter().enumerate() {
+        let f = |name: &str| format!("lines[{i}].{name}");
+        let mut lv = Violations::new();
+        let quantity = Quantity::parse(l.quantity.as_deref().unwrap_or("1"))
+            .map_err(|e| lv.push(violation(&f("quantity"), e)))
+            .ok();
+        let price = money_field(&f("price"), &l.price)
+            .map_err(|e| lv.push(e))
+            .ok();
+        let unit_code = okei_code(&f("unit_code"), l.unit_code.as_deref().unwrap_or("796"))
+            .map_err(|e| lv.push(e))
+            .ok();
+        let vat_rate = match &l.vat_rate {
+            Some(r) => vat_rate_field(&f("vat_rate"), r)
+                .map_err(|e| lv.push(e))
+                .ok(),
+            None => Some(VatRate::standard_for(today())),
+        };
+        let discount = discount_from(
+            l.discount_percent.as_deref(),
+            l.discount_amount.as_deref(),
+            &mut lv,
+        );
+        let name = l.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 500 {
+            lv.push(FieldViolation::new(
+                f("name"),
+                "invalid_length",
+                "name must be 1 to 500 characters",
+            ));
+        }
+        let (Some(quantity), Some(price), Some(unit_code), Some(vat_rate), true) =
+            (quantity, price, unit_code, vat_rate, lv.is_empty())
+        else {
+            for x in lv.into_vec() {
+                v.push(x);
+            }
+            continue;
+        };
+        let vat_rate = match vat_rate_today(&f("vat_rate"), vat_rate) {
+            Ok(r) => r,
+            Err(e) => {
+                for x in e.errors {
+                    v.push(x);
+                }
+                continue;
+            }
+        };
+        let mut row = product_row::Model {
+            id: Uuid::now_v7(),
+            document_type: INVOICE.to_owned(),
+            document_id: invoice_id,
+            product_id: l.product_id,
+            name,
+            quantity_thousandths: 0,
+            unit_code,
+            unit_name: clean(&l.unit_name).unwrap_or_else(|| "шт".to_owned()),
+            price_minor: 0,
+            discount_kind: None,
+            discount_value: None,
+            vat_rate: String::new(),
+            vat_included: false,
+            sum_minor: 0,
+            discount_minor: 0,
+            net_minor: 0,
+            vat_minor: 0,
+            total_minor: 0,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        };
+        if let Err(e) = price_row(
+            &mut row,
+            quantity,
+            price,
+            discount,
+            vat_rate,
+            l.vat_included.unwrap_or(false),
+        ) {
+            for x in e.errors {
+                // Line maths names its own fields; put them under the line.
+                v.push(FieldViolation::new(f(&x.field), x.code, x.message));
+            }
+            continue;
+        }
+        out.push(row);
+    }
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    Ok(out)
+}
+
+/// Copies a deal's product rows as invoice lines (the amounts as the deal priced them).
+fn copied_lines(invoice_id: Uuid, rows: &[product_row::Model]) -> Vec<product_row::Model> {
+    let at = now();
+    rows.iter()
+        .map(|r| product_row::Model {
+            id: Uuid::now_v7(),
+            document_type: INVOICE.to_owned(),
+            document_id: invoice_id,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+            ..r.clone()
+        })
+        .collect()
+}
+
+fn totals(lines: &[product_row::Model]) -> ApiResult<(i64, i64, i64)> {
+    let sum = |f: fn(&product_row::Model) -> i64| {
+        lines
+            .iter()
+            .try_fold(0i64, |acc, l| acc.checked_add(f(l)))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "lines",
+                    "out_of_range",
+                    "the invoice's total would be too large",
+                )
+            })
+    };
+    Ok((
+        sum(|l| l.net_minor)?,
+        sum(|l| l.vat_minor)?,
+        sum(|l| l.total_minor)?,
+    ))
+}
+
+async fn check_bank_account<C: ConnectionTrait>(
+    db: &C,
+    organization_id: Uuid,
+    id: Option<Uuid>,
+) -> ApiResult<Option<Uuid>> {
+    let accounts = sdelka_persistence::organizations::bank_accounts(db, organization_id).await?;
+    match id {
+        Some(id) => {
+            if accounts.iter().any(|a| a.id == id) {
+                Ok(Some(id))
+            } else {
+                Err(ApiError::field(
+                    "bank_account_id",
+                    "not_found",
+                    format!("bank_account_id {id} is not an account of the organisation"),
+                ))
+            }
+        }
+        None => Ok(accounts
+            .iter()
+            .find(|a| a.is_primary)
+            .or(accounts.first())
+            .map(|a| a.id)),
+    }
+}
+
+async fn write_lines<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    lines: Vec<product_row::Model>,
+) -> ApiResult<Vec<product_row::Model>> {
+    let mut saved = Vec::with_capacity(lines.len());
+    for l in lines {
+        saved.push(records::create::<product_row::Entity, _>(db, actor, l).await?);
+    }
+    Ok(saved)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// Lists the invoices the caller may see.
+#[utoipa::path(
+    tag = "documents",
+    params(ListParams, InvoiceListFilter),
+    responses((status = 200, description = "A page of invoices; sorts: created_at, updated_at, total", body = ListPage<InvoiceView>))
+)]
+#[get("/invoices")]
+pub async fn list_invoices(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<InvoiceListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    let db = &state.store.conn;
+    let mut q: Select<invoice::Entity> =
+        invoice::Entity::find().filter(invoice::Column::DeletedAt.is_null());
+    if let Some(s) = &f.status {
+        if InvoiceStatus::parse(s).is_none() {
+            return Err(ApiError::field(
+                "status",
+                "invalid_choice",
+                "status must be draft, issued, partially_paid, paid or cancelled",
+            ));
+        }
+        q = q.filter(invoice::Column::Status.eq(s.clone()));
+    }
+    if let Some(v) = f.organization_id {
+        q = q.filter(invoice::Column::OrganizationId.eq(v));
+    }
+    if let Some(v) = f.deal_id {
+        q = q.filter(invoice::Column::DealId.eq(v));
+    }
+    if let Some(v) = f.buyer_legal_entity_id {
+        q = q.filter(invoice::Column::BuyerLegalEntityId.eq(v));
+    }
+    if let Some(v) = f.responsible_id {
+        q = q.filter(invoice::Column::ResponsibleId.eq(v));
+    }
+    if let Some(v) = &f.number {
+        q = q.filter(invoice::Column::Number.eq(v.clone()));
+    }
+    if let Some(t) = page.updated_since {
+        q = q.filter(invoice::Column::UpdatedAt.gte(t));
+    }
+    if !sees_all_invoices(&caller) {
+        let scope = caller.visibility(db).await?;
+        q = scope.apply(q, invoice::Column::ResponsibleId);
+    }
+    let page = fetch_page(db, q, req, invoice::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|i| i.id).collect();
+    let rows = if ids.is_empty() {
+        Vec::new()
+    } else {
+        product_row::Entity::find()
+            .filter(product_row::Column::DocumentType.eq(INVOICE))
+            .filter(product_row::Column::DocumentId.is_in(ids))
+            .filter(product_row::Column::DeletedAt.is_null())
+            .order_by_asc(product_row::Column::Id)
+            .all(db)
+            .await
+            .map_err(StoreError::from)?
+    };
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |i| {
+        let lines: Vec<product_row::Model> = rows
+            .iter()
+            .filter(|r| r.document_id == i.id)
+            .cloned()
+            .collect();
+        InvoiceView::new(i, &lines)
+    })))
+}
+
+/// Creates a draft invoice (no number yet). With `deal_id` and no `lines`, the lines are
+/// copied from the deal's product rows; the buyer defaults to the deal's legal entity and the
+/// responsible user to the deal's.
+#[utoipa::path(
+    tag = "documents",
+    request_body(content = CreateInvoice, example = json!({"organization_id": "0193a0b0-0000-7000-8000-000000000001", "buyer_legal_entity_id": "0193a0b0-0000-7000-8000-000000000002", "date": "2026-12-28", "due_date": "2027-01-10", "lines": [{"name": "Монтаж видеонаблюдения", "quantity": "1", "price": "1020.90", "vat_rate": "22"}]})),
+    responses(
+        (status = 201, description = "Created", body = InvoiceView),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/invoices")]
+pub async fn create_invoice(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    body: JsonBody<CreateInvoice>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let id = Uuid::now_v7();
+    let given = req
+        .lines
+        .as_deref()
+        .map(|l| priced_lines(id, l))
+        .transpose()?;
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
+    let bank_account_id =
+        check_bank_account(&txn, req.organization_id, req.bank_account_id).await?;
+    let deal = match req.deal_id {
+        Some(d) => match records::find::<deal::Entity, _>(&txn, d).await {
+            Ok(d) if scope.allows(Some(d.responsible_id)) => Some(d),
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ApiError::field(
+                    "deal_id",
+                    "not_found",
+                    format!("deal_id {d} does not exist or is not visible to you"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let buyer = req
+        .buyer_legal_entity_id
+        .or(deal.as_ref().and_then(|d| d.legal_entity_id))
+        .ok_or_else(|| {
+            ApiError::field(
+                "buyer_legal_entity_id",
+                "required",
+                "name the buyer (or a deal with a legal entity)",
+            )
+        })?;
+    ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?;
+    let lines = match (given, &deal) {
+        (Some(l), _) => l,
+        (None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
+        (None, None) => Vec::new(),
+    };
+    let (net, vat, total) = totals(&lines)?;
+    let at = now();
+    let model = invoice::Model {
+        id,
+        organization_id: req.organization_id,
+        bank_account_id,
+        buyer_legal_entity_id: buyer,
+        deal_id: deal.as_ref().map(|d| d.id),
+        order_id: req.order_id,
+        responsible_id: deal
+            .as_ref()
+            .map(|d| d.responsible_id)
+            .unwrap_or(caller.user_id),
+        status: InvoiceStatus::Draft.as_str().to_owned(),
+        number: None,
+        numbering_template_id: None,
+        numbering_period: None,
+        numbering_counter: None,
+        invoice_date: req.date.unwrap_or_else(today),
+        due_date: req.due_date,
+        currency: deal
+            .as_ref()
+            .map(|d| d.currency.clone())
+            .unwrap_or_else(|| "RUB".to_owned()),
+        net_minor: net,
+        vat_minor: vat,
+        total_minor: total,
+        paid_minor: 0,
+        comment: clean(&req.comment),
+        issued_at: None,
+        cancelled_at: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let saved = records::create::<invoice::Entity, _>(&txn, &actor, model).await?;
+    let lines = write_lines(&txn, &actor, lines).await?;
+    record_transition(
+        &txn,
+        &actor,
+        id,
+        None,
+        InvoiceStatus::Draft,
+        InvoiceAction::Edit,
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/invoices/{id}"),
+        saved.version,
+        &InvoiceView::new(&saved, &lines),
+    ))
+}
+
+/// Reads one invoice.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses((status = 200, description = "The invoice", body = InvoiceView))
+)]
+#[get("/invoices/{id}")]
+pub async fn get_invoice(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let i = visible_invoice(db, &caller, &scope, id.into_inner()).await?;
+    let lines = lines_of(db, i.id).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        i.version,
+        &InvoiceView::new(&i, &lines),
+    ))
+}
+
+/// Changes a draft (buyer, dates, bank account, comment; `lines` replace all lines). An issued
+/// invoice is not editable (409 `invalid_transition`).
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body(content = UpdateInvoice, example = json!({"due_date": "2027-01-20", "lines": [{"name": "Камера IP", "quantity": "2", "price": "5000.00", "vat_rate": "22"}]})),
+    responses((status = 200, description = "Updated", body = InvoiceView))
+)]
+#[patch("/invoices/{id}")]
+pub async fn update_invoice(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateInvoice>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let req = body.0;
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_invoice(&txn, &caller, &scope, id).await?;
+    let state_now = InvoiceState {
+        status: status_of(&current)?,
+        total_minor: current.total_minor,
+        paid_minor: current.paid_minor,
+    };
+    decide(state_now, InvoiceAction::Edit, 0).map_err(refusal)?;
+    if let Some(b) = req.buyer_legal_entity_id {
+        ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", b).await?;
+    }
+    let bank_account_id = match req.bank_account_id {
+        Some(b) => check_bank_account(&txn, current.organization_id, Some(b)).await?,
+        None => current.bank_account_id,
+    };
+    let new_lines = match &req.lines {
+        Some(l) => {
+            let priced = priced_lines(id, l)?;
+            for old in lines_of(&txn, id).await? {
+                records::soft_delete::<product_row::Entity, _>(&txn, &actor, old.id, None).await?;
+            }
+            Some(write_lines(&txn, &actor, priced).await?)
+        }
+        None => None,
+    };
+    let new_totals = new_lines.as_deref().map(totals).transpose()?;
+    let saved = records::update::<invoice::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        id,
+        if_match.0.or(Some(current.version)),
+        |i| {
+            if let Some(b) = req.buyer_legal_entity_id {
+                i.buyer_legal_entity_id = b;
+            }
+            i.bank_account_id = bank_account_id;
+            if let Some(d) = req.date {
+                i.invoice_date = d;
+            }
+            if let Some(d) = req.due_date {
+                i.due_date = d;
+            }
+            if let Some(c) = &req.comment {
+                i.comment = clean(c);
+            }
+            if let Some((net, vat, total)) = new_totals {
+                i.net_minor = net;
+                i.vat_minor = vat;
+                i.total_minor = total;
+                // Lines replaced: the version changes even if the sums happen not to.
+                i.updated_at = now();
+            }
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| race(e, if_match.0.is_some()))??;
+    let lines = match new_lines {
+        Some(l) => l,
+        None => lines_of(&txn, id).await?,
+    };
+    txn.commit().await?;
+    Ok(versioned(
+        StatusCode::OK,
+        saved.version,
+        &InvoiceView::new(&saved, &lines),
+    ))
+}
+
+/// Issues a draft: takes the next number of the organisation's `invoice` numbering template
+/// for the invoice's date (a December invoice issued in January gets December's series). No
+/// template for invoices → 409 `no_numbering_template`.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body(content = InvoiceActionRequest, example = json!({"comment": "отправлен клиенту"})),
+    responses(
+        (status = 200, description = "Issued, with its number", body = InvoiceView),
+        (status = 409, description = "Not a draft, no lines, no numbering template, or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/invoices/{id}/actions/issue")]
+pub async fn issue_invoice(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<InvoiceActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let comment = clean(&body.0.comment);
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_invoice(&txn, &caller, &scope, id).await?;
+    let from = status_of(&current)?;
+    let next = decide(
+        InvoiceState {
+            status: from,
+            total_minor: current.total_minor,
+            paid_minor: current.paid_minor,
+        },
+        InvoiceAction::Issue,
+        0,
+    )
+    .map_err(refusal)?;
+    // Taken last before the write: the counter row stays locked until commit.
+    let taken = take_number(&txn, current.organization_id, INVOICE, current.invoice_date)
+        .await?
+        .map_err(|r| match r {
+            NumberingRefusal::NoTemplate { .. } => {
+                ApiError::new(ErrorCode::NoNumberingTemplate, r.to_string())
+            }
+        })?;
+    let at = now();
+    let saved = records::update::<invoice::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        id,
+        Some(if_match.0.unwrap_or(current.version)),
+        |i| {
+            i.status = next.status.as_str().to_owned();
+            i.number = Some(taken.number.clone());
+            i.numbering_template_id = Some(taken.template_id);
+            i.numbering_period = Some(taken.period.clone());
+            i.numbering_counter = Some(taken.counter);
+            i.issued_at = Some(at);
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| race(e, if_match.0.is_some()))??;
+    record_transition(
+        &txn,
+        &actor,
+        id,
+        Some(from),
+        next.status,
+        InvoiceAction::Issue,
+        comment.as_deref(),
+    )
+    .await?;
+    txn.commit().await?;
+    let lines = lines_of(&state.store.conn, id).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        saved.version,
+        &InvoiceView::new(&saved, &lines),
+    ))
+}
+
+/// Cancels a draft or an issued invoice without payments. An issued invoice keeps its number
+/// as a recorded void; the number is never given again.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Invoice id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
+    request_body(content = InvoiceActionRequest, example = json!({"comment": "клиент отказался"})),
+    responses(
+        (status = 200, description = "Cancelled", body = InvoiceView),
+        (status = 409, description = "Paid (in part) or already cancelled", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/invoices/{id}/actions/cancel")]
+pub async fn cancel_invoice(
+    state: web::Data<AppState>,
+    caller: SalesStaff,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<InvoiceActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let comment = clean(&body.0.comment);
+    let actor = caller.actor();
+    let txn = state.store.conn.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_invoice(&txn, &caller, &scope, id).await?;
+    let from = status_of(&current)?;
+    let next = decide(
+        InvoiceState {
+            status: from,
+            total_minor: current.total_minor,
+            paid_minor: current.paid_minor,
+        },
+        InvoiceAction::Cancel,
+        0,
+    )
+    .map_err(refusal)?;
+    let at = now();
+    let saved = records::update::<invoice::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        id,
+        Some(if_match.0.unwrap_or(current.version)),
+        |i| {
+            i.status = next.status.as_str().to_owned();
+            i.cancelled_at = Some(at);
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| race(e, if_match.0.is_some()))??;
+    record_transition(
+        &txn,
+        &actor,
+        id,
+        Some(from),
+        next.status,
+        InvoiceAction::Cancel,
+        comment.as_deref(),
+    )
+    .await?;
+    txn.commit().await?;
+    let lines = lines_of(&state.store.conn, id).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        saved.version,
+        &InvoiceView::new(&saved, &lines),
+    ))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The printable form ("Счёт на оплату"): the seller's bank details, buyer, lines, VAT by rate
+/// and the total in words. Every stored string is escaped.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Invoice id")),
+    responses((status = 200, description = "The printable form", content_type = "text/html", body = String))
+)]
+#[get("/invoices/{id}/print")]
+pub async fn print_invoice(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let scope = caller.visibility(db).await?;
+    let i = visible_invoice(db, &caller, &scope, id.into_inner()).await?;
+    let lines = lines_of(db, i.id).await?;
+    let seller = organization::Entity::find_by_id(i.organization_id)
+        .one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(ApiError::not_found)?;
+    let account = match i.bank_account_id {
+        Some(a) => bank_account::Entity::find_by_id(a)
+            .one(db)
+            .await
+            .map_err(StoreError::from)?,
+        None => None,
+    };
+    let buyer = legal_entity::Entity::find_by_id(i.buyer_legal_entity_id)
+        .one(db)
+        .await
+        .map_err(StoreError::from)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(render_print(
+            &i,
+            &lines,
+            &seller,
+            account.as_ref(),
+            buyer.as_ref(),
+        )))
+}
+
+fn render_print(
+    i: &invoice::Model,
+    lines: &[product_row::Model],
+    seller: &organization::Model,
+    account: Option<&bank_account::Model>,
+    buyer: Option<&legal_entity::Model>,
+) -> String {
+    let e = escape_html;
+    let number = i.number.as_deref().unwrap_or("(черновик, без номера)");
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">");
+    html.push_str(&format!("<title>Счёт на оплату № {}</title>", e(number)));
+    html.push_str(
+        "<style>body{font-family:sans-serif;font-size:12px}table{border-collapse:collapse;width:100%}\
+         td,th{border:1px solid #000;padding:3px}.r{text-align:right}</style></head><body>",
+    );
+    if let Some(a) = account {
+        html.push_str(&format!(
+            "<table class=\"bank\"><tr><td>{}<br>Банк получателя</td><td>БИК</td><td>{}</td></tr>\
+             <tr><td rowspan=\"2\">ИНН {} КПП {}<br>{}<br>Получатель</td><td>Сч. №</td><td>{}</td></tr>\
+             <tr><td>Корр. сч.</td><td>{}</td></tr></table>",
+            e(&a.bank_name),
+            e(&a.bik),
+            e(&seller.inn),
+            e(seller.kpp.as_deref().unwrap_or("")),
+            e(&seller.name),
+            e(&a.settlement_account),
+            e(&a.correspondent_account),
+        ));
+    }
+    html.push_str(&format!(
+        "<h1>Счёт на оплату № {} от {}</h1>",
+        e(number),
+        i.invoice_date.format("%d.%m.%Y")
+    ));
+    if i.status == InvoiceStatus::Cancelled.as_str() {
+        html.push_str("<p class=\"void\"><strong>АННУЛИРОВАН</strong></p>");
+    }
+    html.push_str(&format!(
+        "<p>Поставщик: {}, ИНН {}, {}</p>",
+        e(&seller.name),
+        e(&seller.inn),
+        e(&seller.legal_address)
+    ));
+    if let Some(b) = buyer {
+        html.push_str(&format!(
+            "<p>Покупатель: {}, ИНН {}{}</p>",
+            e(&b.full_name),
+            e(&b.inn),
+            b.legal_address
+                .as_deref()
+                .map(|a| format!(", {}", e(a)))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(d) = i.due_date {
+        html.push_str(&format!("<p>Оплатить до {}</p>", d.format("%d.%m.%Y")));
+    }
+    html.push_str(
+        "<table class=\"lines\"><tr><th>№</th><th>Товары (работы, услуги)</th><th>Кол-во</th>\
+         <th>Ед.</th><th>Цена</th><th>НДС</th><th>Сумма</th></tr>",
+    );
+    for (n, l) in lines.iter().enumerate() {
+        let q = Quantity::from_thousandths(l.quantity_thousandths)
+            .map(|q| q.to_string())
+            .unwrap_or_default();
+        let rate = VatRate::parse(&l.vat_rate)
+            .map(|v| v.label().to_owned())
+            .unwrap_or_else(|_| l.vat_rate.clone());
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"r\">{}</td><td>{}</td><td class=\"r\">{}</td>\
+             <td>{}</td><td class=\"r\">{}</td></tr>",
+            n + 1,
+            e(&l.name),
+            e(&q),
+            e(&l.unit_name),
+            Money::from_minor(l.price_minor),
+            e(&rate),
+            Money::from_minor(l.total_minor)
+        ));
+    }
+    html.push_str("</table><table class=\"totals\">");
+    for v in vat_by_rate(lines) {
+        let label = if v.rate == "none" {
+            "Без НДС".to_owned()
+        } else {
+            format!("В том числе НДС {}", v.label)
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td class=\"r\">{}</td></tr>",
+            e(&label),
+            v.vat
+        ));
+    }
+    html.push_str(&format!(
+        "<tr><td>Всего к оплате</td><td class=\"r\">{}</td></tr></table>",
+        Money::from_minor(i.total_minor)
+    ));
+    html.push_str(&format!(
+        "<p>Всего наименований {}, на сумму {} {}</p><p class=\"words\"><strong>{}</strong></p>",
+        lines.len(),
+        Money::from_minor(i.total_minor),
+        e(&i.currency),
+        e(&sdelka_domain::amount_in_words::rubles_in_words_capitalized(i.total_minor))
+    ));
+    if let Some(c) = &i.comment {
+        html.push_str(&format!("<p>{}</p>", e(c)));
+    }
+    html.push_str(&format!(
+        "<p>Руководитель ____________ {}</p><p>Бухгалтер ____________ {}</p></body></html>",
+        e(seller.director_name.as_deref().unwrap_or("")),
+        e(seller.chief_accountant_name.as_deref().unwrap_or(""))
+    ));
+    html
+}
+
+/// The invoice's audit record of its current snapshot (for callers outside this module that
+/// change an invoice, e.g. payments).
+pub async fn journal_change<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    before: &invoice::Model,
+    after: &invoice::Model,
+    action: &str,
+) -> ApiResult<()> {
+    let b = snapshot(before);
+    let a = snapshot(after);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: "invoice",
+            entity_id: after.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,931 @@
+//! `/payments` (DOC-4): incoming money and its application to customer invoices.
+//!
+//! Applying (or un-applying) moves money between a payment and an invoice in one transaction
+//! that also sets the invoice's status, recomputes the deal's payment percent and runs the
+//! automation rules of that change (WF-PAY-1), with the audit records and notifications.
+//!
+//! Over-application is impossible by construction: the payment's `applied_minor` is raised by
+//! a conditional `UPDATE … WHERE applied_minor + :amount <= amount_minor`, so two concurrent
+//! applications of one payment cannot both pass. The invoice and the deal are written
+//! compare-and-set on their versions; on PostgreSQL their rows are locked first (invoice, then
+//! payment, then deal — always in that order), so concurrent payments to one invoice or deal
+//! queue instead of failing, and a change from elsewhere still surfaces as a 409.
+//!
+//! The deal's payment percent is the sum paid on the deal's non-cancelled invoices divided by
+//! the deal's amount, rounded down to hundredths of a percent and capped at 100 % (a deal of
+//! amount zero counts as fully paid once anything is paid on it).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::automation::{Action, PaymentPercentChange, RuleBody};
+use sdelka_domain::customer_invoice::{
+    InvoiceAction, InvoiceState, InvoiceStatus, decide, payment_percent_hundredths,
+};
+use sdelka_domain::money::{Money, Percent};
+use sdelka_domain::role::Role;
+use sdelka_persistence::entity::{
+    automation_rule, deal, invoice, legal_entity, payment, payment_application, pipeline_stage,
+};
+use sdelka_persistence::journal::{self, Change, now};
+use sdelka_persistence::notifications::{EntityRef, notify, notify_and_email};
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::records::{self, snapshot};
+use sdelka_persistence::{Actor, StoreError};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::{Authorized, Policy, Principal};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::JsonBody;
+use crate::lists::{ListPage, ListParams};
+use crate::routes::deals::clean;
+use crate::routes::invoices::{journal_change, race, record_transition, refusal, visible_invoice};
+use crate::routes::products::{currency, money_field, today};
+use crate::routes::{created, ensure_exists, versioned};
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_payments)
+        .service(register_payment)
+        .service(get_payment)
+        .service(apply_payment)
+        .service(unapply_payment);
+}
+
+/// Who registers and applies money: accountants, sales staff for their own deals, admins.
+pub struct MoneyStaffOnly;
+impl Policy for MoneyStaffOnly {
+    const ROLES: &'static [Role] = &[
+        Role::Admin,
+        Role::Accountant,
+        Role::Head,
+        Role::SalesManager,
+    ];
+    const DESCRIPTION: &'static str = "admin, accountant, head or sales_manager";
+}
+pub type MoneyStaff = Authorized<MoneyStaffOnly>;
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+/// Part of a payment applied to an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    #[schema(value_type = String, example = "500.00")]
+    pub amount: Money,
+    pub applied_by: Option<Uuid>,
+    pub applied_at: DateTime<Utc>,
+    /// Set once un-applied (kept for the history).
+    pub unapplied_by: Option<Uuid>,
+    pub unapplied_at: Option<DateTime<Utc>>,
+}
+
+impl From<&payment_application::Model> for ApplicationView {
+    fn from(a: &payment_application::Model) -> Self {
+        ApplicationView {
+            id: a.id,
+            invoice_id: a.invoice_id,
+            amount: Money::from_minor(a.amount_minor),
+            applied_by: a.applied_by,
+            applied_at: a.applied_at,
+            unapplied_by: a.unapplied_by,
+            unapplied_at: a.unapplied_at,
+        }
+    }
+}
+
+/// An incoming payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub id: Uuid,
+    pub organization_id: Option<Uuid>,
+    #[schema(example = "2026-12-29")]
+    pub date: NaiveDate,
+    #[schema(value_type = String, example = "1245.50")]
+    pub amount: Money,
+    #[schema(value_type = String, example = "1000.00")]
+    pub applied_amount: Money,
+    /// Not applied to any invoice (an overpayment stays here).
+    #[schema(value_type = String, example = "245.50")]
+    pub unapplied_amount: Money,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    pub payer_legal_entity_id: Option<Uuid>,
+    pub payer_name: Option<String>,
+    pub payer_inn: Option<String>,
+    #[schema(example = "1542")]
+    pub payment_order_number: Option<String>,
+    pub purpose: Option<String>,
+    pub applications: Vec<ApplicationView>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PaymentView {
+    fn new(p: &payment::Model, apps: &[payment_application::Model]) -> Self {
+        PaymentView {
+            id: p.id,
+            organization_id: p.organization_id,
+            date: p.payment_date,
+            amount: Money::from_minor(p.amount_minor),
+            applied_amount: Money::from_minor(p.applied_minor),
+            unapplied_amount: Money::from_minor(p.amount_minor - p.applied_minor),
+            currency: p.currency.clone(),
+            payer_legal_entity_id: p.payer_legal_entity_id,
+            payer_name: p.payer_name.clone(),
+            payer_inn: p.payer_inn.clone(),
+            payment_order_number: p.payment_order_number.clone(),
+            purpose: p.purpose.clone(),
+            applications: apps
+                .iter()
+                .filter(|a| a.payment_id == p.id)
+                .map(ApplicationView::from)
+                .collect(),
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApplication {
+    pub invoice_id: Uuid,
+    /// Default: the smaller of what is unapplied on the payment and outstanding on the invoice.
+    #[schema(example = "500.00")]
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPayment {
+    /// Default: today.
+    pub date: Option<NaiveDate>,
+    #[schema(example = "1245.50")]
+    pub amount: String,
+    /// Default `RUB`.
+    pub currency: Option<String>,
+    /// The receiving own organisation.
+    pub organization_id: Option<Uuid>,
+    pub payer_legal_entity_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500))]
+    pub payer_name: Option<String>,
+    #[validate(length(min = 10, max = 12))]
+    pub payer_inn: Option<String>,
+    #[validate(length(min = 1, max = 50))]
+    pub payment_order_number: Option<String>,
+    #[validate(length(max = 2000))]
+    pub purpose: Option<String>,
+    /// Applied at once, in order, in the same transaction.
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub applications: Vec<NewApplication>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentListFilter {
+    pub organization_id: Option<Uuid>,
+    pub payer_legal_entity_id: Option<Uuid>,
+    /// Payment date from (inclusive).
+    pub date_from: Option<NaiveDate>,
+    /// Payment date to (inclusive).
+    pub date_to: Option<NaiveDate>,
+    /// Only payments with money not yet applied.
+    pub unapplied: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ApplicationPath {
+    /// Payment id.
+    pub id: Uuid,
+    /// Application id.
+    pub application_id: Uuid,
+}
+
+fn sorts() -> [SortKey<payment::Entity>; 2] {
+    [
+        SortKey {
+            name: "created_at",
+            column: payment::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: payment::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+    ]
+}
+
+async fn applications_of<C: ConnectionTrait>(
+    db: &C,
+    payment_ids: &[Uuid],
+) -> ApiResult<Vec<payment_application::Model>> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(payment_application::Entity::find()
+        .filter(payment_application::Column::PaymentId.is_in(payment_ids.iter().copied()))
+        .order_by_asc(payment_application::Column::AppliedAt)
+        .order_by_asc(payment_application::Column::Id)
+        .all(db)
+        .await
+        .map_err(StoreError::from)?)
+}
+
+fn amount_minor(field: &str, value: &str) -> ApiResult<i64> {
+    let m = money_field(field, value).map_err(|v| ApiError::validation(v.into()))?;
+    let minor = m
+        .to_minor()
+        .map_err(|e| ApiError::field(field, "out_of_range", e.to_string()))?;
+    if minor <= 0 {
+        return Err(ApiError::field(
+            field,
+            "out_of_range",
+            format!("{field} must be greater than zero"),
+        ));
+    }
+    Ok(minor)
+}
+
+/// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
+/// what is read next is the latest committed row and the compare-and-set that follows does not
+/// lose a race it merely queued behind. Locks are always taken invoice first, then payment,
+/// then deal, so two money movements cannot deadlock. SQLite's single writer already
+/// serialises these transactions.
+async fn lock_row<C: ConnectionTrait>(txn: &C, table: &str, id: Uuid) -> ApiResult<()> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"),
+        [sea_orm::Value::from(id)],
+    ))
+    .await
+    .map_err(StoreError::from)?;
+    Ok(())
+}
+
+fn payment_live_key(payment_id: Uuid, invoice_id: Uuid) -> String {
+    format!("{payment_id}:{invoice_id}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The money movement, shared by registration, application and un-application
+
+/// Moves `amount` of `payment_id` onto an invoice, in the caller's transaction.
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Principal,
+    payment_id: Uuid,
+    req: &NewApplication,
+) -> ApiResult<()> {
+    let actor = caller.actor();
+    let scope = caller.visibility(txn).await?;
+    lock_row(txn, "invoices", req.invoice_id).await?;
+    let inv = match visible_invoice(txn, caller, &scope, req.invoice_id).await {
+        Ok(i) => i,
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(ApiError::field(
+                "invoice_id",
+                "not_found",
+                format!(
+                    "invoice_id {} does not exist or is not visible to you",
+                    req.invoice_id
+                ),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
+    if pay.currency != inv.currency {
+        return Err(ApiError::field(
+            "invoice_id",
+            "currency_mismatch",
+            format!(
+                "the payment is in {}, the invoice in {}",
+                pay.currency, inv.currency
+            ),
+        ));
+    }
+    let status = InvoiceStatus::parse(&inv.status)
+        .ok_or_else(|| ApiError::internal(format!("invoice status {}", inv.status)))?;
+    let amount = match &req.amount {
+        Some(a) => amount_minor("amount", a)?,
+        None => std::cmp::min(
+            pay.amount_minor - pay.applied_minor,
+            inv.total_minor - inv.paid_minor,
+        ),
+    };
+    let next = decide(
+        InvoiceState {
+            status,
+            total_minor: inv.total_minor,
+            paid_minor: inv.paid_minor,
+        },
+        InvoiceAction::ApplyPayment,
+        amount,
+    )
+    .map_err(refusal)?;
+
+    // The guard against over-application: one conditional statement.
+    let at = now();
+    let res = payment::Entity::update_many()
+        .col_expr(
+            payment::Column::AppliedMinor,
+            Expr::col(payment::Column::AppliedMinor).add(amount),
+        )
+        .col_expr(
+            payment::Column::Version,
+            Expr::col(payment::Column::Version).add(1),
+        )
+        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+        .filter(payment::Column::Id.eq(payment_id))
+        .filter(payment::Column::DeletedAt.is_null())
+        .filter(
+            Expr::col(payment::Column::AppliedMinor)
+                .add(amount)
+                .lte(Expr::col(payment::Column::AmountMinor)),
+        )
+        .exec(txn)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected == 0 {
+        return Err(ApiError::field(
+            "amount",
+            "exceeds_unapplied",
+            format!(
+                "the payment has {} unapplied; {} cannot be applied",
+                Money::from_minor(pay.amount_minor - pay.applied_minor),
+                Money::from_minor(amount)
+            ),
+        ));
+    }
+    let application = payment_application::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        payment_id: Set(payment_id),
+        invoice_id: Set(inv.id),
+        amount_minor: Set(amount),
+        live_key: Set(Some(payment_live_key(payment_id, inv.id))),
+        applied_by: Set(actor.user_id),
+        applied_at: Set(at),
+        unapplied_by: Set(None),
+        unapplied_at: Set(None),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Duplicate(_) => ApiError::new(
+            ErrorCode::AlreadyApplied,
+            "this payment is already applied to this invoice; un-apply it first to change the amount",
+        ),
+        other => other.into(),
+    })?;
+    let after_pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
+    journal_payment(
+        txn,
+        &actor,
+        &pay,
+        &after_pay,
+        "applied",
+        &format!("invoice {}", inv.id),
+    )
+    .await?;
+    let saved = records::update::<invoice::Entity, _, _, ApiError>(
+        txn,
+        &actor,
+        inv.id,
+        Some(inv.version),
+        |i| {
+            i.paid_minor = next.paid_minor;
+            i.status = next.status.as_str().to_owned();
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| race(e, false))??;
+    if next.status != status {
+        record_transition(
+            txn,
+            &actor,
+            inv.id,
+            Some(status),
+            next.status,
+            InvoiceAction::ApplyPayment,
+            Some(&format!("payment {payment_id}")),
+        )
+        .await?;
+    }
+    after_money_moved(txn, &actor, &saved, application.amount_minor).await
+}
+
+/// Takes an application back, in the caller's transaction.
+async fn unapply<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Principal,
+    payment_id: Uuid,
+    application_id: Uuid,
+) -> ApiResult<()> {
+    let actor = caller.actor();
+    let app = payment_application::Entity::find_by_id(application_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .filter(|a| a.payment_id == payment_id && a.unapplied_at.is_none())
+        .ok_or_else(ApiError::not_found)?;
+    let scope = caller.visibility(txn).await?;
+    lock_row(txn, "invoices", app.invoice_id).await?;
+    let inv = visible_invoice(txn, caller, &scope, app.invoice_id).await?;
+    let status = InvoiceStatus::parse(&inv.status)
+        .ok_or_else(|| ApiError::internal(format!("invoice status {}", inv.status)))?;
+    let next = decide(
+        InvoiceState {
+            status,
+            total_minor: inv.total_minor,
+            paid_minor: inv.paid_minor,
+        },
+        InvoiceAction::UnapplyPayment,
+        app.amount_minor,
+    )
+    .map_err(refusal)?;
+    let at = now();
+    // Only one un-application of an application can win.
+    let res = payment_application::Entity::update_many()
+        .col_expr(
+            payment_application::Column::LiveKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(payment_application::Column::UnappliedAt, Expr::value(at))
+        .col_expr(
+            payment_application::Column::UnappliedBy,
+            Expr::value(actor.user_id),
+        )
+        .filter(payment_application::Column::Id.eq(application_id))
+        .filter(payment_application::Column::UnappliedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected == 0 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the application was taken back by another request",
+        ));
+    }
+    let pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
+    payment::Entity::update_many()
+        .col_expr(
+            payment::Column::AppliedMinor,
+            Expr::col(payment::Column::AppliedMinor).sub(app.amount_minor),
+        )
+        .col_expr(
+            payment::Column::Version,
+            Expr::col(payment::Column::Version).add(1),
+        )
+        .col_expr(payment::Column::UpdatedAt, Expr::value(at))
+        .filter(payment::Column::Id.eq(payment_id))
+        .exec(txn)
+        .await
+        .map_err(StoreError::from)?;
+    let after_pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
+    journal_payment(
+        txn,
+        &actor,
+        &pay,
+        &after_pay,
+        "unapplied",
+        &format!(
+            "invoice {}, {}",
+            inv.id,
+            Money::from_minor(app.amount_minor)
+        ),
+    )
+    .await?;
+    let saved = records::update::<invoice::Entity, _, _, ApiError>(
+        txn,
+        &actor,
+        inv.id,
+        Some(inv.version),
+        |i| {
+            i.paid_minor = next.paid_minor;
+            i.status = next.status.as_str().to_owned();
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| race(e, false))??;
+    if next.status != status {
+        record_transition(
+            txn,
+            &actor,
+            inv.id,
+            Some(status),
+            next.status,
+            InvoiceAction::UnapplyPayment,
+            Some(&format!("payment {payment_id}")),
+        )
+        .await?;
+    }
+    journal_change(txn, &actor, &inv, &saved, "payment_unapplied").await?;
+    after_money_moved(txn, &actor, &saved, -app.amount_minor).await
+}
+
+async fn journal_payment<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    before: &payment::Model,
+    after: &payment::Model,
+    action: &str,
+    comment: &str,
+) -> ApiResult<()> {
+    let b = snapshot(before);
+    let a = snapshot(after);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: "payment",
+            entity_id: after.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment: Some(comment),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Recomputes the deal's payment percent after money moved on one of its invoices, and runs
+/// the automation rules of a changed percent.
+async fn after_money_moved<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    inv: &invoice::Model,
+    moved_minor: i64,
+) -> ApiResult<()> {
+    let Some(deal_id) = inv.deal_id else {
+        return Ok(());
+    };
+    lock_row(txn, "deals", deal_id).await?;
+    let d = match records::find::<deal::Entity, _>(txn, deal_id).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let invoices = invoice::Entity::find()
+        .filter(invoice::Column::DealId.eq(deal_id))
+        .filter(invoice::Column::DeletedAt.is_null())
+        .filter(invoice::Column::Status.ne(InvoiceStatus::Cancelled.as_str()))
+        .all(txn)
+        .await
+        .map_err(StoreError::from)?;
+    let paid: i64 = invoices.iter().map(|i| i.paid_minor).sum();
+    let before = d.payment_percent_hundredths;
+    let after = payment_percent_hundredths(paid, d.amount_minor);
+    if before == after {
+        return Ok(());
+    }
+    let d = records::update::<deal::Entity, _, _, ApiError>(txn, actor, deal_id, None, |d| {
+        d.payment_percent_hundredths = after;
+        Ok(())
+    })
+    .await
+    .map_err(|e| match e {
+        StoreError::StaleVersion { .. } => ApiError::new(
+            ErrorCode::Conflict,
+            "the deal was changed by another request at the same time; retry",
+        ),
+        other => other.into(),
+    })??;
+    run_payment_rules(
+        txn,
+        &d,
+        inv,
+        moved_minor,
+        PaymentPercentChange {
+            before_hundredths: before,
+            after_hundredths: after,
+        },
+    )
+    .await
+}
+
+/// The order number the watcher reports, «нет» when there is none. Orders (DOC-2) are built
+/// on another branch: once merged, the number of `inv.order_id` belongs here first; until then
+/// the deal's own order number stands in.
+fn order_number_for(inv: &invoice::Model, d: &deal::Model) -> String {
+    let _order_id = inv.order_id;
+    d.order_number.clone().unwrap_or_else(|| "нет".to_owned())
+}
+
+/// WF-PAY-1 and its kin: the enabled rules triggered by a deal's payment percent change.
+async fn run_payment_rules<C: ConnectionTrait>(
+    txn: &C,
+    d: &deal::Model,
+    inv: &invoice::Model,
+    moved_minor: i64,
+    change: PaymentPercentChange,
+) -> ApiResult<()> {
+    let rules = automation_rule::Entity::find()
+        .filter(automation_rule::Column::TriggerType.eq("deal_payment_percent_changed"))
+        .filter(automation_rule::Column::Enabled.eq(true))
+        .filter(automation_rule::Column::DeletedAt.is_null())
+        .order_by_asc(automation_rule::Column::CreatedAt)
+        .all(txn)
+        .await
+        .map_err(StoreError::from)?;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let stage = pipeline_stage::Entity::find_by_id(d.stage_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .map(|s| s.name)
+        .unwrap_or_default();
+    let percent = Percent::from_hundredths(change.after_hundredths)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| change.after_hundredths.to_string());
+    let order = order_number_for(inv, d);
+    let title = format!("Оплата по сделке «{}»: {}%", d.title, percent);
+    let body = format!(
+        "Сделка: {}\nСумма платежа: {} {}\nОплачено по сделке: {}%\nЗаказ: {}\nСчёт: {}\nСтадия сделки: {}",
+        d.title,
+        Money::from_minor(moved_minor),
+        inv.currency,
+        percent,
+        order,
+        inv.number.as_deref().unwrap_or("без номера"),
+        stage,
+    );
+    let about = Some(EntityRef {
+        entity_type: "deal",
+        entity_id: d.id,
+    });
+    for r in rules {
+        if let Some(ids) = &r.pipeline_ids {
+            let ids: Vec<Uuid> = serde_json::from_str(ids).unwrap_or_default();
+            if !ids.contains(&d.pipeline_id) {
+                continue;
+            }
+        }
+        let parsed = (|| {
+            let t = serde_json::from_str(&r.trigger).ok()?;
+            let c = serde_json::from_str(&r.conditions).ok()?;
+            let a = serde_json::from_str(&r.actions).ok()?;
+            RuleBody::parse(&t, &c, &a).ok()
+        })();
+        let Some(rule) = parsed else {
+            tracing::warn!(rule = %r.id, "automation rule does not parse; skipped");
+            continue;
+        };
+        if !rule.fires_on(&change) {
+            continue;
+        }
+        for action in &rule.actions {
+            let (to, email) = match action {
+                Action::NotifySupervisor { email } => (
+                    sdelka_persistence::people::supervisor_of(txn, d.responsible_id).await?,
+                    *email,
+                ),
+                Action::NotifyResponsible { email } => (Some(d.responsible_id), *email),
+                Action::NotifyUser { user_id, email } => (Some(*user_id), *email),
+            };
+            let Some(to) = to else { continue };
+            if email {
+                notify_and_email(txn, to, "deal_payment", &title, &body, about).await?;
+            } else {
+                notify(txn, to, "deal_payment", &title, &body, about).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+/// Lists payments.
+#[utoipa::path(
+    tag = "documents",
+    params(ListParams, PaymentListFilter),
+    responses((status = 200, description = "A page of payments", body = ListPage<PaymentView>))
+)]
+#[get("/payments")]
+pub async fn list_payments(
+    state: web::Data<AppState>,
+    _caller: MoneyStaff,
+    page: web::Query<ListParams>,
+    filter: web::Query<PaymentListFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    let db = &state.store.conn;
+    let mut q = payment::Entity::find().filter(payment::Column::DeletedAt.is_null());
+    if let Some(v) = f.organization_id {
+        q = q.filter(payment::Column::OrganizationId.eq(v));
+    }
+    if let Some(v) = f.payer_legal_entity_id {
+        q = q.filter(payment::Column::PayerLegalEntityId.eq(v));
+    }
+    if let Some(v) = f.date_from {
+        q = q.filter(payment::Column::PaymentDate.gte(v));
+    }
+    if let Some(v) = f.date_to {
+        q = q.filter(payment::Column::PaymentDate.lte(v));
+    }
+    match f.unapplied {
+        Some(true) => {
+            q = q.filter(
+                Expr::col(payment::Column::AppliedMinor)
+                    .lt(Expr::col(payment::Column::AmountMinor)),
+            )
+        }
+        Some(false) => {
+            q = q.filter(
+                Expr::col(payment::Column::AppliedMinor)
+                    .eq(Expr::col(payment::Column::AmountMinor)),
+            )
+        }
+        None => {}
+    }
+    if let Some(t) = page.updated_since {
+        q = q.filter(payment::Column::UpdatedAt.gte(t));
+    }
+    let page = fetch_page(db, q, req, payment::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+    let apps = applications_of(db, &ids).await?;
+    Ok(HttpResponse::Ok().json(ListPage::of(page, |p| PaymentView::new(p, &apps))))
+}
+
+/// Registers incoming money, optionally applying it to invoices at once. Whatever is not
+/// applied stays on the payment as `unapplied_amount`.
+#[utoipa::path(
+    tag = "documents",
+    request_body(content = RegisterPayment, example = json!({"date": "2026-12-29", "amount": "1245.50", "payer_name": "ТСЖ «Берёзка»", "payer_inn": "7707083893", "payment_order_number": "1542", "purpose": "Оплата по счёту СЧ-RM/2612-00042", "applications": [{"invoice_id": "0193a0b0-0000-7000-8000-000000000003", "amount": "1000.00"}]})),
+    responses(
+        (status = 201, description = "Registered", body = PaymentView),
+        (status = 409, description = "An invoice not awaiting payment, or a concurrent change", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or more than outstanding", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/payments")]
+pub async fn register_payment(
+    state: web::Data<AppState>,
+    caller: MoneyStaff,
+    body: JsonBody<RegisterPayment>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let amount = amount_minor("amount", &req.amount)?;
+    let currency = currency("currency", req.currency.as_deref())
+        .map_err(|v| ApiError::validation(v.into()))?;
+    if req.payer_legal_entity_id.is_none() && clean(&req.payer_name).is_none() {
+        return Err(ApiError::field(
+            "payer_name",
+            "required",
+            "name the payer: payer_legal_entity_id or payer_name",
+        ));
+    }
+    let txn = state.store.conn.begin().await?;
+    if let Some(o) = req.organization_id {
+        ensure_exists::<sdelka_persistence::entity::organization::Entity, _>(
+            &txn,
+            "organization_id",
+            o,
+        )
+        .await?;
+    }
+    if let Some(l) = req.payer_legal_entity_id {
+        ensure_exists::<legal_entity::Entity, _>(&txn, "payer_legal_entity_id", l).await?;
+    }
+    let at = now();
+    let model = payment::Model {
+        id: Uuid::now_v7(),
+        organization_id: req.organization_id,
+        payment_date: req.date.unwrap_or_else(today),
+        amount_minor: amount,
+        applied_minor: 0,
+        currency,
+        payer_legal_entity_id: req.payer_legal_entity_id,
+        payer_name: clean(&req.payer_name),
+        payer_inn: clean(&req.payer_inn),
+        payment_order_number: clean(&req.payment_order_number),
+        purpose: clean(&req.purpose),
+        created_by: caller.user_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let saved = records::create::<payment::Entity, _>(&txn, &caller.actor(), model).await?;
+    for a in &req.applications {
+        apply(&txn, &caller, saved.id, a).await?;
+    }
+    let saved = records::find::<payment::Entity, _>(&txn, saved.id).await?;
+    let apps = applications_of(&txn, &[saved.id]).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/payments/{}", saved.id),
+        saved.version,
+        &PaymentView::new(&saved, &apps),
+    ))
+}
+
+/// Reads one payment with its applications (un-applied ones included, marked).
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses((status = 200, description = "The payment", body = PaymentView))
+)]
+#[get("/payments/{id}")]
+pub async fn get_payment(
+    state: web::Data<AppState>,
+    _caller: MoneyStaff,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let p = records::find::<payment::Entity, _>(db, id.into_inner()).await?;
+    let apps = applications_of(db, &[p.id]).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        p.version,
+        &PaymentView::new(&p, &apps),
+    ))
+}
+
+/// Applies (part of) a payment to an invoice: the invoice becomes partially paid or paid and
+/// the deal's payment percent is recomputed, in one transaction. More than the invoice's
+/// outstanding amount or the payment's unapplied amount is refused (422); a second application
+/// of the same payment to the same invoice is 409 `already_applied`.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Payment id")),
+    request_body(content = NewApplication, example = json!({"invoice_id": "0193a0b0-0000-7000-8000-000000000003", "amount": "500.00"})),
+    responses(
+        (status = 201, description = "Applied; the payment as it is now", body = PaymentView),
+        (status = 409, description = "Already applied, invoice not awaiting payment, or a race", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More than outstanding or unapplied", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/payments/{id}/applications")]
+pub async fn apply_payment(
+    state: web::Data<AppState>,
+    caller: MoneyStaff,
+    id: web::Path<Uuid>,
+    body: JsonBody<NewApplication>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let txn = state.store.conn.begin().await?;
+    records::find::<payment::Entity, _>(&txn, id).await?;
+    apply(&txn, &caller, id, &body.0).await?;
+    let saved = records::find::<payment::Entity, _>(&txn, id).await?;
+    let apps = applications_of(&txn, &[id]).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/payments/{id}"),
+        saved.version,
+        &PaymentView::new(&saved, &apps),
+    ))
+}
+
+/// Takes an application back (audited): the money returns to the payment's unapplied amount,
+/// the invoice's status and the deal's payment percent are recomputed.
+#[utoipa::path(
+    tag = "documents",
+    params(ApplicationPath),
+    responses((status = 200, description = "Un-applied; the payment as it is now", body = PaymentView))
+)]
+#[delete("/payments/{id}/applications/{application_id}")]
+pub async fn unapply_payment(
+    state: web::Data<AppState>,
+    caller: MoneyStaff,
+    path: web::Path<ApplicationPath>,
+) -> ApiResult<HttpResponse> {
+    let ApplicationPath { id, application_id } = path.into_inner();
+    let txn = state.store.conn.begin().await?;
+    unapply(&txn, &caller, id, application_id).await?;
+    let saved = records::find::<payment::Entity, _>(&txn, id).await?;
+    let apps = applications_of(&txn, &[id]).await?;
+    txn.commit().await?;
+    Ok(versioned(
+        StatusCode::OK,
+        saved.version,
+        &PaymentView::new(&saved, &apps),
+    ))
+}
