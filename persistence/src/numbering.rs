@@ -216,3 +216,18 @@ pub async fn take_number<C: ConnectionTrait>(
         counter,
     }))
 }
+
+/// For documents whose numbering is optional (quotes, orders): the next number when the
+/// organisation keeps a template for `document_type`, `None` when it does not. Invoices, which
+/// must be numbered, use [`take_number`] and refuse to issue without a template.
+pub async fn take_number_if_templated<C: ConnectionTrait>(
+    txn: &C,
+    organization_id: Uuid,
+    document_type: &str,
+    date: NaiveDate,
+) -> StoreResult<Option<String>> {
+    Ok(take_number(txn, organization_id, document_type, date)
+        .await?
+        .ok()
+        .map(|t| t.number))
+}

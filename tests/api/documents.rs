@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use reqwest::Method;
 use sdelka_tests::smtp::SmtpSink;
 use sdelka_tests::{TestApp, eventually, organization_body};
@@ -112,44 +111,11 @@ async fn order_act(app: &TestApp, order: &str, action: &str, b: Value) -> (u16, 
     post(app, &format!("/api/v1/orders/{order}/actions/{action}"), b).await
 }
 
-/// The text of a message from the SMTP sink, whatever transfer encoding it came in.
-fn text_of(raw: &str) -> String {
-    let raw = raw.replace("\r\n", "\n");
-    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
-    let head = head.to_ascii_lowercase();
-    if head.contains("content-transfer-encoding: base64") {
-        let joined: String = body.split_whitespace().collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(joined)
-            .unwrap();
-        String::from_utf8(bytes).unwrap()
-    } else if head.contains("content-transfer-encoding: quoted-printable") {
-        let unfolded = body.replace("=\n", "");
-        let mut out = Vec::new();
-        let b = unfolded.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'=' && i + 2 < b.len() + 1 {
-                if let Ok(v) = u8::from_str_radix(&unfolded[i + 1..i + 3], 16) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(b[i]);
-            i += 1;
-        }
-        String::from_utf8(out).unwrap()
-    } else {
-        body.to_owned()
-    }
-}
-
 async fn mail_with(smtp: &SmtpSink, to: &str, needle: &str) -> String {
     eventually(WAIT, || async {
         smtp.messages_to(to)
             .into_iter()
-            .map(|m| text_of(&m))
+            .map(|m| sdelka_tests::smtp::decoded_text(&m))
             .find(|t| t.contains(needle))
     })
     .await
@@ -202,7 +168,7 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     assert_eq!(
         q["number"],
         Value::Null,
-        "numbers come with the numbering templates"
+        "no quote numbering template: no number"
     );
     assert_eq!(q["contact_id"], s.contact.as_str());
     assert_eq!(

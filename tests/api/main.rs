@@ -5,6 +5,7 @@
 mod auth;
 mod clients;
 mod conventions;
+mod deal_to_cash;
 mod documents;
 mod leads;
 mod lists;

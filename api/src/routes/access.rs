@@ -4,8 +4,8 @@
 use sdelka_persistence::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
-use sdelka_persistence::entity::{order, quote};
 use sdelka_persistence::entity::{invoice, payment};
+use sdelka_persistence::entity::{order, quote};
 use sdelka_persistence::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;

@@ -22,10 +22,11 @@ use sdelka_domain::role::Role;
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_domain::vat::VatRate;
 use sdelka_persistence::entity::{
-    bank_account, deal, invoice, invoice_transition, legal_entity, organization, product_row,
+    bank_account, deal, invoice, invoice_transition, legal_entity, order, organization, product_row,
 };
 use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::numbering::{NumberingRefusal, take_number};
+use sdelka_persistence::orders::ORDER_ROWS;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records::{self, snapshot};
 use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
@@ -280,8 +281,10 @@ pub struct CreateInvoice {
     pub bank_account_id: Option<Uuid>,
     /// Default: the deal's legal entity.
     pub buyer_legal_entity_id: Option<Uuid>,
-    /// Lines are copied from this deal's product rows when `lines` is absent.
+    /// Lines are copied from this deal's product rows when `lines` and `order_id` are absent.
     pub deal_id: Option<Uuid>,
+    /// The order this invoice bills (DOC-2): its deal, buyer and lines are the defaults, and
+    /// money paid on the invoice counts towards the order's advance.
     pub order_id: Option<Uuid>,
     /// Default: today. Its period decides the number series.
     pub date: Option<NaiveDate>,
@@ -706,7 +709,38 @@ pub async fn create_invoice(
     ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
     let bank_account_id =
         check_bank_account(&txn, req.organization_id, req.bank_account_id).await?;
-    let deal = match req.deal_id {
+    // DOC-2 → DOC-3: an invoice for an order bills that order's deal, buyer and lines.
+    let order = match req.order_id {
+        Some(o) => match records::find::<order::Entity, _>(&txn, o).await {
+            Ok(o) if scope.allows(Some(o.responsible_id)) => {
+                if o.status == sdelka_domain::order::OrderStatus::Cancelled.as_str() {
+                    return Err(ApiError::field(
+                        "order_id",
+                        "cancelled",
+                        format!("order {} is cancelled and cannot be invoiced", o.id),
+                    ));
+                }
+                if req.deal_id.is_some_and(|d| d != o.deal_id) {
+                    return Err(ApiError::field(
+                        "deal_id",
+                        "mismatch",
+                        format!("order {} belongs to deal {}", o.id, o.deal_id),
+                    ));
+                }
+                Some(o)
+            }
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ApiError::field(
+                    "order_id",
+                    "not_found",
+                    format!("order_id {o} does not exist or is not visible to you"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let deal = match req.deal_id.or(order.as_ref().map(|o| o.deal_id)) {
         Some(d) => match records::find::<deal::Entity, _>(&txn, d).await {
             Ok(d) if scope.allows(Some(d.responsible_id)) => Some(d),
             Ok(_) | Err(StoreError::NotFound) => {
@@ -722,6 +756,7 @@ pub async fn create_invoice(
     };
     let buyer = req
         .buyer_legal_entity_id
+        .or(order.as_ref().and_then(|o| o.legal_entity_id))
         .or(deal.as_ref().and_then(|d| d.legal_entity_id))
         .ok_or_else(|| {
             ApiError::field(
@@ -731,10 +766,11 @@ pub async fn create_invoice(
             )
         })?;
     ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?;
-    let lines = match (given, &deal) {
-        (Some(l), _) => l,
-        (None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
-        (None, None) => Vec::new(),
+    let lines = match (given, &order, &deal) {
+        (Some(l), _, _) => l,
+        (None, Some(o), _) => copied_lines(id, &rows_of(&txn, ORDER_ROWS, o.id).await?),
+        (None, None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
+        (None, None, None) => Vec::new(),
     };
     let (net, vat, total) = totals(&lines)?;
     let at = now();
@@ -744,7 +780,7 @@ pub async fn create_invoice(
         bank_account_id,
         buyer_legal_entity_id: buyer,
         deal_id: deal.as_ref().map(|d| d.id),
-        order_id: req.order_id,
+        order_id: order.as_ref().map(|o| o.id),
         responsible_id: deal
             .as_ref()
             .map(|d| d.responsible_id)

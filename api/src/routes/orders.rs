@@ -20,6 +20,7 @@ use sdelka_domain::validation::RuleBroken;
 use sdelka_persistence::StoreError;
 use sdelka_persistence::entity::{order, product_row, quote};
 use sdelka_persistence::journal::now;
+use sdelka_persistence::numbering::take_number_if_templated;
 use sdelka_persistence::orders::{
     ORDER_ROWS, OrderFilter, Raced, order_of_quote, orders_query, record_transition, transitions_of,
 };
@@ -673,10 +674,13 @@ pub async fn order_action(
     next.status = to.as_str().to_owned();
     match kind {
         OrderActionKind::ConfirmTerms => {
-            // NUMBERING HOOK (WF-NUM-2): an order gets its number when its terms are confirmed,
-            // in this transaction, from the seller's "order" numbering template dated today:
-            //     if next.number.is_none() { next.number = Some(take_number(&txn, …)?) }
-            // Until the numbering templates are wired in, orders keep `number: null`.
+            // WF-NUM-2: an order is numbered when its terms are confirmed, from the seller's
+            // "order" template when it keeps one, dated the day of confirmation.
+            if next.number.is_none() {
+                next.number =
+                    take_number_if_templated(&txn, o.organization_id, "order", now().date_naive())
+                        .await?;
+            }
             if to == OrderStatus::Confirmed {
                 next.confirmed_at = Some(now());
             }

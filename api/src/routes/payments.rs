@@ -25,7 +25,8 @@ use sdelka_domain::customer_invoice::{
 use sdelka_domain::money::{Money, Percent};
 use sdelka_domain::role::Role;
 use sdelka_persistence::entity::{
-    automation_rule, deal, invoice, legal_entity, payment, payment_application, pipeline_stage,
+    automation_rule, deal, invoice, legal_entity, order, payment, payment_application,
+    pipeline_stage,
 };
 use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::notifications::{EntityRef, notify, notify_and_email};
@@ -265,7 +266,7 @@ fn amount_minor(field: &str, value: &str) -> ApiResult<i64> {
 /// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
 /// what is read next is the latest committed row and the compare-and-set that follows does not
 /// lose a race it merely queued behind. Locks are always taken invoice first, then payment,
-/// then deal, so two money movements cannot deadlock. SQLite's single writer already
+/// then order, then deal, so two money movements cannot deadlock. SQLite's single writer already
 /// serialises these transactions.
 async fn lock_row<C: ConnectionTrait>(txn: &C, table: &str, id: Uuid) -> ApiResult<()> {
     if txn.get_database_backend() != DbBackend::Postgres {
@@ -578,6 +579,7 @@ async fn after_money_moved<C: ConnectionTrait>(
     inv: &invoice::Model,
     moved_minor: i64,
 ) -> ApiResult<()> {
+    tell_the_order(txn, actor, inv).await?;
     let Some(deal_id) = inv.deal_id else {
         return Ok(());
     };
@@ -625,12 +627,54 @@ async fn after_money_moved<C: ConnectionTrait>(
     .await
 }
 
-/// The order number the watcher reports, «нет» when there is none. Orders (DOC-2) are built
-/// on another branch: once merged, the number of `inv.order_id` belongs here first; until then
-/// the deal's own order number stands in.
-fn order_number_for(inv: &invoice::Model, d: &deal::Model) -> String {
-    let _order_id = inv.order_id;
-    d.order_number.clone().unwrap_or_else(|| "нет".to_owned())
+/// The order number the watcher reports: the number of the order the invoice was made for,
+/// else the deal's own order number, else «нет».
+async fn order_number_for<C: ConnectionTrait>(
+    txn: &C,
+    inv: &invoice::Model,
+    d: &deal::Model,
+) -> ApiResult<String> {
+    if let Some(order_id) = inv.order_id
+        && let Some(number) = order::Entity::find_by_id(order_id)
+            .one(txn)
+            .await
+            .map_err(StoreError::from)?
+            .and_then(|o| o.number)
+    {
+        return Ok(number);
+    }
+    Ok(d.order_number.clone().unwrap_or_else(|| "нет".to_owned()))
+}
+
+/// DOC-2: the money paid against an order is what its live invoices have received; when that
+/// changes, the order hears of it in the same transaction (an advance received confirms it).
+async fn tell_the_order<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    inv: &invoice::Model,
+) -> ApiResult<()> {
+    let Some(order_id) = inv.order_id else {
+        return Ok(());
+    };
+    lock_row(txn, "orders", order_id).await?;
+    let paid: i64 = invoice::Entity::find()
+        .filter(invoice::Column::OrderId.eq(order_id))
+        .filter(invoice::Column::DeletedAt.is_null())
+        .filter(invoice::Column::Status.ne(InvoiceStatus::Cancelled.as_str()))
+        .all(txn)
+        .await
+        .map_err(StoreError::from)?
+        .iter()
+        .map(|i| i.paid_minor)
+        .sum();
+    match sdelka_persistence::orders::record_payment(txn, order_id, paid, actor).await {
+        Ok(_) | Err(StoreError::NotFound) => Ok(()),
+        Err(StoreError::StaleVersion { .. }) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the order was changed by another request at the same time; retry",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// WF-PAY-1 and its kin: the enabled rules triggered by a deal's payment percent change.
@@ -661,7 +705,7 @@ async fn run_payment_rules<C: ConnectionTrait>(
     let percent = Percent::from_hundredths(change.after_hundredths)
         .map(|p| p.to_string())
         .unwrap_or_else(|_| change.after_hundredths.to_string());
-    let order = order_number_for(inv, d);
+    let order = order_number_for(txn, inv, d).await?;
     let title = format!("Оплата по сделке «{}»: {}%", d.title, percent);
     let body = format!(
         "Сделка: {}\nСумма платежа: {} {}\nОплачено по сделке: {}%\nЗаказ: {}\nСчёт: {}\nСтадия сделки: {}",

@@ -20,6 +20,7 @@ use sdelka_persistence::entity::{
     contact, legal_entity, organization, product_row, quote, quote_version,
 };
 use sdelka_persistence::journal::now;
+use sdelka_persistence::numbering::take_number_if_templated;
 use sdelka_persistence::outbox::{OutgoingEmail, enqueue_email};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::quotes::{
@@ -887,10 +888,14 @@ pub async fn quote_action(
                 ));
             }
             let (contact, email) = recipient(&txn, &caller, &q, req.contact_id).await?;
-            // NUMBERING HOOK (WF-NUM-2): a quote gets its number when it is first sent, in this
-            // transaction, from the seller's "quote" numbering template dated today:
-            //     if q_after.number.is_none() { q_after.number = Some(take_number(&txn, …)?) }
-            // Until the numbering templates are wired in, quotes keep `number: null`.
+            // WF-NUM-2: a quote is numbered when it is first sent (later versions keep the
+            // number), from the seller's "quote" template when it keeps one, dated the day
+            // it goes out.
+            if q_after.number.is_none() {
+                q_after.number =
+                    take_number_if_templated(&txn, q.organization_id, "quote", at.date_naive())
+                        .await?;
+            }
             v_after.sent_at = Some(at);
             v_after.sent_to_contact_id = Some(contact.id);
             v_after.sent_to_email = Some(email.clone());
@@ -1030,10 +1035,16 @@ async fn quote_email<C: ConnectionTrait>(
     };
     let cur = &q.currency;
     let mut body = String::new();
-    let subject = format!(
-        "Коммерческое предложение «{}», версия {}",
-        q.title, v.number
-    );
+    let subject = match &q.number {
+        Some(n) => format!(
+            "Коммерческое предложение № {n} «{}», версия {}",
+            q.title, v.number
+        ),
+        None => format!(
+            "Коммерческое предложение «{}», версия {}",
+            q.title, v.number
+        ),
+    };
     body.push_str(&format!("{subject}\n\n"));
     if let Some(s) = &seller {
         body.push_str(&format!("Продавец: {}, ИНН {}\n", s.short_name, s.inn));
