@@ -8,8 +8,6 @@
 //! Visibility follows the responsible user like deals (responsible / department / admin);
 //! accountants see every invoice, as they register the money for all of them.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,6 +45,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::deals::{clean, discount_from, price_row, vat_rate_today, violation};
+use crate::routes::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
 use crate::routes::products::{money_field, okei_code, today, vat_rate_field};
 use crate::routes::{created, ensure_exists, versioned};
 use crate::state::AppState;
@@ -66,68 +65,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
-
-/// One line of an invoice with its computed amounts (rounded to kopecks per line).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceLineView {
-    pub id: Uuid,
-    pub product_id: Option<Uuid>,
-    #[schema(example = "Монтаж видеонаблюдения")]
-    pub name: String,
-    #[schema(value_type = String, example = "1.500")]
-    pub quantity: Quantity,
-    pub unit_code: String,
-    pub unit_name: String,
-    #[schema(value_type = String, example = "1500.00")]
-    pub price: Money,
-    /// `22`, `20`, `10`, `0` or `none`.
-    pub vat_rate: String,
-    pub vat_included: bool,
-    #[schema(value_type = String)]
-    pub discount: Money,
-    #[schema(value_type = String)]
-    pub net: Money,
-    #[schema(value_type = String)]
-    pub vat: Money,
-    #[schema(value_type = String)]
-    pub total: Money,
-}
-
-impl From<&product_row::Model> for InvoiceLineView {
-    fn from(r: &product_row::Model) -> Self {
-        InvoiceLineView {
-            id: r.id,
-            product_id: r.product_id,
-            name: r.name.clone(),
-            quantity: Quantity::from_thousandths(r.quantity_thousandths)
-                .unwrap_or_else(|_| Quantity::one()),
-            unit_code: r.unit_code.clone(),
-            unit_name: r.unit_name.clone(),
-            price: Money::from_minor(r.price_minor),
-            vat_rate: r.vat_rate.clone(),
-            vat_included: r.vat_included,
-            discount: Money::from_minor(r.discount_minor),
-            net: Money::from_minor(r.net_minor),
-            vat: Money::from_minor(r.vat_minor),
-            total: Money::from_minor(r.total_minor),
-        }
-    }
-}
-
-/// VAT of one rate over the invoice.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VatLine {
-    #[schema(example = "22")]
-    pub rate: String,
-    #[schema(example = "22%")]
-    pub label: String,
-    #[schema(value_type = String)]
-    pub net: Money,
-    #[schema(value_type = String)]
-    pub vat: Money,
-    #[schema(value_type = String)]
-    pub total: Money,
-}
 
 /// A customer invoice.
 #[derive(Debug, Serialize, ToSchema)]
@@ -164,8 +101,9 @@ pub struct InvoiceView {
     pub paid: Money,
     #[schema(value_type = String, example = "1245.50")]
     pub outstanding: Money,
-    pub vat_by_rate: Vec<VatLine>,
-    pub lines: Vec<InvoiceLineView>,
+    pub vat_by_rate: Vec<VatSubtotalView>,
+    /// Rows, totals and VAT as on deals and quotes (DEAL-3).
+    pub lines: Vec<DocumentRowView>,
     pub comment: Option<String>,
     pub issued_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
@@ -177,27 +115,6 @@ pub struct InvoiceView {
 fn status_of(i: &invoice::Model) -> ApiResult<InvoiceStatus> {
     InvoiceStatus::parse(&i.status)
         .ok_or_else(|| ApiError::internal(format!("invoice {} has status {}", i.id, i.status)))
-}
-
-pub fn vat_by_rate(lines: &[product_row::Model]) -> Vec<VatLine> {
-    let mut by: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-    for l in lines {
-        let e = by.entry(l.vat_rate.clone()).or_default();
-        e.0 += l.net_minor;
-        e.1 += l.vat_minor;
-        e.2 += l.total_minor;
-    }
-    by.into_iter()
-        .map(|(rate, (net, vat, total))| VatLine {
-            label: VatRate::parse(&rate)
-                .map(|v| v.label().to_owned())
-                .unwrap_or_else(|_| rate.clone()),
-            rate,
-            net: Money::from_minor(net),
-            vat: Money::from_minor(vat),
-            total: Money::from_minor(total),
-        })
-        .collect()
 }
 
 impl InvoiceView {
@@ -228,7 +145,7 @@ impl InvoiceView {
             paid: Money::from_minor(i.paid_minor),
             outstanding: Money::from_minor(outstanding(i)),
             vat_by_rate: vat_by_rate(lines),
-            lines: lines.iter().map(InvoiceLineView::from).collect(),
+            lines: lines.iter().map(DocumentRowView::from).collect(),
             comment: i.comment.clone(),
             issued_at: i.issued_at,
             cancelled_at: i.cancelled_at,
@@ -544,23 +461,13 @@ fn copied_lines(invoice_id: Uuid, rows: &[product_row::Model]) -> Vec<product_ro
 }
 
 fn totals(lines: &[product_row::Model]) -> ApiResult<(i64, i64, i64)> {
-    let sum = |f: fn(&product_row::Model) -> i64| {
-        lines
-            .iter()
-            .try_fold(0i64, |acc, l| acc.checked_add(f(l)))
-            .ok_or_else(|| {
-                ApiError::field(
-                    "lines",
-                    "out_of_range",
-                    "the invoice's total would be too large",
-                )
-            })
-    };
-    Ok((
-        sum(|l| l.net_minor)?,
-        sum(|l| l.vat_minor)?,
-        sum(|l| l.total_minor)?,
-    ))
+    sdelka_persistence::quotes::totals_of(lines).ok_or_else(|| {
+        ApiError::field(
+            "lines",
+            "out_of_range",
+            "the invoice's total would be too large",
+        )
+    })
 }
 
 async fn check_bank_account<C: ConnectionTrait>(
@@ -1234,10 +1141,10 @@ fn render_print(
     }
     html.push_str("</table><table class=\"totals\">");
     for v in vat_by_rate(lines) {
-        let label = if v.rate == "none" {
+        let label = if v.vat_rate == "none" {
             "Без НДС".to_owned()
         } else {
-            format!("В том числе НДС {}", v.label)
+            format!("В том числе НДС {}", v.vat_rate_label)
         };
         html.push_str(&format!(
             "<tr><td>{}</td><td class=\"r\">{}</td></tr>",
