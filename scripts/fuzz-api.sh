@@ -152,7 +152,7 @@ main() {
   set +e
   # Run from the temporary folder: schemathesis and hypothesis keep caches (.schemathesis/,
   # .hypothesis/) in the working directory.
-  (cd "$TMP" && timeout --kill-after=20 "$HARD_LIMIT" python3 -m schemathesis.cli "${args[@]}")
+  (cd "$TMP" && timeout --kill-after=20 "$HARD_LIMIT" python3 "$ROOT/scripts/schemathesis_cli.py" "${args[@]}")
   rc=$?
   set -e
   case $rc in
