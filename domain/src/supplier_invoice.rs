@@ -553,7 +553,7 @@ mod tests {
     fn payment() -> Payment {
         Payment {
             paid_on: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default(),
-            amount_kopecks: 12_345_67,
+            amount_kopecks: 1_234_567,
             order_number: "512".into(),
         }
     }
