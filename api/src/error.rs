@@ -46,6 +46,7 @@ catalogue! {
     Conflict                => 409, "conflict", "The request conflicts with the current state";
     InvalidTransition       => 409, "invalid_transition", "The record's current state does not allow this";
     AlreadyConverted        => 409, "already_converted", "The lead was already converted";
+    AlreadyClaimed          => 409, "already_claimed", "Another user has already claimed this";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";
@@ -83,6 +84,14 @@ pub struct Problem {
     /// Correlates this answer with the server's logs (`X-Request-Id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For a state-machine refusal: the record's current state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "in_work_at_accountant")]
+    pub current_state: Option<String>,
+    /// For a state-machine refusal: the actions the current state allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["mark-paid", "cancel"]))]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +111,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The underlying cause of a 5xx, logged and never sent.
     pub cause: Option<String>,
+    /// A state-machine refusal's current state and allowed actions (boxed: errors stay small).
+    pub state: Option<Box<(String, Vec<String>)>>,
 }
 
 impl ApiError {
@@ -112,6 +123,20 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             cause: None,
+            state: None,
+        }
+    }
+
+    /// 409 naming the record's current state and what it allows.
+    pub fn wrong_state(
+        code: ErrorCode,
+        detail: impl Into<String>,
+        current: &str,
+        allowed: Vec<String>,
+    ) -> Self {
+        ApiError {
+            state: Some(Box::new((current.to_owned(), allowed))),
+            ..Self::new(code, detail)
         }
     }
 
@@ -169,6 +194,8 @@ impl ApiError {
                 })
                 .collect(),
             request_id: current_request_id(),
+            current_state: self.state.as_ref().map(|s| s.0.clone()),
+            allowed_actions: self.state.as_ref().map(|s| s.1.clone()),
         }
     }
 }

@@ -30,6 +30,7 @@ RFC 9457 problem documents for every error.",
         (name = "sales", description = "Catalog, pipelines and stages, deals with product rows"),
         (name = "work", description = "Activities, calendar, reminders, notifications and files"),
         (name = "operations", description = "Health, metrics and this document"),
+        (name = "approvals", description = "The shared task inbox (claim, complete, delegate, deputies), pools of own organisations, and supplier-invoice approval (WF-INV)"),
     ),
     components(schemas(Problem, ProblemField))
 )]

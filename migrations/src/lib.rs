@@ -12,6 +12,7 @@ mod m0003_sales;
 pub use m0003_sales::DEFAULT_PIPELINE_ID;
 mod m0004_work;
 mod m0005_leads;
+mod m0008_approvals;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_sales::Migration),
             Box::new(m0004_work::Migration),
             Box::new(m0005_leads::Migration),
+            Box::new(m0008_approvals::Migration),
         ]
     }
 }

@@ -261,3 +261,8 @@ versioned_record!(activity_time_entry, "activity_time_entry");
 versioned_record!(calendar_event, "calendar_event");
 versioned_record!(file, "file");
 versioned_record!(lead, "lead");
+use crate::entity::{approval_step, pool, supplier_invoice, task};
+versioned_record!(pool, "pool");
+versioned_record!(approval_step, "approval_step");
+versioned_record!(task, "task");
+versioned_record!(supplier_invoice, "supplier_invoice");

@@ -65,10 +65,12 @@ pub enum FileEntityType {
     Organization,
     /// A task or other activity.
     Activity,
+    /// A supplier invoice of WF-INV: its file of each round and its closing documents.
+    SupplierInvoice,
 }
 
 impl FileEntityType {
-    const ALL: [FileEntityType; 8] = [
+    const ALL: [FileEntityType; 9] = [
         FileEntityType::Deal,
         FileEntityType::Company,
         FileEntityType::Contact,
@@ -77,6 +79,7 @@ impl FileEntityType {
         FileEntityType::Contract,
         FileEntityType::Organization,
         FileEntityType::Activity,
+        FileEntityType::SupplierInvoice,
     ];
 
     fn parse(s: &str) -> Option<FileEntityType> {
@@ -94,6 +97,7 @@ impl FileEntityType {
             FileEntityType::Contract => TimelineEntity::Contracts,
             FileEntityType::Organization => TimelineEntity::Organizations,
             FileEntityType::Activity => TimelineEntity::Activities,
+            FileEntityType::SupplierInvoice => TimelineEntity::SupplierInvoices,
         }
     }
 
@@ -107,6 +111,7 @@ impl FileEntityType {
             FileEntityType::Contract => "contract",
             FileEntityType::Organization => "organization",
             FileEntityType::Activity => "activity",
+            FileEntityType::SupplierInvoice => "supplier_invoice",
         }
     }
 }

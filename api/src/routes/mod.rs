@@ -25,6 +25,10 @@ pub mod calendar;
 pub mod comments;
 pub mod files;
 pub mod notifications;
+// Approvals: the shared task model (SPEC §3) and WF-INV
+pub mod pools;
+pub mod supplier_invoices;
+pub mod tasks;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -55,7 +59,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(files::routes)
         .configure(comments::routes)
         .configure(leads::routes)
-        .configure(imports::routes);
+        .configure(imports::routes)
+        .configure(pools::routes)
+        .configure(tasks::routes)
+        .configure(supplier_invoices::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

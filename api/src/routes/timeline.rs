@@ -39,6 +39,9 @@ pub enum TimelineEntity {
     Leads,
     Invoices,
     Contracts,
+    // Approvals (SPEC §3, WF-INV)
+    SupplierInvoices,
+    Tasks,
 }
 
 impl TimelineEntity {
@@ -59,6 +62,8 @@ impl TimelineEntity {
             TimelineEntity::Leads => "lead",
             TimelineEntity::Invoices => "invoice",
             TimelineEntity::Contracts => "contract",
+            TimelineEntity::SupplierInvoices => "supplier_invoice",
+            TimelineEntity::Tasks => "task",
         }
     }
 }

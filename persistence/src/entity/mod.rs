@@ -35,3 +35,11 @@ pub mod comment;
 pub mod file;
 pub mod notification;
 pub mod reminder;
+// Approvals: the shared task model (SPEC §3) and WF-INV
+pub mod approval_step;
+pub mod pool;
+pub mod pool_member;
+pub mod supplier_invoice;
+pub mod supplier_invoice_file;
+pub mod supplier_invoice_transition;
+pub mod task;
