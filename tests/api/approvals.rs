@@ -662,6 +662,18 @@ async fn seed_scenario_supplier_invoice_from_registration_to_closing_documents()
     .await;
     assert_eq!(completed["state"], "completed");
     assert_eq!(completed["files"].as_array().unwrap().len(), 3);
+    // The invoice's folder lists the files of every round and the closing documents.
+    let folder = json_of(
+        w.call(&w.acc_a, Method::GET, &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(folder["items"].as_array().unwrap().len(), 3);
+    json_of(
+        w.call(&w.acc_b, Method::GET, &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"), None).await,
+        404,
+    )
+    .await;
     assert!(completed["current_task"].is_null());
 
     // Every transition, in order, with its actor and comment.

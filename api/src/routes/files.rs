@@ -577,7 +577,15 @@ pub async fn list_files(
         document_type: f.document_type.map(enum_to_str),
         updated_since: page.updated_since,
     });
-    let query = visible_files(query, &caller.visibility(db).await?);
+    // A supplier invoice's folder is as visible as the invoice (pools and holders, not the
+    // responsible-based scope the other records use).
+    let query = match (f.entity_type, f.entity_id) {
+        (Some(FileEntityType::SupplierInvoice), Some(id)) => {
+            ensure_visible(db, &caller, TimelineEntity::SupplierInvoices, id, true).await?;
+            query
+        }
+        _ => visible_files(query, &caller.visibility(db).await?),
+    };
     let page = fetch_page(db, query, req, file::Column::Id, |m| m.id).await?;
     Ok(HttpResponse::Ok().json(ListPage::of(page, |m| FileView::from(m))))
 }
