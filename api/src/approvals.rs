@@ -266,6 +266,27 @@ async fn open_task_for<C: ConnectionTrait>(
                 return Ok(None);
             }
         };
+    // A decision round is a "first one decides" step of the invoice's route: the same step
+    // shape contract routes will chain.
+    let step_id = if kind == TASK_DECISION {
+        let step = store::open_step(
+            db,
+            &caller.actor(),
+            store::NewStep {
+                subject_type: SUBJECT_SUPPLIER_INVOICE,
+                subject_id: inv.id,
+                round: inv.round,
+                position: 1,
+                name: "decision",
+                rule: work::CompletionRule::FirstDecides,
+                due_at: None,
+            },
+        )
+        .await?;
+        Some(step.id)
+    } else {
+        None
+    };
     let t = store::create_task(
         db,
         &caller.actor(),
@@ -275,7 +296,7 @@ async fn open_task_for<C: ConnectionTrait>(
             description: inv.description.clone(),
             subject_type: Some(SUBJECT_SUPPLIER_INVOICE),
             subject_id: Some(inv.id),
-            step_id: None,
+            step_id,
             assignee,
             outcomes,
             due_at: None,
@@ -463,6 +484,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
         }
         (ActionKind::Cancel, _) => {
             store::cancel_open_tasks(db, SUBJECT_SUPPLIER_INVOICE, inv.id).await?;
+            store::skip_active_steps(db, SUBJECT_SUPPLIER_INVOICE, inv.id).await?;
         }
         (_, Some(t)) => {
             let outcome = match kind {
@@ -492,6 +514,9 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
             .is_none()
             {
                 return Err(lost_race(db, invoice_id, kind).await?);
+            }
+            if let Some(step) = t.step_id {
+                store::settle_step(db, &caller.actor(), step).await?;
             }
         }
         (_, None) => {}

@@ -608,3 +608,151 @@ pub async fn cancel_open_tasks<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Approval steps
+
+/// A new step of a subject's route, active from now.
+pub struct NewStep<'a> {
+    pub subject_type: &'a str,
+    pub subject_id: Uuid,
+    pub round: i32,
+    pub position: i32,
+    pub name: &'a str,
+    pub rule: sdelka_domain::task::CompletionRule,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+pub async fn open_step<C: ConnectionTrait>(
+    db: &C,
+    actor: &crate::Actor,
+    s: NewStep<'_>,
+) -> StoreResult<crate::entity::approval_step::Model> {
+    use sdelka_domain::task::CompletionRule;
+    let at = now();
+    let quorum = match s.rule {
+        CompletionRule::Quorum(n) => Some(i32::try_from(n).unwrap_or(i32::MAX)),
+        CompletionRule::All | CompletionRule::FirstDecides => None,
+    };
+    crate::records::create::<crate::entity::approval_step::Entity, _>(
+        db,
+        actor,
+        crate::entity::approval_step::Model {
+            id: Uuid::now_v7(),
+            subject_type: s.subject_type.to_owned(),
+            subject_id: s.subject_id,
+            round: s.round,
+            position: s.position,
+            name: s.name.to_owned(),
+            completion_rule: s.rule.as_str().to_owned(),
+            quorum,
+            state: "active".into(),
+            outcome: None,
+            due_at: s.due_at,
+            remind_before_minutes: None,
+            escalate_after_minutes: None,
+            started_at: Some(at),
+            finished_at: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        },
+    )
+    .await
+}
+
+/// Decides an active step from the outcomes of its tasks (`step_outcome` of its rule); a
+/// decided step is closed. Answers the step's state.
+pub async fn settle_step<C: ConnectionTrait>(
+    db: &C,
+    actor: &crate::Actor,
+    step_id: Uuid,
+) -> StoreResult<String> {
+    use crate::entity::approval_step;
+    use sdelka_domain::task::{CompletionRule, Outcome, StepOutcome, step_outcome};
+    let step = crate::records::find::<approval_step::Entity, _>(db, step_id).await?;
+    let rule = match (step.completion_rule.as_str(), step.quorum) {
+        ("quorum", Some(n)) => CompletionRule::Quorum(u32::try_from(n).unwrap_or(0)),
+        ("first", _) => CompletionRule::FirstDecides,
+        _ => CompletionRule::All,
+    };
+    let tasks = task::Entity::find()
+        .filter(task::Column::StepId.eq(step_id))
+        .filter(task::Column::State.ne(TASK_CANCELLED))
+        .order_by_asc(task::Column::CompletedAt)
+        .all(db)
+        .await?;
+    // Completed tasks first, in completion order; open ones after.
+    let mut outcomes: Vec<Option<Outcome>> = tasks
+        .iter()
+        .filter(|t| t.completed_at.is_some())
+        .map(|t| t.outcome.as_deref().and_then(Outcome::parse))
+        .collect();
+    outcomes.extend(
+        tasks
+            .iter()
+            .filter(|t| t.completed_at.is_none())
+            .map(|_| None),
+    );
+    let (state, outcome) = match step_outcome(rule, &outcomes) {
+        StepOutcome::Pending => return Ok(step.state),
+        StepOutcome::Approved => ("approved", "approve"),
+        StepOutcome::Rejected => ("rejected", "reject"),
+        StepOutcome::Returned => ("returned", "return_for_rework"),
+    };
+    let at = now();
+    crate::records::update::<approval_step::Entity, _, _, StoreError>(
+        db,
+        actor,
+        step_id,
+        None,
+        |s| {
+            s.state = state.to_owned();
+            s.outcome = Some(outcome.to_owned());
+            s.finished_at = Some(at);
+            Ok(())
+        },
+    )
+    .await??;
+    Ok(state.to_owned())
+}
+
+/// Closes the still active steps of a subject as skipped (a cancelled workflow).
+pub async fn skip_active_steps<C: ConnectionTrait>(
+    db: &C,
+    subject_type: &str,
+    subject_id: Uuid,
+) -> StoreResult<()> {
+    use crate::entity::approval_step;
+    let at = now();
+    approval_step::Entity::update_many()
+        .col_expr(approval_step::Column::State, Expr::value("skipped"))
+        .col_expr(approval_step::Column::FinishedAt, Expr::value(at))
+        .col_expr(approval_step::Column::UpdatedAt, Expr::value(at))
+        .col_expr(
+            approval_step::Column::Version,
+            Expr::col(approval_step::Column::Version).add(1),
+        )
+        .filter(approval_step::Column::SubjectType.eq(subject_type))
+        .filter(approval_step::Column::SubjectId.eq(subject_id))
+        .filter(approval_step::Column::State.eq("active"))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn steps_of<C: ConnectionTrait>(
+    db: &C,
+    subject_type: &str,
+    subject_id: Uuid,
+) -> StoreResult<Vec<crate::entity::approval_step::Model>> {
+    use crate::entity::approval_step;
+    Ok(approval_step::Entity::find()
+        .filter(approval_step::Column::SubjectType.eq(subject_type))
+        .filter(approval_step::Column::SubjectId.eq(subject_id))
+        .order_by_asc(approval_step::Column::Round)
+        .order_by_asc(approval_step::Column::Position)
+        .all(db)
+        .await?)
+}

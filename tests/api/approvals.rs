@@ -664,17 +664,37 @@ async fn seed_scenario_supplier_invoice_from_registration_to_closing_documents()
     assert_eq!(completed["files"].as_array().unwrap().len(), 3);
     // The invoice's folder lists the files of every round and the closing documents.
     let folder = json_of(
-        w.call(&w.acc_a, Method::GET, &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"), None).await,
+        w.call(
+            &w.acc_a,
+            Method::GET,
+            &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"),
+            None,
+        )
+        .await,
         200,
     )
     .await;
     assert_eq!(folder["items"].as_array().unwrap().len(), 3);
     json_of(
-        w.call(&w.acc_b, Method::GET, &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"), None).await,
+        w.call(
+            &w.acc_b,
+            Method::GET,
+            &format!("/api/v1/files?entity_type=supplier_invoice&entity_id={id}"),
+            None,
+        )
+        .await,
         404,
     )
     .await;
     assert!(completed["current_task"].is_null());
+    // Each decision round was a "first one decides" step.
+    let steps: Vec<(i64, &str)> = completed["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["round"].as_i64().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, vec![(1, "returned"), (2, "approved")]);
 
     // Every transition, in order, with its actor and comment.
     let t = json_of(
@@ -965,6 +985,21 @@ async fn cancel_needs_the_initiator_or_an_admin_and_a_reason() {
         404,
     )
     .await;
+    // Cancelled while awaiting a decision: the open decision step is skipped.
+    let early = w.invoice_in("cancelled", "C-2").await;
+    let seen = json_of(
+        w.call(
+            &w.manager,
+            Method::GET,
+            &format!("/api/v1/supplier-invoices/{early}"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(seen["steps"][0]["state"], "skipped");
+    assert_eq!(seen["cancel_reason"], "Дубль");
 }
 
 /// Registration refuses files the initiator cannot see, and organisations without pools.

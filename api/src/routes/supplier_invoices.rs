@@ -15,7 +15,7 @@ use sdelka_persistence::approvals::{
 };
 use sdelka_persistence::clients::fold;
 use sdelka_persistence::entity::{
-    legal_entity, organization, supplier_invoice, supplier_invoice_transition,
+    approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
 };
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
@@ -187,6 +187,8 @@ pub struct SupplierInvoiceView {
     pub files: Vec<InvoiceFileView>,
     /// The task the invoice waits on, if any.
     pub current_task: Option<TaskView>,
+    /// The route so far: one "first one decides" decision step per round.
+    pub steps: Vec<StepView>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -228,6 +230,7 @@ fn view_row(i: &supplier_invoice::Model) -> SupplierInvoiceView {
         cancel_reason: i.cancel_reason.clone(),
         files: Vec::new(),
         current_task: None,
+        steps: Vec::new(),
         version: i.version,
         created_at: i.created_at,
         updated_at: i.updated_at,
@@ -248,11 +251,53 @@ async fn full_view<C: ConnectionTrait>(
             purpose: f.purpose,
         })
         .collect();
+    v.steps = store::steps_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
+        .await?
+        .iter()
+        .map(StepView::from)
+        .collect();
     v.current_task = store::open_task_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
         .await?
         .as_ref()
         .map(TaskView::from);
     Ok(v)
+}
+
+/// A step of a route: its tasks complete it under its rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    pub id: Uuid,
+    pub round: i32,
+    pub position: i32,
+    #[schema(example = "decision")]
+    pub name: String,
+    /// `all`, `quorum` (with `quorum`) or `first`.
+    #[schema(example = "first")]
+    pub completion_rule: String,
+    pub quorum: Option<i32>,
+    /// `active`, `approved`, `rejected`, `returned` or `skipped`.
+    #[schema(example = "approved")]
+    pub state: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&approval_step::Model> for StepView {
+    fn from(s: &approval_step::Model) -> Self {
+        StepView {
+            id: s.id,
+            round: s.round,
+            position: s.position,
+            name: s.name.clone(),
+            completion_rule: s.completion_rule.clone(),
+            quorum: s.quorum,
+            state: s.state.clone(),
+            due_at: s.due_at,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
