@@ -927,6 +927,34 @@ async fn actions_honour_if_match_and_idempotency_keys() {
             .json(&json!({}))
             .send()
     };
+    // A body that is sent must be valid: a misspelt field is not silently ignored.
+    let res = w
+        .app
+        .request(
+            Method::POST,
+            &format!("/api/v1/supplier-invoices/{id}/actions/take"),
+            &w.head1.token,
+        )
+        .json(&json!({"coment": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, 422).await["errors"][0]["code"],
+        "unknown_field"
+    );
+    // No body at all is fine for an action that needs none.
+    let res = w
+        .app
+        .request(
+            Method::POST,
+            &format!("/api/v1/supplier-invoices/{id}/actions/take"),
+            &w.outsider.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "no body, then visibility decides");
     let first = json_of(take().await.unwrap(), 200).await;
     let replay = json_of(take().await.unwrap(), 200).await;
     assert_eq!(first, replay);

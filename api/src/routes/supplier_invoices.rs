@@ -30,7 +30,7 @@ use crate::approvals::{self, ActionInput, PaymentInput};
 use crate::auth::Principal;
 use crate::auth::{Authorized, Policy};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{IfMatch, JsonBody};
+use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::tasks::{PaymentBody, TaskView};
 use crate::routes::{created, ensure_exists, versioned};
@@ -697,10 +697,10 @@ pub async fn act(
     caller: Principal,
     path: web::Path<ActionPath>,
     if_match: IfMatch,
-    body: Option<JsonBody<ActionBody>>,
+    body: OptionalJsonBody<ActionBody>,
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
-    let req = body.map(|b| b.0).unwrap_or_default();
+    let req = body.0;
     let input = ActionInput {
         comment: req.comment,
         file_ids: req.file_ids,
