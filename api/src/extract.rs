@@ -259,19 +259,6 @@ pub async fn no_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::refuse_nul;
-
-    #[test]
-    fn nul_escapes_are_refused_but_escaped_backslashes_are_not() {
-        assert!(refuse_nul(br#"{"a":"x\u0000y"}"#).is_err());
-        assert!(refuse_nul(br#"{"a":"x\\u0000y"}"#).is_ok());
-        assert!(refuse_nul(br#"{"a":"x\u00001"}"#).is_err());
-        assert!(refuse_nul(br#"{"a":"\u0041"}"#).is_ok());
-    }
-}
-
 /// A JSON body that may be left out: no body at all reads as `T::default()`; a body that is
 /// sent must be valid JSON of `T` (workflow actions that need no input take an empty POST).
 pub struct OptionalJsonBody<T>(pub T);
@@ -319,5 +306,18 @@ where
             validate(&value)?;
             Ok(OptionalJsonBody(value))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_nul;
+
+    #[test]
+    fn nul_escapes_are_refused_but_escaped_backslashes_are_not() {
+        assert!(refuse_nul(br#"{"a":"x\u0000y"}"#).is_err());
+        assert!(refuse_nul(br#"{"a":"x\\u0000y"}"#).is_ok());
+        assert!(refuse_nul(br#"{"a":"x\u00001"}"#).is_err());
+        assert!(refuse_nul(br#"{"a":"\u0041"}"#).is_ok());
     }
 }
