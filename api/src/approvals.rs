@@ -287,6 +287,14 @@ async fn open_task_for<C: ConnectionTrait>(
     } else {
         None
     };
+    // The accountants pay by the invoice's due date (through the end of that day, UTC).
+    let due_at = match (kind, inv.due_date) {
+        (TASK_PAYMENT, Some(d)) => d
+            .succ_opt()
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc()),
+        _ => None,
+    };
     let t = store::create_task(
         db,
         &caller.actor(),
@@ -299,7 +307,7 @@ async fn open_task_for<C: ConnectionTrait>(
             step_id,
             assignee,
             outcomes,
-            due_at: None,
+            due_at,
             author_id: Some(caller.user_id),
         },
     )
@@ -1174,4 +1182,118 @@ pub async fn follow_activity<C: ConnectionTrait>(
             )
         })?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines: reminders and escalations (SPEC §3, WF-CON-3)
+
+/// How long before a task's due time its holder is reminded.
+pub const REMIND_BEFORE_HOURS: i64 = 2;
+/// How long after a task's due time the holder's supervisor is told.
+pub const ESCALATE_AFTER_HOURS: i64 = 24;
+
+/// Reminds holders of tasks coming due and escalates overdue ones to the holder's supervisor,
+/// so that a stalled task cannot be forgotten silently. Every instance may run it: each
+/// reminder and escalation is a compare-and-set on the task's version in the transaction of its
+/// notifications.
+pub struct TaskDeadlineWorker {
+    pub store: sdelka_persistence::Store,
+    pub config: std::sync::Arc<crate::config::Config>,
+}
+
+impl TaskDeadlineWorker {
+    pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
+        let poll = std::time::Duration::from_millis(self.config.reminder_poll_ms.max(10));
+        loop {
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "task deadline pass failed; will retry");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// One pass; answers how many reminders and escalations were sent.
+    pub async fn tick(&self) -> ApiResult<usize> {
+        use sea_orm::TransactionTrait;
+        let at = now();
+        let deadline = |due_at| work::Deadline {
+            due_at,
+            remind_before: chrono::Duration::hours(REMIND_BEFORE_HOURS),
+            escalate_after: chrono::Duration::hours(ESCALATE_AFTER_HOURS),
+        };
+        let candidates = store::tasks_with_due_deadlines(
+            &self.store.conn,
+            at,
+            chrono::Duration::hours(REMIND_BEFORE_HOURS),
+            chrono::Duration::hours(ESCALATE_AFTER_HOURS),
+            50,
+        )
+        .await?;
+        let mut sent = 0;
+        for t in candidates {
+            let Some(due_at) = t.due_at else { continue };
+            let action = work::due_action(
+                &deadline(due_at),
+                t.reminded_at.is_some(),
+                t.escalated_at.is_some(),
+                at,
+            );
+            let escalate = match action {
+                work::DueAction::Nothing => continue,
+                work::DueAction::RemindAssignee => false,
+                work::DueAction::EscalateToSupervisor => true,
+            };
+            let txn = self.store.conn.begin().await?;
+            if !store::mark_deadline(&txn, &t, escalate, at).await? {
+                continue;
+            }
+            let holder = t.claimed_by.or(t.assignee_user_id);
+            let recipients = if escalate {
+                let who = holder.or(t.author_id);
+                let supervisor = match who {
+                    Some(u) => sdelka_persistence::people::supervisor_of(&txn, u).await?,
+                    None => None,
+                };
+                // Without a supervisor the task's author hears of it: never silent.
+                supervisor.or(t.author_id).into_iter().collect::<Vec<_>>()
+            } else {
+                match (holder, t.assignee_pool_id) {
+                    (Some(u), _) => vec![u],
+                    (None, Some(pool)) => store::members(&txn, pool).await?,
+                    (None, None) => Vec::new(),
+                }
+            };
+            let (kind, title) = if escalate {
+                ("task_escalated", format!("Просрочена задача: {}", t.title))
+            } else {
+                (
+                    "task_due",
+                    format!(
+                        "Напоминание: срок задачи — {}",
+                        due_at.format("%d.%m.%Y %H:%M UTC")
+                    ),
+                )
+            };
+            for user in recipients {
+                notifications::notify_and_email(
+                    &txn,
+                    user,
+                    kind,
+                    &title,
+                    &t.title,
+                    Some(EntityRef {
+                        entity_type: "task",
+                        entity_id: t.id,
+                    }),
+                )
+                .await?;
+            }
+            txn.commit().await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
 }

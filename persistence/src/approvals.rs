@@ -756,3 +756,59 @@ pub async fn steps_of<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+
+/// Unfinished tasks whose reminder or escalation may be due at `now` (the caller decides each
+/// with `sdelka_domain::task::due_action` and marks it with a compare-and-set, so two instances
+/// never send one twice).
+pub async fn tasks_with_due_deadlines<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    remind_before: chrono::Duration,
+    escalate_after: chrono::Duration,
+    limit: u64,
+) -> StoreResult<Vec<task::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(task::Entity::find()
+        .filter(task::Column::State.is_in([TASK_OPEN, TASK_CLAIMED]))
+        .filter(task::Column::DeletedAt.is_null())
+        .filter(task::Column::EscalatedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(task::Column::RemindedAt.is_null())
+                        .add(task::Column::DueAt.lte(now + remind_before)),
+                )
+                .add(task::Column::DueAt.lte(now - escalate_after)),
+        )
+        .order_by_asc(task::Column::DueAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Marks a task reminded or escalated if it is still the version that was read.
+pub async fn mark_deadline<C: ConnectionTrait>(
+    db: &C,
+    t: &task::Model,
+    escalated: bool,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let column = if escalated {
+        task::Column::EscalatedAt
+    } else {
+        task::Column::RemindedAt
+    };
+    let res = task::Entity::update_many()
+        .col_expr(column, Expr::value(at))
+        .col_expr(task::Column::Version, Expr::value(t.version + 1))
+        .col_expr(task::Column::UpdatedAt, Expr::value(at))
+        .filter(task::Column::Id.eq(t.id))
+        .filter(task::Column::Version.eq(t.version))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

@@ -1385,3 +1385,73 @@ async fn activity_tasks_share_the_inbox_with_delegation_and_deputies() {
         .await;
     assert_eq!(again["state"], "awaiting_decision");
 }
+
+/// Due times: a task coming due reminds its holder; an overdue one (a day past due) escalates
+/// to his supervisor — each once, by the background worker.
+#[tokio::test]
+async fn due_tasks_remind_their_holder_and_overdue_ones_escalate_to_the_supervisor() {
+    let w = world_with(|c| c.reminder_poll_ms = 50).await;
+    json_of(
+        w.app
+            .patch(
+                &format!("/api/v1/users/{}", w.manager.id),
+                &json!({"supervisor_id": w.head1.id}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339();
+    let overdue = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    for (subject, deadline) in [("Отправить КП", &soon), ("Согласовать договор", &overdue)]
+    {
+        json_of(
+            w.call(
+                &w.manager,
+                Method::POST,
+                "/api/v1/activities",
+                Some(&json!({"type": "task", "subject": subject, "deadline": deadline})),
+            )
+            .await,
+            201,
+        )
+        .await;
+    }
+    let reminded = eventually(WAIT, || async {
+        notifications_of(&w, &w.manager)
+            .await
+            .into_iter()
+            .find(|t| t.starts_with("Напоминание"))
+    })
+    .await;
+    assert!(
+        reminded.is_some(),
+        "the holder is reminded of the task coming due"
+    );
+    let escalated = eventually(WAIT, || async {
+        notifications_of(&w, &w.head1)
+            .await
+            .into_iter()
+            .find(|t| t == "Просрочена задача: Согласовать договор")
+    })
+    .await;
+    assert!(
+        escalated.is_some(),
+        "the supervisor hears of the overdue task"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(notifications_of(&w, &w.head1).await.len(), 1, "once");
+    let reminders = notifications_of(&w, &w.manager)
+        .await
+        .into_iter()
+        .filter(|t| t.starts_with("Напоминание"))
+        .count();
+    assert_eq!(reminders, 1, "once");
+    let overdue = json_of(
+        w.call(&w.manager, Method::GET, "/api/v1/tasks?inbox=mine", None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(overdue["items"].as_array().unwrap().len(), 2);
+}
