@@ -966,6 +966,17 @@ pub async fn complete_task<C: ConnectionTrait>(
         act_on_invoice(db, caller, invoice, kind, input, None).await?;
         return reread(db, id).await;
     }
+    // A workflow's task is only ever completed by the workflow's own action.
+    if t.subject_type.as_deref() == Some(SUBJECT_SUPPLIER_INVOICE) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "a {} task is not completed with {}",
+                t.kind,
+                outcome.as_str()
+            ),
+        ));
+    }
     let at = now();
     let mut next = t.clone();
     next.state = TASK_COMPLETED.into();
