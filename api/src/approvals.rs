@@ -312,6 +312,26 @@ async fn open_task_for<C: ConnectionTrait>(
         },
     )
     .await?;
+    // Whoever the task is for hears of it (ACT-5): the whole pool, or the one user.
+    let recipients = match (t.assignee_pool_id, t.assignee_user_id) {
+        (Some(pool), _) => store::members(db, pool).await?,
+        (None, Some(user)) => vec![user],
+        (None, None) => Vec::new(),
+    };
+    for user in recipients {
+        notifications::notify_and_email(
+            db,
+            user,
+            "task_assigned",
+            &t.title,
+            inv.description.as_deref().unwrap_or(""),
+            Some(EntityRef {
+                entity_type: "task",
+                entity_id: t.id,
+            }),
+        )
+        .await?;
+    }
     Ok(Some(t))
 }
 
@@ -711,22 +731,9 @@ async fn apply_effect<C: ConnectionTrait>(
             )
             .await?;
         }
-        Effect::RequestClosingDocuments => {
-            // The task itself is opened for the new state; the initiator hears of it here.
-            let title = format!("Приложите закрывающие документы к счёту №{}", inv.number);
-            notifications::notify(
-                db,
-                inv.initiator_id,
-                "supplier_invoice_closing_documents_requested",
-                &title,
-                &format!(
-                    "Счёт {} оплачен; ждём закрывающие документы.",
-                    invoice_ref(inv)
-                ),
-                entity(inv),
-            )
-            .await?;
-        }
+        // The closing-documents task is opened for the new state, and its holder (the
+        // initiator, or his deputy) is told of it there.
+        Effect::RequestClosingDocuments => {}
         Effect::NotifyClosingDocumentsAttached { payer } => {
             let title = format!("Закрывающие документы приложены к счёту №{}", inv.number);
             let body = format!(

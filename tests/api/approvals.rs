@@ -349,6 +349,16 @@ async fn seed_scenario_supplier_invoice_from_registration_to_closing_documents()
     assert_eq!(inv["files"].as_array().unwrap().len(), 1);
     assert_eq!(inv["current_task"]["kind"], "supplier_invoice_decision");
 
+    // Both heads are told, and see the decision task in their pool inbox; the accountants do not.
+    for head in [&w.head1, &w.head2] {
+        let titles = notifications_of(&w, head).await;
+        assert!(
+            titles
+                .iter()
+                .any(|t| t.starts_with("Согласовать счёт поставщика №17")),
+            "{titles:?}"
+        );
+    }
     // Both heads see the decision task in their pool inbox; the accountants do not.
     for head in [&w.head1, &w.head2] {
         let inbox = json_of(
