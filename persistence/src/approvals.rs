@@ -128,7 +128,22 @@ pub struct Membership {
 
 pub async fn membership<C: ConnectionTrait>(db: &C, user_id: Uuid) -> StoreResult<Membership> {
     let mut m = Membership::default();
-    for p in pools_of_user(db, user_id).await? {
+    // A deputy stands in for the absent colleagues he deputises for, pools included.
+    let mut pools = pools_of_user(db, user_id).await?;
+    let absentees = user::Entity::find()
+        .filter(user::Column::DeputyId.eq(user_id))
+        .filter(user::Column::Absent.eq(true))
+        .filter(user::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    for a in absentees {
+        for p in pools_of_user(db, a.id).await? {
+            if !pools.iter().any(|q| q.id == p.id) {
+                pools.push(p);
+            }
+        }
+    }
+    for p in pools {
         m.pool_ids.push(p.id);
         match p.kind.as_str() {
             POOL_DECISION_MAKERS => m.decides_for.push(p.organization_id),

@@ -1465,3 +1465,44 @@ async fn due_tasks_remind_their_holder_and_overdue_ones_escalate_to_the_supervis
     .await;
     assert_eq!(overdue["items"].as_array().unwrap().len(), 2);
 }
+
+/// While a pool member is absent, his deputy works the pool in his place.
+#[tokio::test]
+async fn the_deputy_of_an_absent_pool_member_works_the_pool() {
+    let w = world_with(|_| {}).await;
+    let id = w.invoice_in("awaiting_accountant", "DP-1").await;
+    json_of(w.act(&w.outsider, &id, "claim", json!({})).await, 404).await;
+    json_of(
+        w.app
+            .patch(
+                &format!("/api/v1/users/{}", w.acc_b.id),
+                &json!({"absent": true, "deputy_id": w.outsider.id}),
+            )
+            .await,
+        200,
+    )
+    .await;
+    let inbox = json_of(
+        w.call(&w.outsider, Method::GET, "/api/v1/tasks?inbox=pool", None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        inbox["items"][0]["kind"], "supplier_invoice_payment",
+        "{inbox}"
+    );
+    let claimed = w.act_ok(&w.outsider, &id, "claim", json!({})).await;
+    assert_eq!(claimed["payer_id"], w.outsider.id.as_str());
+    json_of(
+        w.call(
+            &w.acc_a,
+            Method::GET,
+            &format!("/api/v1/supplier-invoices/{id}"),
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+}
