@@ -110,7 +110,9 @@ fn refusal(r: Refusal, s: &InvoiceState) -> ApiError {
         Refusal::WrongState { action, .. } => ActionKind::parse(action)
             .map_or_else(|| ApiError::internal(r.to_string()), |a| wrong_state(a, s)),
         Refusal::NotYours { .. } => ApiError::forbidden(r.to_string()),
-        Refusal::CommentRequired { field, .. } => ApiError::field(field, "required", r.to_string()),
+        // On the wire both the remarks of a return and the reason of a cancellation are the
+        // body's `comment`.
+        Refusal::CommentRequired { .. } => ApiError::field("comment", "required", r.to_string()),
         Refusal::Invalid { field, .. } => ApiError::field(field, "invalid", r.to_string()),
     }
 }

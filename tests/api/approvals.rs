@@ -998,7 +998,7 @@ async fn cancel_needs_the_initiator_or_an_admin_and_a_reason() {
     )
     .await;
     let problem = json_of(w.act(&w.manager, &id, "cancel", json!({})).await, 422).await;
-    assert_eq!(problem["errors"][0]["field"], "reason");
+    assert_eq!(problem["errors"][0]["field"], "comment");
     let cancelled = w
         .act_ok(
             &w.manager,
