@@ -249,7 +249,7 @@ impl MigrationTrait for Migration {
                 .col(text_null("details"))
                 .col(timestamp_with_time_zone("occurred_at"))
                 .foreign_key(&mut fk(
-                    "fk_invoice_transitions_invoice",
+                    "fk_supplier_invoice_transitions_invoice",
                     ("supplier_invoice_transitions", "invoice_id"),
                     "supplier_invoices",
                 ))
@@ -258,7 +258,7 @@ impl MigrationTrait for Migration {
         .await?;
         m.create_index(index(
             "supplier_invoice_transitions",
-            "ix_invoice_transitions_invoice",
+            "ix_supplier_invoice_transitions_invoice",
             &["invoice_id", "occurred_at"],
         ))
         .await?;
@@ -274,7 +274,7 @@ impl MigrationTrait for Migration {
                 .col(string("purpose"))
                 .primary_key(Index::create().col("invoice_id").col("file_id"))
                 .foreign_key(&mut fk(
-                    "fk_invoice_files_invoice",
+                    "fk_supplier_invoice_files_invoice",
                     ("supplier_invoice_files", "invoice_id"),
                     "supplier_invoices",
                 ))
