@@ -3,19 +3,22 @@
 # peak (wrk), creates at half the peak rate (bench/loadgen, fixed rate), the same create
 # transaction straight into PostgreSQL (pgbench), memory and time-to-ready; on PostgreSQL also
 # deals: filtered lists over 100 000 seeded deals and "create a deal with 3 product rows"
-# (API and pgbench).
+# (API and pgbench); and the supplier-invoice claim race (200 concurrent claims, one winner).
 # See bench/README.md for what each figure means. Usage: bash bench/run.sh
 #
 # Env (all optional):
-#   BENCH_CASES=organizations,deal-list,deal-create
+#   BENCH_CASES=organizations,deal-list,deal-create,issue-invoice,register-payment,claim-race
 #                              which cases to run (comma-separated subset; default all):
 #                              organizations = the original PostgreSQL + SQLite organization runs,
 #                              pgbench, memory, time to ready; deal-list = filtered deal lists over
 #                              BENCH_DEALS seeded deals (PostgreSQL); deal-create = deal + 3 product
-#                              rows, API and pgbench (PostgreSQL)
+#                              rows, API and pgbench (PostgreSQL); claim-race = 200 concurrent
+#                              claims of one approved supplier invoice by two accountants, per
+#                              round (PostgreSQL): time until all settled, one winner, one email;
 #                              issue-invoice = numbers/s issuing seeded draft invoices from one
 #                              numbering template (PostgreSQL), checked gap-free afterwards;
 #                              register-payment = POST /payments, API and pgbench (PostgreSQL)
+#   BENCH_CLAIM_ROUNDS=5       invoices raced in claim-race
 #   BENCH_INVOICE_DRAFTS=60000 drafts seeded for issue-invoice (one is issued per request)
 #   BENCH_DEALS=100000         deals seeded for deal-list
 #   BENCH_DEAL_LIST_LIGHT_RATE=100  req/s of the light fixed-rate deal-list run
@@ -51,9 +54,11 @@ BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
 RESULTS_FILE="$ROOT/bench/results/latest.txt"
 EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
-CASES="${BENCH_CASES:-organizations,deal-list,deal-create}"
+CASES="${BENCH_CASES:-organizations,deal-list,deal-create,issue-invoice,register-payment,claim-race}"
 INVOICE_DRAFTS="${BENCH_INVOICE_DRAFTS:-60000}"
 PAYMENT_BODY_FILE=bench/bodies/payment.json
+CLAIM_ROUNDS="${BENCH_CLAIM_ROUNDS:-5}"
+CLAIMS=200
 DEAL_COUNT="${BENCH_DEALS:-100000}"
 DEAL_LIST_LIGHT_RATE="${BENCH_DEAL_LIST_LIGHT_RATE:-100}"
 DEFAULT_PIPELINE=01930000-0000-7000-8000-00005a1e0001
@@ -68,9 +73,9 @@ DEAL_LIST_AMOUNT_MIN=100000.00
   { echo "BENCH_DEALS must be 1000..10000000" >&2; exit 2; }
 for c in ${CASES//,/ }; do
   case "$c" in
-    organizations | deal-list | deal-create) ;;
+    organizations | deal-list | deal-create | claim-race) ;;
     issue-invoice | register-payment) ;;
-    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment)" >&2; exit 2 ;;
+    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment, claim-race)" >&2; exit 2 ;;
   esac
 done
 has_case() { [[ ",${CASES// /,}," == *",$1,"* ]]; }
@@ -585,6 +590,33 @@ bench_money() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# claim-race (PostgreSQL): WF-INV-4, two accountants racing for one invoice
+# ---------------------------------------------------------------------------------------------
+bench_claim_race() {
+  local out="$WORK/claim-race.json" emails expected
+  log "=== pg claim-race: $CLAIM_ROUNDS rounds x $CLAIMS concurrent claims (bench/claim_race.py) ==="
+  start_server pg-claim "$PG_URL" "$WORK/data-pg-claim"
+  timeout 600 python3 bench/claim_race.py "$BASE" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$CLAIM_ROUNDS" "$CLAIMS" >"$out" ||
+    die "bench/claim_race.py failed: $(head -c 800 "$out")"
+  cat "$out"
+  # The supplier's email is queued in the claim's transaction: one outbox row per invoice.
+  emails="$(psql_bench -qAtc "SELECT count(*) FROM outbox_messages WHERE payload LIKE '%$(json_get "$out" 'd["supplier_email"]')%'")"
+  expected="$CLAIM_ROUNDS"
+  CLAIM_SETTLED="$(json_get "$out" '" / ".join("%.0f" % r["settled_ms"] for r in d["rounds"])')"
+  CLAIM_MAX="$(json_get "$out" '"%.0f" % max(r["settled_ms"] for r in d["rounds"])')"
+  CLAIM_MEDIAN="$(json_get "$out" '"%.0f" % sorted(r["settled_ms"] for r in d["rounds"])[len(d["rounds"]) // 2]')"
+  CLAIM_WINNERS="$(json_get "$out" '",".join(str(r["ok"]) for r in d["rounds"])')"
+  CLAIM_CONFLICTS="$(json_get "$out" '",".join(str(r["conflict"]) for r in d["rounds"])')"
+  CLAIM_OTHER="$(json_get "$out" 'sum(r["other"] for r in d["rounds"])')"
+  CLAIM_EMAILS="$emails of $expected"
+  [[ "$(json_get "$out" 'all(r["ok"] == 1 for r in d["rounds"])')" == True ]] ||
+    PROBLEMS+=("claim-race: a round did not have exactly one winner ($CLAIM_WINNERS)")
+  ((CLAIM_OTHER == 0)) || PROBLEMS+=("claim-race: $CLAIM_OTHER answers were neither 200 nor 409")
+  [[ "$emails" == "$expected" ]] || PROBLEMS+=("claim-race: $emails supplier emails queued for $expected invoices")
+  stop_server
+}
+
+# ---------------------------------------------------------------------------------------------
 # The whole run is one function, called on the last line: bash has read the entire file before
 # anything runs, so editing this script while a benchmark is running cannot derail it.
 main() {
@@ -610,6 +642,9 @@ main() {
   fi
   if has_case issue-invoice || has_case register-payment; then
     bench_money
+  fi
+  if has_case claim-race; then
+    bench_claim_race
   fi
 
   if has_case organizations; then
@@ -659,6 +694,13 @@ main() {
       echo
       echo "pgbench register_payment.sql (-c $CONNECTIONS -j $THREADS): $PAYMENT_PGBENCH_TPS tps"
       echo "API payments/s / pgbench tps (PostgreSQL): $PAYMENT_RPS / $PAYMENT_PGBENCH_TPS = $(ratio "$PAYMENT_RPS" "$PAYMENT_PGBENCH_TPS") (target >= 0.5)"
+    fi
+    if has_case claim-race; then
+      echo
+      echo "claim-race (PostgreSQL): $CLAIM_ROUNDS invoices, each claimed by $CLAIMS concurrent requests from 2 accountants"
+      echo "  time until all $CLAIMS answers are in, per round (ms): $CLAIM_SETTLED; median $CLAIM_MEDIAN, max $CLAIM_MAX (target <= 1000)"
+      echo "  200s per round: $CLAIM_WINNERS; 409s per round: $CLAIM_CONFLICTS; other answers: $CLAIM_OTHER"
+      echo "  supplier emails queued: $CLAIM_EMAILS"
     fi
     if has_case organizations; then
       echo

@@ -49,6 +49,7 @@ catalogue! {
     VersionReadOnly         => 409, "version_read_only", "Only the current version of a document can change";
     NoNumberingTemplate     => 409, "no_numbering_template", "The organisation has no numbering template for this document type";
     AlreadyApplied          => 409, "already_applied", "The payment is already applied to this invoice";
+    AlreadyClaimed          => 409, "already_claimed", "Another user has already claimed this";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";
@@ -86,6 +87,14 @@ pub struct Problem {
     /// Correlates this answer with the server's logs (`X-Request-Id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For a state-machine refusal: the record's current state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "in_work_at_accountant")]
+    pub current_state: Option<String>,
+    /// For a state-machine refusal: the actions the current state allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["mark-paid", "cancel"]))]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,6 +114,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The underlying cause of a 5xx, logged and never sent.
     pub cause: Option<String>,
+    /// A state-machine refusal's current state and allowed actions (boxed: errors stay small).
+    pub state: Option<Box<(String, Vec<String>)>>,
 }
 
 impl ApiError {
@@ -115,6 +126,20 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             cause: None,
+            state: None,
+        }
+    }
+
+    /// 409 naming the record's current state and what it allows.
+    pub fn wrong_state(
+        code: ErrorCode,
+        detail: impl Into<String>,
+        current: &str,
+        allowed: Vec<String>,
+    ) -> Self {
+        ApiError {
+            state: Some(Box::new((current.to_owned(), allowed))),
+            ..Self::new(code, detail)
         }
     }
 
@@ -172,6 +197,8 @@ impl ApiError {
                 })
                 .collect(),
             request_id: current_request_id(),
+            current_state: self.state.as_ref().map(|s| s.0.clone()),
+            allowed_actions: self.state.as_ref().map(|s| s.1.clone()),
         }
     }
 }

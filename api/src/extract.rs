@@ -259,6 +259,56 @@ pub async fn no_route() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found())
 }
 
+/// A JSON body that may be left out: no body at all reads as `T::default()`; a body that is
+/// sent must be valid JSON of `T` (workflow actions that need no input take an empty POST).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T> FromRequest for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + Validate + Default + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<actix_web::web::Data<AppState>>()
+            .map(|s| s.config.max_body_bytes)
+            .unwrap_or(1024 * 1024);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_limited(payload, limit).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
+            }
+            let json = content_type
+                .as_deref()
+                .is_some_and(|ct| ct == "application/json" || ct.ends_with("+json"));
+            if !json {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as Content-Type: application/json",
+                ));
+            }
+            refuse_nul(&bytes)?;
+            let value = parse_json::<T>(&bytes)?;
+            validate(&value)?;
+            Ok(OptionalJsonBody(value))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::refuse_nul;

@@ -1,6 +1,7 @@
 //! Sdelka's HTTP API: a thin layer that extracts and authorises requests, calls the domain
 //! and the store, and maps results to DTOs and problem documents.
 
+pub mod approvals;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

@@ -34,6 +34,7 @@ RFC 9457 problem documents for every error.",
         (name = "documents", description = "Customer invoices (numbered from numbering templates, printable) and incoming payments applied to them"),
         (name = "workflows", description = "Automation rules: triggers, conditions and actions (the deal payment watcher)"),
         (name = "reports", description = "Managers monthly and receivables by age, as JSON or CSV"),
+        (name = "approvals", description = "The shared task inbox (claim, complete, delegate, deputies), pools of own organisations, and supplier-invoice approval (WF-INV)"),
     ),
     components(schemas(Problem, ProblemField))
 )]

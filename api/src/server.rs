@@ -185,6 +185,11 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
         worker_tasks.push(tokio::spawn(imports.run(stop_workers.clone())));
+        let deadlines = crate::approvals::TaskDeadlineWorker {
+            store: state.store.clone(),
+            config: config.clone(),
+        };
+        worker_tasks.push(tokio::spawn(deadlines.run(stop_workers.clone())));
     }
     Ok(RunningServer {
         addr,

@@ -10,6 +10,7 @@ pub mod organisation;
 pub mod requisites;
 pub mod role;
 pub mod supplier_invoice;
+pub mod task;
 pub mod validation;
 
 // Sales (CAT, DEAL): money, VAT and product rows are shared by every sales document.

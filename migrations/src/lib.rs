@@ -16,6 +16,7 @@ mod m0006_money;
 
 pub use m0006_money::PAYMENT_WATCHER_RULE_ID;
 mod m0007_quotes_orders;
+mod m0008_approvals;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_leads::Migration),
             Box::new(m0006_money::Migration),
             Box::new(m0007_quotes_orders::Migration),
+            Box::new(m0008_approvals::Migration),
         ]
     }
 }

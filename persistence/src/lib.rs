@@ -24,6 +24,8 @@ pub mod activities;
 pub mod attachments;
 pub mod notifications;
 pub mod reminders;
+// The shared task model (SPEC §3) and WF-INV
+pub mod approvals;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;

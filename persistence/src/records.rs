@@ -266,3 +266,8 @@ versioned_record!(numbering_template, "numbering_template");
 versioned_record!(invoice, "invoice");
 versioned_record!(payment, "payment");
 versioned_record!(automation_rule, "automation_rule");
+use crate::entity::{approval_step, pool, supplier_invoice, task};
+versioned_record!(pool, "pool");
+versioned_record!(approval_step, "approval_step");
+versioned_record!(task, "task");
+versioned_record!(supplier_invoice, "supplier_invoice");

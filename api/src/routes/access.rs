@@ -130,6 +130,15 @@ pub async fn ensure_visible<C: ConnectionTrait>(
         }
         // No such records exist yet.
         TimelineEntity::Contracts => None,
+        TimelineEntity::SupplierInvoices => {
+            let viewer = crate::approvals::invoice_viewer(db, caller).await?;
+            sdelka_persistence::approvals::visible_invoice(db, &viewer, id).await?;
+            return Ok(());
+        }
+        TimelineEntity::Tasks => {
+            crate::approvals::visible_task(db, caller, id).await?;
+            return Ok(());
+        }
     };
     match responsible {
         Some(r) if caller.visibility(db).await?.allows(Some(r)) => Ok(()),

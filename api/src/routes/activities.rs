@@ -16,7 +16,7 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::reminders::{self, TARGET_ACTIVITY};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -411,6 +411,10 @@ pub async fn create_activity(
     let txn = state.store.conn.begin().await?;
     ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
     let model = records::create::<activity::Entity, _>(&txn, &caller.actor(), model).await?;
+    // An activity of type task is a task of the shared inbox (SPEC §3).
+    if kind.takes_time_entries() {
+        crate::approvals::open_activity_task(&txn, &caller, &model).await?;
+    }
     if let Some(remind_at) = req.remind_at {
         reminders::schedule(
             &txn,
@@ -518,6 +522,7 @@ pub async fn update_activity(
         }
         None => {}
     }
+    crate::approvals::follow_activity(&txn, &caller, &updated, false).await?;
     let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, updated.version, &view))
@@ -541,6 +546,10 @@ pub async fn delete_activity(
     visible_activity(&txn, &caller, id).await?;
     records::soft_delete::<activity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
+    let deleted = activity::Entity::find_by_id(id).one(&txn).await?;
+    if let Some(a) = deleted {
+        crate::approvals::follow_activity(&txn, &caller, &a, true).await?;
+    }
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -575,6 +584,8 @@ pub async fn complete_activity(
         .await??;
     // Nothing is left to remind of.
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
+    // Its inbox task is completed with it.
+    crate::approvals::follow_activity(&txn, &caller, &updated, false).await?;
     let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, updated.version, &view))

@@ -65,10 +65,12 @@ pub enum FileEntityType {
     Organization,
     /// A task or other activity.
     Activity,
+    /// A supplier invoice of WF-INV: its file of each round and its closing documents.
+    SupplierInvoice,
 }
 
 impl FileEntityType {
-    const ALL: [FileEntityType; 8] = [
+    const ALL: [FileEntityType; 9] = [
         FileEntityType::Deal,
         FileEntityType::Company,
         FileEntityType::Contact,
@@ -77,6 +79,7 @@ impl FileEntityType {
         FileEntityType::Contract,
         FileEntityType::Organization,
         FileEntityType::Activity,
+        FileEntityType::SupplierInvoice,
     ];
 
     fn parse(s: &str) -> Option<FileEntityType> {
@@ -94,6 +97,7 @@ impl FileEntityType {
             FileEntityType::Contract => TimelineEntity::Contracts,
             FileEntityType::Organization => TimelineEntity::Organizations,
             FileEntityType::Activity => TimelineEntity::Activities,
+            FileEntityType::SupplierInvoice => TimelineEntity::SupplierInvoices,
         }
     }
 
@@ -107,6 +111,7 @@ impl FileEntityType {
             FileEntityType::Contract => "contract",
             FileEntityType::Organization => "organization",
             FileEntityType::Activity => "activity",
+            FileEntityType::SupplierInvoice => "supplier_invoice",
         }
     }
 }
@@ -572,7 +577,15 @@ pub async fn list_files(
         document_type: f.document_type.map(enum_to_str),
         updated_since: page.updated_since,
     });
-    let query = visible_files(query, &caller.visibility(db).await?);
+    // A supplier invoice's folder is as visible as the invoice (pools and holders, not the
+    // responsible-based scope the other records use).
+    let query = match (f.entity_type, f.entity_id) {
+        (Some(FileEntityType::SupplierInvoice), Some(id)) => {
+            ensure_visible(db, &caller, TimelineEntity::SupplierInvoices, id, true).await?;
+            query
+        }
+        _ => visible_files(query, &caller.visibility(db).await?),
+    };
     let page = fetch_page(db, query, req, file::Column::Id, |m| m.id).await?;
     Ok(HttpResponse::Ok().json(ListPage::of(page, |m| FileView::from(m))))
 }

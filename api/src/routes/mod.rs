@@ -35,6 +35,10 @@ pub mod invoices;
 pub mod numbering_templates;
 pub mod payments;
 pub mod reports;
+// Approvals: the shared task model (SPEC §3) and WF-INV
+pub mod pools;
+pub mod supplier_invoices;
+pub mod tasks;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -72,7 +76,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(invoices::routes)
         .configure(payments::routes)
         .configure(automation_rules::routes)
-        .configure(reports::routes);
+        .configure(reports::routes)
+        .configure(pools::routes)
+        .configure(tasks::routes)
+        .configure(supplier_invoices::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -43,6 +43,9 @@ pub enum TimelineEntity {
     Quotes,
     Orders,
     Payments,
+    // Approvals (SPEC §3, WF-INV)
+    SupplierInvoices,
+    Tasks,
 }
 
 impl TimelineEntity {
@@ -66,6 +69,8 @@ impl TimelineEntity {
             TimelineEntity::Quotes => "quote",
             TimelineEntity::Orders => "order",
             TimelineEntity::Payments => "payment",
+            TimelineEntity::SupplierInvoices => "supplier_invoice",
+            TimelineEntity::Tasks => "task",
         }
     }
 }

@@ -48,3 +48,11 @@ pub mod invoice_transition;
 pub mod numbering_template;
 pub mod payment;
 pub mod payment_application;
+// Approvals: the shared task model (SPEC §3) and WF-INV
+pub mod approval_step;
+pub mod pool;
+pub mod pool_member;
+pub mod supplier_invoice;
+pub mod supplier_invoice_file;
+pub mod supplier_invoice_transition;
+pub mod task;

@@ -1,0 +1,722 @@
+//! `/supplier-invoices` (WF-INV): a supplier's invoice registered by its initiator, decided by
+//! one of the decision makers' pool, paid by the first accountant of the accountants' pool to
+//! claim it, and closed with the closing documents. Each action is
+//! `POST /supplier-invoices/{id}/actions/{action}`; the inbox task of the same step
+//! (`/tasks/{id}/claim|complete`) runs the very same operation.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::email::Email;
+use sdelka_domain::money::Money;
+use sdelka_domain::supplier_invoice::{ActionKind, InvoiceState, STATE_NAMES};
+use sdelka_persistence::approvals::{
+    self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, invoices_query,
+};
+use sdelka_persistence::clients::fold;
+use sdelka_persistence::entity::{
+    approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
+};
+use sdelka_persistence::journal::now;
+use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::records;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::approvals::{self, ActionInput, PaymentInput};
+use crate::auth::Principal;
+use crate::auth::{Authorized, Policy};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
+use crate::lists::{ListPage, ListParams};
+use crate::routes::tasks::{PaymentBody, TaskView};
+use crate::routes::{created, ensure_exists, versioned};
+use crate::state::AppState;
+use sdelka_domain::role::Role;
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_supplier_invoices)
+        .service(register_supplier_invoice)
+        .service(get_supplier_invoice)
+        .service(list_transitions)
+        .service(act);
+}
+
+/// Who may register a supplier invoice: the staff who buy from suppliers.
+pub struct InitiatorsOnly;
+impl Policy for InitiatorsOnly {
+    const ROLES: &'static [Role] = &[
+        Role::Admin,
+        Role::Head,
+        Role::SalesManager,
+        Role::PurchasingManager,
+    ];
+    const DESCRIPTION: &'static str = "admin, head, sales_manager or purchasing_manager";
+}
+
+/// The states of WF-INV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplierInvoiceStateName {
+    AwaitingDecision,
+    UnderDecision,
+    Returned,
+    AwaitingAccountant,
+    InWorkAtAccountant,
+    AwaitingClosingDocuments,
+    Completed,
+    Cancelled,
+}
+
+impl SupplierInvoiceStateName {
+    fn as_str(self) -> &'static str {
+        match self {
+            SupplierInvoiceStateName::AwaitingDecision => STATE_NAMES[0],
+            SupplierInvoiceStateName::UnderDecision => STATE_NAMES[1],
+            SupplierInvoiceStateName::Returned => STATE_NAMES[2],
+            SupplierInvoiceStateName::AwaitingAccountant => STATE_NAMES[3],
+            SupplierInvoiceStateName::InWorkAtAccountant => STATE_NAMES[4],
+            SupplierInvoiceStateName::AwaitingClosingDocuments => STATE_NAMES[5],
+            SupplierInvoiceStateName::Completed => STATE_NAMES[6],
+            SupplierInvoiceStateName::Cancelled => STATE_NAMES[7],
+        }
+    }
+}
+
+/// The actions of WF-INV (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SupplierInvoiceAction {
+    /// A decision maker of the pool takes it for approval.
+    Take,
+    /// The decision maker who took it approves: it goes to the accountants.
+    Approve,
+    /// The decision maker who took it returns it for revision; `comment` is mandatory.
+    Return,
+    /// The initiator resubmits with a new invoice file (`file_ids`).
+    Resubmit,
+    /// The first accountant of the pool to claim it becomes the payer; the supplier is emailed.
+    Claim,
+    /// The payer records the payment (`payment`); the initiator is notified.
+    MarkPaid,
+    /// The initiator attaches the closing documents (`file_ids`); the invoice completes.
+    AttachClosingDocuments,
+    /// The initiator or an admin cancels before payment; `comment` (the reason) is mandatory.
+    Cancel,
+}
+
+impl From<SupplierInvoiceAction> for ActionKind {
+    fn from(a: SupplierInvoiceAction) -> ActionKind {
+        match a {
+            SupplierInvoiceAction::Take => ActionKind::Take,
+            SupplierInvoiceAction::Approve => ActionKind::Approve,
+            SupplierInvoiceAction::Return => ActionKind::Return,
+            SupplierInvoiceAction::Resubmit => ActionKind::Resubmit,
+            SupplierInvoiceAction::Claim => ActionKind::Claim,
+            SupplierInvoiceAction::MarkPaid => ActionKind::MarkPaid,
+            SupplierInvoiceAction::AttachClosingDocuments => ActionKind::AttachClosingDocuments,
+            SupplierInvoiceAction::Cancel => ActionKind::Cancel,
+        }
+    }
+}
+
+/// The recorded payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub paid_on: NaiveDate,
+    #[schema(value_type = String, example = "125000.00")]
+    pub amount: Money,
+    #[schema(example = "512")]
+    pub order_number: String,
+}
+
+/// A file of the invoice and the round it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceFileView {
+    pub file_id: Uuid,
+    pub round: i32,
+    /// `invoice` (the invoice file of the round) or `closing_documents`.
+    #[schema(example = "invoice")]
+    pub purpose: String,
+}
+
+/// A supplier invoice and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupplierInvoiceView {
+    pub id: Uuid,
+    /// Own organisation that is billed.
+    pub organization_id: Uuid,
+    pub supplier_legal_entity_id: Uuid,
+    #[schema(example = "ООО «Поставщик»")]
+    pub supplier_name: String,
+    #[schema(example = "sales@supplier.example")]
+    pub supplier_email: String,
+    #[schema(example = "17")]
+    pub number: String,
+    pub invoice_date: NaiveDate,
+    #[schema(value_type = String, example = "125000.00")]
+    pub amount: Money,
+    #[schema(value_type = Option<String>, example = "20833.33")]
+    pub vat_amount: Option<Money>,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    pub due_date: Option<NaiveDate>,
+    pub description: Option<String>,
+    /// Who registered it.
+    pub initiator_id: Uuid,
+    #[schema(value_type = SupplierInvoiceStateName)]
+    pub state: String,
+    /// Who holds it now: the decision maker who took it, the accountant who claimed it.
+    pub holder_id: Option<Uuid>,
+    /// Since when it is in its state.
+    pub state_since: DateTime<Utc>,
+    /// The actions the state allows (whoever asks).
+    #[schema(value_type = Vec<SupplierInvoiceAction>)]
+    pub allowed_actions: Vec<String>,
+    /// 1 on registration, +1 on every resubmission.
+    pub round: i32,
+    /// The decision maker of the latest round.
+    pub head_id: Option<Uuid>,
+    /// The accountant who claimed it.
+    pub payer_id: Option<Uuid>,
+    pub payment: Option<PaymentView>,
+    pub cancel_reason: Option<String>,
+    pub files: Vec<InvoiceFileView>,
+    /// The task the invoice waits on, if any.
+    pub current_task: Option<TaskView>,
+    /// The route so far: one "first one decides" decision step per round.
+    pub steps: Vec<StepView>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view_row(i: &supplier_invoice::Model) -> SupplierInvoiceView {
+    let allowed = InvoiceState::from_parts(&i.state, i.holder_id)
+        .map(|s| s.allowed().iter().map(|a| a.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    SupplierInvoiceView {
+        id: i.id,
+        organization_id: i.organization_id,
+        supplier_legal_entity_id: i.supplier_legal_entity_id,
+        supplier_name: i.supplier_name.clone(),
+        supplier_email: i.supplier_email.clone(),
+        number: i.number.clone(),
+        invoice_date: i.invoice_date,
+        amount: Money::from_minor(i.amount_kopecks),
+        vat_amount: i.vat_kopecks.map(Money::from_minor),
+        currency: i.currency.clone(),
+        due_date: i.due_date,
+        description: i.description.clone(),
+        initiator_id: i.initiator_id,
+        state: i.state.clone(),
+        holder_id: i.holder_id,
+        state_since: i.state_since,
+        allowed_actions: allowed,
+        round: i.round,
+        head_id: i.head_id,
+        payer_id: i.payer_id,
+        payment: match (i.paid_on, i.paid_amount_kopecks, &i.payment_order_number) {
+            (Some(d), Some(a), Some(n)) => Some(PaymentView {
+                paid_on: d,
+                amount: Money::from_minor(a),
+                order_number: n.clone(),
+            }),
+            _ => None,
+        },
+        cancel_reason: i.cancel_reason.clone(),
+        files: Vec::new(),
+        current_task: None,
+        steps: Vec::new(),
+        version: i.version,
+        created_at: i.created_at,
+        updated_at: i.updated_at,
+    }
+}
+
+async fn full_view<C: ConnectionTrait>(
+    db: &C,
+    i: &supplier_invoice::Model,
+) -> ApiResult<SupplierInvoiceView> {
+    let mut v = view_row(i);
+    v.files = store::files_of(db, i.id)
+        .await?
+        .into_iter()
+        .map(|f| InvoiceFileView {
+            file_id: f.file_id,
+            round: f.round,
+            purpose: f.purpose,
+        })
+        .collect();
+    v.steps = store::steps_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
+        .await?
+        .iter()
+        .map(StepView::from)
+        .collect();
+    v.current_task = store::open_task_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
+        .await?
+        .as_ref()
+        .map(TaskView::from);
+    Ok(v)
+}
+
+/// A step of a route: its tasks complete it under its rule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepView {
+    pub id: Uuid,
+    pub round: i32,
+    pub position: i32,
+    #[schema(example = "decision")]
+    pub name: String,
+    /// `all`, `quorum` (with `quorum`) or `first`.
+    #[schema(example = "first")]
+    pub completion_rule: String,
+    pub quorum: Option<i32>,
+    /// `active`, `approved`, `rejected`, `returned` or `skipped`.
+    #[schema(example = "approved")]
+    pub state: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&approval_step::Model> for StepView {
+    fn from(s: &approval_step::Model) -> Self {
+        StepView {
+            id: s.id,
+            round: s.round,
+            position: s.position,
+            name: s.name.clone(),
+            completion_rule: s.completion_rule.clone(),
+            quorum: s.quorum,
+            state: s.state.clone(),
+            due_at: s.due_at,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterSupplierInvoice {
+    /// Own organisation that is billed; its pools decide and pay.
+    pub organization_id: Uuid,
+    /// The supplier (a legal entity of the client base).
+    pub supplier_legal_entity_id: Uuid,
+    /// Where the "passed for payment" email goes.
+    #[schema(example = "sales@supplier.example")]
+    pub supplier_email: String,
+    #[validate(length(min = 1, max = 50, message = "number must be 1 to 50 characters"))]
+    #[schema(example = "17")]
+    pub number: String,
+    /// `YYYY-MM-DD`.
+    pub invoice_date: NaiveDate,
+    /// Decimal string.
+    #[schema(example = "125000.00")]
+    pub amount: String,
+    /// VAT included in `amount`, decimal string; absent when the supplier pays no VAT.
+    #[schema(example = "20833.33")]
+    pub vat_amount: Option<String>,
+    /// Default `RUB`.
+    pub currency: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    #[validate(length(max = 10000))]
+    pub description: Option<String>,
+    /// The invoice file(s): ids of files uploaded through `POST /files` (e.g. to the supplier's
+    /// company) and visible to you. They move into the invoice's folder.
+    #[validate(length(min = 1, max = 20, message = "register the invoice with its file"))]
+    pub file_ids: Vec<Uuid>,
+}
+
+/// The body of an action; what each action needs is named in its description.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// `return`: the remarks (mandatory); `cancel`: the reason (mandatory); else a note.
+    #[validate(length(max = 10000))]
+    pub comment: Option<String>,
+    /// `resubmit`: the new invoice file; `attach-closing-documents`: the documents.
+    #[serde(default)]
+    #[validate(length(max = 50))]
+    pub file_ids: Vec<Uuid>,
+    /// `mark-paid`: the payment.
+    #[validate(nested)]
+    pub payment: Option<PaymentBody>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SupplierInvoiceFilter {
+    #[param(inline)]
+    pub state: Option<SupplierInvoiceStateName>,
+    pub organization_id: Option<Uuid>,
+    pub initiator_id: Option<Uuid>,
+    pub supplier_legal_entity_id: Option<Uuid>,
+    /// Search: part of the number or of the supplier's name or email.
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ActionPath {
+    /// Supplier invoice id.
+    pub id: Uuid,
+    #[param(inline)]
+    pub action: SupplierInvoiceAction,
+}
+
+fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
+    [
+        SortKey {
+            name: "created_at",
+            column: supplier_invoice::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: supplier_invoice::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "state_since",
+            column: supplier_invoice::Column::StateSince,
+            key: |m| CursorValue::Time(m.state_since),
+        },
+    ]
+}
+
+/// Lists (and searches) the supplier invoices you may see: yours as initiator, those awaiting
+/// a decision of your pool or taken by you, those awaiting an accountant of your pool or
+/// claimed by you; admins see all. An invoice claimed by another accountant is not listed.
+#[utoipa::path(
+    tag = "approvals",
+    params(ListParams, SupplierInvoiceFilter),
+    responses((status = 200, description = "A page of supplier invoices", body = ListPage<SupplierInvoiceView>))
+)]
+#[get("/supplier-invoices")]
+pub async fn list_supplier_invoices(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+    filter: web::Query<SupplierInvoiceFilter>,
+) -> ApiResult<HttpResponse> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let f = filter.into_inner();
+    let db = &state.store.conn;
+    let viewer = approvals::invoice_viewer(db, &caller).await?;
+    let query = invoices_query(
+        &viewer,
+        &InvoiceFilter {
+            state: f.state.map(|s| s.as_str().to_owned()),
+            organization_id: f.organization_id,
+            initiator_id: f.initiator_id,
+            supplier_legal_entity_id: f.supplier_legal_entity_id,
+            q: f.q
+                .filter(|q| !q.trim().is_empty())
+                .map(|q| q.trim().to_owned()),
+            updated_since: page.updated_since,
+        },
+    );
+    let page = fetch_page(db, query, req, supplier_invoice::Column::Id, |m| m.id).await?;
+    Ok(HttpResponse::Ok().json(ListPage::of(page, view_row)))
+}
+
+/// Registers a supplier invoice (WF-INV-1) with its file; it enters `awaiting_decision` and
+/// the organisation's decision makers get the task. Both pools of the organisation must be
+/// configured first.
+#[utoipa::path(
+    tag = "approvals",
+    request_body(content = RegisterSupplierInvoice, example = json!({
+        "organization_id": "0191d0a4-7b1e-7c3a-9a55-1f2e3d4c5b6a",
+        "supplier_legal_entity_id": "0191d0a4-7b1e-7c3a-9a55-1f2e3d4c5b6b",
+        "supplier_email": "sales@supplier.example",
+        "number": "17", "invoice_date": "2026-11-20", "amount": "125000.00", "vat_amount": "20833.33",
+        "file_ids": ["0191d0a4-7b1e-7c3a-9a55-1f2e3d4c5b6c"]
+    })),
+    responses(
+        (status = 201, description = "Registered", body = SupplierInvoiceView),
+        (status = 422, description = "Invalid fields, no pools, a file not visible", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/supplier-invoices")]
+pub async fn register_supplier_invoice(
+    state: web::Data<AppState>,
+    caller: Authorized<InitiatorsOnly>,
+    body: JsonBody<RegisterSupplierInvoice>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let mut v = sdelka_domain::validation::Violations::new();
+    let email = match Email::parse(&req.supplier_email) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            v.push(sdelka_domain::validation::FieldViolation::new(
+                "supplier_email",
+                e.code(),
+                e.to_string(),
+            ));
+            None
+        }
+    };
+    let amount = match crate::routes::products::money_field("amount", &req.amount) {
+        Ok(m) if m.is_zero() => {
+            v.push(sdelka_domain::validation::FieldViolation::new(
+                "amount",
+                "out_of_range",
+                "amount must be positive",
+            ));
+            None
+        }
+        Ok(m) => Some(m),
+        Err(f) => {
+            v.push(f);
+            None
+        }
+    };
+    let vat = match req
+        .vat_amount
+        .as_deref()
+        .map(|s| crate::routes::products::money_field("vat_amount", s))
+    {
+        Some(Ok(m)) => Some(m),
+        Some(Err(f)) => {
+            v.push(f);
+            None
+        }
+        None => None,
+    };
+    let currency = match crate::routes::products::currency("currency", req.currency.as_deref()) {
+        Ok(c) => Some(c),
+        Err(f) => {
+            v.push(f);
+            None
+        }
+    };
+    if let (Some(a), Some(t)) = (amount, vat)
+        && t > a
+    {
+        v.push(sdelka_domain::validation::FieldViolation::new(
+            "vat_amount",
+            "out_of_range",
+            "the VAT cannot exceed the invoice amount",
+        ));
+    }
+    let (Some(email), Some(amount), Some(currency)) = (email, amount, currency) else {
+        return Err(ApiError::validation(v));
+    };
+    if !v.is_empty() {
+        return Err(ApiError::validation(v));
+    }
+    let to_minor = |field: &str, m: Money| {
+        m.to_minor()
+            .map_err(|e| ApiError::field(field, "out_of_range", e.to_string()))
+    };
+    let amount_kopecks = to_minor("amount", amount)?;
+    let vat_kopecks = vat.map(|m| to_minor("vat_amount", m)).transpose()?;
+    let txn = state.store.conn.begin().await?;
+    ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
+    ensure_exists::<legal_entity::Entity, _>(
+        &txn,
+        "supplier_legal_entity_id",
+        req.supplier_legal_entity_id,
+    )
+    .await?;
+    let supplier =
+        records::find::<legal_entity::Entity, _>(&txn, req.supplier_legal_entity_id).await?;
+    let at = now();
+    let number = req.number.trim().to_owned();
+    let model = supplier_invoice::Model {
+        id: Uuid::now_v7(),
+        organization_id: req.organization_id,
+        supplier_legal_entity_id: supplier.id,
+        supplier_name: supplier.short_name.clone(),
+        supplier_email: email.as_str().to_owned(),
+        search_text: fold(&[
+            &number,
+            &supplier.short_name,
+            &supplier.full_name,
+            email.as_str(),
+        ]),
+        number,
+        invoice_date: req.invoice_date,
+        amount_kopecks,
+        vat_kopecks,
+        currency,
+        due_date: req.due_date,
+        description: req.description,
+        initiator_id: caller.user_id,
+        state: InvoiceState::AwaitingDecision.name().to_owned(),
+        holder_id: None,
+        state_since: at,
+        round: 1,
+        head_id: None,
+        payer_id: None,
+        paid_on: None,
+        paid_amount_kopecks: None,
+        payment_order_number: None,
+        cancel_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let inv = approvals::register_invoice(&txn, &caller, model, &req.file_ids).await?;
+    let view = full_view(&txn, &inv).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/supplier-invoices/{}", inv.id),
+        inv.version,
+        &view,
+    ))
+}
+
+/// Reads one supplier invoice with its files, rounds and current task. An invoice claimed by
+/// another accountant is 404 to you.
+#[utoipa::path(
+    tag = "approvals",
+    params(("id" = Uuid, Path, description = "Supplier invoice id")),
+    responses(
+        (status = 200, description = "The invoice", body = SupplierInvoiceView),
+        (status = 404, description = "No such invoice, or not visible to you", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/supplier-invoices/{id}")]
+pub async fn get_supplier_invoice(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let viewer = approvals::invoice_viewer(db, &caller).await?;
+    let inv = store::visible_invoice(db, &viewer, id.into_inner()).await?;
+    Ok(versioned(
+        StatusCode::OK,
+        inv.version,
+        &full_view(db, &inv).await?,
+    ))
+}
+
+/// One transition of a supplier invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransitionView {
+    pub id: Uuid,
+    pub round: i32,
+    /// `registered`, `taken`, `approved`, `returned`, `resubmitted`, `claimed`, `paid`,
+    /// `closing_documents_attached`, `cancelled`.
+    #[schema(example = "returned")]
+    pub action: String,
+    #[schema(value_type = Option<SupplierInvoiceStateName>)]
+    pub from_state: Option<String>,
+    #[schema(value_type = SupplierInvoiceStateName)]
+    pub to_state: String,
+    pub actor_id: Option<Uuid>,
+    #[schema(example = "Нет номера договора в назначении платежа")]
+    pub comment: Option<String>,
+    /// What the transition carried: the payment, the file ids.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl From<&supplier_invoice_transition::Model> for TransitionView {
+    fn from(t: &supplier_invoice_transition::Model) -> Self {
+        TransitionView {
+            id: t.id,
+            round: t.round,
+            action: t.action.clone(),
+            from_state: t.from_state.clone(),
+            to_state: t.to_state.clone(),
+            actor_id: t.actor_id,
+            comment: t.comment.clone(),
+            details: t
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok()),
+            occurred_at: t.occurred_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransitionList {
+    pub items: Vec<TransitionView>,
+}
+
+/// Every transition of the invoice, oldest first, all rounds: who, when, from which state to
+/// which, with the comment. (`/supplier-invoices/{id}/timeline` shows the same as audit
+/// records with field changes.)
+#[utoipa::path(
+    tag = "approvals",
+    params(("id" = Uuid, Path, description = "Supplier invoice id")),
+    responses((status = 200, description = "Transitions, oldest first", body = TransitionList))
+)]
+#[get("/supplier-invoices/{id}/transitions")]
+pub async fn list_transitions(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let db = &state.store.conn;
+    let viewer = approvals::invoice_viewer(db, &caller).await?;
+    let inv = store::visible_invoice(db, &viewer, id.into_inner()).await?;
+    let items = store::transitions_of(db, inv.id)
+        .await?
+        .iter()
+        .map(TransitionView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(TransitionList { items }))
+}
+
+/// Applies a WF-INV action. An action the current state does not allow is 409
+/// `invalid_transition` naming the current state and the allowed actions; losing a claim (or
+/// take) race is 409 `already_claimed`; a stale `If-Match` is 412. The same operation runs when
+/// the matching task of `/tasks` is claimed or completed.
+#[utoipa::path(
+    tag = "approvals",
+    params(ActionPath, ("If-Match" = Option<String>, Header, description = "ETag of the invoice version you read")),
+    request_body(content = ActionBody, example = json!({"payment": {"paid_on": "2026-11-23", "amount": "125000.00", "order_number": "512"}})),
+    responses(
+        (status = 200, description = "The invoice after the action", body = SupplierInvoiceView),
+        (status = 403, description = "Not yours to do (e.g. approving an invoice another head took)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such invoice, or not visible to you", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Wrong state, or another user claimed it first", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:sdelka:problem:invalid_transition", "title": "The record's current state does not allow this", "status": 409,
+                "detail": "cannot claim an invoice that is in_work_at_accountant; allowed: mark-paid, cancel", "code": "invalid_transition",
+                "current_state": "in_work_at_accountant", "allowed_actions": ["mark-paid", "cancel"]})),
+        (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A comment, payment or file is missing or invalid", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/supplier-invoices/{id}/actions/{action}")]
+pub async fn act(
+    state: web::Data<AppState>,
+    caller: Principal,
+    path: web::Path<ActionPath>,
+    if_match: IfMatch,
+    body: OptionalJsonBody<ActionBody>,
+) -> ApiResult<HttpResponse> {
+    let path = path.into_inner();
+    let req = body.0;
+    let input = ActionInput {
+        comment: req.comment,
+        file_ids: req.file_ids,
+        payment: req.payment.map(PaymentInput::from),
+    };
+    let txn = state.store.conn.begin().await?;
+    let inv = approvals::act_on_invoice(
+        &txn,
+        &caller,
+        path.id,
+        path.action.into(),
+        input,
+        if_match.0,
+    )
+    .await?;
+    let view = full_view(&txn, &inv).await?;
+    txn.commit().await?;
+    Ok(versioned(StatusCode::OK, inv.version, &view))
+}
