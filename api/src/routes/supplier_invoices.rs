@@ -125,7 +125,7 @@ impl From<SupplierInvoiceAction> for ActionKind {
 
 /// The recorded payment.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PaymentView {
+pub struct SupplierInvoicePaymentView {
     pub paid_on: NaiveDate,
     #[schema(value_type = String, example = "125000.00")]
     pub amount: Money,
@@ -182,7 +182,7 @@ pub struct SupplierInvoiceView {
     pub head_id: Option<Uuid>,
     /// The accountant who claimed it.
     pub payer_id: Option<Uuid>,
-    pub payment: Option<PaymentView>,
+    pub payment: Option<SupplierInvoicePaymentView>,
     pub cancel_reason: Option<String>,
     pub files: Vec<InvoiceFileView>,
     /// The task the invoice waits on, if any.
@@ -220,7 +220,7 @@ fn view_row(i: &supplier_invoice::Model) -> SupplierInvoiceView {
         head_id: i.head_id,
         payer_id: i.payer_id,
         payment: match (i.paid_on, i.paid_amount_kopecks, &i.payment_order_number) {
-            (Some(d), Some(a), Some(n)) => Some(PaymentView {
+            (Some(d), Some(a), Some(n)) => Some(SupplierInvoicePaymentView {
                 paid_on: d,
                 amount: Money::from_minor(a),
                 order_number: n.clone(),
@@ -602,7 +602,7 @@ pub async fn get_supplier_invoice(
 
 /// One transition of a supplier invoice.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TransitionView {
+pub struct SupplierInvoiceTransitionView {
     pub id: Uuid,
     pub round: i32,
     /// `registered`, `taken`, `approved`, `returned`, `resubmitted`, `claimed`, `paid`,
@@ -622,9 +622,9 @@ pub struct TransitionView {
     pub occurred_at: DateTime<Utc>,
 }
 
-impl From<&supplier_invoice_transition::Model> for TransitionView {
+impl From<&supplier_invoice_transition::Model> for SupplierInvoiceTransitionView {
     fn from(t: &supplier_invoice_transition::Model) -> Self {
-        TransitionView {
+        SupplierInvoiceTransitionView {
             id: t.id,
             round: t.round,
             action: t.action.clone(),
@@ -643,7 +643,7 @@ impl From<&supplier_invoice_transition::Model> for TransitionView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransitionList {
-    pub items: Vec<TransitionView>,
+    pub items: Vec<SupplierInvoiceTransitionView>,
 }
 
 /// Every transition of the invoice, oldest first, all rounds: who, when, from which state to
@@ -666,7 +666,7 @@ pub async fn list_transitions(
     let items = store::transitions_of(db, inv.id)
         .await?
         .iter()
-        .map(TransitionView::from)
+        .map(SupplierInvoiceTransitionView::from)
         .collect();
     Ok(HttpResponse::Ok().json(TransitionList { items }))
 }
