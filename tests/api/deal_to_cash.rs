@@ -210,8 +210,9 @@ async fn deal_quote_order_invoice_payments_and_the_watcher() {
         &app,
         &manager,
         Method::POST,
+        // An action that needs no input takes an empty POST.
         &format!("/api/v1/quotes/{quote}/actions/accept"),
-        Some(json!({})),
+        None,
     )
     .await;
     assert_eq!(s, 200, "{accepted}");
@@ -235,7 +236,7 @@ async fn deal_quote_order_invoice_payments_and_the_watcher() {
         &manager,
         Method::POST,
         &format!("/api/v1/orders/{order}/actions/confirm-terms"),
-        Some(json!({})),
+        None,
     )
     .await;
     assert_eq!(s, 200, "{o}");
@@ -262,7 +263,7 @@ async fn deal_quote_order_invoice_payments_and_the_watcher() {
         &manager,
         Method::POST,
         &format!("/api/v1/invoices/{invoice}/actions/issue"),
-        Some(json!({})),
+        None,
     )
     .await;
     assert_eq!(s, 200, "{inv}");

@@ -42,7 +42,7 @@ use validator::Validate;
 use crate::auth::{Principal, SalesStaff};
 use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{IfMatch, JsonBody};
+use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::deals::{clean, discount_from, price_row, vat_rate_today, violation};
 use crate::routes::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
@@ -865,7 +865,7 @@ pub async fn issue_invoice(
     caller: SalesStaff,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: JsonBody<InvoiceActionRequest>,
+    body: OptionalJsonBody<InvoiceActionRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let comment = clean(&body.0.comment);
@@ -946,7 +946,7 @@ pub async fn cancel_invoice(
     caller: SalesStaff,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: JsonBody<InvoiceActionRequest>,
+    body: OptionalJsonBody<InvoiceActionRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let comment = clean(&body.0.comment);

@@ -37,7 +37,7 @@ use validator::Validate;
 
 use crate::auth::{Principal, SalesStaff};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{IfMatch, JsonBody};
+use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::deals::visible_deal;
 use crate::routes::documents::{
@@ -632,7 +632,7 @@ pub async fn order_action(
     caller: SalesStaff,
     path: web::Path<OrderActionPath>,
     if_match: IfMatch,
-    body: JsonBody<OrderActionRequest>,
+    body: OptionalJsonBody<OrderActionRequest>,
 ) -> ApiResult<HttpResponse> {
     let OrderActionPath { id, action } = path.into_inner();
     let Some(kind) = OrderActionKind::parse(&action) else {

@@ -40,7 +40,7 @@ use validator::Validate;
 
 use crate::auth::{Principal, SalesStaff};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{IfMatch, JsonBody};
+use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::deals::{NewProductRow, visible_deal};
 use crate::routes::documents::{
@@ -848,7 +848,7 @@ pub async fn quote_action(
     caller: SalesStaff,
     path: web::Path<QuoteActionPath>,
     if_match: IfMatch,
-    body: JsonBody<QuoteActionRequest>,
+    body: OptionalJsonBody<QuoteActionRequest>,
 ) -> ApiResult<HttpResponse> {
     let QuoteActionPath { id, action } = path.into_inner();
     let action = match action.as_str() {
