@@ -390,7 +390,7 @@ async fn the_advance_payment_confirms_an_order() {
     assert_eq!(rows_total(&order).len(), 2);
 
     // Money before the terms are agreed is only recorded.
-    record_payment(&app, &oid, 1_000_00).await;
+    record_payment(&app, &oid, 100_000).await;
     let (_, o) = get(&app, &format!("/api/v1/orders/{oid}")).await;
     assert_eq!(
         (o["status"].clone(), o["paid_amount"].clone()),
@@ -400,10 +400,10 @@ async fn the_advance_payment_confirms_an_order() {
     let (st, o) = order_act(&app, &oid, "confirm-terms", json!({})).await;
     assert_eq!(st, 200, "{o}");
     assert_eq!(o["status"], "awaiting_advance");
-    record_payment(&app, &oid, 29_999_99).await;
+    record_payment(&app, &oid, 2_999_999).await;
     let (_, o) = get(&app, &format!("/api/v1/orders/{oid}")).await;
     assert_eq!(o["status"], "awaiting_advance");
-    record_payment(&app, &oid, 30_000_00).await;
+    record_payment(&app, &oid, 3_000_000).await;
     let (_, o) = get(&app, &format!("/api/v1/orders/{oid}")).await;
     assert_eq!(o["status"], "confirmed", "{o}");
     assert!(o["confirmed_at"].is_string());
@@ -554,7 +554,7 @@ async fn wrong_actions_in_every_state_are_refused() {
         let oid = id(&o);
         for a in path {
             if *a == "pay" {
-                record_payment(&app, &oid, 83_000_00).await;
+                record_payment(&app, &oid, 8_300_000).await;
                 continue;
             }
             let (st, r) = order_act(&app, &oid, a, json!({"reason": "клиент передумал"})).await;
