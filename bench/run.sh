@@ -28,6 +28,7 @@
 #   BENCH_RATE_CONNECTIONS=64  connections of the fixed-rate run
 #   BENCH_SERVER_LOG=warn      SDELKA_LOG for the server under test
 #   BENCH_SKIP_BUILD=1         use the existing target/release/sdelka
+#   BENCH_RESULTS_FILE=…       where the summary goes (default bench/results/latest.txt)
 #   BENCH_KEEP=1               keep the work folder (server logs, raw outputs)
 #   BENCH_ALLOW_ERRORS=1       exit 0 even when a load run saw non-2xx answers or socket errors
 # Only 127.0.0.1 is ever targeted; PostgreSQL must answer on 127.0.0.1:5432 as user postgres.
@@ -52,7 +53,7 @@ LIST_QUERY='q=%D0%A0%D0%BE%D0%BC%D0%B0%D1%88%D0%BA%D0%B0&limit=50' # q=Рома�
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
-RESULTS_FILE="$ROOT/bench/results/latest.txt"
+RESULTS_FILE="${BENCH_RESULTS_FILE:-$ROOT/bench/results/latest.txt}"
 EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
 CASES="${BENCH_CASES:-organizations,deal-list,deal-create,issue-invoice,register-payment,claim-race}"
 INVOICE_DRAFTS="${BENCH_INVOICE_DRAFTS:-60000}"
