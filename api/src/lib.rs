@@ -9,6 +9,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod heap;
 pub mod imports;
 pub mod lists;
 pub mod mail;

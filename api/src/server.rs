@@ -66,6 +66,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     let rate_limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
     let openapi_json = serde_json::to_string(&openapi_document())?;
+    crate::heap::release_freed_memory();
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -134,6 +135,9 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
                     .configure(api_v1),
             )
             .split_for_parts();
+        // The route descriptions built while registering are dropped by now; give their pages
+        // back before the worker starts serving.
+        crate::heap::release_freed_memory();
         app.service(
             SwaggerUi::new("/docs/{_:.*}")
                 .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
