@@ -867,66 +867,16 @@ pub async fn issue_invoice(
     if_match: IfMatch,
     body: OptionalJsonBody<InvoiceActionRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
     let comment = clean(&body.0.comment);
-    let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
-    let scope = caller.visibility(&txn).await?;
-    let current = visible_invoice(&txn, &caller, &scope, id).await?;
-    let from = status_of(&current)?;
-    let next = decide(
-        InvoiceState {
-            status: from,
-            total_minor: current.total_minor,
-            paid_minor: current.paid_minor,
-        },
+    act(
+        &state,
+        &caller,
+        id.into_inner(),
+        if_match,
+        comment,
         InvoiceAction::Issue,
-        0,
-    )
-    .map_err(refusal)?;
-    // Taken last before the write: the counter row stays locked until commit.
-    let taken = take_number(&txn, current.organization_id, INVOICE, current.invoice_date)
-        .await?
-        .map_err(|r| match r {
-            NumberingRefusal::NoTemplate { .. } => {
-                ApiError::new(ErrorCode::NoNumberingTemplate, r.to_string())
-            }
-        })?;
-    let at = now();
-    let saved = records::update::<invoice::Entity, _, _, ApiError>(
-        &txn,
-        &actor,
-        id,
-        Some(if_match.0.unwrap_or(current.version)),
-        |i| {
-            i.status = next.status.as_str().to_owned();
-            i.number = Some(taken.number.clone());
-            i.numbering_template_id = Some(taken.template_id);
-            i.numbering_period = Some(taken.period.clone());
-            i.numbering_counter = Some(taken.counter);
-            i.issued_at = Some(at);
-            Ok(())
-        },
     )
     .await
-    .map_err(|e| race(e, if_match.0.is_some()))??;
-    record_transition(
-        &txn,
-        &actor,
-        id,
-        Some(from),
-        next.status,
-        InvoiceAction::Issue,
-        comment.as_deref(),
-    )
-    .await?;
-    txn.commit().await?;
-    let lines = lines_of(&state.store.conn, id).await?;
-    Ok(versioned(
-        StatusCode::OK,
-        saved.version,
-        &InvoiceView::new(&saved, &lines),
-    ))
 }
 
 /// Cancels a draft or an issued invoice without payments. An issued invoice keeps its number
@@ -948,12 +898,33 @@ pub async fn cancel_invoice(
     if_match: IfMatch,
     body: OptionalJsonBody<InvoiceActionRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
     let comment = clean(&body.0.comment);
+    act(
+        &state,
+        &caller,
+        id.into_inner(),
+        if_match,
+        comment,
+        InvoiceAction::Cancel,
+    )
+    .await
+}
+
+/// One status change of an invoice by a user (issue or cancel), as one compare-and-set with
+/// its transition row. Issuing takes the number last before the write, so the counter row's
+/// lock is held only until the commit that follows.
+async fn act(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    if_match: IfMatch,
+    comment: Option<String>,
+    action: InvoiceAction,
+) -> ApiResult<HttpResponse> {
     let actor = caller.actor();
     let txn = state.store.conn.begin().await?;
     let scope = caller.visibility(&txn).await?;
-    let current = visible_invoice(&txn, &caller, &scope, id).await?;
+    let current = visible_invoice(&txn, caller, &scope, id).await?;
     let from = status_of(&current)?;
     let next = decide(
         InvoiceState {
@@ -961,10 +932,25 @@ pub async fn cancel_invoice(
             total_minor: current.total_minor,
             paid_minor: current.paid_minor,
         },
-        InvoiceAction::Cancel,
+        action,
         0,
     )
     .map_err(refusal)?;
+    let taken = match action {
+        InvoiceAction::Issue => Some(
+            take_number(&txn, current.organization_id, INVOICE, current.invoice_date)
+                .await?
+                .map_err(|r| match r {
+                    NumberingRefusal::NoTemplate { .. } => {
+                        ApiError::new(ErrorCode::NoNumberingTemplate, r.to_string())
+                    }
+                })?,
+        ),
+        InvoiceAction::Edit
+        | InvoiceAction::Cancel
+        | InvoiceAction::ApplyPayment
+        | InvoiceAction::UnapplyPayment => None,
+    };
     let at = now();
     let saved = records::update::<invoice::Entity, _, _, ApiError>(
         &txn,
@@ -973,7 +959,16 @@ pub async fn cancel_invoice(
         Some(if_match.0.unwrap_or(current.version)),
         |i| {
             i.status = next.status.as_str().to_owned();
-            i.cancelled_at = Some(at);
+            if let Some(taken) = &taken {
+                i.number = Some(taken.number.clone());
+                i.numbering_template_id = Some(taken.template_id);
+                i.numbering_period = Some(taken.period.clone());
+                i.numbering_counter = Some(taken.counter);
+                i.issued_at = Some(at);
+            }
+            if action == InvoiceAction::Cancel {
+                i.cancelled_at = Some(at);
+            }
             Ok(())
         },
     )
@@ -985,7 +980,7 @@ pub async fn cancel_invoice(
         id,
         Some(from),
         next.status,
-        InvoiceAction::Cancel,
+        action,
         comment.as_deref(),
     )
     .await?;
