@@ -12,7 +12,7 @@ use crate::entity::{product_row, quote, quote_transition, quote_version};
 use crate::error::StoreResult;
 use crate::journal::{self, Actor, Change, now};
 use crate::records::{self, snapshot};
-use crate::sales::rows_of;
+use crate::sales::{row_copy, rows_of};
 
 crate::versioned_record!(quote, "quote");
 crate::versioned_record!(quote_version, "quote_version");
@@ -84,18 +84,6 @@ pub async fn rows_of_version<C: ConnectionTrait>(
     rows_of(db, QUOTE_VERSION_ROWS, version_id).await
 }
 
-/// Net, VAT and total of stored rows: sums of their rounded line amounts (DEAL-3). `None` when
-/// a sum does not fit in kopecks.
-pub fn totals_of(rows: &[product_row::Model]) -> Option<(i64, i64, i64)> {
-    rows.iter().try_fold((0i64, 0i64, 0i64), |(n, v, t), r| {
-        Some((
-            n.checked_add(r.net_minor)?,
-            v.checked_add(r.vat_minor)?,
-            t.checked_add(r.total_minor)?,
-        ))
-    })
-}
-
 /// Copies rows as they are priced (amounts, VAT rate and all) onto another document: a copy
 /// keeps what the client was offered, even if a VAT rate has changed since.
 pub async fn copy_rows<C: ConnectionTrait>(
@@ -108,16 +96,7 @@ pub async fn copy_rows<C: ConnectionTrait>(
     let at = now();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let copy = product_row::Model {
-            id: Uuid::now_v7(),
-            document_type: document_type.to_owned(),
-            document_id,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
-            ..r.clone()
-        };
+        let copy = row_copy(r, document_type, document_id, at);
         out.push(records::create::<product_row::Entity, _>(db, actor, copy).await?);
     }
     Ok(out)

@@ -258,3 +258,35 @@ pub async fn stages_by_ids<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// Net, VAT and total of stored rows: sums of their rounded line amounts (DEAL-3). `None` when
+/// a sum does not fit in kopecks.
+pub fn totals_of(rows: &[product_row::Model]) -> Option<(i64, i64, i64)> {
+    rows.iter().try_fold((0i64, 0i64, 0i64), |(n, v, t), r| {
+        Some((
+            n.checked_add(r.net_minor)?,
+            v.checked_add(r.vat_minor)?,
+            t.checked_add(r.total_minor)?,
+        ))
+    })
+}
+
+/// A row as priced (amounts, VAT rate and all), ready to be stored on another document: a copy
+/// keeps what the client was offered, even if a VAT rate has changed since.
+pub fn row_copy(
+    r: &product_row::Model,
+    document_type: &str,
+    document_id: Uuid,
+    at: DateTime<Utc>,
+) -> product_row::Model {
+    product_row::Model {
+        id: Uuid::now_v7(),
+        document_type: document_type.to_owned(),
+        document_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+        ..r.clone()
+    }
+}

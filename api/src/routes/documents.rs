@@ -137,7 +137,7 @@ pub fn vat_by_rate(rows: &[product_row::Model]) -> Vec<VatSubtotalView> {
 
 /// Net, VAT and total of rows, or a 422 when they do not fit.
 pub fn totals(rows: &[product_row::Model]) -> ApiResult<(i64, i64, i64)> {
-    sdelka_persistence::quotes::totals_of(rows).ok_or_else(|| {
+    sdelka_persistence::sales::totals_of(rows).ok_or_else(|| {
         ApiError::field(
             "rows",
             "out_of_range",

@@ -27,7 +27,7 @@ use sdelka_persistence::numbering::{NumberingRefusal, take_number};
 use sdelka_persistence::orders::ORDER_ROWS;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records::{self, snapshot};
-use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
+use sdelka_persistence::sales::{DEAL_ROWS, row_copy, rows_of};
 use sdelka_persistence::visibility::Scope;
 use sdelka_persistence::{Actor, StoreError};
 use sea_orm::{
@@ -44,9 +44,9 @@ use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::deals::{clean, discount_from, price_row, vat_rate_today, violation};
+use crate::routes::deals::{NewProductRow, clean, priced_row};
 use crate::routes::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
-use crate::routes::products::{money_field, okei_code, today, vat_rate_field};
+use crate::routes::products::today;
 use crate::routes::{created, ensure_exists, versioned};
 use crate::state::AppState;
 
@@ -341,101 +341,42 @@ async fn lines_of<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<Vec<product
     Ok(rows_of(db, INVOICE, id).await?)
 }
 
-/// Prices the given lines into row models of the invoice.
-fn priced_lines(
+/// Prices the given lines into row models of the invoice, with the row pricing every sales
+/// document uses; every bad line is reported, its fields under `lines[i].`.
+async fn priced_lines<C: ConnectionTrait>(
+    txn: &C,
     invoice_id: Uuid,
+    currency: &str,
     input: &[InvoiceLineInput],
 ) -> ApiResult<Vec<product_row::Model>> {
     let mut v = Violations::new();
     let mut out = Vec::with_capacity(input.len());
-    let at = now();
     for (i, l) in input.iter().enumerate() {
-        let f = |name: &str| format!("lines[{i}].{name}");
-        let mut lv = Violations::new();
-        let quantity = Quantity::parse(l.quantity.as_deref().unwrap_or("1"))
-            .map_err(|e| lv.push(violation(&f("quantity"), e)))
-            .ok();
-        let price = money_field(&f("price"), &l.price)
-            .map_err(|e| lv.push(e))
-            .ok();
-        let unit_code = okei_code(&f("unit_code"), l.unit_code.as_deref().unwrap_or("796"))
-            .map_err(|e| lv.push(e))
-            .ok();
-        let vat_rate = match &l.vat_rate {
-            Some(r) => vat_rate_field(&f("vat_rate"), r)
-                .map_err(|e| lv.push(e))
-                .ok(),
-            None => Some(VatRate::standard_for(today())),
-        };
-        let discount = discount_from(
-            l.discount_percent.as_deref(),
-            l.discount_amount.as_deref(),
-            &mut lv,
-        );
-        let name = l.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 500 {
-            lv.push(FieldViolation::new(
-                f("name"),
-                "invalid_length",
-                "name must be 1 to 500 characters",
-            ));
-        }
-        let (Some(quantity), Some(price), Some(unit_code), Some(vat_rate), true) =
-            (quantity, price, unit_code, vat_rate, lv.is_empty())
-        else {
-            for x in lv.into_vec() {
-                v.push(x);
-            }
-            continue;
-        };
-        let vat_rate = match vat_rate_today(&f("vat_rate"), vat_rate) {
-            Ok(r) => r,
-            Err(e) => {
-                for x in e.errors {
-                    v.push(x);
-                }
-                continue;
-            }
-        };
-        let mut row = product_row::Model {
-            id: Uuid::now_v7(),
-            document_type: INVOICE.to_owned(),
-            document_id: invoice_id,
+        let row = NewProductRow {
             product_id: l.product_id,
-            name,
-            quantity_thousandths: 0,
-            unit_code,
-            unit_name: clean(&l.unit_name).unwrap_or_else(|| "шт".to_owned()),
-            price_minor: 0,
-            discount_kind: None,
-            discount_value: None,
-            vat_rate: String::new(),
-            vat_included: false,
-            sum_minor: 0,
-            discount_minor: 0,
-            net_minor: 0,
-            vat_minor: 0,
-            total_minor: 0,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
+            name: Some(l.name.clone()),
+            quantity: l.quantity.clone(),
+            unit_code: l.unit_code.clone(),
+            unit_name: l.unit_name.clone(),
+            price: Some(l.price.clone()),
+            discount_percent: l.discount_percent.clone(),
+            discount_amount: l.discount_amount.clone(),
+            vat_rate: l.vat_rate.clone(),
+            vat_included: l.vat_included,
         };
-        if let Err(e) = price_row(
-            &mut row,
-            quantity,
-            price,
-            discount,
-            vat_rate,
-            l.vat_included.unwrap_or(false),
-        ) {
-            for x in e.errors {
-                // Line maths names its own fields; put them under the line.
-                v.push(FieldViolation::new(f(&x.field), x.code, x.message));
+        match priced_row(txn, &row, currency, INVOICE, invoice_id).await {
+            Ok(r) => out.push(r),
+            Err(e) if !e.errors.is_empty() => {
+                for x in e.errors {
+                    v.push(FieldViolation::new(
+                        format!("lines[{i}].{}", x.field),
+                        x.code,
+                        x.message,
+                    ));
+                }
             }
-            continue;
+            Err(e) => return Err(e),
         }
-        out.push(row);
     }
     if !v.is_empty() {
         return Err(v.into());
@@ -443,25 +384,16 @@ fn priced_lines(
     Ok(out)
 }
 
-/// Copies a deal's product rows as invoice lines (the amounts as the deal priced them).
+/// A deal's or order's rows as invoice lines, priced as they were there.
 fn copied_lines(invoice_id: Uuid, rows: &[product_row::Model]) -> Vec<product_row::Model> {
     let at = now();
     rows.iter()
-        .map(|r| product_row::Model {
-            id: Uuid::now_v7(),
-            document_type: INVOICE.to_owned(),
-            document_id: invoice_id,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
-            ..r.clone()
-        })
+        .map(|r| row_copy(r, INVOICE, invoice_id, at))
         .collect()
 }
 
 fn totals(lines: &[product_row::Model]) -> ApiResult<(i64, i64, i64)> {
-    sdelka_persistence::quotes::totals_of(lines).ok_or_else(|| {
+    sdelka_persistence::sales::totals_of(lines).ok_or_else(|| {
         ApiError::field(
             "lines",
             "out_of_range",
@@ -605,11 +537,6 @@ pub async fn create_invoice(
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
     let id = Uuid::now_v7();
-    let given = req
-        .lines
-        .as_deref()
-        .map(|l| priced_lines(id, l))
-        .transpose()?;
     let actor = caller.actor();
     let txn = state.store.conn.begin().await?;
     let scope = caller.visibility(&txn).await?;
@@ -673,8 +600,12 @@ pub async fn create_invoice(
             )
         })?;
     ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?;
-    let lines = match (given, &order, &deal) {
-        (Some(l), _, _) => l,
+    let currency = deal
+        .as_ref()
+        .map(|d| d.currency.clone())
+        .unwrap_or_else(|| "RUB".to_owned());
+    let lines = match (&req.lines, &order, &deal) {
+        (Some(l), _, _) => priced_lines(&txn, id, &currency, l).await?,
         (None, Some(o), _) => copied_lines(id, &rows_of(&txn, ORDER_ROWS, o.id).await?),
         (None, None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
         (None, None, None) => Vec::new(),
@@ -699,10 +630,7 @@ pub async fn create_invoice(
         numbering_counter: None,
         invoice_date: req.date.unwrap_or_else(today),
         due_date: req.due_date,
-        currency: deal
-            .as_ref()
-            .map(|d| d.currency.clone())
-            .unwrap_or_else(|| "RUB".to_owned()),
+        currency,
         net_minor: net,
         vat_minor: vat,
         total_minor: total,
@@ -795,7 +723,7 @@ pub async fn update_invoice(
     };
     let new_lines = match &req.lines {
         Some(l) => {
-            let priced = priced_lines(id, l)?;
+            let priced = priced_lines(&txn, id, &current.currency, l).await?;
             for old in lines_of(&txn, id).await? {
                 records::soft_delete::<product_row::Entity, _>(&txn, &actor, old.id, None).await?;
             }
