@@ -34,4 +34,5 @@ pub use journal::Actor;
 pub mod orders;
 pub mod quotes;
 // Money documents (WF-NUM, DOC-3, DOC-4).
+pub mod automation;
 pub mod numbering;

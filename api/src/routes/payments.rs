@@ -18,15 +18,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use sdelka_domain::automation::{Action, PaymentPercentChange, RuleBody};
+use sdelka_domain::automation::{Action, PaymentPercentChange};
 use sdelka_domain::customer_invoice::{
     InvoiceAction, InvoiceState, InvoiceStatus, decide, payment_percent_hundredths,
 };
 use sdelka_domain::money::{Money, Percent};
 use sdelka_domain::role::Role;
 use sdelka_persistence::entity::{
-    automation_rule, deal, invoice, legal_entity, order, payment, payment_application,
-    pipeline_stage,
+    deal, invoice, legal_entity, order, payment, payment_application, pipeline_stage,
 };
 use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::notifications::{EntityRef, notify, notify_and_email};
@@ -685,14 +684,12 @@ async fn run_payment_rules<C: ConnectionTrait>(
     moved_minor: i64,
     change: PaymentPercentChange,
 ) -> ApiResult<()> {
-    let rules = automation_rule::Entity::find()
-        .filter(automation_rule::Column::TriggerType.eq("deal_payment_percent_changed"))
-        .filter(automation_rule::Column::Enabled.eq(true))
-        .filter(automation_rule::Column::DeletedAt.is_null())
-        .order_by_asc(automation_rule::Column::CreatedAt)
-        .all(txn)
-        .await
-        .map_err(StoreError::from)?;
+    let rules = sdelka_persistence::automation::enabled_rules(
+        txn,
+        "deal_payment_percent_changed",
+        d.pipeline_id,
+    )
+    .await?;
     if rules.is_empty() {
         return Ok(());
     }
@@ -721,23 +718,7 @@ async fn run_payment_rules<C: ConnectionTrait>(
         entity_type: "deal",
         entity_id: d.id,
     });
-    for r in rules {
-        if let Some(ids) = &r.pipeline_ids {
-            let ids: Vec<Uuid> = serde_json::from_str(ids).unwrap_or_default();
-            if !ids.contains(&d.pipeline_id) {
-                continue;
-            }
-        }
-        let parsed = (|| {
-            let t = serde_json::from_str(&r.trigger).ok()?;
-            let c = serde_json::from_str(&r.conditions).ok()?;
-            let a = serde_json::from_str(&r.actions).ok()?;
-            RuleBody::parse(&t, &c, &a).ok()
-        })();
-        let Some(rule) = parsed else {
-            tracing::warn!(rule = %r.id, "automation rule does not parse; skipped");
-            continue;
-        };
+    for rule in rules {
         if !rule.fires_on(&change) {
             continue;
         }
