@@ -112,7 +112,7 @@ pub struct InvoiceView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn status_of(i: &invoice::Model) -> ApiResult<InvoiceStatus> {
+pub(crate) fn status_of(i: &invoice::Model) -> ApiResult<InvoiceStatus> {
     InvoiceStatus::parse(&i.status)
         .ok_or_else(|| ApiError::internal(format!("invoice {} has status {}", i.id, i.status)))
 }

@@ -323,8 +323,7 @@ async fn apply<C: ConnectionTrait>(
             ),
         ));
     }
-    let status = InvoiceStatus::parse(&inv.status)
-        .ok_or_else(|| ApiError::internal(format!("invoice status {}", inv.status)))?;
+    let status = crate::routes::invoices::status_of(&inv)?;
     let amount = match &req.amount {
         Some(a) => amount_minor("amount", a)?,
         None => std::cmp::min(
@@ -451,8 +450,7 @@ async fn unapply<C: ConnectionTrait>(
     let scope = caller.visibility(txn).await?;
     lock_row(txn, "invoices", app.invoice_id).await?;
     let inv = visible_invoice(txn, caller, &scope, app.invoice_id).await?;
-    let status = InvoiceStatus::parse(&inv.status)
-        .ok_or_else(|| ApiError::internal(format!("invoice status {}", inv.status)))?;
+    let status = crate::routes::invoices::status_of(&inv)?;
     let next = decide(
         InvoiceState {
             status,
