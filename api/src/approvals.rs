@@ -1237,7 +1237,6 @@ impl TaskDeadlineWorker {
 
     /// One pass; answers how many reminders and escalations were sent.
     pub async fn tick(&self) -> ApiResult<usize> {
-        use sea_orm::TransactionTrait;
         let at = now();
         let deadline = |due_at| work::Deadline {
             due_at,
@@ -1266,7 +1265,7 @@ impl TaskDeadlineWorker {
                 work::DueAction::RemindAssignee => false,
                 work::DueAction::EscalateToSupervisor => true,
             };
-            let txn = self.store.conn.begin().await?;
+            let txn = self.store.begin().await?;
             if !store::mark_deadline(&txn, &t, escalate, at).await? {
                 continue;
             }

@@ -7,7 +7,6 @@ use sdelka_domain::role::{Role, RoleSet};
 use sdelka_persistence::entity::user;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::{Actor, StoreError, people, records};
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use crate::auth::{hash_password, random_secret};
@@ -74,7 +73,7 @@ pub async fn ensure_first_admin(
     };
     let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let at = now();
-    let txn = db.begin().await?;
+    let txn = sdelka_persistence::db::begin_writing(db).await?;
     let created = records::create::<user::Entity, _>(
         &txn,
         &Actor::system(),

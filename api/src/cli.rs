@@ -7,7 +7,6 @@ use sdelka_persistence::credentials::{self, NewApiToken};
 use sdelka_persistence::entity::user;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::{Actor, people, records};
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use crate::auth::{API_TOKEN_PREFIX, hash_password, random_secret};
@@ -71,7 +70,7 @@ pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let password = password.unwrap_or_else(|| random_secret()[..20].to_owned());
             let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let at = now();
-            let txn = state.store.conn.begin().await?;
+            let txn = state.store.begin().await?;
             let u = records::create::<user::Entity, _>(
                 &txn,
                 &Actor::system(),

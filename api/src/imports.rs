@@ -662,7 +662,7 @@ impl ImportWorker {
         };
         job.processed_rows = bad_rows;
         for batch in parsed.rows.chunks(BATCH) {
-            let txn = self.store.conn.begin().await?;
+            let txn = self.store.begin().await?;
             for row in batch {
                 if already_imported(&txn, kind, &row.key).await? {
                     job.skipped_count += 1;

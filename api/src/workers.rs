@@ -170,8 +170,7 @@ impl ReminderWorker {
         r: &sdelka_persistence::entity::reminder::Model,
     ) -> Result<(), sdelka_persistence::StoreError> {
         use sdelka_persistence::reminders::{self, FireOutcome};
-        use sea_orm::TransactionTrait;
-        let txn = self.store.conn.begin().await?;
+        let txn = self.store.begin().await?;
         match reminders::fire(&txn, r, &self.owner).await? {
             FireOutcome::LeaseLost => {
                 txn.rollback().await?;

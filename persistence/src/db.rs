@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 /// Which engine is behind the connection; a few statements (row locks) differ.
@@ -78,6 +81,18 @@ impl Store {
         }
     }
 
+    /// Opens a transaction for work that may write.
+    ///
+    /// On SQLite the transaction takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`). A
+    /// deferred transaction that reads first and writes later cannot wait for the lock when
+    /// another connection — a second server instance on the same file, or the CLI — has
+    /// committed in between: SQLite answers `SQLITE_BUSY` at once instead of honouring the
+    /// busy timeout, because the reader's snapshot is already stale. Taking the lock up front
+    /// turns that into an ordinary wait. PostgreSQL ignores the option.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        begin_writing(&self.conn).await
+    }
+
     /// Readiness probe: one round trip to the database.
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.conn.ping().await
@@ -86,4 +101,13 @@ impl Store {
     pub fn db_backend(&self) -> DbBackend {
         self.conn.get_database_backend()
     }
+}
+
+/// [`Store::begin`] for code that holds only the connection.
+pub async fn begin_writing(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }

@@ -16,7 +16,7 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::reminders::{self, TARGET_ACTIVITY};
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -408,7 +408,7 @@ pub async fn create_activity(
         updated_at: at,
         deleted_at: None,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
     let model = records::create::<activity::Entity, _>(&txn, &caller.actor(), model).await?;
     // An activity of type task is a task of the shared inbox (SPEC §3).
@@ -472,7 +472,7 @@ pub async fn update_activity(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     visible_activity(&txn, &caller, id).await?;
     if let Some(r) = req.responsible_id {
         ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
@@ -542,7 +542,7 @@ pub async fn delete_activity(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     visible_activity(&txn, &caller, id).await?;
     records::soft_delete::<activity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
@@ -571,7 +571,7 @@ pub async fn complete_activity(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let result = body.0.result;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     visible_activity(&txn, &caller, id).await?;
     let updated =
         records::update::<activity::Entity, _, _, ApiError>(&txn, &caller.actor(), id, None, |a| {
@@ -675,7 +675,7 @@ pub async fn add_time_entry(
     body: JsonBody<NewTimeEntry>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let a = visible_activity(&txn, &caller, id.into_inner()).await?;
     if !ActivityKind::parse(&a.kind).is_some_and(ActivityKind::takes_time_entries) {
         return Err(ApiError::field(

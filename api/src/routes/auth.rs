@@ -6,7 +6,6 @@ use sdelka_domain::role::RoleSet;
 use sdelka_persistence::credentials::{self, RefreshUse};
 use sdelka_persistence::entity::user;
 use sdelka_persistence::records;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -151,7 +150,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let used = credentials::use_refresh(&txn, &body.0.refresh_token).await?;
     txn.commit().await?;
     match used {
@@ -209,7 +208,7 @@ pub async fn password_set(
     let new_hash = web::block(move || hash_password(&password))
         .await
         .map_err(ApiError::internal)??;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let actor = sdelka_persistence::Actor {
         user_id: Some(claims.sub),
         api_token_id: None,

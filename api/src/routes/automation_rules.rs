@@ -10,7 +10,7 @@ use sdelka_persistence::entity::automation_rule;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -215,7 +215,7 @@ pub async fn create_rule(
         updated_at: at,
         deleted_at: None,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved = records::create::<automation_rule::Entity, _>(&txn, &admin.actor(), model).await?;
     txn.commit().await?;
     Ok(created(
@@ -262,7 +262,7 @@ pub async fn update_rule(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let current = records::find::<automation_rule::Entity, _>(&txn, id).await?;
     let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
     let trigger = req
@@ -322,7 +322,7 @@ pub async fn delete_rule(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<automation_rule::Entity, _>(
         &txn,
         &admin.actor(),

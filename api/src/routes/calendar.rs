@@ -14,7 +14,7 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::reminders::{self, TARGET_CALENDAR_EVENT};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -298,7 +298,7 @@ pub async fn create_event(
         updated_at: at,
         deleted_at: None,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     check_participants(&txn, &req.participants).await?;
     ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
     let model = records::create::<calendar_event::Entity, _>(&txn, &caller.actor(), model).await?;
@@ -360,7 +360,7 @@ pub async fn update_event(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     visible_event(&txn, &caller, id).await?;
     if let Some(p) = &req.participants {
         check_participants(&txn, p).await?;
@@ -426,7 +426,7 @@ pub async fn delete_event(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     visible_event(&txn, &caller, id).await?;
     records::soft_delete::<calendar_event::Entity, _>(&txn, &caller.actor(), id, if_match.0)
         .await?;

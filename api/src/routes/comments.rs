@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use sdelka_persistence::activities::{add_comment, comments_query};
 use sdelka_persistence::entity::comment;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -107,7 +106,7 @@ pub async fn add(
             "text must not be blank",
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     crate::routes::access::ensure_visible(&txn, &caller, path.entity, path.id, false).await?;
     let c = add_comment(
         &txn,

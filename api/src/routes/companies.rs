@@ -12,7 +12,6 @@ use sdelka_persistence::entity::company;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -312,7 +311,7 @@ pub async fn create_company(
     model.source = req.source.map(|s| s.trim().to_owned());
     model.external_ids = external_ids_json(&refs);
     set_tags(&mut model, tags);
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let model = records::create::<company::Entity, _>(&txn, &caller.actor(), model).await?;
     store::set_external_ids(&txn, "company", model.id, &refs).await?;
     txn.commit().await?;
@@ -381,7 +380,7 @@ pub async fn update_company(
         Some(r) => Some(responsible(&state, &caller, &scope, Some(r)).await?),
         None => None,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<company::Entity, _, _, ApiError>(
         &txn,
         &caller.actor(),
@@ -441,7 +440,7 @@ pub async fn delete_company(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     store::visible_company(&txn, &scope, id)
         .await?
         .ok_or_else(ApiError::not_found)?;

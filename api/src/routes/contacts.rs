@@ -12,7 +12,7 @@ use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::visibility::Scope;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -528,7 +528,7 @@ pub async fn create_contact(
     }
     let scope = caller.visibility(&state.store.conn).await?;
     model.responsible_id = responsible(&state, &caller, &scope, req.responsible_id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let warnings = duplicate_warnings(&txn, &scope, &model).await?;
     let model = records::create::<contact::Entity, _>(&txn, &caller.actor(), model).await?;
     store::set_external_ids(&txn, "contact", model.id, &refs).await?;
@@ -603,7 +603,7 @@ pub async fn update_contact(
         None => None,
     };
     let addresses_changed = phones.is_some() || emails.is_some();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<contact::Entity, _, _, ApiError>(
         &txn,
         &caller.actor(),
@@ -689,7 +689,7 @@ pub async fn delete_contact(
     let id = id.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<contact::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     store::release_external_ids(&txn, "contact", id).await?;
     txn.commit().await?;
@@ -798,7 +798,7 @@ pub async fn link_contact_legal_entity(
         role: trimmed(req.role),
         created_at: now(),
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if store::find_link(&txn, c.id, e.id).await?.is_some() {
         return Err(ApiError::new(
             ErrorCode::Duplicate,
@@ -843,7 +843,7 @@ pub async fn unlink_contact_legal_entity(
     store::visible_legal_entity(&state.store.conn, &scope, legal_entity_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let link = store::find_link(&txn, c.id, legal_entity_id)
         .await?
         .ok_or_else(ApiError::not_found)?;

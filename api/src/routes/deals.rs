@@ -29,7 +29,7 @@ use sdelka_persistence::sales::{
 };
 use sdelka_persistence::visibility::Scope;
 use sdelka_persistence::{Actor, StoreError};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -705,7 +705,7 @@ pub async fn create_deal(
         Some(a) => amount_minor("amount", a)?,
         None => 0,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved = open_deal(
         &txn,
         &caller,
@@ -872,7 +872,7 @@ pub async fn update_deal(
         .map(|a| amount_minor("amount", a))
         .transpose()?;
 
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let current = visible_deal(&txn, &scope, id).await?;
     if let Some(r) = req.responsible_id
@@ -988,7 +988,7 @@ pub async fn delete_deal(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
     records::soft_delete::<deal::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
@@ -1083,7 +1083,7 @@ pub async fn add_product_row(
     let deal_id = id.into_inner();
     let req = body.0;
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let d = visible_deal(&txn, &scope, deal_id).await?;
     let row = priced_row(&txn, &req, &d.currency, DEAL_ROWS, deal_id).await?;
@@ -1256,7 +1256,7 @@ pub async fn update_product_row(
     let ProductRowPath { id, row_id } = path.into_inner();
     let req = body.0;
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
     let current = row_of_deal(&txn, id, row_id).await?;
@@ -1352,7 +1352,7 @@ pub async fn delete_product_row(
 ) -> ApiResult<HttpResponse> {
     let ProductRowPath { id, row_id } = path.into_inner();
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
     row_of_deal(&txn, id, row_id).await?;

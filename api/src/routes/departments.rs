@@ -8,7 +8,6 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::people::{DepartmentFilter, departments_query};
 use sdelka_persistence::records;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -150,7 +149,7 @@ pub async fn create_department(
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
     let at = now();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if let Some(p) = req.parent_id {
         ensure_exists::<department::Entity, _>(&txn, "parent_id", p).await?;
     }
@@ -217,7 +216,7 @@ pub async fn update_department(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if let Some(Some(p)) = req.parent_id {
         if p == id {
             return Err(ApiError::field(
@@ -271,7 +270,7 @@ pub async fn delete_department(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<department::Entity, _>(
         &txn,
         &admin.actor(),

@@ -27,7 +27,7 @@ use sdelka_persistence::entity::file;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -508,7 +508,7 @@ pub async fn upload_file(
         deleted_at: None,
     };
     let saved: ApiResult<file::Model> = async {
-        let txn = db.begin().await?;
+        let txn = sdelka_persistence::db::begin_writing(db).await?;
         let m = records::create::<file::Entity, _>(&txn, &caller.actor(), model).await?;
         txn.commit().await?;
         Ok(m)
@@ -650,7 +650,7 @@ pub async fn delete_file(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let f = visible_file(&txn, &caller, id).await?;
     if f.uploaded_by != caller.user_id && !caller.is_admin() {
         return Err(ApiError::forbidden(

@@ -32,7 +32,7 @@ use sdelka_persistence::visibility::Scope;
 use sdelka_persistence::{Actor, StoreError};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -538,7 +538,7 @@ pub async fn create_invoice(
     let req = body.0;
     let id = Uuid::now_v7();
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
     let bank_account_id =
@@ -705,7 +705,7 @@ pub async fn update_invoice(
     let id = id.into_inner();
     let req = body.0;
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let current = visible_invoice(&txn, &caller, &scope, id).await?;
     let state_now = InvoiceState {
@@ -850,7 +850,7 @@ async fn act(
     action: InvoiceAction,
 ) -> ApiResult<HttpResponse> {
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let current = visible_invoice(&txn, caller, &scope, id).await?;
     let from = status_of(&current)?;

@@ -13,7 +13,6 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::leads::{LeadFilter, leads_query, search_text};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -395,7 +394,7 @@ pub async fn create_lead(
             .unwrap_or(LeadSource::Manual),
         responsible,
     )?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if responsible != caller.user_id {
         ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
     }
@@ -452,7 +451,7 @@ pub async fn update_lead(
     let id = id.into_inner();
     let req = body.0;
     visible_lead(&state, &caller, id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if let Some(r) = req.responsible_id {
         ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
     }
@@ -538,7 +537,7 @@ pub async fn delete_lead(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     visible_lead(&state, &caller, id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<lead::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -633,7 +632,7 @@ pub async fn convert_lead(
             "creating a deal needs the role admin, head or sales_manager",
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let actor = caller.actor();
     if let Some(c) = req.company_id {
         crate::routes::access::ensure_visible(

@@ -12,7 +12,7 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::visibility::Scope;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -442,7 +442,7 @@ pub async fn create_legal_entity(
     };
     model.search_text = search_text(&model);
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if store::visible_company(&txn, &scope, req.company_id)
         .await?
         .is_none()
@@ -516,7 +516,7 @@ pub async fn update_legal_entity(
     }
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<legal_entity::Entity, _, _, ApiError>(
         &txn,
         &caller.actor(),
@@ -604,7 +604,7 @@ pub async fn delete_legal_entity(
     let id = id.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<legal_entity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     store::release_external_ids(&txn, "legal_entity", id).await?;
     txn.commit().await?;
@@ -655,7 +655,7 @@ pub async fn add_legal_entity_bank_account(
     let Some(model) = bank_account_model(id, "", &body.0, &mut v) else {
         return Err(v.into());
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved =
         records::create::<legal_entity_bank_account::Entity, _>(&txn, &caller.actor(), model)
             .await?;
@@ -683,7 +683,7 @@ pub async fn delete_legal_entity_bank_account(
     let (legal_entity_id, account_id) = path.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, legal_entity_id).await?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let account = records::find::<legal_entity_bank_account::Entity, _>(&txn, account_id).await?;
     if account.legal_entity_id != legal_entity_id {
         return Err(ApiError::not_found());

@@ -14,7 +14,6 @@ use sdelka_persistence::numbering::{
 };
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::{StoreError, records};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -234,7 +233,7 @@ pub async fn create_template(
     let (Some(template), Some(reset), true) = (template, reset, v.is_empty()) else {
         return Err(v.into());
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
     let at = now();
     let model = numbering_template::Model {
@@ -303,7 +302,7 @@ pub async fn update_template(
     if !v.is_empty() {
         return Err(v.into());
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved = records::update::<numbering_template::Entity, _, _, ApiError>(
         &txn,
         &admin.actor(),
@@ -343,7 +342,7 @@ pub async fn delete_template(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     // Frees the (organisation, type) slot first, within the same versioned write.
     records::update::<numbering_template::Entity, _, _, ApiError>(
         &txn,

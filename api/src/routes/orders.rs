@@ -29,7 +29,7 @@ use sdelka_persistence::quotes::{copy_rows, rows_of_version, version_of};
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
 use sdelka_persistence::visibility::Scope;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -333,7 +333,7 @@ pub async fn create_order(
         req.advance_amount.as_deref(),
         req.advance_percent.as_deref(),
     )?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let order_id = Uuid::now_v7();
     let at = now();
@@ -557,7 +557,7 @@ pub async fn update_order(
             "title must not be blank",
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let o = visible_order(&txn, &scope, id.into_inner()).await?;
     check_edit(OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft)).map_err(refusal)?;
@@ -645,7 +645,7 @@ pub async fn order_action(
     };
     let req = body.0;
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let o = visible_order(&txn, &scope, id).await?;
     if let Some(e) = if_match.0

@@ -14,7 +14,6 @@ use sdelka_persistence::organizations::{
 };
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -428,7 +427,7 @@ pub async fn create_organization(
         deleted_at: None,
     };
     let actor = admin.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let model = records::create::<organization::Entity, _>(&txn, &actor, model).await?;
     let mut saved = Vec::with_capacity(accounts.len());
     for a in accounts {
@@ -481,7 +480,7 @@ pub async fn update_organization(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<organization::Entity, _, _, ApiError>(
         &txn,
         &admin.actor(),
@@ -550,7 +549,7 @@ pub async fn delete_organization(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<organization::Entity, _>(
         &txn,
         &admin.actor(),
@@ -604,7 +603,7 @@ pub async fn add_bank_account(
     let Some(model) = bank_account_model(id, "", &body.0, &mut v) else {
         return Err(v.into());
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::find::<organization::Entity, _>(&txn, id).await?;
     let saved = records::create::<bank_account::Entity, _>(&txn, &admin.actor(), model).await?;
     txn.commit().await?;
@@ -629,7 +628,7 @@ pub async fn delete_bank_account(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let (org_id, account_id) = path.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let account = records::find::<bank_account::Entity, _>(&txn, account_id).await?;
     if account.organization_id != org_id {
         return Err(ApiError::not_found());

@@ -35,7 +35,7 @@ use sdelka_persistence::{Actor, StoreError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement, TransactionTrait,
+    QueryOrder, Set, Statement,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -825,7 +825,7 @@ pub async fn register_payment(
             "name the payer: payer_legal_entity_id or payer_name",
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     if let Some(o) = req.organization_id {
         ensure_exists::<sdelka_persistence::entity::organization::Entity, _>(
             &txn,
@@ -914,7 +914,7 @@ pub async fn apply_payment(
     body: JsonBody<NewApplication>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::find::<payment::Entity, _>(&txn, id).await?;
     apply(&txn, &caller, id, &body.0).await?;
     let saved = records::find::<payment::Entity, _>(&txn, id).await?;
@@ -941,7 +941,7 @@ pub async fn unapply_payment(
     path: web::Path<ApplicationPath>,
 ) -> ApiResult<HttpResponse> {
     let ApplicationPath { id, application_id } = path.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     unapply(&txn, &caller, id, application_id).await?;
     let saved = records::find::<payment::Entity, _>(&txn, id).await?;
     let apps = applications_of(&txn, &[id]).await?;

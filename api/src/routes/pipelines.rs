@@ -11,7 +11,7 @@ use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{deals_in_pipeline, deals_in_stage, pipelines_query, stages_of};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -304,7 +304,7 @@ pub async fn create_pipeline(
         deleted_at: None,
     };
     let actor = admin.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved = records::create::<pipeline::Entity, _>(&txn, &actor, model).await?;
     let mut stages = Vec::with_capacity(req.stages.len());
     for (i, s) in req.stages.iter().enumerate() {
@@ -358,7 +358,7 @@ pub async fn update_pipeline(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<pipeline::Entity, _, _, ApiError>(
         &txn,
         &admin.actor(),
@@ -407,7 +407,7 @@ pub async fn delete_pipeline(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let actor = admin.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let (p, stages) = pipeline_with_stages(&txn, id).await?;
     if p.is_default {
         return Err(ApiError::new(
@@ -453,7 +453,7 @@ pub async fn add_stage(
             "name must not be blank",
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let (p, existing) = pipeline_with_stages(&txn, id).await?;
     let sort = req.sort.unwrap_or_else(|| {
         existing
@@ -492,7 +492,7 @@ pub async fn update_stage(
 ) -> ApiResult<HttpResponse> {
     let StagePath { id, stage_id } = path.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let (p, existing) = pipeline_with_stages(&txn, id).await?;
     if !existing.iter().any(|s| s.id == stage_id) {
         return Err(ApiError::not_found());
@@ -555,7 +555,7 @@ pub async fn delete_stage(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let StagePath { id, stage_id } = path.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let (_, existing) = pipeline_with_stages(&txn, id).await?;
     let Some(stage) = existing.iter().find(|s| s.id == stage_id) else {
         return Err(ApiError::not_found());

@@ -8,7 +8,7 @@ use sdelka_persistence::approvals::{self as store, POOL_ACCOUNTANTS, POOL_DECISI
 use sdelka_persistence::entity::{organization, pool, user};
 use sdelka_persistence::journal::now;
 use sdelka_persistence::records;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -139,7 +139,7 @@ pub async fn set_pool(
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::find::<organization::Entity, _>(&txn, path.id).await?;
     for (i, u) in req.member_ids.iter().enumerate() {
         ensure_exists::<user::Entity, _>(&txn, &format!("member_ids[{i}]"), *u).await?;

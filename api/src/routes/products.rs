@@ -18,7 +18,6 @@ use sdelka_persistence::sales::{
     ProductFilter, product_by_name, product_name_key, product_search_text, products_query,
     release_product_name,
 };
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -337,7 +336,7 @@ pub async fn create_product(
     body: JsonBody<CreateProduct>,
 ) -> ApiResult<HttpResponse> {
     let model = new_product(&body.0)?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let saved = match records::create::<product::Entity, _>(&txn, &caller.actor(), model).await {
         Ok(p) => p,
         Err(StoreError::Duplicate(_)) => return Err(duplicate_name(body.0.name.trim())),
@@ -379,7 +378,7 @@ pub async fn find_or_create_product(
             &ProductView::from(&found),
         ));
     }
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     match records::create::<product::Entity, _>(&txn, &caller.actor(), model).await {
         Ok(saved) => {
             txn.commit().await?;
@@ -441,7 +440,7 @@ pub async fn update_product(
     body: JsonBody<UpdateProduct>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let updated = records::update::<product::Entity, _, _, ApiError>(
         &txn,
         &caller.actor(),
@@ -534,7 +533,7 @@ pub async fn delete_product(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     records::soft_delete::<product::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
     release_product_name(&txn, id).await?;
     txn.commit().await?;

@@ -32,7 +32,7 @@ use sdelka_persistence::records;
 use sdelka_persistence::sales::{DEAL_ROWS, rows_of};
 use sdelka_persistence::visibility::Scope;
 use sdelka_persistence::{Actor, StoreError};
-use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -502,7 +502,7 @@ pub async fn create_quote(
         req.valid_until
             .unwrap_or_else(|| today() + Duration::days(DEFAULT_VALIDITY_DAYS)),
     )?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let deal = match visible_deal(&txn, &scope, req.deal_id).await {
         Ok(d) => d,
@@ -674,7 +674,7 @@ pub async fn create_version(
     let req = body.0;
     let actor = caller.actor();
     let valid_until = req.valid_until.map(check_valid_until).transpose()?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let q = visible_quote(&txn, &scope, id.into_inner()).await?;
     check_if_match(&q, if_match.0)?;
@@ -770,7 +770,7 @@ pub async fn update_version(
     let req = body.0;
     let actor = caller.actor();
     let valid_until = req.valid_until.map(check_valid_until).transpose()?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let q = visible_quote(&txn, &scope, id).await?;
     let v = version_or_404(&txn, q.id, n).await?;
@@ -864,7 +864,7 @@ pub async fn quote_action(
     };
     let req = body.0;
     let actor = caller.actor();
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let q = visible_quote(&txn, &scope, id).await?;
     check_if_match(&q, if_match.0)?;

@@ -20,7 +20,7 @@ use sdelka_persistence::entity::{
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -517,7 +517,7 @@ pub async fn register_supplier_invoice(
     };
     let amount_kopecks = to_minor("amount", amount)?;
     let vat_kopecks = vat.map(|m| to_minor("vat_amount", m)).transpose()?;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
     ensure_exists::<legal_entity::Entity, _>(
         &txn,
@@ -706,7 +706,7 @@ pub async fn act(
         file_ids: req.file_ids,
         payment: req.payment.map(PaymentInput::from),
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let inv = approvals::act_on_invoice(
         &txn,
         &caller,

@@ -9,7 +9,6 @@ use sdelka_domain::task::Outcome;
 use sdelka_persistence::approvals::{InboxPart, TaskFilter, tasks_query};
 use sdelka_persistence::entity::task;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -325,7 +324,7 @@ pub async fn claim_task(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let t = approvals::claim_task(&txn, &caller, id.into_inner()).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
@@ -362,7 +361,7 @@ pub async fn complete_task(
         file_ids: req.file_ids,
         payment: req.payment.map(PaymentInput::from),
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     let t = approvals::complete_task(
         &txn,
         &caller,
@@ -396,7 +395,7 @@ pub async fn delegate_task(
     body: JsonBody<DelegateTask>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     crate::routes::ensure_exists::<sdelka_persistence::entity::user::Entity, _>(
         &txn,
         "user_id",

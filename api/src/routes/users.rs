@@ -12,7 +12,7 @@ use sdelka_persistence::outbox::{self, OutgoingEmail};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::people::{UserFilter, users_query};
 use sdelka_persistence::records;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -226,7 +226,7 @@ pub async fn create_user(
         updated_at: at,
         deleted_at: None,
     };
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     check_references(
         &txn,
         model.department_id,
@@ -333,7 +333,7 @@ pub async fn update_user(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let req = body.0;
-    let txn = state.store.conn.begin().await?;
+    let txn = state.store.begin().await?;
     check_references(
         &txn,
         req.department_id.flatten(),
