@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PrimaryKeyTrait,
-    QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    PrimaryKeyTrait, QueryFilter, Statement,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -271,3 +271,21 @@ versioned_record!(pool, "pool");
 versioned_record!(approval_step, "approval_step");
 versioned_record!(task, "task");
 versioned_record!(supplier_invoice, "supplier_invoice");
+
+/// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
+/// what is read next is the latest committed row and the compare-and-set that follows does not
+/// lose a race it merely queued behind. Callers take locks in one fixed order (see the money
+/// movements) so that two transactions cannot deadlock. SQLite's single writer already
+/// serialises write transactions, so there it is a no-op.
+pub async fn lock_row<C: ConnectionTrait>(db: &C, table: &str, id: Uuid) -> StoreResult<()> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"),
+        [sea_orm::Value::from(id)],
+    ))
+    .await?;
+    Ok(())
+}

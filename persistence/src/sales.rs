@@ -10,8 +10,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{deal, deal_stage_change, pipeline, pipeline_stage, product, product_row};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
+use crate::journal::Actor;
 use crate::people::contains;
+use crate::records;
 
 /// The document type of deal rows in `product_rows`.
 pub const DEAL_ROWS: &str = "deal";
@@ -288,5 +290,45 @@ pub fn row_copy(
         updated_at: at,
         deleted_at: None,
         ..r.clone()
+    }
+}
+
+/// DEAL-2: a deal lists the numbers of its invoices. An invoice's number is added when the
+/// invoice is issued and removed when it is cancelled; numbers typed in by users or imported
+/// from elsewhere are left alone. A deleted deal is not touched.
+///
+/// Lock the deal with [`crate::records::lock_row`] before taking the invoice's number, so that
+/// the numbering counter is never held while waiting for the deal.
+pub async fn note_invoice_number<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    deal_id: Uuid,
+    number: &str,
+    listed: bool,
+) -> StoreResult<()> {
+    let edited = records::update::<deal::Entity, _, _, std::convert::Infallible>(
+        db,
+        actor,
+        deal_id,
+        None,
+        |d| {
+            let mut numbers: Vec<String> =
+                serde_json::from_str(&d.invoice_numbers).unwrap_or_default();
+            let at = numbers.iter().position(|n| n == number);
+            match (listed, at) {
+                (true, None) => numbers.push(number.to_owned()),
+                (false, Some(i)) => {
+                    numbers.remove(i);
+                }
+                (true, Some(_)) | (false, None) => return Ok(()),
+            }
+            d.invoice_numbers = serde_json::to_string(&numbers).unwrap_or_else(|_| "[]".into());
+            Ok(())
+        },
+    )
+    .await;
+    match edited {
+        Ok(_) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -901,3 +901,84 @@ async fn concurrent_payments_to_one_invoice_all_land() {
     let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
     assert_eq!(d["payment_percent"], "100.00");
 }
+
+/// DEAL-2: issuing an invoice adds its number to the deal's invoice numbers and cancelling it
+/// takes the number off again; numbers entered by hand stay. Concurrent issues for one deal
+/// both land (the deal is locked, not compare-and-set raced).
+#[tokio::test]
+async fn a_deal_lists_the_numbers_of_its_live_invoices() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "IN").await;
+    template(&app, &org, "СЧ-{N:3}", "never").await;
+    let (s, deal) = post(
+        &app,
+        "/api/v1/deals",
+        &json!({"title": "Домофоны", "amount": "900.00", "invoice_numbers": ["1С-55"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{deal}");
+    let deal = id(&deal);
+    let mut drafts = Vec::new();
+    for price in ["100.00", "200.00", "300.00"] {
+        let (s, inv) = post(
+            &app,
+            "/api/v1/invoices",
+            &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "deal_id": deal,
+                    "date": "2026-11-20",
+                    "lines": [{"name": "Домофон", "quantity": "1", "price": price, "vat_rate": "none"}]}),
+        )
+        .await;
+        assert_eq!(s, 201, "{inv}");
+        drafts.push(id(&inv));
+    }
+    // A draft has no number yet, so the deal lists none of them.
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["invoice_numbers"], json!(["1С-55"]));
+
+    let issued: Vec<(u16, Value)> =
+        futures_util::future::join_all(drafts.iter().map(|inv| issue(&app, inv))).await;
+    let mut numbers = Vec::new();
+    for (s, inv) in &issued {
+        assert_eq!(*s, 200, "{inv}");
+        numbers.push(inv["number"].as_str().unwrap().to_owned());
+    }
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    let mut listed: Vec<String> = serde_json::from_value(d["invoice_numbers"].clone()).unwrap();
+    listed.sort();
+    let mut expected = vec![
+        "1С-55".to_owned(),
+        "СЧ-001".into(),
+        "СЧ-002".into(),
+        "СЧ-003".into(),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // The void keeps its number on the invoice but leaves the deal's list.
+    let void = &issued[0].1;
+    let (s, c) = post(
+        &app,
+        &format!("/api/v1/invoices/{}/actions/cancel", id(void)),
+        &json!({"comment": "ошибка в реквизитах"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["number"], void["number"]);
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    let listed: Vec<String> = serde_json::from_value(d["invoice_numbers"].clone()).unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed.contains(&"1С-55".to_owned()));
+    assert!(!listed.contains(&void["number"].as_str().unwrap().to_owned()));
+    // The change is in the deal's audit trail like any other edit.
+    let (s, history) = get(&app, &format!("/api/v1/deals/{deal}/timeline?limit=50")).await;
+    assert_eq!(s, 200, "{history}");
+    let edits = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["action"] == "updated" && e["changes"].to_string().contains("invoice_numbers")
+        })
+        .count();
+    assert_eq!(edits, 4, "three issues and one cancellation: {history}");
+}

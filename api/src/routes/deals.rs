@@ -83,6 +83,8 @@ pub struct DealView {
     pub expected_close_date: Option<NaiveDate>,
     pub loss_reason: Option<String>,
     pub order_number: Option<String>,
+    /// Numbers of the deal's invoices: an issued invoice's number is added, a cancelled one's
+    /// removed; numbers entered here by hand (e.g. from another system) stay as written.
     pub invoice_numbers: Vec<String>,
     /// Paid ÷ amount in percent, kept up to date by payments; read-only here.
     #[schema(value_type = String, example = "0.00")]

@@ -26,8 +26,8 @@ use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::numbering::{NumberingRefusal, take_number};
 use sdelka_persistence::orders::ORDER_ROWS;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sdelka_persistence::records::{self, snapshot};
-use sdelka_persistence::sales::{DEAL_ROWS, row_copy, rows_of};
+use sdelka_persistence::records::{self, lock_row, snapshot};
+use sdelka_persistence::sales::{DEAL_ROWS, note_invoice_number, row_copy, rows_of};
 use sdelka_persistence::visibility::Scope;
 use sdelka_persistence::{Actor, StoreError};
 use sea_orm::{
@@ -864,6 +864,13 @@ async fn act(
         0,
     )
     .map_err(refusal)?;
+    if action == InvoiceAction::Issue
+        && let Some(deal_id) = current.deal_id
+    {
+        // The deal is locked before the number is taken: the numbering counter, which every
+        // issue of this organisation queues on, is then never held while waiting for the deal.
+        lock_row(&txn, "deals", deal_id).await?;
+    }
     let taken = match action {
         InvoiceAction::Issue => Some(
             take_number(&txn, current.organization_id, INVOICE, current.invoice_date)
@@ -902,6 +909,11 @@ async fn act(
     )
     .await
     .map_err(|e| race(e, if_match.0.is_some()))??;
+    if let (Some(deal_id), Some(number)) = (saved.deal_id, &saved.number) {
+        // DEAL-2: the deal lists the numbers of its live invoices; a void leaves the list.
+        let listed = action != InvoiceAction::Cancel;
+        note_invoice_number(&txn, &actor, deal_id, number, listed).await?;
+    }
     record_transition(
         &txn,
         &actor,

@@ -30,12 +30,11 @@ use sdelka_persistence::entity::{
 use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::notifications::{EntityRef, notify, notify_and_email};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sdelka_persistence::records::{self, snapshot};
+use sdelka_persistence::records::{self, lock_row, snapshot};
 use sdelka_persistence::{Actor, StoreError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -262,24 +261,8 @@ fn amount_minor(field: &str, value: &str) -> ApiResult<i64> {
     Ok(minor)
 }
 
-/// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
-/// what is read next is the latest committed row and the compare-and-set that follows does not
-/// lose a race it merely queued behind. Locks are always taken invoice first, then payment,
-/// then order, then deal, so two money movements cannot deadlock. SQLite's single writer already
-/// serialises these transactions.
-async fn lock_row<C: ConnectionTrait>(txn: &C, table: &str, id: Uuid) -> ApiResult<()> {
-    if txn.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"),
-        [sea_orm::Value::from(id)],
-    ))
-    .await
-    .map_err(StoreError::from)?;
-    Ok(())
-}
+// Row locks (`lock_row`) are always taken invoice first, then payment, then order, then deal,
+// so two money movements cannot deadlock.
 
 fn payment_live_key(payment_id: Uuid, invoice_id: Uuid) -> String {
     format!("{payment_id}:{invoice_id}")
