@@ -292,6 +292,106 @@ async fn the_printed_form_has_bank_details_lines_vat_and_words_escaped() {
     );
 }
 
+/// The same form as a PDF, asked for by `?format=pdf` or by `Accept: application/pdf`; its
+/// text (read back with a PDF parser) carries the same figures and words. A void is marked.
+#[tokio::test]
+async fn the_printed_form_is_also_a_pdf_with_the_same_content() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "PD").await;
+    template(&app, &org, "СЧ-{N:4}", "never").await;
+    let (s, inv) = post(
+        &app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "buyer_legal_entity_id": buyer, "date": "2026-11-20",
+                "due_date": "2026-11-27",
+                "lines": [{"name": "<script>alert(1)</script>", "quantity": "1", "price": "1020.90", "vat_rate": "22"},
+                          {"name": "Монтаж видеокамеры", "quantity": "2.5", "unit_name": "ч", "price": "100.00", "vat_rate": "none"}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    let (s, issued) = issue(&app, &id(&inv)).await;
+    assert_eq!(s, 200, "{issued}");
+    let print = format!("/api/v1/invoices/{}/print", id(&inv));
+    let fetch = |path: String, accept: Option<&'static str>| {
+        let mut req = app.request(Method::GET, &path, &app.admin_token);
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let by_param = fetch(format!("{print}?format=pdf"), None).await;
+    assert_eq!(by_param.status(), 200);
+    assert_eq!(by_param.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        by_param.headers()["content-disposition"],
+        "inline; filename=\"invoice-__-0001.pdf\"; filename*=UTF-8''invoice-%D0%A1%D0%A7-0001.pdf"
+    );
+    let pdf = by_param.bytes().await.unwrap();
+    let by_accept = fetch(print.clone(), Some("application/pdf")).await;
+    assert_eq!(by_accept.headers()["content-type"], "application/pdf");
+
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    for expected in [
+        "Счёт на оплату № СЧ-0001 от 20.11.2026",
+        "044525225",
+        "40702810938000000001",
+        "<script>alert(1)</script>",
+        "Монтаж видеокамеры",
+        "2.500",
+        "1245.50",
+        "250.00",
+        "В том числе НДС 22%",
+        "224.60",
+        "Без НДС",
+        "1495.50",
+        "Одна тысяча четыреста девяносто пять рублей 50 копеек",
+        "27.11.2026",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in {text:?}");
+    }
+    assert!(!text.contains("АННУЛИРОВАН"));
+
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/invoices/{}/actions/cancel", id(&inv)),
+        &json!({"comment": "ошибка"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let void = fetch(format!("{print}?format=pdf"), None).await;
+    let text = pdf_text(&void.bytes().await.unwrap());
+    assert!(text.contains("АННУЛИРОВАН"), "{text:?}");
+
+    // HTML stays the default; an unknown format is a 422 naming the parameter.
+    let html = fetch(print.clone(), Some("*/*")).await;
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let bad = fetch(format!("{print}?format=docx"), None).await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "format", "{problem}");
+}
+
+/// The text of every page of a PDF, one string.
+fn pdf_text(bytes: &[u8]) -> String {
+    let doc = printpdf::PdfDocument::parse(
+        bytes,
+        &printpdf::PdfParseOptions::default(),
+        &mut Vec::new(),
+    )
+    .expect("a readable PDF");
+    doc.extract_text()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// WF-NUM-2: 1 000 concurrent issues from one template give 1 000 distinct numbers without a
 /// gap; on PostgreSQL half of them go through a second server instance on the same database.
 #[tokio::test]

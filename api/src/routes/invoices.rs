@@ -9,7 +9,8 @@
 //! accountants see every invoice, as they register the money for all of them.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::amount_in_words::rubles_in_words;
 use sdelka_domain::customer_invoice::{
@@ -44,6 +45,8 @@ use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{HTML, PDF, negotiate};
+use crate::print::{BankBlock, PrintedInvoice, PrintedLine};
 use crate::routes::deals::{NewProductRow, clean, priced_row};
 use crate::routes::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
 use crate::routes::products::today;
@@ -933,35 +936,45 @@ async fn act(
     ))
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
+/// Which rendering of the printed form a request asks for.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PrintQuery {
+    /// `html` (default) or `pdf`; without it, `Accept: application/pdf` asks for the PDF.
+    #[param(value_type = Option<PrintFormat>, inline)]
+    pub format: Option<String>,
+}
+
+/// A rendering of the printed form.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum PrintFormat {
+    Html,
+    Pdf,
 }
 
 /// The printable form ("Счёт на оплату"): the seller's bank details, buyer, lines, VAT by rate
-/// and the total in words. Every stored string is escaped.
+/// and the total in words. HTML by default, every stored string escaped; a PDF (A4, the goods
+/// table continued over pages) with `?format=pdf` or `Accept: application/pdf`.
 #[utoipa::path(
     tag = "documents",
-    params(("id" = Uuid, Path, description = "Invoice id")),
-    responses((status = 200, description = "The printable form", content_type = "text/html", body = String))
+    params(("id" = Uuid, Path, description = "Invoice id"), PrintQuery),
+    responses(
+        (status = 200, description = "The printable form", content(
+            (String = "text/html"),
+            (crate::routes::files::FileContent = "application/pdf")
+        )),
+        (status = 422, description = "`format` is neither html nor pdf", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 #[get("/invoices/{id}/print")]
 pub async fn print_invoice(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     id: web::Path<Uuid>,
+    q: web::Query<PrintQuery>,
 ) -> ApiResult<HttpResponse> {
+    let format = negotiate(&req, q.format.as_deref(), &[HTML, PDF])?;
     let db = &state.store.conn;
     let scope = caller.visibility(db).await?;
     let i = visible_invoice(db, &caller, &scope, id.into_inner()).await?;
@@ -982,131 +995,100 @@ pub async fn print_invoice(
         .one(db)
         .await
         .map_err(StoreError::from)?;
+    let form = printed(&i, &lines, &seller, account.as_ref(), buyer.as_ref());
+    if format == PDF {
+        let disposition = form.content_disposition("pdf");
+        // Compressing the embedded fonts takes milliseconds of CPU: off the async workers.
+        let pdf = web::block(move || form.to_pdf())
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("the bundled PDF fonts cannot be read"))?;
+        return Ok(HttpResponse::Ok()
+            .content_type(PDF.media_type)
+            .insert_header((header::CONTENT_DISPOSITION, disposition))
+            .body(pdf));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(render_print(
-            &i,
-            &lines,
-            &seller,
-            account.as_ref(),
-            buyer.as_ref(),
-        )))
+        .body(form.to_html()))
 }
 
-fn render_print(
+/// The content of the printed form, formatted once for both renderings.
+fn printed(
     i: &invoice::Model,
     lines: &[product_row::Model],
     seller: &organization::Model,
     account: Option<&bank_account::Model>,
     buyer: Option<&legal_entity::Model>,
-) -> String {
-    let e = escape_html;
-    let number = i.number.as_deref().unwrap_or("(черновик, без номера)");
-    let mut html = String::new();
-    html.push_str("<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">");
-    html.push_str(&format!("<title>Счёт на оплату № {}</title>", e(number)));
-    html.push_str(
-        "<style>body{font-family:sans-serif;font-size:12px}table{border-collapse:collapse;width:100%}\
-         td,th{border:1px solid #000;padding:3px}.r{text-align:right}</style></head><body>",
-    );
-    if let Some(a) = account {
-        html.push_str(&format!(
-            "<table class=\"bank\"><tr><td>{}<br>Банк получателя</td><td>БИК</td><td>{}</td></tr>\
-             <tr><td rowspan=\"2\">ИНН {} КПП {}<br>{}<br>Получатель</td><td>Сч. №</td><td>{}</td></tr>\
-             <tr><td>Корр. сч.</td><td>{}</td></tr></table>",
-            e(&a.bank_name),
-            e(&a.bik),
-            e(&seller.inn),
-            e(seller.kpp.as_deref().unwrap_or("")),
-            e(&seller.name),
-            e(&a.settlement_account),
-            e(&a.correspondent_account),
-        ));
+) -> PrintedInvoice {
+    PrintedInvoice {
+        number: i
+            .number
+            .clone()
+            .unwrap_or_else(|| "(черновик, без номера)".to_owned()),
+        date: i.invoice_date.format("%d.%m.%Y").to_string(),
+        void: i.status == InvoiceStatus::Cancelled.as_str(),
+        bank: account.map(|a| BankBlock {
+            bank_name: a.bank_name.clone(),
+            bik: a.bik.clone(),
+            account: a.settlement_account.clone(),
+            correspondent_account: a.correspondent_account.clone(),
+            seller_ids: format!(
+                "ИНН {} КПП {}",
+                seller.inn,
+                seller.kpp.as_deref().unwrap_or("")
+            ),
+            seller_name: seller.name.clone(),
+        }),
+        supplier: format!(
+            "{}, ИНН {}, {}",
+            seller.name, seller.inn, seller.legal_address
+        ),
+        buyer: buyer.map(|b| {
+            format!(
+                "{}, ИНН {}{}",
+                b.full_name,
+                b.inn,
+                b.legal_address
+                    .as_deref()
+                    .map(|a| format!(", {a}"))
+                    .unwrap_or_default()
+            )
+        }),
+        due_date: i.due_date.map(|d| d.format("%d.%m.%Y").to_string()),
+        lines: lines
+            .iter()
+            .map(|l| PrintedLine {
+                name: l.name.clone(),
+                quantity: Quantity::from_thousandths(l.quantity_thousandths)
+                    .map(|q| q.to_string())
+                    .unwrap_or_default(),
+                unit: l.unit_name.clone(),
+                price: Money::from_minor(l.price_minor).to_string(),
+                vat: VatRate::parse(&l.vat_rate)
+                    .map(|v| v.label().to_owned())
+                    .unwrap_or_else(|_| l.vat_rate.clone()),
+                total: Money::from_minor(l.total_minor).to_string(),
+            })
+            .collect(),
+        vat_rows: vat_by_rate(lines)
+            .into_iter()
+            .map(|v| {
+                let label = if v.vat_rate == "none" {
+                    "Без НДС".to_owned()
+                } else {
+                    format!("В том числе НДС {}", v.vat_rate_label)
+                };
+                (label, v.vat.to_string())
+            })
+            .collect(),
+        total: Money::from_minor(i.total_minor).to_string(),
+        currency: i.currency.clone(),
+        total_in_words: sdelka_domain::amount_in_words::rubles_in_words_capitalized(i.total_minor),
+        comment: i.comment.clone(),
+        director: seller.director_name.clone().unwrap_or_default(),
+        chief_accountant: seller.chief_accountant_name.clone().unwrap_or_default(),
     }
-    html.push_str(&format!(
-        "<h1>Счёт на оплату № {} от {}</h1>",
-        e(number),
-        i.invoice_date.format("%d.%m.%Y")
-    ));
-    if i.status == InvoiceStatus::Cancelled.as_str() {
-        html.push_str("<p class=\"void\"><strong>АННУЛИРОВАН</strong></p>");
-    }
-    html.push_str(&format!(
-        "<p>Поставщик: {}, ИНН {}, {}</p>",
-        e(&seller.name),
-        e(&seller.inn),
-        e(&seller.legal_address)
-    ));
-    if let Some(b) = buyer {
-        html.push_str(&format!(
-            "<p>Покупатель: {}, ИНН {}{}</p>",
-            e(&b.full_name),
-            e(&b.inn),
-            b.legal_address
-                .as_deref()
-                .map(|a| format!(", {}", e(a)))
-                .unwrap_or_default()
-        ));
-    }
-    if let Some(d) = i.due_date {
-        html.push_str(&format!("<p>Оплатить до {}</p>", d.format("%d.%m.%Y")));
-    }
-    html.push_str(
-        "<table class=\"lines\"><tr><th>№</th><th>Товары (работы, услуги)</th><th>Кол-во</th>\
-         <th>Ед.</th><th>Цена</th><th>НДС</th><th>Сумма</th></tr>",
-    );
-    for (n, l) in lines.iter().enumerate() {
-        let q = Quantity::from_thousandths(l.quantity_thousandths)
-            .map(|q| q.to_string())
-            .unwrap_or_default();
-        let rate = VatRate::parse(&l.vat_rate)
-            .map(|v| v.label().to_owned())
-            .unwrap_or_else(|_| l.vat_rate.clone());
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=\"r\">{}</td><td>{}</td><td class=\"r\">{}</td>\
-             <td>{}</td><td class=\"r\">{}</td></tr>",
-            n + 1,
-            e(&l.name),
-            e(&q),
-            e(&l.unit_name),
-            Money::from_minor(l.price_minor),
-            e(&rate),
-            Money::from_minor(l.total_minor)
-        ));
-    }
-    html.push_str("</table><table class=\"totals\">");
-    for v in vat_by_rate(lines) {
-        let label = if v.vat_rate == "none" {
-            "Без НДС".to_owned()
-        } else {
-            format!("В том числе НДС {}", v.vat_rate_label)
-        };
-        html.push_str(&format!(
-            "<tr><td>{}</td><td class=\"r\">{}</td></tr>",
-            e(&label),
-            v.vat
-        ));
-    }
-    html.push_str(&format!(
-        "<tr><td>Всего к оплате</td><td class=\"r\">{}</td></tr></table>",
-        Money::from_minor(i.total_minor)
-    ));
-    html.push_str(&format!(
-        "<p>Всего наименований {}, на сумму {} {}</p><p class=\"words\"><strong>{}</strong></p>",
-        lines.len(),
-        Money::from_minor(i.total_minor),
-        e(&i.currency),
-        e(&sdelka_domain::amount_in_words::rubles_in_words_capitalized(i.total_minor))
-    ));
-    if let Some(c) = &i.comment {
-        html.push_str(&format!("<p>{}</p>", e(c)));
-    }
-    html.push_str(&format!(
-        "<p>Руководитель ____________ {}</p><p>Бухгалтер ____________ {}</p></body></html>",
-        e(seller.director_name.as_deref().unwrap_or("")),
-        e(seller.chief_accountant_name.as_deref().unwrap_or(""))
-    ));
-    html
 }
 
 /// The invoice's audit record of its current snapshot (for callers outside this module that

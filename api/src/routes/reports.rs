@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authorized, Policy};
 use crate::error::{ApiError, ApiResult};
+use crate::negotiate::{CSV, JSON, negotiate};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -35,20 +36,7 @@ impl Policy for ReportReadersOnly {
 pub type ReportReaders = Authorized<ReportReadersOnly>;
 
 fn wants_csv(req: &HttpRequest, format: Option<&str>) -> ApiResult<bool> {
-    match format {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(_) => Err(ApiError::field(
-            "format",
-            "invalid_choice",
-            "format must be json or csv",
-        )),
-        None => Ok(req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))),
-    }
+    Ok(negotiate(req, format, &[JSON, CSV])? == CSV)
 }
 
 fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpResponse> {
