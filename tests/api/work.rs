@@ -1005,3 +1005,105 @@ async fn file_lists_hide_files_of_records_the_caller_cannot_see() {
         2
     );
 }
+
+/// SPEC §3: a task coming due reminds its holder, an overdue one is escalated to the holder's
+/// supervisor — each once, however many passes and instances run. Activities of type task
+/// are tasks of the shared model, so their deadlines are watched the same way.
+#[tokio::test]
+async fn task_deadlines_remind_the_holder_and_escalate_to_the_supervisor_once() {
+    let app = fast_reminders().await;
+    let (boss, boss_token) = app.user_with_roles("boss@example.com", &["head"]).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &json!({"email": "m@example.com", "name": "Менеджер", "password": "password-123",
+                    "roles": ["sales_manager"], "supervisor_id": boss}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let manager = json_of(res).await["id"].as_str().unwrap().to_owned();
+    let token = app.login("m@example.com", "password-123").await;
+    // Due within the reminder window (two hours ahead), and a day and more overdue.
+    create_activity(
+        &app,
+        &app.admin_token,
+        json!({"type": "task", "subject": "Подписать акт", "responsible_id": manager,
+               "deadline": Utc::now() + Span::hours(1)}),
+    )
+    .await;
+    create_activity(
+        &app,
+        &app.admin_token,
+        json!({"type": "task", "subject": "Сверить оплату", "responsible_id": manager,
+               "deadline": Utc::now() - Span::hours(25)}),
+    )
+    .await;
+    create_activity(
+        &app,
+        &app.admin_token,
+        json!({"type": "task", "subject": "Квартальный отчёт", "responsible_id": manager,
+               "deadline": Utc::now() + Span::days(10)}),
+    )
+    .await;
+    let of_kind = |items: &[Value], kind: &str| -> Vec<Value> {
+        items
+            .iter()
+            .filter(|n| n["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    let due = eventually(WAIT, || async {
+        let due = of_kind(&inbox(&app, &token).await, "task_due");
+        (!due.is_empty()).then_some(due)
+    })
+    .await
+    .expect("the holder is reminded");
+    let escalated = eventually(WAIT, || async {
+        let up = of_kind(&inbox(&app, &boss_token).await, "task_escalated");
+        (!up.is_empty()).then_some(up)
+    })
+    .await
+    .expect("the supervisor hears of the overdue task");
+
+    // More passes change nothing: each deadline event is spent.
+    let state = &app.server.as_ref().unwrap().state;
+    let worker = sdelka_api::approvals::TaskDeadlineWorker {
+        store: state.store.clone(),
+        config: state.config.clone(),
+    };
+    assert_eq!(worker.tick().await.unwrap(), 0);
+    assert_eq!(worker.tick().await.unwrap(), 0);
+
+    let due_now = of_kind(&inbox(&app, &token).await, "task_due");
+    assert_eq!(due_now.len(), 1, "{due_now:?}");
+    assert_eq!(due.len(), 1);
+    assert!(
+        due[0]["body"].as_str().unwrap().contains("Подписать акт"),
+        "{due:?}"
+    );
+    assert!(
+        due[0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Напоминание: срок задачи"),
+        "{due:?}"
+    );
+    let escalated_now = of_kind(&inbox(&app, &boss_token).await, "task_escalated");
+    assert_eq!(escalated_now.len(), 1, "{escalated_now:?}");
+    assert_eq!(escalated.len(), 1);
+    assert_eq!(escalated[0]["title"], "Просрочена задача: Сверить оплату");
+    // The task far from due troubles nobody; the overdue one was not also "reminded".
+    let everything: Vec<Value> =
+        [inbox(&app, &token).await, inbox(&app, &boss_token).await].concat();
+    for n in &everything {
+        let body = n["body"].as_str().unwrap_or_default();
+        assert!(!body.contains("Квартальный отчёт"), "{n}");
+    }
+    assert!(
+        !due_now.iter().any(|n| n["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Сверить оплату")),
+        "{due_now:?}"
+    );
+}
