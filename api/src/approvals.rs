@@ -1207,11 +1207,6 @@ pub async fn follow_activity<C: ConnectionTrait>(
 // ---------------------------------------------------------------------------------------------
 // Deadlines: reminders and escalations (SPEC §3, WF-CON-3)
 
-/// How long before a task's due time its holder is reminded.
-pub const REMIND_BEFORE_HOURS: i64 = 2;
-/// How long after a task's due time the holder's supervisor is told.
-pub const ESCALATE_AFTER_HOURS: i64 = 24;
-
 /// Reminds holders of tasks coming due and escalates overdue ones to the holder's supervisor,
 /// so that a stalled task cannot be forgotten silently. Every instance may run it: each
 /// reminder and escalation is a compare-and-set on the task's version in the transaction of its
@@ -1238,16 +1233,20 @@ impl TaskDeadlineWorker {
     /// One pass; answers how many reminders and escalations were sent.
     pub async fn tick(&self) -> ApiResult<usize> {
         let at = now();
+        let remind_before =
+            chrono::Duration::minutes(i64::from(self.config.task_remind_before_minutes));
+        let escalate_after =
+            chrono::Duration::minutes(i64::from(self.config.task_escalate_after_minutes));
         let deadline = |due_at| work::Deadline {
             due_at,
-            remind_before: chrono::Duration::hours(REMIND_BEFORE_HOURS),
-            escalate_after: chrono::Duration::hours(ESCALATE_AFTER_HOURS),
+            remind_before,
+            escalate_after,
         };
         let candidates = store::tasks_with_due_deadlines(
             &self.store.conn,
             at,
-            chrono::Duration::hours(REMIND_BEFORE_HOURS),
-            chrono::Duration::hours(ESCALATE_AFTER_HOURS),
+            remind_before,
+            escalate_after,
             50,
         )
         .await?;

@@ -66,6 +66,10 @@ pub struct Config {
     pub public_url: String,
     /// How often an idle reminder worker looks for due reminders.
     pub reminder_poll_ms: u64,
+    /// How long before a task's due time its holder is reminded.
+    pub task_remind_before_minutes: u32,
+    /// How long after a task's due time the holder's supervisor is told.
+    pub task_escalate_after_minutes: u32,
     /// Largest file upload; larger uploads get 413 while they stream.
     pub max_upload_bytes: usize,
 }
@@ -101,6 +105,8 @@ impl Default for Config {
             shutdown_timeout_seconds: 30,
             public_url: "http://127.0.0.1:8080".into(),
             reminder_poll_ms: 1000,
+            task_remind_before_minutes: 120,
+            task_escalate_after_minutes: 1440,
             max_upload_bytes: 25 * 1024 * 1024,
         }
     }
@@ -230,6 +236,12 @@ impl Config {
         if let Some(v) = get("SDELKA_REMINDER_POLL_MS") {
             self.reminder_poll_ms = parse("SDELKA_REMINDER_POLL_MS", &v)?;
         }
+        if let Some(v) = get("SDELKA_TASK_REMIND_BEFORE_MINUTES") {
+            self.task_remind_before_minutes = parse("SDELKA_TASK_REMIND_BEFORE_MINUTES", &v)?;
+        }
+        if let Some(v) = get("SDELKA_TASK_ESCALATE_AFTER_MINUTES") {
+            self.task_escalate_after_minutes = parse("SDELKA_TASK_ESCALATE_AFTER_MINUTES", &v)?;
+        }
         if let Some(v) = get("SDELKA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = parse("SDELKA_MAX_UPLOAD_BYTES", &v)?;
         }
@@ -296,10 +308,16 @@ mod tests {
         c.apply_env(|n| match n {
             "SDELKA_REMINDER_POLL_MS" => Some("250".to_owned()),
             "SDELKA_MAX_UPLOAD_BYTES" => Some("1024".to_owned()),
+            "SDELKA_TASK_REMIND_BEFORE_MINUTES" => Some("30".to_owned()),
+            "SDELKA_TASK_ESCALATE_AFTER_MINUTES" => Some("90".to_owned()),
             _ => None,
         })
         .unwrap();
         assert_eq!((c.reminder_poll_ms, c.max_upload_bytes), (250, 1024));
+        assert_eq!(
+            (c.task_remind_before_minutes, c.task_escalate_after_minutes),
+            (30, 90)
+        );
     }
 
     #[test]
