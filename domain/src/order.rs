@@ -209,18 +209,23 @@ pub fn check_edit(state: OrderStatus) -> Result<(), OrderRefusal> {
 pub enum PaymentEffect {
     /// The advance is covered: obligations are confirmed.
     Confirm,
+    /// Money was taken back (a payment un-applied) and what remains no longer covers the
+    /// advance: the confirmation is withdrawn and the order awaits its advance again.
+    Withdraw,
     /// The amount is recorded; the status stays.
     Record,
 }
 
-/// The rule "confirming obligations = the advance arrived": only an order awaiting its advance
-/// moves, and only once `paid ≥ advance`. Money is never refused here — a payment to a draft,
-/// completed or cancelled order is the payments area's business (overpayment, refund).
+/// The rule "confirming obligations = the advance arrived", both ways: an order awaiting its
+/// advance is confirmed once `paid ≥ advance`, and a confirmed (not yet completed) order whose
+/// money falls below the advance again — a payment applied by mistake and un-applied — goes
+/// back to awaiting it. Money is never refused here: a payment to a draft, completed or
+/// cancelled order is the payments area's business (overpayment, refund).
 pub fn on_payment(state: OrderStatus, advance_minor: i64, paid_minor: i64) -> PaymentEffect {
+    let covered = advance_covered(advance_minor, paid_minor);
     match state {
-        OrderStatus::AwaitingAdvance if advance_covered(advance_minor, paid_minor) => {
-            PaymentEffect::Confirm
-        }
+        OrderStatus::AwaitingAdvance if covered => PaymentEffect::Confirm,
+        OrderStatus::Confirmed if !covered => PaymentEffect::Withdraw,
         OrderStatus::AwaitingAdvance
         | OrderStatus::Draft
         | OrderStatus::Confirmed
@@ -385,6 +390,19 @@ mod tests {
             on_payment(OrderStatus::Draft, 500, 10_000),
             PaymentEffect::Record
         );
+        // Un-applied below the advance: the confirmation is withdrawn; a completed order stays.
+        assert_eq!(
+            on_payment(OrderStatus::Confirmed, 500, 499),
+            PaymentEffect::Withdraw
+        );
+        assert_eq!(
+            on_payment(OrderStatus::Confirmed, 500, 500),
+            PaymentEffect::Record
+        );
+        assert_eq!(
+            on_payment(OrderStatus::Completed, 500, 0),
+            PaymentEffect::Record
+        );
         // No advance: the terms confirm the order at once.
         assert_eq!(
             decide(
@@ -438,8 +456,14 @@ mod tests {
                                 prop_assert!(advance.is_some_and(|a| paid >= a));
                                 s = OrderStatus::Confirmed;
                             }
+                            PaymentEffect::Withdraw => {
+                                prop_assert_eq!(s, OrderStatus::Confirmed);
+                                prop_assert!(advance.is_some_and(|a| paid < a));
+                                s = OrderStatus::AwaitingAdvance;
+                            }
                             PaymentEffect::Record => {
                                 prop_assert!(s != OrderStatus::AwaitingAdvance || advance.is_some_and(|a| paid < a));
+                                prop_assert!(s != OrderStatus::Confirmed || advance.is_some_and(|a| paid >= a));
                             }
                         }
                     }

@@ -125,6 +125,9 @@ pub enum PaymentRecorded {
     /// The advance is covered: the order moved from `awaiting_advance` to `confirmed`, and its
     /// responsible user was told.
     Confirmed(order::Model),
+    /// Money was un-applied below the advance: the order went from `confirmed` back to
+    /// `awaiting_advance`, and its responsible user was told.
+    Withdrawn(order::Model),
     /// The amount was recorded; the status did not change.
     Recorded(order::Model),
 }
@@ -132,12 +135,13 @@ pub enum PaymentRecorded {
 /// **The payments hook (DOC-2, DOC-4).** Call inside the payments transaction whenever the
 /// money applied to the order's invoices changes, with the new total paid against the order
 /// in kopecks. Records the amount and, when an order awaiting its advance is now paid at least
-/// the advance, confirms its obligations: `awaiting_advance → confirmed` as a compare-and-set
-/// with a transition row, a journal entry and a notification to the order's responsible user
-/// (ACT-5), all in the same transaction. Never refuses money: a payment against a draft,
-/// confirmed, completed or cancelled order is only recorded. `NotFound` for an unknown order;
-/// `StaleVersion` when another transaction changed the order at the same moment (retry the
-/// payments transaction).
+/// the advance, confirms its obligations (`awaiting_advance → confirmed`); when an un-applied
+/// payment leaves a confirmed order below its advance, withdraws the confirmation
+/// (`confirmed → awaiting_advance`). Each status change is a compare-and-set with a transition
+/// row, a journal entry and a notification to the order's responsible user (ACT-5), all in
+/// the same transaction. Never refuses money: a payment against a draft, completed or
+/// cancelled order is only recorded. `NotFound` for an unknown order; `StaleVersion` when
+/// another transaction changed the order at the same moment (retry the payments transaction).
 pub async fn record_payment<C: ConnectionTrait>(
     txn: &C,
     order_id: Uuid,
@@ -159,6 +163,14 @@ pub async fn record_payment<C: ConnectionTrait>(
             next.confirmed_at = Some(now());
             ("advance-received", Some("the advance payment arrived"))
         }
+        PaymentEffect::Withdraw => {
+            next.status = OrderStatus::AwaitingAdvance.as_str().to_owned();
+            next.confirmed_at = None;
+            (
+                "advance-withdrawn",
+                Some("a payment was un-applied; the advance is no longer covered"),
+            )
+        }
         PaymentEffect::Record => ("payment-recorded", None),
     };
     if next == current {
@@ -170,31 +182,43 @@ pub async fn record_payment<C: ConnectionTrait>(
             expected: current.version,
             current: current.version + 1,
         })?;
-    match effect {
-        PaymentEffect::Confirm => {
-            let title = format!("Заказ «{}»: аванс получен", saved.title);
-            let body = format!(
-                "По заказу «{}» оплачено {} из аванса {}: обязательства подтверждены, заказ можно исполнять.",
-                saved.title,
-                sdelka_domain::money::Money::from_minor(saved.paid_minor),
-                sdelka_domain::money::Money::from_minor(saved.advance_minor),
-            );
-            notify_and_email(
-                txn,
-                saved.responsible_id,
-                "order_confirmed",
-                &title,
-                &body,
-                Some(EntityRef {
-                    entity_type: "order",
-                    entity_id: saved.id,
-                }),
-            )
-            .await?;
-            Ok(PaymentRecorded::Confirmed(saved))
-        }
-        PaymentEffect::Record => Ok(PaymentRecorded::Recorded(saved)),
-    }
+    let paid = sdelka_domain::money::Money::from_minor(saved.paid_minor);
+    let advance = sdelka_domain::money::Money::from_minor(saved.advance_minor);
+    let (kind, title, body, outcome): (_, _, _, fn(order::Model) -> PaymentRecorded) = match effect
+    {
+        PaymentEffect::Confirm => (
+            "order_confirmed",
+            format!("Заказ «{}»: аванс получен", saved.title),
+            format!(
+                "По заказу «{}» оплачено {paid} из аванса {advance}: обязательства подтверждены, заказ можно исполнять.",
+                saved.title
+            ),
+            PaymentRecorded::Confirmed,
+        ),
+        PaymentEffect::Withdraw => (
+            "order_advance_withdrawn",
+            format!("Заказ «{}»: аванс больше не покрыт", saved.title),
+            format!(
+                "По заказу «{}» платёж отменён: оплачено {paid} из аванса {advance}. Заказ снова ожидает аванс.",
+                saved.title
+            ),
+            PaymentRecorded::Withdrawn,
+        ),
+        PaymentEffect::Record => return Ok(PaymentRecorded::Recorded(saved)),
+    };
+    notify_and_email(
+        txn,
+        saved.responsible_id,
+        kind,
+        &title,
+        &body,
+        Some(EntityRef {
+            entity_type: "order",
+            entity_id: saved.id,
+        }),
+    )
+    .await?;
+    Ok(outcome(saved))
 }
 
 /// The status changes of an order, oldest first.

@@ -1082,3 +1082,124 @@ async fn a_deal_lists_the_numbers_of_its_live_invoices() {
         .count();
     assert_eq!(edits, 4, "three issues and one cancellation: {history}");
 }
+
+/// DOC-2 both ways: the advance arriving confirms an order; un-applying that payment so the
+/// advance is no longer covered withdraws the confirmation (with a transition and a note to
+/// the responsible manager); paying again confirms it again.
+#[tokio::test]
+async fn unapplying_the_advance_withdraws_the_orders_confirmation() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = seller_and_buyer(&app, "WD").await;
+    template(&app, &org, "{N:4}", "never").await;
+    let (manager, manager_token) = app
+        .user_with_roles("m@example.com", &["sales_manager"])
+        .await;
+    let (s, deal) = post(
+        &app,
+        "/api/v1/deals",
+        &json!({"title": "Шлагбаум", "responsible_id": manager, "legal_entity_id": buyer}),
+    )
+    .await;
+    assert_eq!(s, 201, "{deal}");
+    let deal = id(&deal);
+    let (s, row) = post(
+        &app,
+        &format!("/api/v1/deals/{deal}/product-rows"),
+        &json!({"name": "Шлагбаум", "quantity": "1", "price": "1000.00", "vat_rate": "none"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{row}");
+    let (s, order) = post(
+        &app,
+        "/api/v1/orders",
+        &json!({"deal_id": deal, "organization_id": org, "advance_amount": "300.00"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{order}");
+    let order = id(&order);
+    let (s, o) = post(
+        &app,
+        &format!("/api/v1/orders/{order}/actions/confirm-terms"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["status"], "awaiting_advance");
+    let (s, inv) = post(
+        &app,
+        "/api/v1/invoices",
+        &json!({"organization_id": org, "order_id": order}),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    let (s, inv) = issue(&app, &id(&inv)).await;
+    assert_eq!(s, 200, "{inv}");
+    let pay = |amount: &'static str| {
+        let inv = id(&inv);
+        let buyer = buyer.clone();
+        let app = &app;
+        async move {
+            let (s, p) = post(
+                app,
+                "/api/v1/payments",
+                &json!({"date": "2026-11-21", "amount": amount, "payer_legal_entity_id": buyer,
+                        "payment_order_number": "55", "purpose": "Аванс",
+                        "applications": [{"invoice_id": inv, "amount": amount}]}),
+            )
+            .await;
+            assert_eq!(s, 201, "{p}");
+            p
+        }
+    };
+    let status =
+        || async { get(&app, &format!("/api/v1/orders/{order}")).await.1["status"].clone() };
+
+    let p = pay("300.00").await;
+    assert_eq!(status().await, "confirmed");
+
+    let application = p["applications"][0]["id"].as_str().unwrap().to_owned();
+    let (s, unapplied) = call(
+        &app,
+        &app.base,
+        &app.admin_token,
+        Method::DELETE,
+        &format!("/api/v1/payments/{}/applications/{application}", id(&p)),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{unapplied}");
+    let (_, o) = get(&app, &format!("/api/v1/orders/{order}")).await;
+    assert_eq!(o["status"], "awaiting_advance", "{o}");
+    assert_eq!(o["paid_amount"], "0.00", "{o}");
+    let (_, transitions) = get(&app, &format!("/api/v1/orders/{order}/transitions")).await;
+    let actions: Vec<&str> = transitions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["action"].as_str())
+        .collect();
+    assert!(
+        actions.ends_with(&["advance-received", "advance-withdrawn"]),
+        "{transitions}"
+    );
+    let (_, notes) = as_user(
+        &app,
+        &manager_token,
+        Method::GET,
+        "/api/v1/notifications",
+        None,
+    )
+    .await;
+    let kinds: Vec<&str> = notes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"order_confirmed"), "{notes}");
+    assert!(kinds.contains(&"order_advance_withdrawn"), "{notes}");
+
+    // Paying the advance again confirms the order again.
+    pay("300.00").await;
+    assert_eq!(status().await, "confirmed");
+}
