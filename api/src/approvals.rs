@@ -34,6 +34,8 @@ pub const TASK_REVISION: &str = "supplier_invoice_revision";
 pub const TASK_PAYMENT: &str = "supplier_invoice_payment";
 pub const TASK_CLOSING_DOCUMENTS: &str = "supplier_invoice_closing_documents";
 pub const TASK_ACTIVITY: &str = "activity";
+/// A task set by hand with `POST /tasks`.
+pub const TASK_GENERAL: &str = store::KIND_GENERAL;
 
 pub const FILES_INVOICE: &str = "invoice";
 pub const FILES_CLOSING: &str = "closing_documents";
@@ -314,19 +316,43 @@ async fn open_task_for<C: ConnectionTrait>(
         },
     )
     .await?;
-    // Whoever the task is for hears of it (ACT-5): the whole pool, or the one user.
-    let recipients = match (t.assignee_pool_id, t.assignee_user_id) {
-        (Some(pool), _) => store::members(db, pool).await?,
-        (None, Some(user)) => vec![user],
-        (None, None) => Vec::new(),
-    };
-    for user in recipients {
+    announce_task(db, &t, inv.description.as_deref().unwrap_or("")).await?;
+    Ok(Some(t))
+}
+
+/// Whoever is to work on a task — its one user, every member of its pool, every active
+/// holder of its role; once claimed, only the holder — in the same transaction as the
+/// change that concerns them (ACT-5).
+pub async fn task_audience<C: ConnectionTrait>(db: &C, t: &task::Model) -> ApiResult<Vec<Uuid>> {
+    Ok(
+        match (
+            t.claimed_by.or(t.assignee_user_id),
+            t.assignee_pool_id,
+            t.assignee_role.as_deref(),
+        ) {
+            (Some(user), _, _) => vec![user],
+            (None, Some(pool), _) => store::members(db, pool).await?,
+            (None, None, Some(role)) => {
+                sdelka_persistence::people::users_with_role(db, role).await?
+            }
+            (None, None, None) => Vec::new(),
+        },
+    )
+}
+
+/// Tells a new task's audience about it: `task_assigned`, in the inbox and by email.
+pub async fn announce_task<C: ConnectionTrait>(
+    db: &C,
+    t: &task::Model,
+    body: &str,
+) -> ApiResult<()> {
+    for user in task_audience(db, t).await? {
         notifications::notify_and_email(
             db,
             user,
             "task_assigned",
             &t.title,
-            inv.description.as_deref().unwrap_or(""),
+            body,
             Some(EntityRef {
                 entity_type: "task",
                 entity_id: t.id,
@@ -334,7 +360,7 @@ async fn open_task_for<C: ConnectionTrait>(
         )
         .await?;
     }
-    Ok(Some(t))
+    Ok(())
 }
 
 /// Registers a supplier invoice (WF-INV-1): it enters *awaiting decision* with its file, and
@@ -1008,6 +1034,27 @@ pub async fn complete_task<C: ConnectionTrait>(
             "the task changed meanwhile; read it again",
         )
     })?;
+    // Whoever set a task by hand hears how it ended.
+    if t.kind == TASK_GENERAL
+        && let Some(author) = t.author_id.filter(|a| *a != caller.user_id)
+    {
+        let body = match &done.comment {
+            Some(c) => format!("{}: {c}", outcome.as_str()),
+            None => outcome.as_str().to_owned(),
+        };
+        notifications::notify_and_email(
+            db,
+            author,
+            "task_completed",
+            &format!("Задача выполнена: {}", t.title),
+            &body,
+            Some(EntityRef {
+                entity_type: "task",
+                entity_id: t.id,
+            }),
+        )
+        .await?;
+    }
     // An activity of type task is completed with its task: one model, whatever created it.
     if t.subject_type.as_deref() == Some(SUBJECT_ACTIVITY)
         && let Some(activity_id) = t.subject_id
@@ -1278,11 +1325,7 @@ impl TaskDeadlineWorker {
                 // Without a supervisor the task's author hears of it: never silent.
                 supervisor.or(t.author_id).into_iter().collect::<Vec<_>>()
             } else {
-                match (holder, t.assignee_pool_id) {
-                    (Some(u), _) => vec![u],
-                    (None, Some(pool)) => store::members(&txn, pool).await?,
-                    (None, None) => Vec::new(),
-                }
+                task_audience(&txn, &t).await?
             };
             let (kind, title) = if escalate {
                 ("task_escalated", format!("Просрочена задача: {}", t.title))

@@ -28,6 +28,9 @@ pub const TASK_OPEN: &str = "open";
 pub const TASK_CLAIMED: &str = "claimed";
 pub const TASK_COMPLETED: &str = "completed";
 pub const TASK_CANCELLED: &str = "cancelled";
+/// The kind of a task set by hand (`POST /tasks`): the only kind whose author follows it;
+/// workflow and activity tasks are seen through their records' own visibility.
+pub const KIND_GENERAL: &str = "general";
 
 pub const SUBJECT_SUPPLIER_INVOICE: &str = "supplier_invoice";
 pub const SUBJECT_ACTIVITY: &str = "activity";
@@ -316,6 +319,8 @@ pub enum InboxPart {
     Pool,
     /// Both.
     Both,
+    /// Tasks he set for others (`POST /tasks`), whatever their state.
+    Created,
 }
 
 #[derive(Debug, Clone)]
@@ -370,6 +375,9 @@ pub fn tasks_query(v: &InboxViewer, f: &TaskFilter) -> Select<task::Entity> {
         (InboxPart::Pool, _) => q.filter(pool_part(v)),
         (InboxPart::Both, true) => q,
         (InboxPart::Both, false) => q.filter(Condition::any().add(mine(v)).add(pool_part(v))),
+        (InboxPart::Created, _) => q
+            .filter(task::Column::Kind.eq(KIND_GENERAL))
+            .filter(task::Column::AuthorId.eq(v.user_id)),
     };
     if let Some(s) = &f.state {
         q = q.filter(task::Column::State.eq(s.clone()));
@@ -389,9 +397,14 @@ pub fn tasks_query(v: &InboxViewer, f: &TaskFilter) -> Select<task::Entity> {
     q
 }
 
-/// Whether `v` may see task `t` (the single-record form of `tasks_query`).
+/// Whether `v` may see task `t` (the single-record form of `tasks_query`). Whoever set a task
+/// by hand may follow it; seeing it does not let him work on it.
 pub fn task_visible(v: &InboxViewer, t: &task::Model) -> bool {
-    if v.is_admin || t.assignee_user_id == Some(v.user_id) || t.claimed_by == Some(v.user_id) {
+    if v.is_admin
+        || t.assignee_user_id == Some(v.user_id)
+        || t.claimed_by == Some(v.user_id)
+        || (t.kind == KIND_GENERAL && t.author_id == Some(v.user_id))
+    {
         return true;
     }
     t.state == TASK_OPEN

@@ -122,3 +122,17 @@ pub fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// The active users holding `role` (those a role task is announced to).
+pub async fn users_with_role<C: ConnectionTrait>(db: &C, role: &str) -> StoreResult<Vec<Uuid>> {
+    Ok(users_query(&UserFilter {
+        role: Some(role.to_owned()),
+        active: Some(true),
+        ..UserFilter::default()
+    })
+    .all(db)
+    .await?
+    .into_iter()
+    .map(|u| u.id)
+    .collect())
+}

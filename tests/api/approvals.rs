@@ -1506,3 +1506,197 @@ async fn the_deputy_of_an_absent_pool_member_works_the_pool() {
     )
     .await;
 }
+
+/// SPEC §3: a task set by hand for a role, a pool or one colleague lands in the right inboxes
+/// (announced at once), is claimed by the first taker, completed with a typed outcome, and its
+/// author follows it and hears how it ended. Bad assignees are 422s naming the field.
+#[tokio::test]
+async fn tasks_set_by_hand_for_a_role_a_pool_or_a_colleague() {
+    let w = world_with(|_| {}).await;
+    let set = |body: Value| {
+        let w = &w;
+        async move {
+            w.call(&w.manager, Method::POST, "/api/v1/tasks", Some(&body))
+                .await
+        }
+    };
+    // For the role "accountant": both accountants see it and are told; nobody else sees it.
+    let t = json_of(
+        set(
+            json!({"title": "Подготовить акт сверки", "description": "С ТСЖ «Берёзка» за ноябрь",
+                   "role": "accountant", "due_at": "2030-01-01T10:00:00Z"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(t["kind"], "general");
+    assert_eq!(t["assignee"]["role"], "accountant");
+    assert_eq!(t["author_id"], w.manager.id.as_str());
+    assert_eq!(t["outcomes"], json!(["done"]));
+    assert_eq!(t["state"], "open");
+    let task = t["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/tasks/{task}");
+    for acc in [&w.acc_a, &w.acc_b] {
+        let pool = json_of(
+            w.call(acc, Method::GET, "/api/v1/tasks?inbox=pool", None)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(ids_of(&pool), vec![task.clone()]);
+        assert!(
+            notifications_of(&w, acc)
+                .await
+                .contains(&"Подготовить акт сверки".to_owned())
+        );
+    }
+    assert_eq!(
+        w.call(&w.head1, Method::GET, &path, None).await.status(),
+        404
+    );
+    // The author follows it, but cannot work on it.
+    let mine = json_of(
+        w.call(&w.manager, Method::GET, "/api/v1/tasks?inbox=created", None)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(ids_of(&mine), vec![task.clone()]);
+    let refused = w
+        .call(&w.manager, Method::POST, &format!("{path}/claim"), None)
+        .await;
+    assert_eq!(refused.status(), 403, "{}", refused.text().await.unwrap());
+    // First taker wins; the other loses sight of it.
+    json_of(
+        w.call(&w.acc_a, Method::POST, &format!("{path}/claim"), None)
+            .await,
+        200,
+    )
+    .await;
+    let late = json_of(
+        w.call(&w.acc_b, Method::POST, &format!("{path}/claim"), None)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(late["code"], "already_claimed");
+    assert_eq!(
+        w.call(&w.acc_b, Method::GET, &path, None).await.status(),
+        404
+    );
+    let done = json_of(
+        w.call(
+            &w.acc_a,
+            Method::POST,
+            &format!("{path}/complete"),
+            Some(&json!({"outcome": "done", "comment": "Акт отправлен"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(done["state"], "completed");
+    assert_eq!(done["completed_by"], w.acc_a.id.as_str());
+    assert!(
+        notifications_of(&w, &w.manager)
+            .await
+            .contains(&"Задача выполнена: Подготовить акт сверки".to_owned())
+    );
+
+    // For a pool: its members see it.
+    let pools = json_of(
+        w.app
+            .get(&format!("/api/v1/organizations/{}/pools", w.org))
+            .await,
+        200,
+    )
+    .await;
+    let heads = pools["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "decision_makers")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p = json_of(
+        set(json!({"title": "Утвердить лимит", "pool_id": heads, "outcomes": ["approve", "reject"]})).await,
+        201,
+    )
+    .await;
+    let in_pool = json_of(
+        w.call(&w.head2, Method::GET, "/api/v1/tasks?inbox=pool", None)
+            .await,
+        200,
+    )
+    .await;
+    assert!(ids_of(&in_pool).contains(&p["id"].as_str().unwrap().to_owned()));
+
+    // For one colleague, with outcomes of its own: a rejection needs a comment.
+    let u = json_of(
+        set(json!({"title": "Проверить договор", "user_id": w.head1.id,
+                   "outcomes": ["approve", "reject", "approve"]}))
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(u["outcomes"], json!(["approve", "reject"]));
+    let upath = format!("/api/v1/tasks/{}", u["id"].as_str().unwrap());
+    let bare = json_of(
+        w.call(
+            &w.head1,
+            Method::POST,
+            &format!("{upath}/complete"),
+            Some(&json!({"outcome": "reject"})),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(bare["errors"][0]["field"], "comment", "{bare}");
+    let offered = w
+        .call(
+            &w.head1,
+            Method::POST,
+            &format!("{upath}/complete"),
+            Some(&json!({"outcome": "done"})),
+        )
+        .await;
+    assert_eq!(offered.status(), 422, "{}", offered.text().await.unwrap());
+    json_of(
+        w.call(
+            &w.head1,
+            Method::POST,
+            &format!("{upath}/complete"),
+            Some(&json!({"outcome": "reject", "comment": "Нет приложения №2"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    // Whom it is for must be said once, and must exist.
+    for (body, field) in [
+        (json!({"title": "Без исполнителя"}), "user_id"),
+        (
+            json!({"title": "Двое", "user_id": w.head1.id, "role": "head"}),
+            "user_id",
+        ),
+        (
+            json!({"title": "Чужой пул", "pool_id": uuid::Uuid::now_v7()}),
+            "pool_id",
+        ),
+        (
+            json!({"title": "Никто", "user_id": uuid::Uuid::now_v7()}),
+            "user_id",
+        ),
+        (json!({"title": "", "role": "head"}), "title"),
+    ] {
+        let p = json_of(set(body.clone()).await, 422).await;
+        assert_eq!(p["errors"][0]["field"], field, "{body} → {p}");
+    }
+    let unknown_role = set(json!({"title": "Роль", "role": "astronaut"})).await;
+    assert_eq!(unknown_role.status(), 422);
+}

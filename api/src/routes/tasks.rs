@@ -5,25 +5,32 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::role::Role;
 use sdelka_domain::task::Outcome;
-use sdelka_persistence::approvals::{InboxPart, TaskFilter, tasks_query};
-use sdelka_persistence::entity::task;
+use sdelka_persistence::StoreError;
+use sdelka_persistence::approvals::{
+    self as store, InboxPart, NewAssignee, NewTask, TaskFilter, tasks_query,
+};
+use sdelka_persistence::entity::{pool, task, user};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::approvals::{self, ActionInput, PaymentInput};
+use crate::approvals::{self, ActionInput, PaymentInput, TASK_GENERAL};
 use crate::auth::Principal;
-use crate::error::ApiResult;
+use crate::dto::RoleName;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::versioned;
+use crate::routes::{created, versioned};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_tasks)
+        .service(create_task)
         .service(get_task)
         .service(claim_task)
         .service(complete_task)
@@ -81,6 +88,8 @@ pub enum InboxFilter {
     Mine,
     /// Unclaimed tasks of my pools and roles.
     Pool,
+    /// Tasks I set for others with `POST /tasks`, in any state.
+    Created,
 }
 
 /// Whom a task is for: exactly one of the three is set.
@@ -97,8 +106,9 @@ pub struct TaskAssignee {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskView {
     pub id: Uuid,
-    /// What created it: `activity`, `supplier_invoice_decision`, `supplier_invoice_revision`,
-    /// `supplier_invoice_payment`, `supplier_invoice_closing_documents`.
+    /// What created it: `general` (`POST /tasks`), `activity`, `supplier_invoice_decision`,
+    /// `supplier_invoice_revision`, `supplier_invoice_payment`,
+    /// `supplier_invoice_closing_documents`.
     #[schema(example = "supplier_invoice_decision")]
     pub kind: String,
     #[schema(example = "Согласовать счёт поставщика №17 от 20.11.2026 на сумму 125000.00 RUB")]
@@ -123,6 +133,8 @@ pub struct TaskView {
     /// Whom the task was meant for when it went to a deputy or was delegated.
     pub delegated_from: Option<Uuid>,
     pub due_at: Option<DateTime<Utc>>,
+    /// Who set the task (the workflow's initiator for workflow tasks).
+    pub author_id: Option<Uuid>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -157,6 +169,7 @@ impl From<&task::Model> for TaskView {
             completed_at: t.completed_at,
             delegated_from: t.delegated_from,
             due_at: t.due_at,
+            author_id: t.author_id,
             version: t.version,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -220,6 +233,29 @@ pub struct CompleteTask {
     pub payment: Option<PaymentBody>,
 }
 
+/// A task set by hand: for one colleague, for everyone holding a role, or for a pool.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    #[validate(length(min = 1, max = 255, message = "title must be 1 to 255 characters"))]
+    #[schema(example = "Подготовить акт сверки с ТСЖ «Берёзка»")]
+    pub title: String,
+    #[validate(length(max = 10000))]
+    pub description: Option<String>,
+    /// For this colleague (his deputy while he is absent). Exactly one of `user_id`, `role`
+    /// and `pool_id`.
+    pub user_id: Option<Uuid>,
+    /// For everyone holding the role: the first to claim it takes it.
+    pub role: Option<RoleName>,
+    /// For the members of a pool: the first to claim it takes it.
+    pub pool_id: Option<Uuid>,
+    /// The reminder and the escalation to the supervisor are counted from here.
+    pub due_at: Option<DateTime<Utc>>,
+    /// What `complete` will accept; default `["done"]`.
+    #[validate(length(min = 1, max = 4, message = "outcomes must list 1 to 4 outcomes"))]
+    pub outcomes: Option<Vec<OutcomeName>>,
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelegateTask {
@@ -274,6 +310,7 @@ pub async fn list_tasks(
             part: match f.inbox {
                 Some(InboxFilter::Mine) => InboxPart::Mine,
                 Some(InboxFilter::Pool) => InboxPart::Pool,
+                Some(InboxFilter::Created) => InboxPart::Created,
                 None => InboxPart::Both,
             },
             state: f.state.map(|s| s.as_str().to_owned()),
@@ -287,7 +324,100 @@ pub async fn list_tasks(
     Ok(HttpResponse::Ok().json(ListPage::of(page, |t| TaskView::from(t))))
 }
 
-/// Reads one task (404 unless it is in your inbox, or you are an admin).
+/// Sets a task for a colleague, a role or a pool (SPEC §3). Whoever it is for hears of it at
+/// once (`task_assigned`, inbox and email, in the same transaction); the author follows it
+/// with `GET /tasks?inbox=created`. The deadline worker reminds and escalates it like any
+/// other task.
+#[utoipa::path(
+    tag = "approvals",
+    request_body(content = CreateTask, example = json!({"title": "Подготовить акт сверки с ТСЖ «Берёзка»", "role": "accountant", "due_at": "2026-12-01T15:00:00Z"})),
+    responses(
+        (status = 201, description = "Created", body = TaskView),
+        (status = 422, description = "No assignee or more than one, an unknown or inactive user, an unknown pool", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/tasks")]
+pub async fn create_task(
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: JsonBody<CreateTask>,
+) -> ApiResult<HttpResponse> {
+    let req = body.0;
+    let assignee = match (req.user_id, req.role, req.pool_id) {
+        (Some(u), None, None) => NewAssignee::User(u),
+        (None, Some(r), None) => NewAssignee::Role(Role::from(r).as_str()),
+        (None, None, Some(p)) => NewAssignee::Pool(p),
+        (None, None, None) => {
+            return Err(ApiError::field(
+                "user_id",
+                "required",
+                "a task needs an assignee: user_id, role or pool_id",
+            ));
+        }
+        _ => {
+            return Err(ApiError::field(
+                "user_id",
+                "conflicting_fields",
+                "give exactly one of user_id, role and pool_id",
+            ));
+        }
+    };
+    let mut outcomes: Vec<&'static str> = Vec::new();
+    for o in req.outcomes.unwrap_or_else(|| vec![OutcomeName::Done]) {
+        let name = Outcome::from(o).as_str();
+        if !outcomes.contains(&name) {
+            outcomes.push(name);
+        }
+    }
+    let txn = state.store.begin().await?;
+    match assignee {
+        NewAssignee::User(u) => {
+            let active = user::Entity::find_by_id(u)
+                .one(&txn)
+                .await
+                .map_err(StoreError::from)?
+                .is_some_and(|x| x.active && x.deleted_at.is_none());
+            if !active {
+                return Err(ApiError::field(
+                    "user_id",
+                    "not_found",
+                    format!("user_id {u} is not an active user"),
+                ));
+            }
+        }
+        NewAssignee::Pool(p) => {
+            crate::routes::ensure_exists::<pool::Entity, _>(&txn, "pool_id", p).await?;
+        }
+        NewAssignee::Role(_) => {}
+    }
+    let description = req.description.filter(|d| !d.trim().is_empty());
+    let t = store::create_task(
+        &txn,
+        &caller.actor(),
+        NewTask {
+            kind: TASK_GENERAL,
+            title: req.title.trim().to_owned(),
+            description: description.clone(),
+            subject_type: None,
+            subject_id: None,
+            step_id: None,
+            assignee,
+            outcomes,
+            due_at: req.due_at,
+            author_id: Some(caller.user_id),
+        },
+    )
+    .await?;
+    approvals::announce_task(&txn, &t, description.as_deref().unwrap_or("")).await?;
+    txn.commit().await?;
+    Ok(created(
+        format!("/api/v1/tasks/{}", t.id),
+        t.version,
+        &TaskView::from(&t),
+    ))
+}
+
+/// Reads one task (404 unless it is in your inbox, you set it, or you are an admin).
 #[utoipa::path(
     tag = "approvals",
     params(("id" = Uuid, Path, description = "Task id")),
