@@ -7,7 +7,7 @@
 # See bench/README.md for what each figure means. Usage: bash bench/run.sh
 #
 # Env (all optional):
-#   BENCH_CASES=organizations,deal-list,deal-create,issue-invoice,register-payment,claim-race
+#   BENCH_CASES=organizations,deal-list,deal-create,issue-invoice,register-payment,print-invoice,claim-race
 #                              which cases to run (comma-separated subset; default all):
 #                              organizations = the original PostgreSQL + SQLite organization runs,
 #                              pgbench, memory, time to ready; deal-list = filtered deal lists over
@@ -17,7 +17,9 @@
 #                              round (PostgreSQL): time until all settled, one winner, one email;
 #                              issue-invoice = numbers/s issuing seeded draft invoices from one
 #                              numbering template (PostgreSQL), checked gap-free afterwards;
-#                              register-payment = POST /payments, API and pgbench (PostgreSQL)
+#                              register-payment = POST /payments, API and pgbench (PostgreSQL);
+#                              print-invoice = GET /invoices/{id}/print of a 10-line invoice, as
+#                              PDF and as HTML (PostgreSQL)
 #   BENCH_CLAIM_ROUNDS=5       invoices raced in claim-race
 #   BENCH_INVOICE_DRAFTS=60000 drafts seeded for issue-invoice (one is issued per request)
 #   BENCH_DEALS=100000         deals seeded for deal-list
@@ -55,7 +57,7 @@ BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
 RESULTS_FILE="${BENCH_RESULTS_FILE:-$ROOT/bench/results/latest.txt}"
 EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
-CASES="${BENCH_CASES:-organizations,deal-list,deal-create,issue-invoice,register-payment,claim-race}"
+CASES="${BENCH_CASES:-organizations,deal-list,deal-create,issue-invoice,register-payment,print-invoice,claim-race}"
 INVOICE_DRAFTS="${BENCH_INVOICE_DRAFTS:-60000}"
 PAYMENT_BODY_FILE=bench/bodies/payment.json
 CLAIM_ROUNDS="${BENCH_CLAIM_ROUNDS:-5}"
@@ -75,8 +77,8 @@ DEAL_LIST_AMOUNT_MIN=100000.00
 for c in ${CASES//,/ }; do
   case "$c" in
     organizations | deal-list | deal-create | claim-race) ;;
-    issue-invoice | register-payment) ;;
-    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment, claim-race)" >&2; exit 2 ;;
+    issue-invoice | register-payment | print-invoice) ;;
+    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment, print-invoice, claim-race)" >&2; exit 2 ;;
   esac
 done
 has_case() { [[ ",${CASES// /,}," == *",$1,"* ]]; }
@@ -574,6 +576,37 @@ bench_money() {
     fi
   fi
 
+  if has_case print-invoice; then
+    local company inv lines i
+    sed 's/{n}/770000002/g' "$BODY_FILE" >"$WORK/print-org-body.json"
+    api_call print-org 201 -X POST "$BASE/api/v1/organizations" --data-binary "@$WORK/print-org-body.json"
+    org="$(json_get "$WORK/print-org.json" 'd["id"]')"
+    api_call print-template 201 -X POST "$BASE/api/v1/numbering-templates" --data-binary \
+      "{\"organization_id\": \"$org\", \"document_type\": \"invoice\", \"template\": \"П-{N:5}\", \"reset\": \"never\"}"
+    api_call print-company 201 -X POST "$BASE/api/v1/companies" --data-binary '{"name": "ТСЖ Рябинка"}'
+    company="$(json_get "$WORK/print-company.json" 'd["id"]')"
+    api_call print-buyer 201 -X POST "$BASE/api/v1/legal-entities" --data-binary \
+      "{\"company_id\": \"$company\", \"kind\": \"legal_entity\", \"full_name\": \"ТСЖ Рябинка\", \"short_name\": \"Рябинка\", \"inn\": \"7707083893\", \"kpp\": \"773601001\"}"
+    buyer="$(json_get "$WORK/print-buyer.json" 'd["id"]')"
+    lines=""
+    for i in $(seq 1 10); do
+      lines+="${lines:+,}{\"name\": \"Монтаж видеокамеры в подъезде $i с прокладкой кабеля\", \"quantity\": \"$i\", \"price\": \"1020.90\", \"vat_rate\": \"22\"}"
+    done
+    api_call print-invoice 201 -X POST "$BASE/api/v1/invoices" --data-binary \
+      "{\"organization_id\": \"$org\", \"buyer_legal_entity_id\": \"$buyer\", \"date\": \"2026-11-20\", \"lines\": [$lines]}"
+    inv="$(json_get "$WORK/print-invoice.json" 'd["id"]')"
+    api_call print-issue 200 -X POST "$BASE/api/v1/invoices/$inv/actions/issue" --data-binary '{}'
+    curl -sS -o "$WORK/invoice.pdf" --max-time 30 -H "Authorization: Bearer $TOKEN" \
+      "$BASE/api/v1/invoices/$inv/print?format=pdf" || die "print smoke failed"
+    [[ "$(head -c 5 "$WORK/invoice.pdf")" == "%PDF-" ]] || die "print smoke: not a PDF"
+    PRINT_PDF_BYTES="$(stat -c %s "$WORK/invoice.pdf")"
+    login # a fresh token for every run (access tokens live 15 minutes)
+    run_wrk pg-print-invoice-pdf bench/wrk/list_organizations.lua "$BASE/api/v1/invoices/$inv/print?format=pdf" 0
+    add_row pg "print invoice, 10 lines: PDF (wrk, peak)"
+    run_wrk pg-print-invoice-html bench/wrk/list_organizations.lua "$BASE/api/v1/invoices/$inv/print?format=html" 0
+    add_row pg "print invoice, 10 lines: HTML (wrk, peak)"
+  fi
+
   if has_case register-payment; then
     local saved_body=$BODY_FILE
     api_call money-pay-smoke 201 -X POST "$BASE/api/v1/payments" --data-binary "$(sed 's/{n}/0/g' "$PAYMENT_BODY_FILE")"
@@ -641,7 +674,7 @@ main() {
   if has_case deal-list || has_case deal-create; then
     bench_deals
   fi
-  if has_case issue-invoice || has_case register-payment; then
+  if has_case issue-invoice || has_case register-payment || has_case print-invoice; then
     bench_money
   fi
   if has_case claim-race; then
@@ -690,6 +723,10 @@ main() {
     if has_case issue-invoice; then
       echo
       echo "issue invoice: $ISSUE_RPS numbers/s from one template (target >= 300); $ISSUE_CHECK"
+    fi
+    if has_case print-invoice; then
+      echo
+      echo "print invoice: one issued 10-line invoice read again and again; the PDF is $PRINT_PDF_BYTES bytes"
     fi
     if has_case register-payment; then
       echo
