@@ -533,6 +533,23 @@ bench_deals() {
 # ---------------------------------------------------------------------------------------------
 # money documents (PostgreSQL only)
 # ---------------------------------------------------------------------------------------------
+# seller_and_buyer PREFIX N TEMPLATE RESET BUYER_NAME — an own organisation (the organization
+# body with {n}=N) with an invoice numbering template, and a buyer legal entity; sets org and
+# buyer (the caller's locals).
+seller_and_buyer() {
+  local prefix=$1 n=$2 template=$3 reset=$4 name=$5 company
+  sed "s/{n}/$n/g" "$BODY_FILE" >"$WORK/$prefix-org-body.json"
+  api_call "$prefix-org" 201 -X POST "$BASE/api/v1/organizations" --data-binary "@$WORK/$prefix-org-body.json"
+  org="$(json_get "$WORK/$prefix-org.json" 'd["id"]')"
+  api_call "$prefix-template" 201 -X POST "$BASE/api/v1/numbering-templates" --data-binary \
+    "{\"organization_id\": \"$org\", \"document_type\": \"invoice\", \"template\": \"$template\", \"reset\": \"$reset\"}"
+  api_call "$prefix-company" 201 -X POST "$BASE/api/v1/companies" --data-binary "{\"name\": \"$name\"}"
+  company="$(json_get "$WORK/$prefix-company.json" 'd["id"]')"
+  api_call "$prefix-buyer" 201 -X POST "$BASE/api/v1/legal-entities" --data-binary \
+    "{\"company_id\": \"$company\", \"kind\": \"legal_entity\", \"full_name\": \"$name\", \"short_name\": \"$name\", \"inn\": \"7707083893\", \"kpp\": \"773601001\"}"
+  buyer="$(json_get "$WORK/$prefix-buyer.json" 'd["id"]')"
+}
+
 bench_money() {
   local org buyer first line
   log "=== pg money ==="
@@ -542,15 +559,7 @@ bench_money() {
   ADMIN_ID="$(json_get "$WORK/money-me.json" 'd["id"]')"
 
   if has_case issue-invoice; then
-    sed 's/{n}/770000001/g' "$BODY_FILE" >"$WORK/money-org-body.json"
-    api_call money-org 201 -X POST "$BASE/api/v1/organizations" --data-binary "@$WORK/money-org-body.json"
-    org="$(json_get "$WORK/money-org.json" 'd["id"]')"
-    api_call money-template 201 -X POST "$BASE/api/v1/numbering-templates" --data-binary \
-      "{\"organization_id\": \"$org\", \"document_type\": \"invoice\", \"template\": \"СЧ-{YYYY}-{N:8}\", \"reset\": \"yearly\"}"
-    api_call money-company 201 -X POST "$BASE/api/v1/companies" --data-binary '{"name": "ТСЖ Берёзка"}'
-    api_call money-buyer 201 -X POST "$BASE/api/v1/legal-entities" --data-binary \
-      "{\"company_id\": \"$(json_get "$WORK/money-company.json" 'd["id"]')\", \"kind\": \"legal_entity\", \"full_name\": \"ТСЖ Берёзка\", \"short_name\": \"Берёзка\", \"inn\": \"7707083893\", \"kpp\": \"773601001\"}"
-    buyer="$(json_get "$WORK/money-buyer.json" 'd["id"]')"
+    seller_and_buyer money 770000001 'СЧ-{YYYY}-{N:8}' yearly 'ТСЖ Берёзка'
     log "issue-invoice: seeding $INVOICE_DRAFTS draft invoices with bench/sql/seed_invoice_drafts.sql"
     psql_bench -q -v count="$INVOICE_DRAFTS" -v org="$org" -v buyer="$buyer" -v actor="$ADMIN_ID" \
       -v date=2026-06-15 -f bench/sql/seed_invoice_drafts.sql >/dev/null ||
@@ -577,17 +586,8 @@ bench_money() {
   fi
 
   if has_case print-invoice; then
-    local company inv lines i
-    sed 's/{n}/770000002/g' "$BODY_FILE" >"$WORK/print-org-body.json"
-    api_call print-org 201 -X POST "$BASE/api/v1/organizations" --data-binary "@$WORK/print-org-body.json"
-    org="$(json_get "$WORK/print-org.json" 'd["id"]')"
-    api_call print-template 201 -X POST "$BASE/api/v1/numbering-templates" --data-binary \
-      "{\"organization_id\": \"$org\", \"document_type\": \"invoice\", \"template\": \"П-{N:5}\", \"reset\": \"never\"}"
-    api_call print-company 201 -X POST "$BASE/api/v1/companies" --data-binary '{"name": "ТСЖ Рябинка"}'
-    company="$(json_get "$WORK/print-company.json" 'd["id"]')"
-    api_call print-buyer 201 -X POST "$BASE/api/v1/legal-entities" --data-binary \
-      "{\"company_id\": \"$company\", \"kind\": \"legal_entity\", \"full_name\": \"ТСЖ Рябинка\", \"short_name\": \"Рябинка\", \"inn\": \"7707083893\", \"kpp\": \"773601001\"}"
-    buyer="$(json_get "$WORK/print-buyer.json" 'd["id"]')"
+    local inv lines i
+    seller_and_buyer print 770000002 'П-{N:5}' never 'ТСЖ Рябинка'
     lines=""
     for i in $(seq 1 10); do
       lines+="${lines:+,}{\"name\": \"Монтаж видеокамеры в подъезде $i с прокладкой кабеля\", \"quantity\": \"$i\", \"price\": \"1020.90\", \"vat_rate\": \"22\"}"
