@@ -1693,6 +1693,7 @@ async fn tasks_set_by_hand_for_a_role_a_pool_or_a_colleague() {
             "user_id",
         ),
         (json!({"title": "", "role": "head"}), "title"),
+        (json!({"title": "   ", "role": "head"}), "title"),
     ] {
         let p = json_of(set(body.clone()).await, 422).await;
         assert_eq!(p["errors"][0]["field"], field, "{body} → {p}");

@@ -343,6 +343,13 @@ pub async fn create_task(
     body: JsonBody<CreateTask>,
 ) -> ApiResult<HttpResponse> {
     let req = body.0;
+    if req.title.trim().is_empty() {
+        return Err(ApiError::field(
+            "title",
+            "required",
+            "title must not be blank",
+        ));
+    }
     let assignee = match (req.user_id, req.role, req.pool_id) {
         (Some(u), None, None) => NewAssignee::User(u),
         (None, Some(r), None) => NewAssignee::Role(Role::from(r).as_str()),
