@@ -378,31 +378,24 @@ mod tests {
 
     #[test]
     fn the_advance_confirms() {
-        assert_eq!(
-            on_payment(OrderStatus::AwaitingAdvance, 500, 499),
-            PaymentEffect::Record
-        );
-        assert_eq!(
-            on_payment(OrderStatus::AwaitingAdvance, 500, 500),
-            PaymentEffect::Confirm
-        );
-        assert_eq!(
-            on_payment(OrderStatus::Draft, 500, 10_000),
-            PaymentEffect::Record
-        );
-        // Un-applied below the advance: the confirmation is withdrawn; a completed order stays.
-        assert_eq!(
-            on_payment(OrderStatus::Confirmed, 500, 499),
-            PaymentEffect::Withdraw
-        );
-        assert_eq!(
-            on_payment(OrderStatus::Confirmed, 500, 500),
-            PaymentEffect::Record
-        );
-        assert_eq!(
-            on_payment(OrderStatus::Completed, 500, 0),
-            PaymentEffect::Record
-        );
+        use OrderStatus as S;
+        use PaymentEffect as E;
+        for (state, advance, paid, effect) in [
+            (S::AwaitingAdvance, 500, 499, E::Record),
+            (S::AwaitingAdvance, 500, 500, E::Confirm),
+            (S::Draft, 500, 10_000, E::Record),
+            // Un-applied below the advance: the confirmation is withdrawn.
+            (S::Confirmed, 500, 499, E::Withdraw),
+            (S::Confirmed, 500, 500, E::Record),
+            // A completed order stays completed, whatever happens to the money.
+            (S::Completed, 500, 0, E::Record),
+        ] {
+            assert_eq!(
+                on_payment(state, advance, paid),
+                effect,
+                "{state:?}, advance {advance}, paid {paid}"
+            );
+        }
         // No advance: the terms confirm the order at once.
         assert_eq!(
             decide(
