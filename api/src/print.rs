@@ -715,6 +715,19 @@ mod tests {
     }
 
     #[test]
+    fn characters_outside_the_font_still_give_a_pdf() {
+        let mut inv = sample(1);
+        inv.lines[0].name = "Камера 中文 😀 \u{200b}\t табуляция".into();
+        inv.buyer = Some("ΑΒΓ «Ёлка»".into());
+        let pdf = inv.to_pdf().expect("pdf");
+        let doc = PdfDocument::parse(&pdf, &printpdf::PdfParseOptions::default(), &mut Vec::new())
+            .expect("parses");
+        let text: String = doc.extract_text().into_iter().flatten().collect();
+        assert!(text.contains("Камера"), "{text}");
+        assert!(text.contains("«Ёлка»"), "{text}");
+    }
+
+    #[test]
     fn a_long_invoice_flows_onto_more_pages() {
         let one = sample(3).to_pdf().expect("pdf");
         let many = sample(120).to_pdf().expect("pdf");
