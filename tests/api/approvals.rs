@@ -1632,7 +1632,42 @@ async fn tasks_set_by_hand_for_a_role_a_pool_or_a_colleague() {
         200,
     )
     .await;
-    assert!(ids_of(&in_pool).contains(&p["id"].as_str().unwrap().to_owned()));
+    let pid = p["id"].as_str().unwrap().to_owned();
+    assert!(ids_of(&in_pool).contains(&pid));
+    // Claimed, it may be handed on: it leaves the pool and lands in the colleague's inbox.
+    let ppath = format!("/api/v1/tasks/{pid}");
+    json_of(
+        w.call(&w.head2, Method::POST, &format!("{ppath}/claim"), None)
+            .await,
+        200,
+    )
+    .await;
+    let moved = json_of(
+        w.call(
+            &w.head2,
+            Method::POST,
+            &format!("{ppath}/delegate"),
+            Some(&json!({"user_id": w.head1.id, "comment": "Посмотри, пожалуйста"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(moved["assignee"]["user_id"], w.head1.id.as_str());
+    assert_eq!(moved["assignee"]["pool_id"], Value::Null);
+    assert_eq!(moved["delegated_from"], w.head2.id.as_str());
+    let head1_mine = json_of(
+        w.call(&w.head1, Method::GET, "/api/v1/tasks?inbox=mine", None)
+            .await,
+        200,
+    )
+    .await;
+    assert!(ids_of(&head1_mine).contains(&pid));
+    assert!(
+        notifications_of(&w, &w.head1)
+            .await
+            .contains(&"Вам передана задача: Утвердить лимит".to_owned())
+    );
 
     // For one colleague, with outcomes of its own: a rejection needs a comment.
     let u = json_of(

@@ -512,8 +512,9 @@ pub async fn complete_task(
     Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
 }
 
-/// Hands a task you hold to a colleague (an admin may hand any). Pool tasks are claimed, not
-/// delegated.
+/// Hands a task you hold to a colleague (an admin may hand any); he is told. A supplier
+/// invoice's decision and payment tasks belong to whoever of the pool claims them and are not
+/// delegated; any other pool or role task may be, once claimed.
 #[utoipa::path(
     tag = "approvals",
     params(("id" = Uuid, Path, description = "Task id")),
@@ -521,7 +522,7 @@ pub async fn complete_task(
     responses(
         (status = 200, description = "Delegated", body = TaskView),
         (status = 403, description = "You do not hold the task", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A pool task, or a finished one", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 409, description = "A supplier invoice's pool task, or a finished one", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/tasks/{id}/delegate")]
