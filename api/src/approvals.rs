@@ -18,7 +18,7 @@ use sdelka_persistence::approvals::{
     POOL_ACCOUNTANTS, POOL_DECISION_MAKERS, SUBJECT_ACTIVITY, SUBJECT_SUPPLIER_INVOICE,
     TASK_CLAIMED, TASK_COMPLETED,
 };
-use sdelka_persistence::entity::{activity, file, supplier_invoice, task};
+use sdelka_persistence::entity::{activity, file, pool, supplier_invoice, task, user};
 use sdelka_persistence::journal::{self, Change, now};
 use sdelka_persistence::notifications::{self, EntityRef};
 use sdelka_persistence::outbox::{self, OutgoingEmail};
@@ -1096,6 +1096,57 @@ async fn complete_activity_row<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
+}
+
+/// `POST /tasks`: a task set by hand for an active user, a role or an existing pool, announced
+/// to whoever is to work on it in the same transaction; its author may follow it.
+pub async fn set_task<C: ConnectionTrait>(
+    db: &C,
+    caller: &Principal,
+    title: &str,
+    description: Option<String>,
+    assignee: NewAssignee,
+    outcomes: Vec<&'static str>,
+    due_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<task::Model> {
+    match assignee {
+        NewAssignee::User(u) => {
+            let active = user::Entity::find_by_id(u)
+                .one(db)
+                .await?
+                .is_some_and(|x| x.active && x.deleted_at.is_none());
+            if !active {
+                return Err(ApiError::field(
+                    "user_id",
+                    "not_found",
+                    format!("user_id {u} is not an active user"),
+                ));
+            }
+        }
+        NewAssignee::Pool(p) => {
+            crate::routes::ensure_exists::<pool::Entity, _>(db, "pool_id", p).await?;
+        }
+        NewAssignee::Role(_) => {}
+    }
+    let t = store::create_task(
+        db,
+        &caller.actor(),
+        NewTask {
+            kind: TASK_GENERAL,
+            title: title.to_owned(),
+            description,
+            subject_type: None,
+            subject_id: None,
+            step_id: None,
+            assignee,
+            outcomes,
+            due_at,
+            author_id: Some(caller.user_id),
+        },
+    )
+    .await?;
+    announce_task(db, &t, t.description.as_deref().unwrap_or("")).await?;
+    Ok(t)
 }
 
 /// `POST /tasks/{id}/delegate`: the holder (or an admin) hands the task to a colleague — to his

@@ -7,19 +7,15 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::role::Role;
 use sdelka_domain::task::Outcome;
-use sdelka_persistence::StoreError;
-use sdelka_persistence::approvals::{
-    self as store, InboxPart, NewAssignee, NewTask, TaskFilter, tasks_query,
-};
-use sdelka_persistence::entity::{pool, task, user};
+use sdelka_persistence::approvals::{InboxPart, NewAssignee, TaskFilter, tasks_query};
+use sdelka_persistence::entity::task;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::approvals::{self, ActionInput, PaymentInput, TASK_GENERAL};
+use crate::approvals::{self, ActionInput, PaymentInput};
 use crate::auth::Principal;
 use crate::dto::RoleName;
 use crate::error::{ApiError, ApiResult};
@@ -377,45 +373,16 @@ pub async fn create_task(
         }
     }
     let txn = state.store.begin().await?;
-    match assignee {
-        NewAssignee::User(u) => {
-            let active = user::Entity::find_by_id(u)
-                .one(&txn)
-                .await
-                .map_err(StoreError::from)?
-                .is_some_and(|x| x.active && x.deleted_at.is_none());
-            if !active {
-                return Err(ApiError::field(
-                    "user_id",
-                    "not_found",
-                    format!("user_id {u} is not an active user"),
-                ));
-            }
-        }
-        NewAssignee::Pool(p) => {
-            crate::routes::ensure_exists::<pool::Entity, _>(&txn, "pool_id", p).await?;
-        }
-        NewAssignee::Role(_) => {}
-    }
-    let description = req.description.filter(|d| !d.trim().is_empty());
-    let t = store::create_task(
+    let t = approvals::set_task(
         &txn,
-        &caller.actor(),
-        NewTask {
-            kind: TASK_GENERAL,
-            title: req.title.trim().to_owned(),
-            description: description.clone(),
-            subject_type: None,
-            subject_id: None,
-            step_id: None,
-            assignee,
-            outcomes,
-            due_at: req.due_at,
-            author_id: Some(caller.user_id),
-        },
+        &caller,
+        req.title.trim(),
+        req.description.filter(|d| !d.trim().is_empty()),
+        assignee,
+        outcomes,
+        req.due_at,
     )
     .await?;
-    approvals::announce_task(&txn, &t, description.as_deref().unwrap_or("")).await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/tasks/{}", t.id),
