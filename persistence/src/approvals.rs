@@ -282,8 +282,13 @@ pub async fn transition_task<C: ConnectionTrait>(
 ) -> StoreResult<Option<task::Model>> {
     next.version = current.version + 1;
     next.updated_at = now();
+    let mut row = next.clone().into_active_model().reset_all();
+    // The deadline worker's marks are its own (see `mark_deadline`): a transition read before
+    // a reminder went out must not erase it and have it sent again.
+    row.reminded_at = sea_orm::ActiveValue::NotSet;
+    row.escalated_at = sea_orm::ActiveValue::NotSet;
     let res = task::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
+        .set(row)
         .filter(task::Column::Id.eq(current.id))
         .filter(task::Column::State.eq(current.state.clone()))
         .filter(task::Column::Version.eq(current.version))
@@ -818,7 +823,10 @@ pub async fn tasks_with_due_deadlines<C: ConnectionTrait>(
         .await?)
 }
 
-/// Marks a task reminded or escalated if it is still the version that was read.
+/// Marks a task reminded or escalated, once: the compare-and-set is on the mark itself, so of
+/// several instances only one sends it. The mark is bookkeeping, not a change of the task: it
+/// leaves `version` alone, so a user claiming or completing the task at that moment is not
+/// refused for a race with the reminder, and [`transition_task`] never writes the marks back.
 pub async fn mark_deadline<C: ConnectionTrait>(
     db: &C,
     t: &task::Model,
@@ -832,10 +840,9 @@ pub async fn mark_deadline<C: ConnectionTrait>(
     };
     let res = task::Entity::update_many()
         .col_expr(column, Expr::value(at))
-        .col_expr(task::Column::Version, Expr::value(t.version + 1))
-        .col_expr(task::Column::UpdatedAt, Expr::value(at))
         .filter(task::Column::Id.eq(t.id))
-        .filter(task::Column::Version.eq(t.version))
+        .filter(column.is_null())
+        .filter(task::Column::State.is_in([TASK_OPEN, TASK_CLAIMED]))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -1736,3 +1736,88 @@ async fn tasks_set_by_hand_for_a_role_a_pool_or_a_colleague() {
     let unknown_role = set(json!({"title": "Роль", "role": "astronaut"})).await;
     assert_eq!(unknown_role.status(), 422);
 }
+
+/// A reminder is bookkeeping, not a change of the task: the holder's `If-Match` read before it
+/// went out still holds, and a later transition does not erase the mark and send it again.
+#[tokio::test]
+async fn a_reminder_does_not_race_the_holder_nor_repeat_after_a_transition() {
+    let w = world_with(|c| c.workers = false).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(30)).to_rfc3339();
+    let mut tasks = Vec::new();
+    for subject in ["Позвонить в ТСЖ", "Отправить акт"] {
+        let a = json_of(
+            w.call(
+                &w.manager,
+                Method::POST,
+                "/api/v1/activities",
+                Some(&json!({"type": "task", "subject": subject, "deadline": soon})),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let list = json_of(
+            w.call(
+                &w.manager,
+                Method::GET,
+                &format!("/api/v1/tasks?subject_id={}", a["id"].as_str().unwrap()),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        tasks.push(ids_of(&list)[0].clone());
+    }
+    let read = w
+        .call(
+            &w.manager,
+            Method::GET,
+            &format!("/api/v1/tasks/{}", tasks[0]),
+            None,
+        )
+        .await;
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+
+    let state = &w.app.server.as_ref().unwrap().state;
+    let worker = sdelka_api::approvals::TaskDeadlineWorker {
+        store: state.store.clone(),
+        config: state.config.clone(),
+    };
+    assert_eq!(worker.tick().await.unwrap(), 2, "both tasks are due soon");
+
+    // The version read before the reminder is still the task's version.
+    let done = w
+        .app
+        .request(
+            Method::POST,
+            &format!("/api/v1/tasks/{}/complete", tasks[0]),
+            &w.manager.token,
+        )
+        .header("if-match", etag)
+        .json(&json!({"outcome": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+
+    // A transition after the reminder keeps its mark: no second reminder.
+    json_of(
+        w.call(
+            &w.manager,
+            Method::POST,
+            &format!("/api/v1/tasks/{}/delegate", tasks[1]),
+            Some(&json!({"user_id": w.head1.id})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(worker.tick().await.unwrap(), 0);
+    let reminders = notifications_of(&w, &w.manager)
+        .await
+        .into_iter()
+        .filter(|t| t.starts_with("Напоминание"))
+        .count();
+    assert_eq!(reminders, 2);
+}
