@@ -297,8 +297,9 @@ pub fn row_copy(
 /// invoice is issued and removed when it is cancelled; numbers typed in by users or imported
 /// from elsewhere are left alone. A deleted deal is not touched.
 ///
-/// Lock the deal with [`crate::records::lock_row`] before taking the invoice's number, so that
-/// the numbering counter is never held while waiting for the deal.
+/// The deal's row is locked here, so concurrent issues and cancellations for one deal queue
+/// instead of losing a compare-and-set. An issue should take that lock earlier, before the
+/// invoice's number, so that the numbering counter is never held while waiting for the deal.
 pub async fn note_invoice_number<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -306,6 +307,7 @@ pub async fn note_invoice_number<C: ConnectionTrait>(
     number: &str,
     listed: bool,
 ) -> StoreResult<()> {
+    records::lock_row(db, "deals", deal_id).await?;
     let edited = records::update::<deal::Entity, _, _, std::convert::Infallible>(
         db,
         actor,

@@ -1069,7 +1069,20 @@ async fn a_deal_lists_the_numbers_of_its_live_invoices() {
     assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(listed.contains(&"1С-55".to_owned()));
     assert!(!listed.contains(&void["number"].as_str().unwrap().to_owned()));
-    // The change is in the deal's audit trail like any other edit.
+    // The other two cancelled at once: both land, only the number typed by hand stays.
+    let paths: Vec<String> = issued[1..]
+        .iter()
+        .map(|(_, inv)| format!("/api/v1/invoices/{}/actions/cancel", id(inv)))
+        .collect();
+    let reason = json!({"comment": "клиент отказался"});
+    let cancels: Vec<(u16, Value)> =
+        futures_util::future::join_all(paths.iter().map(|p| post(&app, p, &reason))).await;
+    for (s, c) in &cancels {
+        assert_eq!(*s, 200, "{c}");
+    }
+    let (_, d) = get(&app, &format!("/api/v1/deals/{deal}")).await;
+    assert_eq!(d["invoice_numbers"], json!(["1С-55"]));
+    // The changes are in the deal's audit trail like any other edit.
     let (s, history) = get(&app, &format!("/api/v1/deals/{deal}/timeline?limit=50")).await;
     assert_eq!(s, 200, "{history}");
     let edits = history["items"]
@@ -1080,7 +1093,7 @@ async fn a_deal_lists_the_numbers_of_its_live_invoices() {
             e["action"] == "updated" && e["changes"].to_string().contains("invoice_numbers")
         })
         .count();
-    assert_eq!(edits, 4, "three issues and one cancellation: {history}");
+    assert_eq!(edits, 6, "three issues and three cancellations: {history}");
 }
 
 /// DOC-2 both ways: the advance arriving confirms an order; un-applying that payment so the
