@@ -174,12 +174,19 @@ async fn adopt_files<C: ConnectionTrait>(
         "invoice_scan"
     };
     for f in files {
-        records::update::<file::Entity, _, _, ApiError>(db, &caller.actor(), f.id, None, |m| {
-            m.entity_type = SUBJECT_SUPPLIER_INVOICE.to_owned();
-            m.entity_id = invoice_id;
-            m.document_type = document_type.to_owned();
-            Ok(())
-        })
+        records::update::<file::Entity, _, _, ApiError>(
+            db,
+            &caller.actor(),
+            f.id,
+            None,
+            |m| {
+                m.entity_type = SUBJECT_SUPPLIER_INVOICE.to_owned();
+                m.entity_id = invoice_id;
+                m.document_type = document_type.to_owned();
+                Ok(())
+            },
+            records::snapshot,
+        )
         .await??;
         store::link_file(db, invoice_id, f.id, round, purpose).await?;
     }
@@ -393,7 +400,13 @@ pub async fn register_invoice<C: ConnectionTrait>(
         }
     }
     let files = visible_files(db, caller, file_ids).await?;
-    let inv = records::create::<supplier_invoice::Entity, _>(db, &caller.actor(), model).await?;
+    let inv = records::create::<supplier_invoice::Entity, _>(
+        db,
+        &caller.actor(),
+        model,
+        records::snapshot,
+    )
+    .await?;
     adopt_files(db, caller, inv.id, &files, inv.round, FILES_INVOICE).await?;
     store::record_transition(
         db,
@@ -1087,6 +1100,7 @@ async fn complete_activity_row<C: ConnectionTrait>(
             m.result = Some(result.to_owned());
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     sdelka_persistence::reminders::cancel_pending(
@@ -1208,6 +1222,7 @@ pub async fn delegate_task<C: ConnectionTrait>(
                 m.responsible_id = target;
                 Ok(())
             },
+            records::snapshot,
         )
         .await??;
     }

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use sdelka_domain::role::{Role, RoleSet};
-use sdelka_persistence::{Actor, credentials};
+use sdelka_persistence::credentials;
+pub use sdelka_persistence::ops::Caller;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -147,31 +148,26 @@ pub fn password_fingerprint(password_hash: &str) -> String {
     credentials::hash_secret(password_hash)[..16].to_owned()
 }
 
-/// The authenticated caller.
+/// The authenticated caller of a request: the operations' [`Caller`], extracted from the
+/// `Authorization` header.
 #[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: Uuid,
-    /// Roles this request acts with (an API token's are its owner's, narrowed to the token's).
-    pub roles: RoleSet,
-    pub api_token_id: Option<Uuid>,
+pub struct Principal(pub Caller);
+
+impl std::ops::Deref for Principal {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
 }
 
 impl Principal {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(role)
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.has(Role::Admin)
-    }
-
-    /// The journal's view of this caller.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: Some(self.user_id),
-            api_token_id: self.api_token_id,
-            request_id: current_request_id(),
-        }
+    fn of(user_id: Uuid, roles: RoleSet, api_token_id: Option<Uuid>) -> Self {
+        Principal(Caller {
+            user_id,
+            roles,
+            api_token_id,
+            correlation_id: current_request_id(),
+        })
     }
 }
 
@@ -215,18 +211,14 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
         };
         let roles =
             RoleSet::from_storage(&owner.roles).intersection(&RoleSet::from_storage(&t.roles));
-        return Ok(Principal {
-            user_id: owner.id,
-            roles,
-            api_token_id: Some(t.id),
-        });
+        return Ok(Principal::of(owner.id, roles, Some(t.id)));
     }
     let claims = state.jwt.verify(&token, "access")?;
-    Ok(Principal {
-        user_id: claims.sub,
-        roles: claims.roles.into_iter().collect(),
-        api_token_id: None,
-    })
+    Ok(Principal::of(
+        claims.sub,
+        claims.roles.into_iter().collect(),
+        None,
+    ))
 }
 
 impl FromRequest for Principal {
@@ -309,13 +301,3 @@ impl Policy for SalesStaffOnly {
 }
 
 pub type SalesStaff = Authorized<SalesStaffOnly>;
-
-impl Principal {
-    /// Whose records this caller may see (see `sdelka_persistence::visibility`).
-    pub async fn visibility(
-        &self,
-        db: &impl sea_orm::ConnectionTrait,
-    ) -> Result<sdelka_persistence::visibility::Scope, ApiError> {
-        Ok(sdelka_persistence::visibility::scope_of(db, self.user_id, self.is_admin()).await?)
-    }
-}

@@ -94,6 +94,7 @@ pub async fn ensure_first_admin(
             updated_at: at,
             deleted_at: None,
         },
+        records::snapshot,
     )
     .await;
     match created {

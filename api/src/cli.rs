@@ -91,6 +91,7 @@ pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                     updated_at: at,
                     deleted_at: None,
                 },
+                records::snapshot,
             )
             .await?;
             crate::routes::users::queue_welcome_email(&state, &txn, &u)

@@ -582,26 +582,29 @@ impl ImportWorker {
             RowRecord::Lead(fields) => {
                 let model =
                     crate::routes::leads::new_lead(fields.clone(), LeadSource::Import, responsible)
-                        .map_err(|e| Refused::Row(e.detail))?;
+                        .map_err(|e| Refused::Row(e.0.detail))?;
                 let model = lead::Model {
                     import_key: Some(lead_key(&row.key)),
                     import_id: Some(job.id),
                     ..model
                 };
-                records::create::<lead::Entity, _>(db, actor, model).await?;
+                records::create::<lead::Entity, _>(db, actor, model, records::snapshot).await?;
             }
             RowRecord::Company(c) => {
-                let mut model = crate::routes::companies::new_company(
+                let mut model = sdelka_persistence::ops::companies::new_company(
                     c.name.clone(),
                     responsible,
-                    &[crate::routes::companies::CompanyType::Client],
+                    &[sdelka_persistence::ops::companies::CompanyType::Client],
                 );
                 model.industry = c.industry.clone();
                 model.source = c.source.clone();
-                model.external_ids =
-                    crate::routes::clients::external_ids_json(std::slice::from_ref(&row.key));
-                crate::routes::companies::set_tags(&mut model, c.tags.clone());
-                let saved = records::create::<company::Entity, _>(db, actor, model).await?;
+                model.external_ids = sdelka_persistence::ops::clients::external_ids_json(
+                    std::slice::from_ref(&row.key),
+                );
+                sdelka_persistence::ops::companies::set_tags(&mut model, c.tags.clone());
+                let saved =
+                    records::create::<company::Entity, _>(db, actor, model, records::snapshot)
+                        .await?;
                 clients::set_external_ids(db, "company", saved.id, std::slice::from_ref(&row.key))
                     .await?;
             }
@@ -615,10 +618,13 @@ impl ImportWorker {
                 model.first_name = c.first_name.clone();
                 model.middle_name = c.middle_name.clone();
                 model.position = c.position.clone();
-                model.external_ids =
-                    crate::routes::clients::external_ids_json(std::slice::from_ref(&row.key));
+                model.external_ids = sdelka_persistence::ops::clients::external_ids_json(
+                    std::slice::from_ref(&row.key),
+                );
                 crate::routes::contacts::refresh_search(&mut model);
-                let saved = records::create::<contact::Entity, _>(db, actor, model).await?;
+                let saved =
+                    records::create::<contact::Entity, _>(db, actor, model, records::snapshot)
+                        .await?;
                 clients::set_external_ids(db, "contact", saved.id, std::slice::from_ref(&row.key))
                     .await?;
             }
@@ -645,7 +651,7 @@ impl ImportWorker {
         };
         let parsed = match parse_rows(kind, &job.content, &stored.mapping, stored.delimiter) {
             Ok(p) => p,
-            Err(e) => return self.fail(job, e.detail).await,
+            Err(e) => return self.fail(job, e.0.detail).await,
         };
         let mut errors = parsed.errors;
         job.total_rows = parsed.total as i32;

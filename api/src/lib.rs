@@ -6,12 +6,18 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
-pub mod dto;
+pub mod dto {
+    //! Wire types shared by several areas live with the operations.
+    pub use sdelka_persistence::ops::dto::*;
+}
 pub mod error;
 pub mod extract;
 pub mod heap;
 pub mod imports;
-pub mod lists;
+pub mod lists {
+    //! The list conventions live with the operations; re-exported for the handlers.
+    pub use sdelka_persistence::ops::list::*;
+}
 pub mod mail;
 pub mod middleware;
 pub mod negotiate;

@@ -17,3 +17,10 @@ pub struct AppState {
     /// The OpenAPI document, serialised once at start.
     pub openapi_json: Arc<String>,
 }
+
+impl AppState {
+    /// Where an operation called by a handler runs: on the store, in its own transaction.
+    pub fn db(&self) -> sdelka_persistence::ops::Db<'_> {
+        sdelka_persistence::ops::Db::Store(&self.store)
+    }
+}

@@ -251,7 +251,7 @@ pub async fn create_task<C: ConnectionTrait>(
         updated_at: at,
         deleted_at: None,
     };
-    crate::records::create::<task::Entity, _>(db, actor, model).await
+    crate::records::create::<task::Entity, _>(db, actor, model, crate::records::snapshot).await
 }
 
 /// The unfinished task of a subject (a workflow keeps at most one open at a time).
@@ -691,6 +691,7 @@ pub async fn open_step<C: ConnectionTrait>(
             updated_at: at,
             deleted_at: None,
         },
+        crate::records::snapshot,
     )
     .await
 }
@@ -746,6 +747,7 @@ pub async fn settle_step<C: ConnectionTrait>(
             s.finished_at = Some(at);
             Ok(())
         },
+        crate::records::snapshot,
     )
     .await??;
     Ok(state.to_owned())

@@ -70,6 +70,21 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Map<String, Value>
     out
 }
 
+/// What a feed reader learns of a deleted record: its id and type, its last version and the
+/// ids other systems know it by.
+pub fn tombstone(entity_type: &str, id: Uuid, last: Option<&Value>) -> Value {
+    let mut t = Map::new();
+    t.insert("id".into(), Value::String(id.to_string()));
+    t.insert("type".into(), Value::String(entity_type.to_owned()));
+    t.insert("deleted".into(), Value::Bool(true));
+    for key in ["version", "external_ids"] {
+        if let Some(v) = last.and_then(|l| l.get(key)) {
+            t.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(t)
+}
+
 /// Writes the audit record and the domain event of `change`. Call inside the transaction that
 /// makes the change.
 pub async fn record<C: ConnectionTrait>(
@@ -93,11 +108,18 @@ pub async fn record<C: ConnectionTrait>(
     .insert(db)
     .await?;
 
+    let object = match change.after {
+        Some(after) => after.clone(),
+        None => tombstone(change.entity_type, change.entity_id, change.before),
+    };
     let payload = serde_json::json!({
-        "object": change.after.or(change.before),
+        "object": object,
         "changed_fields": changes.keys().collect::<Vec<_>>(),
         "changes": changes,
         "comment": change.comment,
+        "actor": actor.user_id,
+        "credential": actor.api_token_id.or(actor.user_id),
+        "correlation_id": actor.request_id,
     });
     domain_event::ActiveModel {
         seq: sea_orm::NotSet,

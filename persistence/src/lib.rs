@@ -36,3 +36,5 @@ pub mod quotes;
 // Money documents (WF-NUM, DOC-3, DOC-4).
 pub mod automation;
 pub mod numbering;
+// The application core: every use case as one operation.
+pub mod ops;

@@ -97,7 +97,9 @@ pub async fn copy_rows<C: ConnectionTrait>(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let copy = row_copy(r, document_type, document_id, at);
-        out.push(records::create::<product_row::Entity, _>(db, actor, copy).await?);
+        out.push(
+            records::create::<product_row::Entity, _>(db, actor, copy, records::snapshot).await?,
+        );
     }
     Ok(out)
 }
@@ -110,7 +112,8 @@ pub async fn remove_rows<C: ConnectionTrait>(
     document_id: Uuid,
 ) -> StoreResult<()> {
     for r in rows_of(db, document_type, document_id).await? {
-        records::soft_delete::<product_row::Entity, _>(db, actor, r.id, None).await?;
+        records::soft_delete::<product_row::Entity, _>(db, actor, r.id, None, records::snapshot)
+            .await?;
     }
     Ok(())
 }

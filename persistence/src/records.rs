@@ -52,8 +52,14 @@ where
         .ok_or(StoreError::NotFound)
 }
 
-/// Inserts `model` and journals its creation.
-pub async fn create<E, C>(db: &C, actor: &Actor, model: E::Model) -> StoreResult<E::Model>
+/// Inserts `model` and journals its creation; `present` gives the record's public
+/// representation (what its `GET` answers), which the event carries.
+pub async fn create<E, C>(
+    db: &C,
+    actor: &Actor,
+    model: E::Model,
+    present: impl FnOnce(&E::Model) -> Value,
+) -> StoreResult<E::Model>
 where
     E: VersionedRecord,
     E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
@@ -63,7 +69,7 @@ where
 {
     let am = model.clone().into_active_model().reset_all();
     E::insert(am).exec_without_returning(db).await?;
-    let after = snapshot(&model);
+    let after = present(&model);
     journal::record(
         db,
         actor,
@@ -82,13 +88,15 @@ where
 
 /// Applies `edit` to the current record as one compare-and-set on its version, refusing with
 /// `StaleVersion` when `expected_version` (the caller's `If-Match`) is not current, and
-/// journals the field changes. `edit` returns a domain error to abort without writing.
+/// journals the field changes of its public representation (`present`). `edit` returns a
+/// domain error to abort without writing.
 pub async fn update<E, C, F, X>(
     db: &C,
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
     edit: F,
+    present: impl Fn(&E::Model) -> Value,
 ) -> StoreResult<Result<E::Model, X>>
 where
     E: VersionedRecord,
@@ -110,10 +118,10 @@ where
     if current == next {
         return Ok(Ok(current));
     }
-    let before = snapshot(&current);
+    let before = present(&current);
     E::touch(&mut next, version + 1, now());
     write_if_version::<E, C>(db, &next, version).await?;
-    let after = snapshot(&next);
+    let after = present(&next);
     journal::record(
         db,
         actor,
@@ -136,6 +144,7 @@ pub async fn soft_delete<E, C>(
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
+    present: impl FnOnce(&E::Model) -> Value,
 ) -> StoreResult<()>
 where
     E: VersionedRecord,
@@ -152,7 +161,7 @@ where
     E::touch(&mut next, version + 1, at);
     E::set_deleted(&mut next, at);
     write_if_version::<E, C>(db, &next, version).await?;
-    let before = snapshot(&current);
+    let before = present(&current);
     journal::record(
         db,
         actor,

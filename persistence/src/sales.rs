@@ -327,6 +327,7 @@ pub async fn note_invoice_number<C: ConnectionTrait>(
             d.invoice_numbers = serde_json::to_string(&numbers).unwrap_or_else(|_| "[]".into());
             Ok(())
         },
+        records::snapshot,
     )
     .await;
     match edited {

@@ -410,7 +410,9 @@ pub async fn create_activity(
     };
     let txn = state.store.begin().await?;
     ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
-    let model = records::create::<activity::Entity, _>(&txn, &caller.actor(), model).await?;
+    let model =
+        records::create::<activity::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
+            .await?;
     // An activity of type task is a task of the shared inbox (SPEC §3).
     if kind.takes_time_entries() {
         crate::approvals::open_activity_task(&txn, &caller, &model).await?;
@@ -511,6 +513,7 @@ pub async fn update_activity(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     match req.remind_at {
@@ -544,7 +547,14 @@ pub async fn delete_activity(
     let id = id.into_inner();
     let txn = state.store.begin().await?;
     visible_activity(&txn, &caller, id).await?;
-    records::soft_delete::<activity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<activity::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
     let deleted = activity::Entity::find_by_id(id).one(&txn).await?;
     if let Some(a) = deleted {
@@ -573,15 +583,21 @@ pub async fn complete_activity(
     let result = body.0.result;
     let txn = state.store.begin().await?;
     visible_activity(&txn, &caller, id).await?;
-    let updated =
-        records::update::<activity::Entity, _, _, ApiError>(&txn, &caller.actor(), id, None, |a| {
+    let updated = records::update::<activity::Entity, _, _, ApiError>(
+        &txn,
+        &caller.actor(),
+        id,
+        None,
+        |a| {
             let at = rules::complete(a.completed_at, now())
                 .map_err(|e| ApiError::new(ErrorCode::Conflict, e.to_string()))?;
             a.completed_at = Some(at);
             a.result = Some(result.trim().to_owned());
             Ok(())
-        })
-        .await??;
+        },
+        records::snapshot,
+    )
+    .await??;
     // Nothing is left to remind of.
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
     // Its inbox task is completed with it.
@@ -705,6 +721,7 @@ pub async fn add_time_entry(
             updated_at: at,
             deleted_at: None,
         },
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;

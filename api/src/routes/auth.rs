@@ -214,8 +214,12 @@ pub async fn password_set(
         api_token_id: None,
         request_id: crate::error::current_request_id(),
     };
-    let result =
-        records::update::<user::Entity, _, _, ApiError>(&txn, &actor, claims.sub, None, |u| {
+    let result = records::update::<user::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        claims.sub,
+        None,
+        |u| {
             if claims.pwv.as_deref() != Some(password_fingerprint(&u.password_hash).as_str()) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidToken,
@@ -224,8 +228,10 @@ pub async fn password_set(
             }
             u.password_hash = new_hash;
             Ok(())
-        })
-        .await?;
+        },
+        records::snapshot,
+    )
+    .await?;
     result?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -216,7 +216,13 @@ pub async fn create_rule(
         deleted_at: None,
     };
     let txn = state.store.begin().await?;
-    let saved = records::create::<automation_rule::Entity, _>(&txn, &admin.actor(), model).await?;
+    let saved = records::create::<automation_rule::Entity, _>(
+        &txn,
+        &admin.actor(),
+        model,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/automation-rules/{}", saved.id),
@@ -299,6 +305,7 @@ pub async fn update_rule(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     txn.commit().await?;
@@ -328,6 +335,7 @@ pub async fn delete_rule(
         &admin.actor(),
         id.into_inner(),
         if_match.0,
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;

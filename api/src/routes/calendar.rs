@@ -301,7 +301,13 @@ pub async fn create_event(
     let txn = state.store.begin().await?;
     check_participants(&txn, &req.participants).await?;
     ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
-    let model = records::create::<calendar_event::Entity, _>(&txn, &caller.actor(), model).await?;
+    let model = records::create::<calendar_event::Entity, _>(
+        &txn,
+        &caller.actor(),
+        model,
+        records::snapshot,
+    )
+    .await?;
     set_participants(&txn, model.id, &req.participants).await?;
     if let Some(t) = req.remind_at {
         reminders::schedule(
@@ -393,6 +399,7 @@ pub async fn update_event(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     if let Some(p) = &req.participants {
@@ -428,8 +435,14 @@ pub async fn delete_event(
     let id = id.into_inner();
     let txn = state.store.begin().await?;
     visible_event(&txn, &caller, id).await?;
-    records::soft_delete::<calendar_event::Entity, _>(&txn, &caller.actor(), id, if_match.0)
-        .await?;
+    records::soft_delete::<calendar_event::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     reminders::cancel_pending(&txn, TARGET_CALENDAR_EVENT, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

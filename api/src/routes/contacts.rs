@@ -23,13 +23,13 @@ use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::clients::{
-    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
-    external_refs, responsible, strings_of,
-};
 use crate::routes::legal_entities::LegalEntityKind;
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use sdelka_persistence::ops::clients::{
+    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
+    external_refs, responsible, strings_of,
+};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_contacts)
@@ -527,10 +527,13 @@ pub async fn create_contact(
         return Err(v.into());
     }
     let scope = caller.visibility(&state.store.conn).await?;
-    model.responsible_id = responsible(&state, &caller, &scope, req.responsible_id).await?;
+    model.responsible_id =
+        responsible(&state.store.conn, &caller, &scope, req.responsible_id).await?;
     let txn = state.store.begin().await?;
     let warnings = duplicate_warnings(&txn, &scope, &model).await?;
-    let model = records::create::<contact::Entity, _>(&txn, &caller.actor(), model).await?;
+    let model =
+        records::create::<contact::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
+            .await?;
     store::set_external_ids(&txn, "contact", model.id, &refs).await?;
     txn.commit().await?;
     let mut view = ContactView::from(&model);
@@ -599,7 +602,7 @@ pub async fn update_contact(
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
     let responsible_id = match req.responsible_id {
-        Some(r) => Some(responsible(&state, &caller, &scope, Some(r)).await?),
+        Some(r) => Some(responsible(&state.store.conn, &caller, &scope, Some(r)).await?),
         None => None,
     };
     let addresses_changed = phones.is_some() || emails.is_some();
@@ -657,6 +660,7 @@ pub async fn update_contact(
             c.search_text = search_text(c);
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     if let Some(r) = &refs {
@@ -690,7 +694,14 @@ pub async fn delete_contact(
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
     let txn = state.store.begin().await?;
-    records::soft_delete::<contact::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<contact::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     store::release_external_ids(&txn, "contact", id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -540,11 +540,18 @@ async fn refresh_deal_amount<C: ConnectionTrait>(
                 format!("the deal's total would be too large: {e}"),
             )
         })?;
-    let updated = records::update::<deal::Entity, _, _, ApiError>(db, actor, deal_id, None, |d| {
-        d.amount_minor = total;
-        d.rows_revision += 1;
-        Ok(())
-    })
+    let updated = records::update::<deal::Entity, _, _, ApiError>(
+        db,
+        actor,
+        deal_id,
+        None,
+        |d| {
+            d.amount_minor = total;
+            d.rows_revision += 1;
+            Ok(())
+        },
+        records::snapshot,
+    )
     .await??;
     Ok(updated)
 }
@@ -807,7 +814,7 @@ pub async fn open_deal<C: ConnectionTrait>(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<deal::Entity, _>(txn, &actor, model).await?;
+    let saved = records::create::<deal::Entity, _>(txn, &actor, model, records::snapshot).await?;
     record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
     Ok(saved)
 }
@@ -908,8 +915,12 @@ pub async fn update_deal(
         _ => None,
     };
     let at = now();
-    let updated =
-        records::update::<deal::Entity, _, _, ApiError>(&txn, &actor, id, if_match.0, |d| {
+    let updated = records::update::<deal::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        id,
+        if_match.0,
+        |d| {
             if let Some(t) = &req.title {
                 d.title = t.trim().to_owned();
                 d.search_text = deal_search_text(&d.title);
@@ -963,8 +974,10 @@ pub async fn update_deal(
                 d.external_id = e.clone();
             }
             Ok(())
-        })
-        .await??;
+        },
+        records::snapshot,
+    )
+    .await??;
     if let Some(to) = moved_to {
         record_stage_change(&txn, id, Some(current.stage_id), to, actor.user_id, at).await?;
     }
@@ -993,7 +1006,14 @@ pub async fn delete_deal(
     let txn = state.store.begin().await?;
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
-    records::soft_delete::<deal::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<deal::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -1089,7 +1109,8 @@ pub async fn add_product_row(
     let scope = caller.visibility(&txn).await?;
     let d = visible_deal(&txn, &scope, deal_id).await?;
     let row = priced_row(&txn, &req, &d.currency, DEAL_ROWS, deal_id).await?;
-    let saved = records::create::<product_row::Entity, _>(&txn, &actor, row).await?;
+    let saved =
+        records::create::<product_row::Entity, _>(&txn, &actor, row, records::snapshot).await?;
     refresh_deal_amount(&txn, &actor, deal_id).await?;
     txn.commit().await?;
     Ok(created(
@@ -1327,6 +1348,7 @@ pub async fn update_product_row(
             }
             price_row(r, quantity, price, discount, vat_rate, vat_included)
         },
+        records::snapshot,
     )
     .await??;
     refresh_deal_amount(&txn, &actor, id).await?;
@@ -1358,7 +1380,14 @@ pub async fn delete_product_row(
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
     row_of_deal(&txn, id, row_id).await?;
-    records::soft_delete::<product_row::Entity, _>(&txn, &actor, row_id, if_match.0).await?;
+    records::soft_delete::<product_row::Entity, _>(
+        &txn,
+        &actor,
+        row_id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     refresh_deal_amount(&txn, &actor, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -169,6 +169,7 @@ pub async fn create_department(
             updated_at: at,
             deleted_at: None,
         },
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;
@@ -247,6 +248,7 @@ pub async fn update_department(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     txn.commit().await?;
@@ -276,6 +278,7 @@ pub async fn delete_department(
         &admin.actor(),
         id.into_inner(),
         if_match.0,
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;

@@ -509,7 +509,8 @@ pub async fn upload_file(
     };
     let saved: ApiResult<file::Model> = async {
         let txn = sdelka_persistence::db::begin_writing(db).await?;
-        let m = records::create::<file::Entity, _>(&txn, &caller.actor(), model).await?;
+        let m = records::create::<file::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
+            .await?;
         txn.commit().await?;
         Ok(m)
     }
@@ -657,7 +658,14 @@ pub async fn delete_file(
             "only the uploader or an admin may delete a file",
         ));
     }
-    records::soft_delete::<file::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<file::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

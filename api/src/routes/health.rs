@@ -30,9 +30,10 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.store.ping().await.map_err(|e| ApiError {
-        cause: Some(e.to_string()),
-        ..ApiError::new(ErrorCode::Unavailable, "the database does not answer")
+    state.store.ping().await.map_err(|e| {
+        let mut err = ApiError::new(ErrorCode::Unavailable, "the database does not answer");
+        err.cause = Some(e.to_string());
+        err
     })?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
 }

@@ -370,7 +370,7 @@ async fn priced_lines<C: ConnectionTrait>(
         match priced_row(txn, &row, currency, INVOICE, invoice_id).await {
             Ok(r) => out.push(r),
             Err(e) if !e.errors.is_empty() => {
-                for x in e.errors {
+                for x in e.0.errors {
                     v.push(FieldViolation::new(
                         format!("lines[{i}].{}", x.field),
                         x.code,
@@ -438,7 +438,9 @@ async fn write_lines<C: ConnectionTrait>(
 ) -> ApiResult<Vec<product_row::Model>> {
     let mut saved = Vec::with_capacity(lines.len());
     for l in lines {
-        saved.push(records::create::<product_row::Entity, _>(db, actor, l).await?);
+        saved.push(
+            records::create::<product_row::Entity, _>(db, actor, l, records::snapshot).await?,
+        );
     }
     Ok(saved)
 }
@@ -646,7 +648,8 @@ pub async fn create_invoice(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<invoice::Entity, _>(&txn, &actor, model).await?;
+    let saved =
+        records::create::<invoice::Entity, _>(&txn, &actor, model, records::snapshot).await?;
     let lines = write_lines(&txn, &actor, lines).await?;
     record_transition(
         &txn,
@@ -728,7 +731,14 @@ pub async fn update_invoice(
         Some(l) => {
             let priced = priced_lines(&txn, id, &current.currency, l).await?;
             for old in lines_of(&txn, id).await? {
-                records::soft_delete::<product_row::Entity, _>(&txn, &actor, old.id, None).await?;
+                records::soft_delete::<product_row::Entity, _>(
+                    &txn,
+                    &actor,
+                    old.id,
+                    None,
+                    records::snapshot,
+                )
+                .await?;
             }
             Some(write_lines(&txn, &actor, priced).await?)
         }
@@ -763,6 +773,7 @@ pub async fn update_invoice(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await
     .map_err(|e| race(e, if_match.0.is_some()))??;
@@ -909,6 +920,7 @@ async fn act(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await
     .map_err(|e| race(e, if_match.0.is_some()))??;

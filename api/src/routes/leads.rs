@@ -398,7 +398,8 @@ pub async fn create_lead(
     if responsible != caller.user_id {
         ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
     }
-    let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model).await?;
+    let model =
+        records::create::<lead::Entity, _>(&txn, &caller.actor(), model, records::snapshot).await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/leads/{}", model.id),
@@ -512,6 +513,7 @@ pub async fn update_lead(
             l.search_text = search_text(l);
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     txn.commit().await?;
@@ -538,7 +540,14 @@ pub async fn delete_lead(
     let id = id.into_inner();
     visible_lead(&state, &caller, id).await?;
     let txn = state.store.begin().await?;
-    records::soft_delete::<lead::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<lead::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -659,15 +668,18 @@ pub async fn convert_lead(
                 "the lead has no company name to create a company from",
             ));
         };
-        let mut company = crate::routes::companies::new_company(
+        let mut company = sdelka_persistence::ops::companies::new_company(
             name,
             lead.responsible_id,
-            &[crate::routes::companies::CompanyType::Client],
+            &[sdelka_persistence::ops::companies::CompanyType::Client],
         );
         company.source = Some(format!("lead:{}", lead.source));
         Some(
             records::create::<sdelka_persistence::entity::company::Entity, _>(
-                &txn, &actor, company,
+                &txn,
+                &actor,
+                company,
+                records::snapshot,
             )
             .await?
             .id,
@@ -710,7 +722,10 @@ pub async fn convert_lead(
         crate::routes::contacts::refresh_search(&mut contact);
         Some(
             records::create::<sdelka_persistence::entity::contact::Entity, _>(
-                &txn, &actor, contact,
+                &txn,
+                &actor,
+                contact,
+                records::snapshot,
             )
             .await?
             .id,
@@ -763,6 +778,7 @@ pub async fn convert_lead(
             l.converted_deal_id = deal_id;
             Ok(())
         },
+        records::snapshot,
     )
     .await;
     let converted = match converted {

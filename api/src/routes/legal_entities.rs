@@ -23,13 +23,13 @@ use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::clients::{
-    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
-    external_refs,
-};
 use crate::routes::organizations::{NewBankAccount, check_bank_account};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use sdelka_persistence::ops::clients::{
+    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
+    external_refs,
+};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_legal_entities)
@@ -454,11 +454,20 @@ pub async fn create_legal_entity(
         ));
     }
     let warnings = duplicate_warnings(&txn, &scope, &model).await?;
-    let model = records::create::<legal_entity::Entity, _>(&txn, &actor, model).await?;
+    let model =
+        records::create::<legal_entity::Entity, _>(&txn, &actor, model, records::snapshot).await?;
     store::set_external_ids(&txn, "legal_entity", id, &refs).await?;
     let mut saved = Vec::with_capacity(accounts.len());
     for a in accounts {
-        saved.push(records::create::<legal_entity_bank_account::Entity, _>(&txn, &actor, a).await?);
+        saved.push(
+            records::create::<legal_entity_bank_account::Entity, _>(
+                &txn,
+                &actor,
+                a,
+                records::snapshot,
+            )
+            .await?,
+        );
     }
     txn.commit().await?;
     let mut view = LegalEntityView::new(&model, &saved);
@@ -571,6 +580,7 @@ pub async fn update_legal_entity(
             e.search_text = search_text(e);
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     if let Some(r) = &refs {
@@ -605,7 +615,14 @@ pub async fn delete_legal_entity(
     let scope = caller.visibility(&state.store.conn).await?;
     visible(&state, &scope, id).await?;
     let txn = state.store.begin().await?;
-    records::soft_delete::<legal_entity::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<legal_entity::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     store::release_external_ids(&txn, "legal_entity", id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -656,9 +673,13 @@ pub async fn add_legal_entity_bank_account(
         return Err(v.into());
     };
     let txn = state.store.begin().await?;
-    let saved =
-        records::create::<legal_entity_bank_account::Entity, _>(&txn, &caller.actor(), model)
-            .await?;
+    let saved = records::create::<legal_entity_bank_account::Entity, _>(
+        &txn,
+        &caller.actor(),
+        model,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/legal-entities/{id}/bank-accounts/{}", saved.id),
@@ -693,6 +714,7 @@ pub async fn delete_legal_entity_bank_account(
         &caller.actor(),
         account_id,
         if_match.0,
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;

@@ -4,7 +4,6 @@
 pub mod access;
 pub mod api_tokens;
 pub mod auth;
-pub mod clients;
 pub mod companies;
 pub mod contacts;
 pub mod departments;
@@ -97,24 +96,4 @@ pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpRe
         .json(body)
 }
 
-/// Refuses a reference to a record that does not exist (or is deleted) with a 422 naming the
-/// field, instead of a foreign-key error from the database.
-pub async fn ensure_exists<E, C>(db: &C, field: &str, id: uuid::Uuid) -> crate::error::ApiResult<()>
-where
-    E: sdelka_persistence::records::VersionedRecord,
-    E::Model:
-        Serialize + Clone + PartialEq + Send + Sync + sea_orm::IntoActiveModel<E::ActiveModel>,
-    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + Send,
-    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
-    C: sea_orm::ConnectionTrait,
-{
-    match sdelka_persistence::records::find::<E, C>(db, id).await {
-        Ok(_) => Ok(()),
-        Err(sdelka_persistence::StoreError::NotFound) => Err(crate::error::ApiError::field(
-            field,
-            "not_found",
-            format!("{field} {id} does not exist"),
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
+pub use sdelka_persistence::ops::ensure_exists;

@@ -248,9 +248,14 @@ pub async fn create_template(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<numbering_template::Entity, _>(&txn, &admin.actor(), model)
-        .await
-        .map_err(duplicate)?;
+    let saved = records::create::<numbering_template::Entity, _>(
+        &txn,
+        &admin.actor(),
+        model,
+        records::snapshot,
+    )
+    .await
+    .map_err(duplicate)?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/numbering-templates/{}", saved.id),
@@ -317,6 +322,7 @@ pub async fn update_template(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     txn.commit().await?;
@@ -353,9 +359,17 @@ pub async fn delete_template(
             t.live_key = None;
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
-    records::soft_delete::<numbering_template::Entity, _>(&txn, &admin.actor(), id, None).await?;
+    records::soft_delete::<numbering_template::Entity, _>(
+        &txn,
+        &admin.actor(),
+        id,
+        None,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -467,7 +467,8 @@ pub async fn create_order(
     (o.net_minor, o.vat_minor, o.total_minor) = totals(&rows)?;
     o.advance_minor = advance_of(o.total_minor, advance_amount, advance_percent)
         .map_err(|e| ApiError::field(e.field(), e.code(), e.to_string()))?;
-    let saved = match records::create::<order::Entity, _>(&txn, &actor, o).await {
+    let saved = match records::create::<order::Entity, _>(&txn, &actor, o, records::snapshot).await
+    {
         Ok(s) => s,
         // Another request made the quote's order first.
         Err(StoreError::Duplicate(_)) => {
@@ -570,8 +571,12 @@ pub async fn update_order(
             p,
         )),
     };
-    let saved =
-        records::update::<order::Entity, _, _, ApiError>(&txn, &actor, o.id, if_match.0, |m| {
+    let saved = records::update::<order::Entity, _, _, ApiError>(
+        &txn,
+        &actor,
+        o.id,
+        if_match.0,
+        |m| {
             // Still the draft that was checked: `update` compares the version read.
             if m.status != OrderStatus::Draft.as_str() {
                 return Err(raced());
@@ -590,8 +595,10 @@ pub async fn update_order(
                 m.advance_percent_hundredths = p;
             }
             Ok(())
-        })
-        .await??;
+        },
+        records::snapshot,
+    )
+    .await??;
     let view = detail(&txn, &saved).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, saved.version, &view))

@@ -428,10 +428,13 @@ pub async fn create_organization(
     };
     let actor = admin.actor();
     let txn = state.store.begin().await?;
-    let model = records::create::<organization::Entity, _>(&txn, &actor, model).await?;
+    let model =
+        records::create::<organization::Entity, _>(&txn, &actor, model, records::snapshot).await?;
     let mut saved = Vec::with_capacity(accounts.len());
     for a in accounts {
-        saved.push(records::create::<bank_account::Entity, _>(&txn, &actor, a).await?);
+        saved.push(
+            records::create::<bank_account::Entity, _>(&txn, &actor, a, records::snapshot).await?,
+        );
     }
     txn.commit().await?;
     Ok(created(
@@ -525,6 +528,7 @@ pub async fn update_organization(
             o.search_text = search_text(&o.name, &o.short_name, &o.inn);
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     let accounts = orgs::bank_accounts(&txn, id).await?;
@@ -555,6 +559,7 @@ pub async fn delete_organization(
         &admin.actor(),
         id.into_inner(),
         if_match.0,
+        records::snapshot,
     )
     .await?;
     txn.commit().await?;
@@ -605,7 +610,9 @@ pub async fn add_bank_account(
     };
     let txn = state.store.begin().await?;
     records::find::<organization::Entity, _>(&txn, id).await?;
-    let saved = records::create::<bank_account::Entity, _>(&txn, &admin.actor(), model).await?;
+    let saved =
+        records::create::<bank_account::Entity, _>(&txn, &admin.actor(), model, records::snapshot)
+            .await?;
     txn.commit().await?;
     Ok(created(
         format!("/api/v1/organizations/{id}/bank-accounts/{}", saved.id),
@@ -633,8 +640,14 @@ pub async fn delete_bank_account(
     if account.organization_id != org_id {
         return Err(ApiError::not_found());
     }
-    records::soft_delete::<bank_account::Entity, _>(&txn, &admin.actor(), account_id, if_match.0)
-        .await?;
+    records::soft_delete::<bank_account::Entity, _>(
+        &txn,
+        &admin.actor(),
+        account_id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

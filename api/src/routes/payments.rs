@@ -398,6 +398,7 @@ async fn apply<C: ConnectionTrait>(
             i.status = next.status.as_str().to_owned();
             Ok(())
         },
+        records::snapshot,
     )
     .await
     .map_err(|e| race(e, false))??;
@@ -506,6 +507,7 @@ async fn unapply<C: ConnectionTrait>(
             i.status = next.status.as_str().to_owned();
             Ok(())
         },
+        records::snapshot,
     )
     .await
     .map_err(|e| race(e, false))??;
@@ -582,10 +584,17 @@ async fn after_money_moved<C: ConnectionTrait>(
     if before == after {
         return Ok(());
     }
-    let d = records::update::<deal::Entity, _, _, ApiError>(txn, actor, deal_id, None, |d| {
-        d.payment_percent_hundredths = after;
-        Ok(())
-    })
+    let d = records::update::<deal::Entity, _, _, ApiError>(
+        txn,
+        actor,
+        deal_id,
+        None,
+        |d| {
+            d.payment_percent_hundredths = after;
+            Ok(())
+        },
+        records::snapshot,
+    )
     .await
     .map_err(|e| match e {
         StoreError::StaleVersion { .. } => ApiError::new(
@@ -839,7 +848,9 @@ pub async fn register_payment(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<payment::Entity, _>(&txn, &caller.actor(), model).await?;
+    let saved =
+        records::create::<payment::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
+            .await?;
     for a in &req.applications {
         apply(&txn, &caller, saved.id, a).await?;
     }

@@ -305,12 +305,16 @@ pub async fn create_pipeline(
     };
     let actor = admin.actor();
     let txn = state.store.begin().await?;
-    let saved = records::create::<pipeline::Entity, _>(&txn, &actor, model).await?;
+    let saved =
+        records::create::<pipeline::Entity, _>(&txn, &actor, model, records::snapshot).await?;
     let mut stages = Vec::with_capacity(req.stages.len());
     for (i, s) in req.stages.iter().enumerate() {
         let sort = s.sort.unwrap_or((i as i32 + 1) * 10);
         let m = stage_model(saved.id, &s.name, s.kind.into(), sort);
-        stages.push(records::create::<pipeline_stage::Entity, _>(&txn, &actor, m).await?);
+        stages.push(
+            records::create::<pipeline_stage::Entity, _>(&txn, &actor, m, records::snapshot)
+                .await?,
+        );
     }
     txn.commit().await?;
     stages.sort_by_key(|s| (s.sort, s.id));
@@ -380,6 +384,7 @@ pub async fn update_pipeline(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     let stages = stages_of(&txn, &[id]).await?;
@@ -422,9 +427,17 @@ pub async fn delete_pipeline(
             format!("{in_use} deal(s) are in this pipeline; move or delete them first"),
         ));
     }
-    records::soft_delete::<pipeline::Entity, _>(&txn, &actor, id, if_match.0).await?;
+    records::soft_delete::<pipeline::Entity, _>(&txn, &actor, id, if_match.0, records::snapshot)
+        .await?;
     for s in stages {
-        records::soft_delete::<pipeline_stage::Entity, _>(&txn, &actor, s.id, None).await?;
+        records::soft_delete::<pipeline_stage::Entity, _>(
+            &txn,
+            &actor,
+            s.id,
+            None,
+            records::snapshot,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -465,7 +478,8 @@ pub async fn add_stage(
     });
     let stage = stage_model(id, &req.name, req.kind.into(), sort);
     let stage_id = stage.id;
-    records::create::<pipeline_stage::Entity, _>(&txn, &admin.actor(), stage).await?;
+    records::create::<pipeline_stage::Entity, _>(&txn, &admin.actor(), stage, records::snapshot)
+        .await?;
     let stages = stages_of(&txn, &[id]).await?;
     txn.commit().await?;
     Ok(created(
@@ -529,6 +543,7 @@ pub async fn update_stage(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     let stages = stages_of(&txn, &[id]).await?;
@@ -577,8 +592,14 @@ pub async fn delete_stage(
             "this is the pipeline's last open stage; new deals would have nowhere to start",
         ));
     }
-    records::soft_delete::<pipeline_stage::Entity, _>(&txn, &admin.actor(), stage_id, if_match.0)
-        .await?;
+    records::soft_delete::<pipeline_stage::Entity, _>(
+        &txn,
+        &admin.actor(),
+        stage_id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -164,6 +164,7 @@ pub async fn set_pool(
                     m.updated_at = now();
                     Ok(())
                 },
+                records::snapshot,
             )
             .await??
         }
@@ -182,6 +183,7 @@ pub async fn set_pool(
                     updated_at: at,
                     deleted_at: None,
                 },
+                records::snapshot,
             )
             .await?
         }

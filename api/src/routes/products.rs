@@ -337,7 +337,14 @@ pub async fn create_product(
 ) -> ApiResult<HttpResponse> {
     let model = new_product(&body.0)?;
     let txn = state.store.begin().await?;
-    let saved = match records::create::<product::Entity, _>(&txn, &caller.actor(), model).await {
+    let saved = match records::create::<product::Entity, _>(
+        &txn,
+        &caller.actor(),
+        model,
+        records::snapshot,
+    )
+    .await
+    {
         Ok(p) => p,
         Err(StoreError::Duplicate(_)) => return Err(duplicate_name(body.0.name.trim())),
         Err(e) => return Err(e.into()),
@@ -379,7 +386,9 @@ pub async fn find_or_create_product(
         ));
     }
     let txn = state.store.begin().await?;
-    match records::create::<product::Entity, _>(&txn, &caller.actor(), model).await {
+    match records::create::<product::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
+        .await
+    {
         Ok(saved) => {
             txn.commit().await?;
             Ok(created(
@@ -500,6 +509,7 @@ pub async fn update_product(
             p.search_text = product_search_text(&p.name, p.sku.as_deref());
             if v.is_empty() { Ok(()) } else { Err(v.into()) }
         },
+        records::snapshot,
     )
     .await;
     let updated = match updated {
@@ -534,7 +544,14 @@ pub async fn delete_product(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let txn = state.store.begin().await?;
-    records::soft_delete::<product::Entity, _>(&txn, &caller.actor(), id, if_match.0).await?;
+    records::soft_delete::<product::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match.0,
+        records::snapshot,
+    )
+    .await?;
     release_product_name(&txn, id).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())

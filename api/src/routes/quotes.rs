@@ -404,7 +404,9 @@ async fn store_rows<C: ConnectionTrait>(
 ) -> ApiResult<Vec<product_row::Model>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(records::create::<product_row::Entity, _>(txn, actor, r).await?);
+        out.push(
+            records::create::<product_row::Entity, _>(txn, actor, r, records::snapshot).await?,
+        );
     }
     Ok(out)
 }
@@ -569,8 +571,8 @@ pub async fn create_quote(
         deleted_at: None,
     };
     mirror(&mut q, &version);
-    let q = records::create::<quote::Entity, _>(&txn, &actor, q).await?;
-    records::create::<quote_version::Entity, _>(&txn, &actor, version).await?;
+    let q = records::create::<quote::Entity, _>(&txn, &actor, q, records::snapshot).await?;
+    records::create::<quote_version::Entity, _>(&txn, &actor, version, records::snapshot).await?;
     let view = QuoteDetail {
         quote: QuoteView::from(&q),
         vat_by_rate: vat_by_rate(&rows),
@@ -703,12 +705,15 @@ pub async fn create_version(
         }
     };
     (next.net_minor, next.vat_minor, next.total_minor) = totals(&rows)?;
-    let next = match records::create::<quote_version::Entity, _>(&txn, &actor, next).await {
-        Ok(v) => v,
-        // Another request made this version number first.
-        Err(StoreError::Duplicate(_)) => return Err(raced()),
-        Err(e) => return Err(e.into()),
-    };
+    let next =
+        match records::create::<quote_version::Entity, _>(&txn, &actor, next, records::snapshot)
+            .await
+        {
+            Ok(v) => v,
+            // Another request made this version number first.
+            Err(StoreError::Duplicate(_)) => return Err(raced()),
+            Err(e) => return Err(e.into()),
+        };
     let mut after = q.clone();
     mirror(&mut after, &next);
     let comment = clean(&req.comment);
@@ -817,6 +822,7 @@ pub async fn update_version(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     let mut after = q.clone();

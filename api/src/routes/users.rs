@@ -234,7 +234,8 @@ pub async fn create_user(
         model.deputy_id,
     )
     .await?;
-    let model = records::create::<user::Entity, _>(&txn, &admin.actor(), model).await?;
+    let model =
+        records::create::<user::Entity, _>(&txn, &admin.actor(), model, records::snapshot).await?;
     queue_welcome_email(&state, &txn, &model).await?;
     txn.commit().await?;
     Ok(created(
@@ -388,6 +389,7 @@ pub async fn update_user(
             }
             Ok(())
         },
+        records::snapshot,
     )
     .await??;
     txn.commit().await?;

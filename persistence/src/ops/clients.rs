@@ -2,18 +2,15 @@
 //! duplicate warnings, the responsible user, and their visibility on the timeline.
 
 use sdelka_domain::validation::{FieldViolation, Violations};
-use sdelka_persistence::clients::ExternalRef;
-use sdelka_persistence::entity::user;
-use sdelka_persistence::visibility::Scope;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
-use crate::routes::ensure_exists;
-use crate::state::AppState;
+use super::{Caller, Error, OpResult, ensure_exists};
+use crate::clients::ExternalRef;
+use crate::entity::user;
+use crate::visibility::Scope;
 
 /// A record's id in another system, e.g. a 1C GUID. Unique per record type and source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
@@ -96,7 +93,7 @@ pub fn strings_of(json: &serde_json::Value) -> Vec<String> {
 }
 
 /// The `external_id=source:id` list filter.
-pub fn external_filter(raw: Option<&str>) -> ApiResult<Option<ExternalRef>> {
+pub fn external_filter(raw: Option<&str>) -> OpResult<Option<ExternalRef>> {
     let Some(raw) = raw else { return Ok(None) };
     match raw.split_once(':') {
         Some((source, id)) if !source.trim().is_empty() && !id.trim().is_empty() => {
@@ -105,7 +102,7 @@ pub fn external_filter(raw: Option<&str>) -> ApiResult<Option<ExternalRef>> {
                 id: id.trim().to_owned(),
             }))
         }
-        _ => Err(ApiError::field(
+        _ => Err(Error::field(
             "external_id",
             "invalid_format",
             "external_id is `source:id`, e.g. 1c:6f1c2a9e-3b0d-11ee-be56-0242ac120002",
@@ -117,17 +114,17 @@ pub fn external_filter(raw: Option<&str>) -> ApiResult<Option<ExternalRef>> {
 /// and only someone whose records the caller sees — a manager cannot hand a client to a
 /// stranger and lose sight of it.
 pub async fn responsible(
-    state: &AppState,
-    caller: &Principal,
+    db: &impl sea_orm::ConnectionTrait,
+    caller: &Caller,
     scope: &Scope,
     requested: Option<Uuid>,
-) -> ApiResult<Uuid> {
+) -> OpResult<Uuid> {
     let Some(id) = requested else {
         return Ok(caller.user_id);
     };
-    ensure_exists::<user::Entity, _>(&state.store.conn, "responsible_id", id).await?;
+    ensure_exists::<user::Entity, _>(db, "responsible_id", id).await?;
     if !scope.allows(Some(id)) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "responsible_id",
             "not_in_scope",
             "you may assign only yourself or the people whose records you see",

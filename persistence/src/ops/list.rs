@@ -1,13 +1,13 @@
 //! API-3 list conventions shared by every collection: `limit`, `cursor`, `sort`,
 //! `updated_since`, `include_total`, and the `{items, next_cursor, total}` envelope.
 
+use crate::pagination::{Cursor, Page, PageRequest, SortKey};
 use chrono::{DateTime, Utc};
-use sdelka_persistence::pagination::{Cursor, PageRequest, SortKey};
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use super::Error;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
@@ -42,7 +42,7 @@ pub struct ListPage<T: ToSchema> {
 
 impl<T: ToSchema> ListPage<T> {
     /// The wire form of a page of records.
-    pub fn of<M>(page: sdelka_persistence::pagination::Page<M>, view: impl Fn(&M) -> T) -> Self {
+    pub fn of<M>(page: Page<M>, view: impl Fn(&M) -> T) -> Self {
         ListPage {
             items: page.items.iter().map(view).collect(),
             next_cursor: page.next_cursor,
@@ -57,10 +57,10 @@ impl ListParams {
         &self,
         sorts: &'a [SortKey<E>],
         default_sort: &str,
-    ) -> Result<PageRequest<'a, E>, ApiError> {
+    ) -> Result<PageRequest<'a, E>, Error> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "limit",
                 "out_of_range",
                 format!("limit must be between 1 and {MAX_LIMIT}"),
@@ -73,7 +73,7 @@ impl ListParams {
         };
         let Some(key) = sorts.iter().find(|s| s.name == name) else {
             let allowed: Vec<_> = sorts.iter().map(|s| s.name).collect();
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "sort",
                 "unknown_value",
                 format!(
@@ -83,7 +83,7 @@ impl ListParams {
             ));
         };
         let after = match &self.cursor {
-            Some(c) => Some(Cursor::decode(c)?),
+            Some(c) => Some(Cursor::decode(c).map_err(Error::from)?),
             None => None,
         };
         Ok(PageRequest {
