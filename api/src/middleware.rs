@@ -299,7 +299,7 @@ pub async fn idempotency(
     };
     // Uploads have their own, larger limit (the upload handler enforces the exact one while
     // it streams); the margin covers the multipart framing and the small form fields.
-    let limit = if req.path() == crate::routes::files::UPLOAD_PATH {
+    let limit = if req.path() == sdelka_persistence::ops::files::UPLOAD_PATH {
         state.config.max_upload_bytes.saturating_add(64 * 1024)
     } else {
         state.config.max_body_bytes

@@ -8,27 +8,24 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::work::{self as rules, ActivityKind, CallDirection, OwnerType};
 use sdelka_persistence::activities::{self, ActivityFilter, activities_query};
-use sdelka_persistence::entity::{activity, activity_time_entry, reminder, user};
+use sdelka_persistence::entity::{activity, activity_time_entry, user};
 use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::records;
 use sdelka_persistence::reminders::{self, TARGET_ACTIVITY};
-use sea_orm::{ConnectionTrait, EntityTrait};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::EntityTrait;
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::Principal;
-use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, ensure_exists, versioned};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::activities::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_activities)
@@ -39,291 +36,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(complete_activity)
         .service(list_time_entries)
         .service(add_time_entry);
-}
-
-/// The kind of an activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityType {
-    Task,
-    Call,
-    Meeting,
-    Email,
-}
-
-impl From<ActivityType> for ActivityKind {
-    fn from(t: ActivityType) -> Self {
-        match t {
-            ActivityType::Task => ActivityKind::Task,
-            ActivityType::Call => ActivityKind::Call,
-            ActivityType::Meeting => ActivityKind::Meeting,
-            ActivityType::Email => ActivityKind::Email,
-        }
-    }
-}
-
-/// The type of record an activity, event or file belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OwnerTypeName {
-    Lead,
-    Deal,
-    Company,
-    Contact,
-    Invoice,
-    Contract,
-    Organization,
-}
-
-impl From<OwnerTypeName> for OwnerType {
-    fn from(t: OwnerTypeName) -> Self {
-        match t {
-            OwnerTypeName::Lead => OwnerType::Lead,
-            OwnerTypeName::Deal => OwnerType::Deal,
-            OwnerTypeName::Company => OwnerType::Company,
-            OwnerTypeName::Contact => OwnerType::Contact,
-            OwnerTypeName::Invoice => OwnerType::Invoice,
-            OwnerTypeName::Contract => OwnerType::Contract,
-            OwnerTypeName::Organization => OwnerType::Organization,
-        }
-    }
-}
-
-/// Who called whom: `in` (the client called), `out` (we called).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CallDirectionName {
-    In,
-    Out,
-}
-
-impl From<CallDirectionName> for CallDirection {
-    fn from(d: CallDirectionName) -> Self {
-        match d {
-            CallDirectionName::In => CallDirection::In,
-            CallDirectionName::Out => CallDirection::Out,
-        }
-    }
-}
-
-/// A reminder on an activity or calendar event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReminderView {
-    pub remind_at: DateTime<Utc>,
-    pub message: Option<String>,
-    /// `pending` until due, then `fired` (the notification is in the responsible's inbox).
-    #[schema(example = "pending")]
-    pub state: String,
-    pub fired_at: Option<DateTime<Utc>>,
-}
-
-impl From<&reminder::Model> for ReminderView {
-    fn from(r: &reminder::Model) -> Self {
-        ReminderView {
-            remind_at: r.remind_at,
-            message: r.message.clone(),
-            state: r.state.clone(),
-            fired_at: r.fired_at,
-        }
-    }
-}
-
-/// An activity: task, call, meeting or email.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActivityView {
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    #[schema(value_type = ActivityType)]
-    pub kind: String,
-    #[schema(value_type = Option<OwnerTypeName>)]
-    pub owner_type: Option<String>,
-    pub owner_id: Option<Uuid>,
-    #[schema(example = "Позвонить по счёту №17")]
-    pub subject: String,
-    pub description: Option<String>,
-    /// Who does it (the assignee); visibility follows this user.
-    pub responsible_id: Uuid,
-    /// Who created it.
-    pub author_id: Uuid,
-    pub deadline: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    /// The outcome recorded on completion.
-    pub result: Option<String>,
-    #[schema(value_type = Option<CallDirectionName>)]
-    pub call_direction: Option<String>,
-    pub call_result: Option<String>,
-    /// The current reminder, if one was set.
-    pub reminder: Option<ReminderView>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl ActivityView {
-    fn new(a: &activity::Model, reminders: &[reminder::Model]) -> Self {
-        ActivityView {
-            id: a.id,
-            kind: a.kind.clone(),
-            owner_type: a.owner_type.clone(),
-            owner_id: a.owner_id,
-            subject: a.subject.clone(),
-            description: a.description.clone(),
-            responsible_id: a.responsible_id,
-            author_id: a.author_id,
-            deadline: a.deadline,
-            completed_at: a.completed_at,
-            result: a.result.clone(),
-            call_direction: a.call_direction.clone(),
-            call_result: a.call_result.clone(),
-            reminder: reminders
-                .iter()
-                .find(|r| r.target_id == a.id)
-                .map(ReminderView::from),
-            version: a.version,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateActivity {
-    #[serde(rename = "type")]
-    pub kind: ActivityType,
-    /// With `owner_id`: the record this activity is about.
-    pub owner_type: Option<OwnerTypeName>,
-    pub owner_id: Option<Uuid>,
-    #[validate(length(min = 1, max = 500, message = "subject must be 1 to 500 characters"))]
-    #[schema(example = "Позвонить по счёту №17")]
-    pub subject: String,
-    #[validate(length(max = 10000))]
-    pub description: Option<String>,
-    /// Default: the caller.
-    pub responsible_id: Option<Uuid>,
-    pub deadline: Option<DateTime<Utc>>,
-    /// Calls only.
-    pub call_direction: Option<CallDirectionName>,
-    /// Calls only: how the call went.
-    #[validate(length(max = 1000))]
-    pub call_result: Option<String>,
-    /// When to remind the responsible (a notification in the inbox, and an email if wanted).
-    pub remind_at: Option<DateTime<Utc>>,
-    #[validate(length(max = 2000))]
-    pub reminder_message: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateActivity {
-    #[validate(length(min = 1, max = 500, message = "subject must be 1 to 500 characters"))]
-    pub subject: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    pub responsible_id: Option<Uuid>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub deadline: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<CallDirectionName>)]
-    pub call_direction: Option<Option<CallDirectionName>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub call_result: Option<Option<String>>,
-    /// A new reminder time (replaces the pending one); `null` cancels the pending reminder.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub remind_at: Option<Option<DateTime<Utc>>>,
-    #[validate(length(max = 2000))]
-    pub reminder_message: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteActivity {
-    /// The outcome, e.g. "Клиент подтвердил оплату до пятницы".
-    #[validate(length(min = 1, max = 5000, message = "result must be 1 to 5000 characters"))]
-    pub result: String,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ActivityListFilter {
-    /// With `owner_id`: activities about one record.
-    #[param(inline)]
-    pub owner_type: Option<OwnerTypeName>,
-    pub owner_id: Option<Uuid>,
-    pub responsible_id: Option<Uuid>,
-    #[serde(rename = "type")]
-    #[param(rename = "type", inline)]
-    pub kind: Option<ActivityType>,
-    /// `true`: completed only; `false`: open only.
-    pub completed: Option<bool>,
-    /// Deadline at or after this instant.
-    pub deadline_from: Option<DateTime<Utc>>,
-    /// Deadline before this instant.
-    pub deadline_to: Option<DateTime<Utc>>,
-}
-
-fn sorts() -> [SortKey<activity::Entity>; 3] {
-    [
-        SortKey {
-            name: "created_at",
-            column: activity::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: activity::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "subject",
-            column: activity::Column::Subject,
-            key: |m| CursorValue::Text(m.subject.clone()),
-        },
-    ]
-}
-
-/// Reads an activity the caller may see; anything else is 404.
-pub async fn visible_activity<C: ConnectionTrait>(
-    db: &C,
-    caller: &Principal,
-    id: Uuid,
-) -> ApiResult<activity::Model> {
-    let a = records::find::<activity::Entity, _>(db, id).await?;
-    if caller.visibility(db).await?.allows(Some(a.responsible_id)) {
-        Ok(a)
-    } else {
-        Err(ApiError::not_found())
-    }
-}
-
-/// Both halves of an owner reference, or neither.
-pub fn owner_pair(
-    owner_type: Option<OwnerTypeName>,
-    owner_id: Option<Uuid>,
-) -> ApiResult<(Option<String>, Option<Uuid>)> {
-    match (owner_type, owner_id) {
-        (Some(t), Some(id)) => Ok((Some(OwnerType::from(t).as_str().to_owned()), Some(id))),
-        (None, None) => Ok((None, None)),
-        (Some(_), None) => Err(ApiError::field(
-            "owner_id",
-            "required",
-            "owner_id is required with owner_type",
-        )),
-        (None, Some(_)) => Err(ApiError::field(
-            "owner_type",
-            "required",
-            "owner_type is required with owner_id",
-        )),
-    }
-}
-
-async fn view_of<C: ConnectionTrait>(db: &C, a: &activity::Model) -> ApiResult<ActivityView> {
-    let r = reminders::latest_of(db, TARGET_ACTIVITY, &[a.id]).await?;
-    Ok(ActivityView::new(a, &r))
 }
 
 /// Lists the activities the caller may see (his own, and his team's for a head).
@@ -415,7 +127,7 @@ pub async fn create_activity(
             .await?;
     // An activity of type task is a task of the shared inbox (SPEC §3).
     if kind.takes_time_entries() {
-        crate::approvals::open_activity_task(&txn, &caller, &model).await?;
+        sdelka_persistence::ops::approvals::open_activity_task(&txn, &caller, &model).await?;
     }
     if let Some(remind_at) = req.remind_at {
         reminders::schedule(
@@ -525,7 +237,7 @@ pub async fn update_activity(
         }
         None => {}
     }
-    crate::approvals::follow_activity(&txn, &caller, &updated, false).await?;
+    sdelka_persistence::ops::approvals::follow_activity(&txn, &caller, &updated, false).await?;
     let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, updated.version, &view))
@@ -558,7 +270,7 @@ pub async fn delete_activity(
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
     let deleted = activity::Entity::find_by_id(id).one(&txn).await?;
     if let Some(a) = deleted {
-        crate::approvals::follow_activity(&txn, &caller, &a, true).await?;
+        sdelka_persistence::ops::approvals::follow_activity(&txn, &caller, &a, true).await?;
     }
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -601,58 +313,10 @@ pub async fn complete_activity(
     // Nothing is left to remind of.
     reminders::cancel_pending(&txn, TARGET_ACTIVITY, id).await?;
     // Its inbox task is completed with it.
-    crate::approvals::follow_activity(&txn, &caller, &updated, false).await?;
+    sdelka_persistence::ops::approvals::follow_activity(&txn, &caller, &updated, false).await?;
     let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, updated.version, &view))
-}
-
-/// Time spent on a task.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimeEntryView {
-    pub id: Uuid,
-    pub activity_id: Uuid,
-    pub user_id: Uuid,
-    #[schema(example = 90)]
-    pub minutes: i32,
-    /// The day the work was done.
-    pub date: NaiveDate,
-    pub comment: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&activity_time_entry::Model> for TimeEntryView {
-    fn from(t: &activity_time_entry::Model) -> Self {
-        TimeEntryView {
-            id: t.id,
-            activity_id: t.activity_id,
-            user_id: t.user_id,
-            minutes: t.minutes,
-            date: t.work_date,
-            comment: t.comment.clone(),
-            created_at: t.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimeEntryList {
-    pub items: Vec<TimeEntryView>,
-    /// Sum of `minutes` over all entries.
-    pub total_minutes: i64,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewTimeEntry {
-    /// Who worked; default: the caller.
-    pub user_id: Option<Uuid>,
-    #[validate(range(min = 1, max = 1440, message = "minutes must be between 1 and 1440"))]
-    pub minutes: i32,
-    /// `YYYY-MM-DD`.
-    pub date: NaiveDate,
-    #[validate(length(max = 2000))]
-    pub comment: Option<String>,
 }
 
 /// Lists the time entries of a task.

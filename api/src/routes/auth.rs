@@ -6,16 +6,15 @@ use sdelka_domain::role::RoleSet;
 use sdelka_persistence::credentials::{self, RefreshUse};
 use sdelka_persistence::entity::user;
 use sdelka_persistence::records;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::{self as authn, Principal, hash_password, password_fingerprint, verify_password};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::JsonBody;
-use crate::routes::users::UserView;
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::auth::*;
+use sdelka_persistence::ops::users::UserView;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(login)
@@ -23,83 +22,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(logout)
         .service(password_set)
         .service(me);
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    #[schema(example = "admin@sdelka.local")]
-    #[validate(length(min = 1, max = 254))]
-    pub email: String,
-    #[validate(length(min = 1, max = 1024))]
-    pub password: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TokenPair {
-    /// Short-lived JWT for `Authorization: Bearer`.
-    pub access_token: String,
-    /// Single-use token for `/auth/refresh`; each use returns a new one.
-    pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: String,
-    /// Lifetime of the access token in seconds.
-    pub expires_in: i64,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    #[validate(length(min = 1, max = 512))]
-    pub refresh_token: String,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordSetRequest {
-    /// The token from the welcome / password-set email.
-    #[validate(length(min = 1, max = 4096))]
-    pub token: String,
-    #[validate(length(min = 8, max = 1024, message = "password must be 8 to 1024 characters"))]
-    pub password: String,
-}
-
-async fn issue_pair(
-    state: &AppState,
-    user: &user::Model,
-    family: Option<Uuid>,
-) -> ApiResult<TokenPair> {
-    let roles = RoleSet::from_storage(&user.roles);
-    let access = state.jwt.issue(
-        user.id,
-        &roles,
-        "access",
-        state.jwt.access_ttl_seconds,
-        None,
-    )?;
-    let refresh_secret = authn::random_secret();
-    let expires = chrono::Utc::now() + chrono::Duration::days(state.config.refresh_token_ttl_days);
-    credentials::insert_refresh(
-        &state.store.conn,
-        user.id,
-        family.unwrap_or_else(Uuid::now_v7),
-        &refresh_secret,
-        expires,
-    )
-    .await?;
-    Ok(TokenPair {
-        access_token: access,
-        refresh_token: refresh_secret,
-        token_type: "Bearer".into(),
-        expires_in: state.jwt.access_ttl_seconds,
-    })
-}
-
-fn bad_credentials() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidCredentials,
-        "email or password is wrong, or the account is inactive",
-    )
 }
 
 /// Exchanges email and password for an access token and a refresh token.
@@ -133,10 +55,6 @@ pub async fn login(
         _ => Err(bad_credentials()),
     }
 }
-
-/// An argon2 hash of a random password nobody knows, made once per process.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| hash_password(&authn::random_secret()).unwrap_or_default());
 
 /// Rotates a refresh token: the presented one is spent, a new pair is returned. Presenting a
 /// spent token again revokes its whole family (theft detection).
@@ -248,3 +166,45 @@ pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<H
         &UserView::from(&u),
     ))
 }
+
+pub async fn issue_pair(
+    state: &AppState,
+    user: &user::Model,
+    family: Option<Uuid>,
+) -> ApiResult<TokenPair> {
+    let roles = RoleSet::from_storage(&user.roles);
+    let access = state.jwt.issue(
+        user.id,
+        &roles,
+        "access",
+        state.jwt.access_ttl_seconds,
+        None,
+    )?;
+    let refresh_secret = authn::random_secret();
+    let expires = chrono::Utc::now() + chrono::Duration::days(state.config.refresh_token_ttl_days);
+    credentials::insert_refresh(
+        &state.store.conn,
+        user.id,
+        family.unwrap_or_else(Uuid::now_v7),
+        &refresh_secret,
+        expires,
+    )
+    .await?;
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh_secret,
+        token_type: "Bearer".into(),
+        expires_in: state.jwt.access_ttl_seconds,
+    })
+}
+
+pub fn bad_credentials() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "email or password is wrong, or the account is inactive",
+    )
+}
+
+/// An argon2 hash of a random password nobody knows, made once per process.
+pub static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&authn::random_secret()).unwrap_or_default());

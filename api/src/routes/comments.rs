@@ -4,56 +4,21 @@
 //! The record must exist and be visible to the caller (`access::ensure_visible`).
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_persistence::activities::{add_comment, comments_query};
 use sdelka_persistence::entity::comment;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
-use crate::routes::timeline::TimelinePath;
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::comments::*;
+use sdelka_persistence::ops::timeline::TimelinePath;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_comments).service(add);
-}
-
-/// A comment on a record.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommentView {
-    pub id: Uuid,
-    pub entity_type: String,
-    pub entity_id: Uuid,
-    pub author_id: Option<Uuid>,
-    #[schema(example = "Клиент просит перенести отгрузку на понедельник")]
-    pub text: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&comment::Model> for CommentView {
-    fn from(c: &comment::Model) -> Self {
-        CommentView {
-            id: c.id,
-            entity_type: c.entity_type.clone(),
-            entity_id: c.entity_id,
-            author_id: c.author_id,
-            text: c.text.clone(),
-            created_at: c.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewComment {
-    #[validate(length(min = 1, max = 10000, message = "text must be 1 to 10000 characters"))]
-    pub text: String,
 }
 
 /// Comments on a record, oldest first by default.
@@ -71,7 +36,8 @@ pub async fn list_comments(
 ) -> ApiResult<HttpResponse> {
     let path = path.into_inner();
     let db = &state.store.conn;
-    crate::routes::access::ensure_visible(db, &caller, path.entity, path.id, false).await?;
+    sdelka_persistence::ops::access::ensure_visible(db, &caller, path.entity, path.id, false)
+        .await?;
     let sorts = [SortKey::<comment::Entity> {
         name: "created_at",
         column: comment::Column::CreatedAt,
@@ -107,7 +73,8 @@ pub async fn add(
         ));
     }
     let txn = state.store.begin().await?;
-    crate::routes::access::ensure_visible(&txn, &caller, path.entity, path.id, false).await?;
+    sdelka_persistence::ops::access::ensure_visible(&txn, &caller, path.entity, path.id, false)
+        .await?;
     let c = add_comment(
         &txn,
         &caller.actor(),

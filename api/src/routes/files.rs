@@ -8,30 +8,26 @@
 
 use std::collections::HashMap;
 
-use crate::routes::access::ensure_visible;
-use crate::routes::timeline::TimelineEntity;
+use sdelka_persistence::ops::access::ensure_visible;
+use sdelka_persistence::ops::timeline::TimelineEntity;
 use std::path::PathBuf;
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use sdelka_domain::files::{
-    ContentVerdict, DocumentType, SNIFF_BYTES, Sniffed, TextCheck, clean_file_name,
-    content_disposition, judge_content, sniff_magic,
+    ContentVerdict, SNIFF_BYTES, Sniffed, TextCheck, clean_file_name, content_disposition,
+    judge_content, sniff_magic,
 };
 use sdelka_persistence::attachments::{FileFilter, files_query, visible_files};
 use sdelka_persistence::entity::file;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
 use sdelka_persistence::records;
-use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -41,8 +37,8 @@ use crate::lists::{ListPage, ListParams};
 use crate::routes::versioned;
 use crate::state::AppState;
 use crate::storage::{FileStorage, file_storage};
-
-pub const UPLOAD_PATH: &str = "/api/v1/files";
+#[allow(unused_imports)]
+use sdelka_persistence::ops::files::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_files)
@@ -50,323 +46,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_file)
         .service(download_file)
         .service(delete_file);
-}
-
-/// What a file is attached to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FileEntityType {
-    Deal,
-    Company,
-    Contact,
-    Lead,
-    Invoice,
-    Contract,
-    Organization,
-    /// A task or other activity.
-    Activity,
-    /// A supplier invoice of WF-INV: its file of each round and its closing documents.
-    SupplierInvoice,
-}
-
-impl FileEntityType {
-    const ALL: [FileEntityType; 9] = [
-        FileEntityType::Deal,
-        FileEntityType::Company,
-        FileEntityType::Contact,
-        FileEntityType::Lead,
-        FileEntityType::Invoice,
-        FileEntityType::Contract,
-        FileEntityType::Organization,
-        FileEntityType::Activity,
-        FileEntityType::SupplierInvoice,
-    ];
-
-    fn parse(s: &str) -> Option<FileEntityType> {
-        FileEntityType::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// The record type a file of this kind hangs on, for visibility checks.
-    fn record(self) -> TimelineEntity {
-        match self {
-            FileEntityType::Deal => TimelineEntity::Deals,
-            FileEntityType::Company => TimelineEntity::Companies,
-            FileEntityType::Contact => TimelineEntity::Contacts,
-            FileEntityType::Lead => TimelineEntity::Leads,
-            FileEntityType::Invoice => TimelineEntity::Invoices,
-            FileEntityType::Contract => TimelineEntity::Contracts,
-            FileEntityType::Organization => TimelineEntity::Organizations,
-            FileEntityType::Activity => TimelineEntity::Activities,
-            FileEntityType::SupplierInvoice => TimelineEntity::SupplierInvoices,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            FileEntityType::Deal => "deal",
-            FileEntityType::Company => "company",
-            FileEntityType::Contact => "contact",
-            FileEntityType::Lead => "lead",
-            FileEntityType::Invoice => "invoice",
-            FileEntityType::Contract => "contract",
-            FileEntityType::Organization => "organization",
-            FileEntityType::Activity => "activity",
-            FileEntityType::SupplierInvoice => "supplier_invoice",
-        }
-    }
-}
-
-/// The business meaning of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentTypeName {
-    InvoiceScan,
-    Contract,
-    SignedScan,
-    ClosingDocument,
-    Other,
-}
-
-/// The multipart form of an upload.
-#[derive(Debug, ToSchema)]
-pub struct UploadFileForm {
-    /// The file. If its part declares a Content-Type, the bytes must agree with it (PDF, PNG,
-    /// JPEG, GIF, ZIP-based office documents and UTF-8 text are accepted).
-    #[schema(value_type = String, format = Binary)]
-    pub file: Vec<u8>,
-    pub entity_type: FileEntityType,
-    pub entity_id: Uuid,
-    pub document_type: DocumentTypeName,
-    /// The company folder the file also belongs to; pass the deal's company for a deal file.
-    pub company_id: Option<Uuid>,
-}
-
-/// The bytes of a file.
-#[derive(Debug, ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct FileContent(pub Vec<u8>);
-
-/// An attached file's metadata.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FileView {
-    pub id: Uuid,
-    #[schema(value_type = FileEntityType)]
-    pub entity_type: String,
-    pub entity_id: Uuid,
-    pub company_id: Option<Uuid>,
-    #[schema(value_type = DocumentTypeName)]
-    pub document_type: String,
-    #[schema(example = "Счёт №17.pdf")]
-    pub file_name: String,
-    /// What the bytes are, as sniffed at upload.
-    #[schema(example = "application/pdf")]
-    pub content_type: String,
-    pub size_bytes: i64,
-    /// Hex SHA-256 of the content.
-    pub sha256: String,
-    pub uploaded_by: Uuid,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&file::Model> for FileView {
-    fn from(f: &file::Model) -> Self {
-        FileView {
-            id: f.id,
-            entity_type: f.entity_type.clone(),
-            entity_id: f.entity_id,
-            company_id: f.company_id,
-            document_type: f.document_type.clone(),
-            file_name: f.file_name.clone(),
-            content_type: f.content_type.clone(),
-            size_bytes: f.size_bytes,
-            sha256: f.sha256.clone(),
-            uploaded_by: f.uploaded_by,
-            version: f.version,
-            created_at: f.created_at,
-            updated_at: f.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FileListFilter {
-    /// With `entity_id`: the files of one record.
-    #[param(inline)]
-    pub entity_type: Option<FileEntityType>,
-    pub entity_id: Option<Uuid>,
-    /// A company's folder: files attached to it and files of its deals.
-    pub company_id: Option<Uuid>,
-    #[param(inline)]
-    pub document_type: Option<DocumentTypeName>,
-}
-
-/// Reads a file's metadata if the caller may see it; else 404.
-pub async fn visible_file<C: ConnectionTrait>(
-    db: &C,
-    caller: &Principal,
-    id: Uuid,
-) -> ApiResult<file::Model> {
-    let f = records::find::<file::Entity, _>(db, id).await?;
-    // A file is as visible as the record it is attached to.
-    let Some(owner) = FileEntityType::parse(&f.entity_type) else {
-        return Err(ApiError::not_found());
-    };
-    ensure_visible(db, caller, owner.record(), f.entity_id, true).await?;
-    Ok(f)
-}
-
-/// A staging file that removes itself unless it was handed to the storage.
-struct Staged {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// What was learnt about the file part while it streamed in.
-struct Received {
-    staged: Staged,
-    file_name: String,
-    declared: Option<String>,
-    size: usize,
-    sha256: String,
-    sniffed: Option<Sniffed>,
-}
-
-fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
-    use actix_multipart::MultipartError as E;
-    match e {
-        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the upload as Content-Type: multipart/form-data",
-        ),
-        other => ApiError::new(
-            ErrorCode::MalformedRequest,
-            format!("the multipart body cannot be read: {other}"),
-        ),
-    }
-}
-
-fn file_name_of(field: &actix_multipart::Field) -> String {
-    let Some(cd) = field.content_disposition() else {
-        return clean_file_name("");
-    };
-    let ext = cd
-        .get_filename_ext()
-        .filter(
-            |v| matches!(v.charset, header::Charset::Ext(ref c) if c.eq_ignore_ascii_case("utf-8")),
-        )
-        .and_then(|v| String::from_utf8(v.value.clone()).ok());
-    clean_file_name(
-        &ext.or_else(|| cd.get_filename().map(str::to_owned))
-            .unwrap_or_default(),
-    )
-}
-
-async fn receive_file(
-    storage: &dyn FileStorage,
-    field: &mut actix_multipart::Field,
-    limit: usize,
-) -> ApiResult<Received> {
-    let staged = Staged {
-        path: storage.staging_path().map_err(ApiError::internal)?,
-        kept: false,
-    };
-    let file_name = file_name_of(field);
-    let declared = field.content_type().map(|m| m.essence_str().to_owned());
-    let mut out = tokio::fs::File::create(&staged.path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    let mut text = TextCheck::default();
-    let mut size = 0usize;
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
-        size += chunk.len();
-        if size > limit {
-            return Err(too_large(limit));
-        }
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-        }
-        hasher.update(&chunk);
-        text.feed(&chunk);
-        out.write_all(&chunk).await.map_err(ApiError::internal)?;
-    }
-    out.sync_all().await.map_err(ApiError::internal)?;
-    let sniffed = sniff_magic(&head).or((size > 0 && text.is_text()).then_some(Sniffed::Text));
-    Ok(Received {
-        staged,
-        file_name,
-        declared,
-        size,
-        sha256: hex::encode(hasher.finalize()),
-        sniffed,
-    })
-}
-
-/// A small text field of the form; more than a few KiB is not a form value.
-async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
-    const MAX: usize = 4096;
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
-        if buf.len() + chunk.len() > MAX {
-            return Err(ApiError::field(
-                name,
-                "too_long",
-                format!("{name} is too long"),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(buf)
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| {
-            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
-        })?;
-    if text.contains('\0') {
-        return Err(ApiError::field(
-            name,
-            "nul_character",
-            format!("{name} must not contain the NUL character"),
-        ));
-    }
-    Ok(text)
-}
-
-fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> ApiResult<&'a str> {
-    fields
-        .get(name)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::field(name, "required", format!("{name} is required")))
-}
-
-fn uuid_field(name: &str, v: &str) -> ApiResult<Uuid> {
-    v.parse()
-        .map_err(|_| ApiError::field(name, "invalid_format", format!("{name} must be a UUID")))
-}
-
-fn enum_field<T: serde::de::DeserializeOwned>(name: &str, v: &str) -> ApiResult<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| {
-        ApiError::field(
-            name,
-            "unknown_value",
-            format!("`{v}` is not a known {name}"),
-        )
-    })
 }
 
 /// Uploads a file as `multipart/form-data` and attaches it to a record. The bytes decide the
@@ -474,7 +153,7 @@ pub async fn upload_file(
                 format!("{} {entity_id} does not exist", entity_type.as_str()),
             ));
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
     // A deal's file also lands in its company's folder.
     if entity_type == FileEntityType::Deal && company_id.is_none() {
@@ -529,17 +208,6 @@ pub async fn upload_file(
         .insert_header((header::LOCATION, format!("{UPLOAD_PATH}/{}", saved.id)))
         .insert_header((header::ETAG, crate::extract::etag(saved.version)))
         .json(FileView::from(&saved)))
-}
-
-fn enum_to_str(d: DocumentTypeName) -> String {
-    let domain = match d {
-        DocumentTypeName::InvoiceScan => DocumentType::InvoiceScan,
-        DocumentTypeName::Contract => DocumentType::Contract,
-        DocumentTypeName::SignedScan => DocumentType::SignedScan,
-        DocumentTypeName::ClosingDocument => DocumentType::ClosingDocument,
-        DocumentTypeName::Other => DocumentType::Other,
-    };
-    domain.as_str().to_owned()
 }
 
 /// Lists files: of one record (`entity_type` + `entity_id`) or a company's folder
@@ -668,4 +336,155 @@ pub async fn delete_file(
     .await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A staging file that removes itself unless it was handed to the storage.
+pub struct Staged {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// What was learnt about the file part while it streamed in.
+pub struct Received {
+    staged: Staged,
+    file_name: String,
+    declared: Option<String>,
+    size: usize,
+    sha256: String,
+    sniffed: Option<Sniffed>,
+}
+
+pub fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    use actix_multipart::MultipartError as E;
+    match e {
+        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the upload as Content-Type: multipart/form-data",
+        ),
+        other => ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("the multipart body cannot be read: {other}"),
+        ),
+    }
+}
+
+pub fn file_name_of(field: &actix_multipart::Field) -> String {
+    let Some(cd) = field.content_disposition() else {
+        return clean_file_name("");
+    };
+    let ext = cd
+        .get_filename_ext()
+        .filter(
+            |v| matches!(v.charset, header::Charset::Ext(ref c) if c.eq_ignore_ascii_case("utf-8")),
+        )
+        .and_then(|v| String::from_utf8(v.value.clone()).ok());
+    clean_file_name(
+        &ext.or_else(|| cd.get_filename().map(str::to_owned))
+            .unwrap_or_default(),
+    )
+}
+
+pub async fn receive_file(
+    storage: &dyn FileStorage,
+    field: &mut actix_multipart::Field,
+    limit: usize,
+) -> ApiResult<Received> {
+    let staged = Staged {
+        path: storage.staging_path().map_err(ApiError::internal)?,
+        kept: false,
+    };
+    let file_name = file_name_of(field);
+    let declared = field.content_type().map(|m| m.essence_str().to_owned());
+    let mut out = tokio::fs::File::create(&staged.path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut text = TextCheck::default();
+    let mut size = 0usize;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(multipart_error)?;
+        size += chunk.len();
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        text.feed(&chunk);
+        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    out.sync_all().await.map_err(ApiError::internal)?;
+    let sniffed = sniff_magic(&head).or((size > 0 && text.is_text()).then_some(Sniffed::Text));
+    Ok(Received {
+        staged,
+        file_name,
+        declared,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+        sniffed,
+    })
+}
+
+/// A small text field of the form; more than a few KiB is not a form value.
+pub async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
+    const MAX: usize = 4096;
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(multipart_error)?;
+        if buf.len() + chunk.len() > MAX {
+            return Err(ApiError::field(
+                name,
+                "too_long",
+                format!("{name} is too long"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(buf)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| {
+            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
+        })?;
+    if text.contains('\0') {
+        return Err(ApiError::field(
+            name,
+            "nul_character",
+            format!("{name} must not contain the NUL character"),
+        ));
+    }
+    Ok(text)
+}
+
+pub fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> ApiResult<&'a str> {
+    fields
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::field(name, "required", format!("{name} is required")))
+}
+
+pub fn uuid_field(name: &str, v: &str) -> ApiResult<Uuid> {
+    v.parse()
+        .map_err(|_| ApiError::field(name, "invalid_format", format!("{name} must be a UUID")))
+}
+
+pub fn enum_field<T: serde::de::DeserializeOwned>(name: &str, v: &str) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| {
+        ApiError::field(
+            name,
+            "unknown_value",
+            format!("`{v}` is not a known {name}"),
+        )
+    })
 }

@@ -3,33 +3,25 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_domain::clients::{CounterpartyKind, check_counterparty_requisites};
 use sdelka_domain::validation::{FieldViolation, Violations};
-use sdelka_persistence::clients::{self as store, LegalEntityFilter, fold, legal_entities_query};
+use sdelka_persistence::clients::{self as store, LegalEntityFilter, legal_entities_query};
 use sdelka_persistence::entity::{legal_entity, legal_entity_bank_account};
 use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::records;
-use sdelka_persistence::visibility::Scope;
-use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::Principal;
-use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::organizations::{NewBankAccount, check_bank_account};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
-use sdelka_persistence::ops::clients::{
-    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
-    external_refs,
-};
+use sdelka_persistence::ops::clients::{external_filter, external_ids_json, external_refs};
+#[allow(unused_imports)]
+use sdelka_persistence::ops::legal_entities::*;
+use sdelka_persistence::ops::organizations::NewBankAccount;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_legal_entities)
@@ -41,288 +33,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(add_legal_entity_bank_account)
         .service(delete_legal_entity_bank_account)
         .service(list_legal_entity_contacts);
-}
-
-/// The legal form of a counterparty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LegalEntityKind {
-    /// An organisation: 10-digit INN, KPP, OGRN.
-    LegalEntity,
-    /// An individual entrepreneur: 12-digit INN, OGRNIP, no KPP.
-    Entrepreneur,
-    /// A private person: 12-digit INN, no KPP, no OGRN.
-    Individual,
-}
-
-impl From<LegalEntityKind> for CounterpartyKind {
-    fn from(k: LegalEntityKind) -> Self {
-        match k {
-            LegalEntityKind::LegalEntity => CounterpartyKind::LegalEntity,
-            LegalEntityKind::Entrepreneur => CounterpartyKind::Entrepreneur,
-            LegalEntityKind::Individual => CounterpartyKind::Individual,
-        }
-    }
-}
-
-impl LegalEntityKind {
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "legal_entity" => Some(LegalEntityKind::LegalEntity),
-            "entrepreneur" => Some(LegalEntityKind::Entrepreneur),
-            "individual" => Some(LegalEntityKind::Individual),
-            _ => None,
-        }
-    }
-}
-
-/// A bank account of a counterparty.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegalEntityBankAccountView {
-    pub id: Uuid,
-    #[schema(example = "ПАО Сбербанк")]
-    pub bank_name: String,
-    #[schema(example = "044525225")]
-    pub bik: String,
-    #[schema(example = "30101810400000000225")]
-    pub correspondent_account: String,
-    #[schema(example = "40702810938000000001")]
-    pub settlement_account: String,
-    #[schema(example = "RUB")]
-    pub currency: String,
-    pub is_primary: bool,
-    pub version: i32,
-}
-
-impl From<&legal_entity_bank_account::Model> for LegalEntityBankAccountView {
-    fn from(b: &legal_entity_bank_account::Model) -> Self {
-        LegalEntityBankAccountView {
-            id: b.id,
-            bank_name: b.bank_name.clone(),
-            bik: b.bik.clone(),
-            correspondent_account: b.correspondent_account.clone(),
-            settlement_account: b.settlement_account.clone(),
-            currency: b.currency.clone(),
-            is_primary: b.is_primary,
-            version: b.version,
-        }
-    }
-}
-
-/// A counterparty's requisites.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegalEntityView {
-    pub id: Uuid,
-    pub company_id: Uuid,
-    pub kind: LegalEntityKind,
-    #[schema(example = "Общество с ограниченной ответственностью «Ромашка»")]
-    pub full_name: String,
-    #[schema(example = "ООО «Ромашка»")]
-    pub short_name: String,
-    #[schema(example = "7707083893")]
-    pub inn: String,
-    #[schema(example = "773601001")]
-    pub kpp: Option<String>,
-    /// OGRN (13 digits) or, for an entrepreneur, OGRNIP (15 digits).
-    #[schema(example = "1027700132195")]
-    pub ogrn: Option<String>,
-    pub legal_address: Option<String>,
-    pub postal_address: Option<String>,
-    #[schema(example = "Иванов Иван Иванович")]
-    pub signatory_name: Option<String>,
-    /// What the signatory acts on.
-    #[schema(example = "Устав")]
-    pub signatory_basis: Option<String>,
-    pub external_ids: Vec<ExternalId>,
-    pub bank_accounts: Vec<LegalEntityBankAccountView>,
-    /// Only on create and update: visible legal entities with the same INN and KPP.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<DuplicateWarning>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl LegalEntityView {
-    fn new(e: &legal_entity::Model, accounts: &[legal_entity_bank_account::Model]) -> Self {
-        LegalEntityView {
-            id: e.id,
-            company_id: e.company_id,
-            kind: LegalEntityKind::parse(&e.kind).unwrap_or(LegalEntityKind::LegalEntity),
-            full_name: e.full_name.clone(),
-            short_name: e.short_name.clone(),
-            inn: e.inn.clone(),
-            kpp: e.kpp.clone(),
-            ogrn: e.ogrn.clone(),
-            legal_address: e.legal_address.clone(),
-            postal_address: e.postal_address.clone(),
-            signatory_name: e.signatory_name.clone(),
-            signatory_basis: e.signatory_basis.clone(),
-            external_ids: external_ids_of(&e.external_ids),
-            bank_accounts: accounts
-                .iter()
-                .filter(|a| a.legal_entity_id == e.id)
-                .map(LegalEntityBankAccountView::from)
-                .collect(),
-            warnings: Vec::new(),
-            version: e.version,
-            created_at: e.created_at,
-            updated_at: e.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLegalEntity {
-    pub company_id: Uuid,
-    pub kind: LegalEntityKind,
-    #[validate(length(min = 1, max = 500, message = "full_name must be 1 to 500 characters"))]
-    #[schema(example = "Общество с ограниченной ответственностью «Ромашка»")]
-    pub full_name: String,
-    /// Default: the full name.
-    #[validate(length(min = 1, max = 200, message = "short_name must be 1 to 200 characters"))]
-    #[schema(example = "ООО «Ромашка»")]
-    pub short_name: Option<String>,
-    #[schema(example = "7707083893")]
-    pub inn: String,
-    #[schema(example = "773601001")]
-    pub kpp: Option<String>,
-    #[schema(example = "1027700132195")]
-    pub ogrn: Option<String>,
-    #[validate(length(max = 1000))]
-    pub legal_address: Option<String>,
-    #[validate(length(max = 1000))]
-    pub postal_address: Option<String>,
-    #[validate(length(max = 300))]
-    pub signatory_name: Option<String>,
-    #[validate(length(max = 300))]
-    pub signatory_basis: Option<String>,
-    #[serde(default)]
-    #[validate(length(max = 20), nested)]
-    pub external_ids: Vec<ExternalId>,
-    #[serde(default)]
-    #[validate(length(max = 20), nested)]
-    pub bank_accounts: Vec<NewBankAccount>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateLegalEntity {
-    pub kind: Option<LegalEntityKind>,
-    #[validate(length(min = 1, max = 500, message = "full_name must be 1 to 500 characters"))]
-    pub full_name: Option<String>,
-    #[validate(length(min = 1, max = 200, message = "short_name must be 1 to 200 characters"))]
-    pub short_name: Option<String>,
-    pub inn: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub kpp: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub ogrn: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub legal_address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub postal_address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub signatory_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub signatory_basis: Option<Option<String>>,
-    /// Replaces the whole list.
-    #[validate(length(max = 20), nested)]
-    pub external_ids: Option<Vec<ExternalId>>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LegalEntityListFilter {
-    /// Case-insensitive part of the full or short name or the INN.
-    pub q: Option<String>,
-    pub company_id: Option<Uuid>,
-    /// Exact INN.
-    pub inn: Option<String>,
-    #[param(inline)]
-    pub kind: Option<LegalEntityKind>,
-    /// `source:id`, e.g. `1c:6f1c2a9e-3b0d-11ee-be56-0242ac120002`.
-    pub external_id: Option<String>,
-}
-
-fn sorts() -> [SortKey<legal_entity::Entity>; 3] {
-    [
-        SortKey {
-            name: "created_at",
-            column: legal_entity::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: legal_entity::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "short_name",
-            column: legal_entity::Column::ShortName,
-            key: |m| CursorValue::Text(m.short_name.clone()),
-        },
-    ]
-}
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-fn search_text(e: &legal_entity::Model) -> String {
-    fold(&[&e.full_name, &e.short_name, &e.inn])
-}
-
-fn bank_account_model(
-    legal_entity_id: Uuid,
-    prefix: &str,
-    b: &NewBankAccount,
-    v: &mut Violations,
-) -> Option<legal_entity_bank_account::Model> {
-    let c = check_bank_account(prefix, b, v)?;
-    let at = now();
-    Some(legal_entity_bank_account::Model {
-        id: Uuid::now_v7(),
-        legal_entity_id,
-        bank_name: c.bank_name,
-        bik: c.bik,
-        correspondent_account: c.correspondent_account,
-        settlement_account: c.settlement_account,
-        currency: c.currency,
-        is_primary: c.is_primary,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    })
-}
-
-/// Visible legal entities with the same INN and KPP as `e`.
-async fn duplicate_warnings<C: ConnectionTrait>(
-    db: &C,
-    scope: &Scope,
-    e: &legal_entity::Model,
-) -> ApiResult<Vec<DuplicateWarning>> {
-    Ok(
-        store::legal_entities_with_requisites(db, scope, &e.inn, e.kpp.as_deref(), e.id)
-            .await?
-            .iter()
-            .map(|other| DuplicateWarning::new("inn_kpp", other.id))
-            .collect(),
-    )
-}
-
-async fn visible(state: &AppState, scope: &Scope, id: Uuid) -> ApiResult<legal_entity::Model> {
-    store::visible_legal_entity(&state.store.conn, scope, id)
-        .await?
-        .ok_or_else(ApiError::not_found)
 }
 
 /// Lists the legal entities of the companies you may see.
@@ -492,7 +202,7 @@ pub async fn get_legal_entity(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let scope = caller.visibility(&state.store.conn).await?;
-    let e = visible(&state, &scope, id.into_inner()).await?;
+    let e = visible(&state.store.conn, &scope, id.into_inner()).await?;
     let accounts = store::bank_accounts(&state.store.conn, &[e.id]).await?;
     Ok(versioned(
         StatusCode::OK,
@@ -524,7 +234,7 @@ pub async fn update_legal_entity(
         return Err(v.into());
     }
     let scope = caller.visibility(&state.store.conn).await?;
-    visible(&state, &scope, id).await?;
+    visible(&state.store.conn, &scope, id).await?;
     let txn = state.store.begin().await?;
     let updated = records::update::<legal_entity::Entity, _, _, ApiError>(
         &txn,
@@ -613,7 +323,7 @@ pub async fn delete_legal_entity(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
-    visible(&state, &scope, id).await?;
+    visible(&state.store.conn, &scope, id).await?;
     let txn = state.store.begin().await?;
     records::soft_delete::<legal_entity::Entity, _>(
         &txn,
@@ -641,7 +351,7 @@ pub async fn list_legal_entity_bank_accounts(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let scope = caller.visibility(&state.store.conn).await?;
-    let e = visible(&state, &scope, id.into_inner()).await?;
+    let e = visible(&state.store.conn, &scope, id.into_inner()).await?;
     let accounts = store::bank_accounts(&state.store.conn, &[e.id]).await?;
     Ok(HttpResponse::Ok().json(
         accounts
@@ -667,7 +377,7 @@ pub async fn add_legal_entity_bank_account(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
-    visible(&state, &scope, id).await?;
+    visible(&state.store.conn, &scope, id).await?;
     let mut v = Violations::new();
     let Some(model) = bank_account_model(id, "", &body.0, &mut v) else {
         return Err(v.into());
@@ -703,7 +413,7 @@ pub async fn delete_legal_entity_bank_account(
 ) -> ApiResult<HttpResponse> {
     let (legal_entity_id, account_id) = path.into_inner();
     let scope = caller.visibility(&state.store.conn).await?;
-    visible(&state, &scope, legal_entity_id).await?;
+    visible(&state.store.conn, &scope, legal_entity_id).await?;
     let txn = state.store.begin().await?;
     let account = records::find::<legal_entity_bank_account::Entity, _>(&txn, account_id).await?;
     if account.legal_entity_id != legal_entity_id {
@@ -721,20 +431,6 @@ pub async fn delete_legal_entity_bank_account(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A contact acting for a legal entity, with his role there.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegalEntityContactView {
-    pub contact_id: Uuid,
-    #[schema(example = "Петров")]
-    pub last_name: String,
-    pub first_name: Option<String>,
-    pub middle_name: Option<String>,
-    /// The contact's role at this legal entity.
-    #[schema(example = "Главный бухгалтер")]
-    pub role: Option<String>,
-    pub linked_at: DateTime<Utc>,
-}
-
 /// The contacts acting for a legal entity (only those you may see).
 #[utoipa::path(
     tag = "clients",
@@ -748,7 +444,7 @@ pub async fn list_legal_entity_contacts(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let scope = caller.visibility(&state.store.conn).await?;
-    let e = visible(&state, &scope, id.into_inner()).await?;
+    let e = visible(&state.store.conn, &scope, id.into_inner()).await?;
     let links = store::contacts_of_legal_entity(&state.store.conn, &scope, e.id).await?;
     Ok(HttpResponse::Ok().json(
         links

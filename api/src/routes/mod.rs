@@ -1,7 +1,6 @@
 //! HTTP routes. Each handler is registered with `utoipa-actix-web`, so a route cannot exist
 //! without its entry in the OpenAPI document.
 
-pub mod access;
 pub mod api_tokens;
 pub mod auth;
 pub mod companies;

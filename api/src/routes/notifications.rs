@@ -2,75 +2,23 @@
 //! notifications, admins included: they are personal messages, not business records.
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_persistence::entity::notification;
 use sdelka_persistence::notifications::{self, inbox_query};
 use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::lists::{ListPage, ListParams};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::notifications::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_notifications)
         .service(unread_count)
         .service(mark_all_read)
         .service(mark_read);
-}
-
-/// One message in the inbox.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationView {
-    pub id: Uuid,
-    /// What caused it, e.g. `reminder`.
-    #[schema(example = "reminder")]
-    pub kind: String,
-    #[schema(example = "Reminder: Позвонить по счёту №17")]
-    pub title: String,
-    pub body: String,
-    /// The record it is about (`activity`, `calendar_event`, `deal`, …).
-    pub entity_type: Option<String>,
-    pub entity_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    /// When it was marked read; `null` while unread.
-    pub read_at: Option<DateTime<Utc>>,
-}
-
-impl From<&notification::Model> for NotificationView {
-    fn from(n: &notification::Model) -> Self {
-        NotificationView {
-            id: n.id,
-            kind: n.kind.clone(),
-            title: n.title.clone(),
-            body: n.body.clone(),
-            entity_type: n.entity_type.clone(),
-            entity_id: n.entity_id,
-            created_at: n.created_at,
-            read_at: n.read_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UnreadCount {
-    pub unread: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MarkedRead {
-    /// How many notifications were unread and are read now.
-    pub marked: u64,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NotificationListFilter {
-    /// `true`: unread only; `false`: read only.
-    pub unread: Option<bool>,
 }
 
 /// The caller's notifications, newest first.

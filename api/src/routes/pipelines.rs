@@ -3,19 +3,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_domain::deal::StageKind;
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_persistence::entity::{pipeline, pipeline_stage};
 use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{deals_in_pipeline, deals_in_stage, pipelines_query, stages_of};
-use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::{Admin, Principal};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -23,6 +18,8 @@ use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::pipelines::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_pipelines)
@@ -33,203 +30,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(add_stage)
         .service(update_stage)
         .service(delete_stage);
-}
-
-/// What a stage means: `open` (in work), `won`, `lost` (needs a loss reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StageKindName {
-    Open,
-    Won,
-    Lost,
-}
-
-impl From<StageKindName> for StageKind {
-    fn from(k: StageKindName) -> StageKind {
-        match k {
-            StageKindName::Open => StageKind::Open,
-            StageKindName::Won => StageKind::Won,
-            StageKindName::Lost => StageKind::Lost,
-        }
-    }
-}
-
-impl From<StageKind> for StageKindName {
-    fn from(k: StageKind) -> StageKindName {
-        match k {
-            StageKind::Open => StageKindName::Open,
-            StageKind::Won => StageKindName::Won,
-            StageKind::Lost => StageKindName::Lost,
-        }
-    }
-}
-
-/// The kind of a stored stage; the schema only ever stores the three kinds.
-pub(crate) fn kind_of(s: &pipeline_stage::Model) -> StageKind {
-    StageKind::parse(&s.kind).unwrap_or(StageKind::Open)
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StageView {
-    pub id: Uuid,
-    #[schema(example = "В работе")]
-    pub name: String,
-    pub kind: StageKindName,
-    /// Position in the pipeline (ascending).
-    pub sort: i32,
-    pub version: i32,
-}
-
-impl From<&pipeline_stage::Model> for StageView {
-    fn from(s: &pipeline_stage::Model) -> Self {
-        StageView {
-            id: s.id,
-            name: s.name.clone(),
-            kind: kind_of(s).into(),
-            sort: s.sort,
-            version: s.version,
-        }
-    }
-}
-
-/// A pipeline with its stages in order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PipelineView {
-    pub id: Uuid,
-    #[schema(example = "Продажи")]
-    pub name: String,
-    pub sort: i32,
-    /// Deals created without `pipeline_id` go to the default pipeline.
-    pub is_default: bool,
-    pub stages: Vec<StageView>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl PipelineView {
-    fn new(p: &pipeline::Model, stages: &[pipeline_stage::Model]) -> Self {
-        PipelineView {
-            id: p.id,
-            name: p.name.clone(),
-            sort: p.sort,
-            is_default: p.is_default,
-            stages: stages
-                .iter()
-                .filter(|s| s.pipeline_id == p.id)
-                .map(StageView::from)
-                .collect(),
-            version: p.version,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewStage {
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    #[schema(example = "Переговоры")]
-    pub name: String,
-    pub kind: StageKindName,
-    /// Position; default: after the stages before it in the request (10, 20, …), or after the
-    /// last stage when added to an existing pipeline.
-    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
-    pub sort: Option<i32>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreatePipeline {
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    #[schema(example = "Холодный обзвон УК")]
-    pub name: String,
-    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
-    pub sort: Option<i32>,
-    /// At least one stage of kind `open`: new deals start in the first one.
-    #[validate(length(min = 1, max = 50), nested)]
-    pub stages: Vec<NewStage>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdatePipeline {
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    pub name: Option<String>,
-    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
-    pub sort: Option<i32>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateStage {
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    pub name: Option<String>,
-    pub kind: Option<StageKindName>,
-    #[validate(range(min = 0, max = 1_000_000_000, message = "sort is 0 to 1000000000"))]
-    pub sort: Option<i32>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct StagePath {
-    /// Pipeline id.
-    pub id: Uuid,
-    /// Stage id.
-    pub stage_id: Uuid,
-}
-
-fn sorts() -> [SortKey<pipeline::Entity>; 3] {
-    [
-        SortKey {
-            name: "sort",
-            column: pipeline::Column::Sort,
-            key: |m| CursorValue::Int(m.sort.into()),
-        },
-        SortKey {
-            name: "created_at",
-            column: pipeline::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: pipeline::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-    ]
-}
-
-fn stage_model(pipeline_id: Uuid, name: &str, kind: StageKind, sort: i32) -> pipeline_stage::Model {
-    let at = now();
-    pipeline_stage::Model {
-        id: Uuid::now_v7(),
-        pipeline_id,
-        name: name.trim().to_owned(),
-        kind: kind.as_str().to_owned(),
-        sort,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    }
-}
-
-fn no_open_stage(field: &str) -> ApiError {
-    ApiError::field(
-        field,
-        "open_stage_required",
-        "a pipeline needs at least one stage of kind `open`: new deals start there",
-    )
-}
-
-async fn pipeline_with_stages<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-) -> ApiResult<(pipeline::Model, Vec<pipeline_stage::Model>)> {
-    let p = records::find::<pipeline::Entity, _>(db, id).await?;
-    let stages = stages_of(db, &[id]).await?;
-    Ok((p, stages))
 }
 
 /// Lists pipelines with their stages.
@@ -290,7 +90,7 @@ pub async fn create_pipeline(
         return Err(v.into());
     }
     if !req.stages.iter().any(|s| s.kind == StageKindName::Open) {
-        return Err(no_open_stage("stages"));
+        return Err(no_open_stage("stages").into());
     }
     let at = now();
     let model = pipeline::Model {
@@ -517,7 +317,7 @@ pub async fn update_stage(
             .iter()
             .any(|s| s.id != stage_id && kind_of(s) == StageKind::Open)
     {
-        return Err(no_open_stage("kind"));
+        return Err(no_open_stage("kind").into());
     }
     records::update::<pipeline_stage::Entity, _, _, ApiError>(
         &txn,

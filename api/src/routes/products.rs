@@ -5,31 +5,26 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_domain::money::Money;
 use sdelka_domain::validation::{FieldViolation, Violations};
-use sdelka_domain::vat::VatRate;
 use sdelka_persistence::StoreError;
 use sdelka_persistence::entity::product;
-use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::records;
 use sdelka_persistence::sales::{
     ProductFilter, product_by_name, product_name_key, product_search_text, products_query,
     release_product_name,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::{Principal, SalesStaff};
-use crate::dto::double_option;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::products::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_products)
@@ -38,262 +33,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_product)
         .service(update_product)
         .service(delete_product);
-}
-
-/// Today's date, the date a price typed now is dated with (default VAT rate, rate checks).
-pub(crate) fn today() -> chrono::NaiveDate {
-    Utc::now().date_naive()
-}
-
-/// An ISO 4217 code, upper-cased; `RUB` when absent.
-pub(crate) fn currency(field: &str, value: Option<&str>) -> Result<String, FieldViolation> {
-    let c = value.unwrap_or("RUB").trim().to_uppercase();
-    if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_uppercase()) {
-        Ok(c)
-    } else {
-        Err(FieldViolation::new(
-            field,
-            "invalid_format",
-            format!("{field} is a 3-letter ISO 4217 code, e.g. RUB"),
-        ))
-    }
-}
-
-/// An OKEI unit code: digits only (796 "шт", 356 "ч", 166 "кг").
-pub(crate) fn okei_code(field: &str, value: &str) -> Result<String, FieldViolation> {
-    let c = value.trim();
-    if (1..=4).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_digit()) {
-        Ok(c.to_owned())
-    } else {
-        Err(FieldViolation::new(
-            field,
-            "invalid_format",
-            format!("{field} is an OKEI code of up to 4 digits, e.g. 796 (шт) or 356 (ч)"),
-        ))
-    }
-}
-
-pub(crate) fn money_field(field: &str, value: &str) -> Result<Money, FieldViolation> {
-    Money::parse_non_negative(value).map_err(|e| {
-        use sdelka_domain::validation::RuleBroken;
-        FieldViolation::new(field, e.code(), format!("{field}: {e}"))
-    })
-}
-
-pub(crate) fn vat_rate_field(field: &str, value: &str) -> Result<VatRate, FieldViolation> {
-    VatRate::parse(value).map_err(|e| {
-        use sdelka_domain::validation::RuleBroken;
-        FieldViolation::new(field, e.code(), e.to_string())
-    })
-}
-
-/// A product or service of the catalog.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductView {
-    pub id: Uuid,
-    #[schema(example = "Монтаж видеонаблюдения")]
-    pub name: String,
-    #[schema(example = "MNT-001")]
-    pub sku: Option<String>,
-    /// OKEI unit code.
-    #[schema(example = "356")]
-    pub unit_code: String,
-    /// OKEI short unit name.
-    #[schema(example = "ч")]
-    pub unit_name: String,
-    /// Decimal string with two decimals.
-    #[schema(value_type = String, example = "1500.00")]
-    pub base_price: Money,
-    #[schema(example = "RUB")]
-    pub currency: String,
-    /// `22`, `20`, `10`, `0` or `none` ("без НДС").
-    #[schema(example = "22")]
-    pub vat_rate: String,
-    /// How documents print the rate: `22%` … `без НДС`.
-    #[schema(example = "22%")]
-    pub vat_rate_label: String,
-    pub section: Option<String>,
-    pub active: bool,
-    pub external_id: Option<String>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&product::Model> for ProductView {
-    fn from(p: &product::Model) -> Self {
-        ProductView {
-            id: p.id,
-            name: p.name.clone(),
-            sku: p.sku.clone(),
-            unit_code: p.unit_code.clone(),
-            unit_name: p.unit_name.clone(),
-            base_price: Money::from_minor(p.base_price_minor),
-            currency: p.currency.clone(),
-            vat_rate: p.vat_rate.clone(),
-            vat_rate_label: VatRate::parse(&p.vat_rate)
-                .map(|r| r.label().to_owned())
-                .unwrap_or_else(|_| p.vat_rate.clone()),
-            section: p.section.clone(),
-            active: p.active,
-            external_id: p.external_id.clone(),
-            version: p.version,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
-/// A new product. Everything but the name has a default: unit 796 "шт", price 0.00, RUB, the
-/// standard VAT rate of today, active.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProduct {
-    #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
-    #[schema(example = "Монтаж видеонаблюдения")]
-    pub name: String,
-    #[validate(length(min = 1, max = 100))]
-    pub sku: Option<String>,
-    #[schema(example = "356")]
-    pub unit_code: Option<String>,
-    #[validate(length(min = 1, max = 20))]
-    #[schema(example = "ч")]
-    pub unit_name: Option<String>,
-    /// Decimal string, at most two decimals, not negative.
-    #[schema(example = "1500.00")]
-    pub base_price: Option<String>,
-    #[schema(example = "RUB")]
-    pub currency: Option<String>,
-    /// `22`, `20`, `10`, `0` or `none`.
-    #[schema(example = "22")]
-    pub vat_rate: Option<String>,
-    #[validate(length(min = 1, max = 200))]
-    pub section: Option<String>,
-    pub active: Option<bool>,
-    #[validate(length(min = 1, max = 255))]
-    pub external_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateProduct {
-    #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub sku: Option<Option<String>>,
-    pub unit_code: Option<String>,
-    #[validate(length(min = 1, max = 20))]
-    pub unit_name: Option<String>,
-    pub base_price: Option<String>,
-    pub currency: Option<String>,
-    pub vat_rate: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub section: Option<Option<String>>,
-    pub active: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub external_id: Option<Option<String>>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ProductListFilter {
-    /// Case-insensitive part of the name or SKU (Cyrillic included).
-    pub q: Option<String>,
-    /// Exact section.
-    pub section: Option<String>,
-    pub active: Option<bool>,
-    /// Exact SKU.
-    pub sku: Option<String>,
-}
-
-fn sorts() -> [SortKey<product::Entity>; 3] {
-    [
-        SortKey {
-            name: "created_at",
-            column: product::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: product::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "name",
-            column: product::Column::Name,
-            key: |m| CursorValue::Text(m.name.clone()),
-        },
-    ]
-}
-
-fn blank_is_refused(field: &str, value: &str, v: &mut Violations) -> String {
-    let t = value.trim();
-    if t.is_empty() {
-        v.push(FieldViolation::new(
-            field,
-            "required",
-            format!("{field} must not be blank"),
-        ));
-    }
-    t.to_owned()
-}
-
-fn new_product(req: &CreateProduct) -> Result<product::Model, ApiError> {
-    let mut v = Violations::new();
-    let name = blank_is_refused("name", &req.name, &mut v);
-    let unit_code = okei_code("unit_code", req.unit_code.as_deref().unwrap_or("796"))
-        .map_err(|e| v.push(e))
-        .ok();
-    let base_price = money_field("base_price", req.base_price.as_deref().unwrap_or("0"))
-        .map_err(|e| v.push(e))
-        .ok();
-    let currency = currency("currency", req.currency.as_deref())
-        .map_err(|e| v.push(e))
-        .ok();
-    let vat_rate = match &req.vat_rate {
-        Some(r) => vat_rate_field("vat_rate", r).map_err(|e| v.push(e)).ok(),
-        None => Some(VatRate::standard_for(today())),
-    };
-    let (Some(unit_code), Some(base_price), Some(currency), Some(vat_rate), true) =
-        (unit_code, base_price, currency, vat_rate, v.is_empty())
-    else {
-        return Err(v.into());
-    };
-    let at = now();
-    let sku = req.sku.as_deref().map(str::trim).map(str::to_owned);
-    Ok(product::Model {
-        id: Uuid::now_v7(),
-        name_key: Some(product_name_key(&name)),
-        search_text: product_search_text(&name, sku.as_deref()),
-        name,
-        sku,
-        unit_code,
-        unit_name: req.unit_name.as_deref().unwrap_or("шт").trim().to_owned(),
-        base_price_minor: base_price
-            .to_minor()
-            .map_err(|e| ApiError::field("base_price", "out_of_range", e.to_string()))?,
-        currency,
-        vat_rate: vat_rate.code().to_owned(),
-        section: req.section.as_deref().map(str::trim).map(str::to_owned),
-        active: req.active.unwrap_or(true),
-        external_id: req.external_id.clone(),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    })
-}
-
-fn duplicate_name(name: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::Duplicate,
-        format!(
-            "a product named `{name}` already exists; use POST /products/find-or-create to reuse it"
-        ),
-    )
 }
 
 /// Lists the catalog.
@@ -346,7 +85,7 @@ pub async fn create_product(
     .await
     {
         Ok(p) => p,
-        Err(StoreError::Duplicate(_)) => return Err(duplicate_name(body.0.name.trim())),
+        Err(StoreError::Duplicate(_)) => return Err(duplicate_name(body.0.name.trim()).into()),
         Err(e) => return Err(e.into()),
     };
     txn.commit().await?;
@@ -515,9 +254,9 @@ pub async fn update_product(
     let updated = match updated {
         Ok(r) => r?,
         Err(StoreError::Duplicate(_)) => {
-            return Err(duplicate_name(
+            return Err(ApiError::from(duplicate_name(
                 req.name.as_deref().map(str::trim).unwrap_or_default(),
-            ));
+            )));
         }
         Err(e) => return Err(e.into()),
     };

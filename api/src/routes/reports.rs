@@ -15,83 +15,17 @@ use sdelka_persistence::entity::{
     deal, deal_stage_change, invoice, payment, payment_application, pipeline_stage, user,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Authorized, Policy};
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{CSV, JSON, negotiate};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::reports::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(managers_monthly).service(receivables);
-}
-
-pub struct ReportReadersOnly;
-impl Policy for ReportReadersOnly {
-    const ROLES: &'static [Role] = &[Role::Admin, Role::Head, Role::Accountant];
-    const DESCRIPTION: &'static str = "admin, head or accountant";
-}
-pub type ReportReaders = Authorized<ReportReadersOnly>;
-
-fn wants_csv(req: &HttpRequest, format: Option<&str>) -> ApiResult<bool> {
-    Ok(negotiate(req, format, &[JSON, CSV])? == CSV)
-}
-
-fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpResponse> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.write_record(&r).map_err(ApiError::internal)?;
-    }
-    let bytes = w.into_inner().map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}.csv\""),
-        ))
-        .body(bytes))
-}
-
-fn month_of(d: NaiveDate) -> String {
-    format!("{:04}-{:02}", d.year(), d.month())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ManagersMonthlyQuery {
-    /// First day counted (inclusive). Default: 1 January of this year.
-    pub from: Option<NaiveDate>,
-    /// Last day counted (inclusive). Default: today.
-    pub to: Option<NaiveDate>,
-    /// Only invoices of this own organisation count for payments.
-    pub organization_id: Option<Uuid>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// One manager in one month.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ManagerMonth {
-    pub manager_id: Uuid,
-    pub manager_name: String,
-    #[schema(example = "2026-11")]
-    pub month: String,
-    /// Applied to invoices of the manager's deals, by payment date.
-    #[schema(value_type = String, example = "400.00")]
-    pub payments_received: Money,
-    /// Deals that entered a won stage this month.
-    pub deals_won: u64,
-    #[schema(value_type = String, example = "1000.00")]
-    pub deals_won_amount: Money,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ManagersMonthlyReport {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    pub rows: Vec<ManagerMonth>,
 }
 
 /// REP-2: per manager and month, payments received (applications to invoices of deals he is
@@ -262,59 +196,6 @@ pub async fn managers_monthly(
     Ok(HttpResponse::Ok().json(ManagersMonthlyReport { from, to, rows }))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReceivablesQuery {
-    /// The day the debt is measured on. Default: today.
-    pub as_of: Option<NaiveDate>,
-    pub organization_id: Option<Uuid>,
-    /// Only invoices dated from (inclusive).
-    pub from: Option<NaiveDate>,
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-}
-
-/// One unpaid invoice.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReceivableInvoice {
-    pub invoice_id: Uuid,
-    pub number: Option<String>,
-    pub organization_id: Uuid,
-    pub buyer_legal_entity_id: Uuid,
-    pub date: NaiveDate,
-    /// The invoice date when no due date was set.
-    pub due_date: NaiveDate,
-    /// Negative: not yet due.
-    pub days_past_due: i64,
-    /// `not_yet_due`, `0-30`, `31-60`, `61-90`, `90+`.
-    pub bucket: String,
-    #[schema(value_type = String)]
-    pub outstanding: Money,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReceivablesReport {
-    pub as_of: NaiveDate,
-    /// Bucket → outstanding amount (every bucket present).
-    #[schema(value_type = Object)]
-    pub buckets: BTreeMap<String, String>,
-    #[schema(value_type = String)]
-    pub total: Money,
-    pub invoices: Vec<ReceivableInvoice>,
-}
-
-const BUCKETS: [&str; 5] = ["not_yet_due", "0-30", "31-60", "61-90", "90+"];
-
-fn bucket(days_past_due: i64) -> &'static str {
-    match days_past_due {
-        i64::MIN..=0 => "not_yet_due",
-        1..=30 => "0-30",
-        31..=60 => "31-60",
-        61..=90 => "61-90",
-        _ => "90+",
-    }
-}
-
 /// REP-3: what buyers owe on issued invoices as of a date, by days past due: not yet due,
 /// 0–30, 31–60, 61–90, 90+. Payments dated after `as_of` do not count.
 #[utoipa::path(
@@ -441,4 +322,30 @@ pub async fn receivables(
         total: Money::from_minor(total),
         invoices: rows,
     }))
+}
+
+pub struct ReportReadersOnly;
+impl Policy for ReportReadersOnly {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Head, Role::Accountant];
+    const DESCRIPTION: &'static str = "admin, head or accountant";
+}
+pub type ReportReaders = Authorized<ReportReadersOnly>;
+
+pub fn wants_csv(req: &HttpRequest, format: Option<&str>) -> ApiResult<bool> {
+    Ok(negotiate(req, format, &[JSON, CSV])? == CSV)
+}
+
+pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpResponse> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).map_err(ApiError::internal)?;
+    }
+    let bytes = w.into_inner().map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(bytes))
 }

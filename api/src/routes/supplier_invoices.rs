@@ -6,36 +6,28 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::email::Email;
 use sdelka_domain::money::Money;
-use sdelka_domain::supplier_invoice::{ActionKind, InvoiceState, STATE_NAMES};
-use sdelka_persistence::approvals::{
-    self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, invoices_query,
-};
+use sdelka_domain::supplier_invoice::InvoiceState;
+use sdelka_persistence::approvals::{self as store, InvoiceFilter, invoices_query};
 use sdelka_persistence::clients::fold;
-use sdelka_persistence::entity::{
-    approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
-};
+use sdelka_persistence::entity::{legal_entity, organization, supplier_invoice};
 use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::records;
-use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::Validate;
 
-use crate::approvals::{self, ActionInput, PaymentInput};
 use crate::auth::Principal;
 use crate::auth::{Authorized, Policy};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::tasks::{PaymentBody, TaskView};
 use crate::routes::{created, ensure_exists, versioned};
 use crate::state::AppState;
 use sdelka_domain::role::Role;
+use sdelka_persistence::ops::approvals::{self, ActionInput, PaymentInput};
+#[allow(unused_imports)]
+use sdelka_persistence::ops::supplier_invoices::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_supplier_invoices)
@@ -43,350 +35,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_supplier_invoice)
         .service(list_transitions)
         .service(act);
-}
-
-/// Who may register a supplier invoice: the staff who buy from suppliers.
-pub struct InitiatorsOnly;
-impl Policy for InitiatorsOnly {
-    const ROLES: &'static [Role] = &[
-        Role::Admin,
-        Role::Head,
-        Role::SalesManager,
-        Role::PurchasingManager,
-    ];
-    const DESCRIPTION: &'static str = "admin, head, sales_manager or purchasing_manager";
-}
-
-/// The states of WF-INV.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SupplierInvoiceStateName {
-    AwaitingDecision,
-    UnderDecision,
-    Returned,
-    AwaitingAccountant,
-    InWorkAtAccountant,
-    AwaitingClosingDocuments,
-    Completed,
-    Cancelled,
-}
-
-impl SupplierInvoiceStateName {
-    fn as_str(self) -> &'static str {
-        match self {
-            SupplierInvoiceStateName::AwaitingDecision => STATE_NAMES[0],
-            SupplierInvoiceStateName::UnderDecision => STATE_NAMES[1],
-            SupplierInvoiceStateName::Returned => STATE_NAMES[2],
-            SupplierInvoiceStateName::AwaitingAccountant => STATE_NAMES[3],
-            SupplierInvoiceStateName::InWorkAtAccountant => STATE_NAMES[4],
-            SupplierInvoiceStateName::AwaitingClosingDocuments => STATE_NAMES[5],
-            SupplierInvoiceStateName::Completed => STATE_NAMES[6],
-            SupplierInvoiceStateName::Cancelled => STATE_NAMES[7],
-        }
-    }
-}
-
-/// The actions of WF-INV (SPEC §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum SupplierInvoiceAction {
-    /// A decision maker of the pool takes it for approval.
-    Take,
-    /// The decision maker who took it approves: it goes to the accountants.
-    Approve,
-    /// The decision maker who took it returns it for revision; `comment` is mandatory.
-    Return,
-    /// The initiator resubmits with a new invoice file (`file_ids`).
-    Resubmit,
-    /// The first accountant of the pool to claim it becomes the payer; the supplier is emailed.
-    Claim,
-    /// The payer records the payment (`payment`); the initiator is notified.
-    MarkPaid,
-    /// The initiator attaches the closing documents (`file_ids`); the invoice completes.
-    AttachClosingDocuments,
-    /// The initiator or an admin cancels before payment; `comment` (the reason) is mandatory.
-    Cancel,
-}
-
-impl From<SupplierInvoiceAction> for ActionKind {
-    fn from(a: SupplierInvoiceAction) -> ActionKind {
-        match a {
-            SupplierInvoiceAction::Take => ActionKind::Take,
-            SupplierInvoiceAction::Approve => ActionKind::Approve,
-            SupplierInvoiceAction::Return => ActionKind::Return,
-            SupplierInvoiceAction::Resubmit => ActionKind::Resubmit,
-            SupplierInvoiceAction::Claim => ActionKind::Claim,
-            SupplierInvoiceAction::MarkPaid => ActionKind::MarkPaid,
-            SupplierInvoiceAction::AttachClosingDocuments => ActionKind::AttachClosingDocuments,
-            SupplierInvoiceAction::Cancel => ActionKind::Cancel,
-        }
-    }
-}
-
-/// The recorded payment.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SupplierInvoicePaymentView {
-    pub paid_on: NaiveDate,
-    #[schema(value_type = String, example = "125000.00")]
-    pub amount: Money,
-    #[schema(example = "512")]
-    pub order_number: String,
-}
-
-/// A file of the invoice and the round it belongs to.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoiceFileView {
-    pub file_id: Uuid,
-    pub round: i32,
-    /// `invoice` (the invoice file of the round) or `closing_documents`.
-    #[schema(example = "invoice")]
-    pub purpose: String,
-}
-
-/// A supplier invoice and where it stands.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SupplierInvoiceView {
-    pub id: Uuid,
-    /// Own organisation that is billed.
-    pub organization_id: Uuid,
-    pub supplier_legal_entity_id: Uuid,
-    #[schema(example = "ООО «Поставщик»")]
-    pub supplier_name: String,
-    #[schema(example = "sales@supplier.example")]
-    pub supplier_email: String,
-    #[schema(example = "17")]
-    pub number: String,
-    pub invoice_date: NaiveDate,
-    #[schema(value_type = String, example = "125000.00")]
-    pub amount: Money,
-    #[schema(value_type = Option<String>, example = "20833.33")]
-    pub vat_amount: Option<Money>,
-    #[schema(example = "RUB")]
-    pub currency: String,
-    pub due_date: Option<NaiveDate>,
-    pub description: Option<String>,
-    /// Who registered it.
-    pub initiator_id: Uuid,
-    #[schema(value_type = SupplierInvoiceStateName)]
-    pub state: String,
-    /// Who holds it now: the decision maker who took it, the accountant who claimed it.
-    pub holder_id: Option<Uuid>,
-    /// Since when it is in its state.
-    pub state_since: DateTime<Utc>,
-    /// The actions the state allows (whoever asks).
-    #[schema(value_type = Vec<SupplierInvoiceAction>)]
-    pub allowed_actions: Vec<String>,
-    /// 1 on registration, +1 on every resubmission.
-    pub round: i32,
-    /// The decision maker of the latest round.
-    pub head_id: Option<Uuid>,
-    /// The accountant who claimed it.
-    pub payer_id: Option<Uuid>,
-    pub payment: Option<SupplierInvoicePaymentView>,
-    pub cancel_reason: Option<String>,
-    pub files: Vec<InvoiceFileView>,
-    /// The task the invoice waits on, if any.
-    pub current_task: Option<TaskView>,
-    /// The route so far: one "first one decides" decision step per round.
-    pub steps: Vec<StepView>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-fn view_row(i: &supplier_invoice::Model) -> SupplierInvoiceView {
-    let allowed = InvoiceState::from_parts(&i.state, i.holder_id)
-        .map(|s| s.allowed().iter().map(|a| a.as_str().to_owned()).collect())
-        .unwrap_or_default();
-    SupplierInvoiceView {
-        id: i.id,
-        organization_id: i.organization_id,
-        supplier_legal_entity_id: i.supplier_legal_entity_id,
-        supplier_name: i.supplier_name.clone(),
-        supplier_email: i.supplier_email.clone(),
-        number: i.number.clone(),
-        invoice_date: i.invoice_date,
-        amount: Money::from_minor(i.amount_kopecks),
-        vat_amount: i.vat_kopecks.map(Money::from_minor),
-        currency: i.currency.clone(),
-        due_date: i.due_date,
-        description: i.description.clone(),
-        initiator_id: i.initiator_id,
-        state: i.state.clone(),
-        holder_id: i.holder_id,
-        state_since: i.state_since,
-        allowed_actions: allowed,
-        round: i.round,
-        head_id: i.head_id,
-        payer_id: i.payer_id,
-        payment: match (i.paid_on, i.paid_amount_kopecks, &i.payment_order_number) {
-            (Some(d), Some(a), Some(n)) => Some(SupplierInvoicePaymentView {
-                paid_on: d,
-                amount: Money::from_minor(a),
-                order_number: n.clone(),
-            }),
-            _ => None,
-        },
-        cancel_reason: i.cancel_reason.clone(),
-        files: Vec::new(),
-        current_task: None,
-        steps: Vec::new(),
-        version: i.version,
-        created_at: i.created_at,
-        updated_at: i.updated_at,
-    }
-}
-
-async fn full_view<C: ConnectionTrait>(
-    db: &C,
-    i: &supplier_invoice::Model,
-) -> ApiResult<SupplierInvoiceView> {
-    let mut v = view_row(i);
-    v.files = store::files_of(db, i.id)
-        .await?
-        .into_iter()
-        .map(|f| InvoiceFileView {
-            file_id: f.file_id,
-            round: f.round,
-            purpose: f.purpose,
-        })
-        .collect();
-    v.steps = store::steps_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
-        .await?
-        .iter()
-        .map(StepView::from)
-        .collect();
-    v.current_task = store::open_task_of(db, SUBJECT_SUPPLIER_INVOICE, i.id)
-        .await?
-        .as_ref()
-        .map(TaskView::from);
-    Ok(v)
-}
-
-/// A step of a route: its tasks complete it under its rule.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StepView {
-    pub id: Uuid,
-    pub round: i32,
-    pub position: i32,
-    #[schema(example = "decision")]
-    pub name: String,
-    /// `all`, `quorum` (with `quorum`) or `first`.
-    #[schema(example = "first")]
-    pub completion_rule: String,
-    pub quorum: Option<i32>,
-    /// `active`, `approved`, `rejected`, `returned` or `skipped`.
-    #[schema(example = "approved")]
-    pub state: String,
-    pub due_at: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl From<&approval_step::Model> for StepView {
-    fn from(s: &approval_step::Model) -> Self {
-        StepView {
-            id: s.id,
-            round: s.round,
-            position: s.position,
-            name: s.name.clone(),
-            completion_rule: s.completion_rule.clone(),
-            quorum: s.quorum,
-            state: s.state.clone(),
-            due_at: s.due_at,
-            started_at: s.started_at,
-            finished_at: s.finished_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterSupplierInvoice {
-    /// Own organisation that is billed; its pools decide and pay.
-    pub organization_id: Uuid,
-    /// The supplier (a legal entity of the client base).
-    pub supplier_legal_entity_id: Uuid,
-    /// Where the "passed for payment" email goes.
-    #[schema(example = "sales@supplier.example")]
-    pub supplier_email: String,
-    #[validate(length(min = 1, max = 50, message = "number must be 1 to 50 characters"))]
-    #[schema(example = "17")]
-    pub number: String,
-    /// `YYYY-MM-DD`.
-    pub invoice_date: NaiveDate,
-    /// Decimal string.
-    #[schema(example = "125000.00")]
-    pub amount: String,
-    /// VAT included in `amount`, decimal string; absent when the supplier pays no VAT.
-    #[schema(example = "20833.33")]
-    pub vat_amount: Option<String>,
-    /// Default `RUB`.
-    pub currency: Option<String>,
-    pub due_date: Option<NaiveDate>,
-    #[validate(length(max = 10000))]
-    pub description: Option<String>,
-    /// The invoice file(s): ids of files uploaded through `POST /files` (e.g. to the supplier's
-    /// company) and visible to you. They move into the invoice's folder.
-    #[validate(length(min = 1, max = 20, message = "register the invoice with its file"))]
-    pub file_ids: Vec<Uuid>,
-}
-
-/// The body of an action; what each action needs is named in its description.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionBody {
-    /// `return`: the remarks (mandatory); `cancel`: the reason (mandatory); else a note.
-    #[validate(length(max = 10000))]
-    pub comment: Option<String>,
-    /// `resubmit`: the new invoice file; `attach-closing-documents`: the documents.
-    #[serde(default)]
-    #[validate(length(max = 50))]
-    pub file_ids: Vec<Uuid>,
-    /// `mark-paid`: the payment.
-    #[validate(nested)]
-    pub payment: Option<PaymentBody>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SupplierInvoiceFilter {
-    #[param(inline)]
-    pub state: Option<SupplierInvoiceStateName>,
-    pub organization_id: Option<Uuid>,
-    pub initiator_id: Option<Uuid>,
-    pub supplier_legal_entity_id: Option<Uuid>,
-    /// Search: part of the number or of the supplier's name or email.
-    pub q: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ActionPath {
-    /// Supplier invoice id.
-    pub id: Uuid,
-    #[param(inline)]
-    pub action: SupplierInvoiceAction,
-}
-
-fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
-    [
-        SortKey {
-            name: "created_at",
-            column: supplier_invoice::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: supplier_invoice::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "state_since",
-            column: supplier_invoice::Column::StateSince,
-            key: |m| CursorValue::Time(m.state_since),
-        },
-    ]
 }
 
 /// Lists (and searches) the supplier invoices you may see: yours as initiator, those awaiting
@@ -462,7 +110,7 @@ pub async fn register_supplier_invoice(
             None
         }
     };
-    let amount = match crate::routes::products::money_field("amount", &req.amount) {
+    let amount = match sdelka_persistence::ops::products::money_field("amount", &req.amount) {
         Ok(m) if m.is_zero() => {
             v.push(sdelka_domain::validation::FieldViolation::new(
                 "amount",
@@ -480,7 +128,7 @@ pub async fn register_supplier_invoice(
     let vat = match req
         .vat_amount
         .as_deref()
-        .map(|s| crate::routes::products::money_field("vat_amount", s))
+        .map(|s| sdelka_persistence::ops::products::money_field("vat_amount", s))
     {
         Some(Ok(m)) => Some(m),
         Some(Err(f)) => {
@@ -489,13 +137,14 @@ pub async fn register_supplier_invoice(
         }
         None => None,
     };
-    let currency = match crate::routes::products::currency("currency", req.currency.as_deref()) {
-        Ok(c) => Some(c),
-        Err(f) => {
-            v.push(f);
-            None
-        }
-    };
+    let currency =
+        match sdelka_persistence::ops::products::currency("currency", req.currency.as_deref()) {
+            Ok(c) => Some(c),
+            Err(f) => {
+                v.push(f);
+                None
+            }
+        };
     if let (Some(a), Some(t)) = (amount, vat)
         && t > a
     {
@@ -600,52 +249,6 @@ pub async fn get_supplier_invoice(
     ))
 }
 
-/// One transition of a supplier invoice.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SupplierInvoiceTransitionView {
-    pub id: Uuid,
-    pub round: i32,
-    /// `registered`, `taken`, `approved`, `returned`, `resubmitted`, `claimed`, `paid`,
-    /// `closing_documents_attached`, `cancelled`.
-    #[schema(example = "returned")]
-    pub action: String,
-    #[schema(value_type = Option<SupplierInvoiceStateName>)]
-    pub from_state: Option<String>,
-    #[schema(value_type = SupplierInvoiceStateName)]
-    pub to_state: String,
-    pub actor_id: Option<Uuid>,
-    #[schema(example = "Нет номера договора в назначении платежа")]
-    pub comment: Option<String>,
-    /// What the transition carried: the payment, the file ids.
-    #[schema(value_type = Option<Object>)]
-    pub details: Option<serde_json::Value>,
-    pub occurred_at: DateTime<Utc>,
-}
-
-impl From<&supplier_invoice_transition::Model> for SupplierInvoiceTransitionView {
-    fn from(t: &supplier_invoice_transition::Model) -> Self {
-        SupplierInvoiceTransitionView {
-            id: t.id,
-            round: t.round,
-            action: t.action.clone(),
-            from_state: t.from_state.clone(),
-            to_state: t.to_state.clone(),
-            actor_id: t.actor_id,
-            comment: t.comment.clone(),
-            details: t
-                .details
-                .as_deref()
-                .and_then(|d| serde_json::from_str(d).ok()),
-            occurred_at: t.occurred_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TransitionList {
-    pub items: Vec<SupplierInvoiceTransitionView>,
-}
-
 /// Every transition of the invoice, oldest first, all rounds: who, when, from which state to
 /// which, with the comment. (`/supplier-invoices/{id}/timeline` shows the same as audit
 /// records with field changes.)
@@ -719,4 +322,16 @@ pub async fn act(
     let view = full_view(&txn, &inv).await?;
     txn.commit().await?;
     Ok(versioned(StatusCode::OK, inv.version, &view))
+}
+
+/// Who may register a supplier invoice: the staff who buy from suppliers.
+pub struct InitiatorsOnly;
+impl Policy for InitiatorsOnly {
+    const ROLES: &'static [Role] = &[
+        Role::Admin,
+        Role::Head,
+        Role::SalesManager,
+        Role::PurchasingManager,
+    ];
+    const DESCRIPTION: &'static str = "admin, head, sales_manager or purchasing_manager";
 }

@@ -4,25 +4,22 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::role::Role;
 use sdelka_domain::task::Outcome;
 use sdelka_persistence::approvals::{InboxPart, NewAssignee, TaskFilter, tasks_query};
 use sdelka_persistence::entity::task;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sdelka_persistence::pagination::fetch_page;
 use uuid::Uuid;
-use validator::Validate;
 
-use crate::approvals::{self, ActionInput, PaymentInput};
 use crate::auth::Principal;
-use crate::dto::RoleName;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use sdelka_persistence::ops::approvals::{self, ActionInput, PaymentInput};
+#[allow(unused_imports)]
+use sdelka_persistence::ops::tasks::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_tasks)
@@ -31,254 +28,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(claim_task)
         .service(complete_task)
         .service(delegate_task);
-}
-
-/// The typed outcome of a completed task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OutcomeName {
-    Approve,
-    /// Needs a comment.
-    Reject,
-    /// Needs a comment.
-    ReturnForRework,
-    Done,
-}
-
-impl From<OutcomeName> for Outcome {
-    fn from(o: OutcomeName) -> Outcome {
-        match o {
-            OutcomeName::Approve => Outcome::Approve,
-            OutcomeName::Reject => Outcome::Reject,
-            OutcomeName::ReturnForRework => Outcome::ReturnForRework,
-            OutcomeName::Done => Outcome::Done,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStateName {
-    Open,
-    Claimed,
-    Completed,
-    Cancelled,
-}
-
-impl TaskStateName {
-    fn as_str(self) -> &'static str {
-        match self {
-            TaskStateName::Open => "open",
-            TaskStateName::Claimed => "claimed",
-            TaskStateName::Completed => "completed",
-            TaskStateName::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// Which part of the inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InboxFilter {
-    /// Assigned to me or claimed by me.
-    Mine,
-    /// Unclaimed tasks of my pools and roles.
-    Pool,
-    /// Tasks I set for others with `POST /tasks`, in any state.
-    Created,
-}
-
-/// Whom a task is for: exactly one of the three is set.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskAssignee {
-    pub user_id: Option<Uuid>,
-    /// A role (`head`, `accountant`, …): anyone holding it may claim the task.
-    pub role: Option<String>,
-    /// A pool: the first member to claim the task gets it.
-    pub pool_id: Option<Uuid>,
-}
-
-/// A task of the inbox.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskView {
-    pub id: Uuid,
-    /// What created it: `general` (`POST /tasks`), `activity`, `supplier_invoice_decision`,
-    /// `supplier_invoice_revision`, `supplier_invoice_payment`,
-    /// `supplier_invoice_closing_documents`.
-    #[schema(example = "supplier_invoice_decision")]
-    pub kind: String,
-    #[schema(example = "Согласовать счёт поставщика №17 от 20.11.2026 на сумму 125000.00 RUB")]
-    pub title: String,
-    pub description: Option<String>,
-    /// The record the task is about (`supplier_invoice`, `activity`).
-    pub subject_type: Option<String>,
-    pub subject_id: Option<Uuid>,
-    pub assignee: TaskAssignee,
-    #[schema(value_type = TaskStateName)]
-    pub state: String,
-    pub claimed_by: Option<Uuid>,
-    pub claimed_at: Option<DateTime<Utc>>,
-    /// The outcomes `complete` accepts for this task.
-    #[schema(value_type = Vec<OutcomeName>)]
-    pub outcomes: Vec<String>,
-    #[schema(value_type = Option<OutcomeName>)]
-    pub outcome: Option<String>,
-    pub comment: Option<String>,
-    pub completed_by: Option<Uuid>,
-    pub completed_at: Option<DateTime<Utc>>,
-    /// Whom the task was meant for when it went to a deputy or was delegated.
-    pub delegated_from: Option<Uuid>,
-    pub due_at: Option<DateTime<Utc>>,
-    /// Who set the task (the workflow's initiator for workflow tasks).
-    pub author_id: Option<Uuid>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&task::Model> for TaskView {
-    fn from(t: &task::Model) -> Self {
-        TaskView {
-            id: t.id,
-            kind: t.kind.clone(),
-            title: t.title.clone(),
-            description: t.description.clone(),
-            subject_type: t.subject_type.clone(),
-            subject_id: t.subject_id,
-            assignee: TaskAssignee {
-                user_id: t.assignee_user_id,
-                role: t.assignee_role.clone(),
-                pool_id: t.assignee_pool_id,
-            },
-            state: t.state.clone(),
-            claimed_by: t.claimed_by,
-            claimed_at: t.claimed_at,
-            outcomes: t
-                .outcomes
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            outcome: t.outcome.clone(),
-            comment: t.comment.clone(),
-            completed_by: t.completed_by,
-            completed_at: t.completed_at,
-            delegated_from: t.delegated_from,
-            due_at: t.due_at,
-            author_id: t.author_id,
-            version: t.version,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TaskListFilter {
-    /// `mine` or `pool`; both when absent.
-    #[param(inline)]
-    pub inbox: Option<InboxFilter>,
-    #[param(inline)]
-    pub state: Option<TaskStateName>,
-    pub kind: Option<String>,
-    /// With `subject_id`: the tasks of one record.
-    pub subject_type: Option<String>,
-    pub subject_id: Option<Uuid>,
-}
-
-/// The payment recorded when an accountant completes a payment task (or marks an invoice
-/// paid).
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentBody {
-    /// `YYYY-MM-DD`.
-    pub paid_on: NaiveDate,
-    /// Decimal string, e.g. `"125000.00"`.
-    #[schema(example = "125000.00")]
-    pub amount: String,
-    #[validate(length(min = 1, max = 50, message = "order_number must be 1 to 50 characters"))]
-    #[schema(example = "512")]
-    pub order_number: String,
-}
-
-impl From<PaymentBody> for PaymentInput {
-    fn from(p: PaymentBody) -> Self {
-        PaymentInput {
-            paid_on: p.paid_on,
-            amount: p.amount,
-            order_number: p.order_number,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteTask {
-    pub outcome: OutcomeName,
-    /// Mandatory with `reject` and `return_for_rework`.
-    #[validate(length(max = 10000))]
-    pub comment: Option<String>,
-    /// Files the completion brings (a resubmitted invoice file, closing documents): ids of
-    /// files uploaded through `POST /files` and visible to you.
-    #[serde(default)]
-    #[validate(length(max = 50))]
-    pub file_ids: Vec<Uuid>,
-    /// For a supplier-invoice payment task.
-    #[validate(nested)]
-    pub payment: Option<PaymentBody>,
-}
-
-/// A task set by hand: for one colleague, for everyone holding a role, or for a pool.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTask {
-    #[validate(length(min = 1, max = 255, message = "title must be 1 to 255 characters"))]
-    #[schema(example = "Подготовить акт сверки с ТСЖ «Берёзка»")]
-    pub title: String,
-    #[validate(length(max = 10000))]
-    pub description: Option<String>,
-    /// For this colleague (his deputy while he is absent). Exactly one of `user_id`, `role`
-    /// and `pool_id`.
-    pub user_id: Option<Uuid>,
-    /// For everyone holding the role: the first to claim it takes it.
-    pub role: Option<RoleName>,
-    /// For the members of a pool: the first to claim it takes it.
-    pub pool_id: Option<Uuid>,
-    /// The reminder and the escalation to the supervisor are counted from here.
-    pub due_at: Option<DateTime<Utc>>,
-    /// What `complete` will accept; default `["done"]`.
-    #[validate(length(min = 1, max = 4, message = "outcomes must list 1 to 4 outcomes"))]
-    pub outcomes: Option<Vec<OutcomeName>>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DelegateTask {
-    /// The colleague who gets the task (his deputy while he is absent).
-    pub user_id: Uuid,
-    #[validate(length(max = 10000))]
-    pub comment: Option<String>,
-}
-
-fn sorts() -> [SortKey<task::Entity>; 3] {
-    [
-        SortKey {
-            name: "created_at",
-            column: task::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: task::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "title",
-            column: task::Column::Title,
-            key: |m| CursorValue::Text(m.title.clone()),
-        },
-    ]
 }
 
 /// My inbox: tasks assigned to me or claimed by me, and the unclaimed tasks of my pools and

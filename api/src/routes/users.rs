@@ -2,155 +2,32 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use sdelka_domain::email::Email;
 use sdelka_domain::role::{Role, RoleSet};
 use sdelka_domain::validation::Violations;
-use sdelka_persistence::entity::{department, user};
+use sdelka_persistence::entity::user;
 use sdelka_persistence::journal::now;
 use sdelka_persistence::outbox::{self, OutgoingEmail};
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::pagination::fetch_page;
 use sdelka_persistence::people::{UserFilter, users_query};
 use sdelka_persistence::records;
 use sea_orm::ConnectionTrait;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use validator::Validate;
 
 use crate::auth::{Admin, Principal, hash_password, password_fingerprint, random_secret};
-use crate::dto::{RoleName, double_option};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
-use crate::routes::{created, ensure_exists, versioned};
+use crate::routes::{created, versioned};
 use crate::state::AppState;
+#[allow(unused_imports)]
+use sdelka_persistence::ops::users::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_users)
         .service(create_user)
         .service(get_user)
         .service(update_user);
-}
-
-/// A user as the API shows it. Password hashes never leave the server.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserView {
-    pub id: Uuid,
-    #[schema(example = "m.ivanova@example.com")]
-    pub email: String,
-    #[schema(example = "Мария Иванова")]
-    pub name: String,
-    pub active: bool,
-    pub roles: Vec<RoleName>,
-    pub department_id: Option<Uuid>,
-    /// Explicit supervisor; when empty, the head of the user's department is his supervisor.
-    pub supervisor_id: Option<Uuid>,
-    /// Receives the user's new tasks while he is absent.
-    pub deputy_id: Option<Uuid>,
-    pub absent: bool,
-    pub email_notifications: bool,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&user::Model> for UserView {
-    fn from(u: &user::Model) -> Self {
-        UserView {
-            id: u.id,
-            email: u.email.clone(),
-            name: u.name.clone(),
-            active: u.active,
-            roles: RoleSet::from_storage(&u.roles)
-                .iter()
-                .map(RoleName::from)
-                .collect(),
-            department_id: u.department_id,
-            supervisor_id: u.supervisor_id,
-            deputy_id: u.deputy_id,
-            absent: u.absent,
-            email_notifications: u.email_notifications,
-            version: u.version,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUser {
-    #[schema(example = "m.ivanova@example.com")]
-    pub email: String,
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    #[schema(example = "Мария Иванова")]
-    pub name: String,
-    /// Optional initial password (8+ characters). Either way the user gets a welcome email
-    /// with a single-use link to set his own.
-    #[validate(length(min = 8, max = 1024, message = "password must be 8 to 1024 characters"))]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<RoleName>,
-    pub department_id: Option<Uuid>,
-    pub supervisor_id: Option<Uuid>,
-    pub deputy_id: Option<Uuid>,
-    pub email_notifications: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUser {
-    #[validate(length(min = 1, max = 200, message = "name must be 1 to 200 characters"))]
-    pub name: Option<String>,
-    pub roles: Option<Vec<RoleName>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Uuid>)]
-    pub department_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Uuid>)]
-    pub supervisor_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<Uuid>)]
-    pub deputy_id: Option<Option<Uuid>>,
-    pub active: Option<bool>,
-    pub absent: Option<bool>,
-    pub email_notifications: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserListFilter {
-    /// Part of the name or email.
-    pub q: Option<String>,
-    pub role: Option<RoleName>,
-    pub department_id: Option<Uuid>,
-    pub active: Option<bool>,
-}
-
-fn user_sorts() -> [SortKey<user::Entity>; 4] {
-    [
-        SortKey {
-            name: "created_at",
-            column: user::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey {
-            name: "updated_at",
-            column: user::Column::UpdatedAt,
-            key: |m| CursorValue::Time(m.updated_at),
-        },
-        SortKey {
-            name: "name",
-            column: user::Column::Name,
-            key: |m| CursorValue::Text(m.name.clone()),
-        },
-        SortKey {
-            name: "email",
-            column: user::Column::Email,
-            key: |m| CursorValue::Text(m.email.clone()),
-        },
-    ]
 }
 
 /// Lists users (the company directory).
@@ -243,62 +120,6 @@ pub async fn create_user(
         model.version,
         &UserView::from(&model),
     ))
-}
-
-/// The welcome email carries a token for `/auth/password-set`, valid 72 hours and only until
-/// the password changes.
-pub async fn queue_welcome_email<C: ConnectionTrait>(
-    state: &AppState,
-    db: &C,
-    user: &user::Model,
-) -> ApiResult<()> {
-    let token = state.jwt.issue(
-        user.id,
-        &RoleSet::default(),
-        "password_set",
-        72 * 3600,
-        Some(password_fingerprint(&user.password_hash)),
-    )?;
-    let body = format!(
-        "Здравствуйте, {name}!\n\n\
-         Для вас создана учётная запись в Sdelka ({email}).\n\
-         Чтобы задать пароль, отправьте этот токен в POST {url}/api/v1/auth/password-set \
-         (поле token) — или откройте ссылку в вашем интерфейсе Sdelka:\n\n{token}\n\n\
-         Токен действует 72 часа и только один раз.\n\n\
-         Your Sdelka account ({email}) has been created. Use the token above with \
-         POST /api/v1/auth/password-set to set your password (valid 72 hours, once).\n",
-        name = user.name,
-        email = user.email,
-        url = state.config.public_url.trim_end_matches('/'),
-    );
-    outbox::enqueue_email(
-        db,
-        &OutgoingEmail {
-            to: vec![user.email.clone()],
-            subject: "Добро пожаловать в Sdelka / Welcome to Sdelka".into(),
-            text_body: body,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-async fn check_references<C: ConnectionTrait>(
-    db: &C,
-    department_id: Option<Uuid>,
-    supervisor_id: Option<Uuid>,
-    deputy_id: Option<Uuid>,
-) -> ApiResult<()> {
-    if let Some(id) = department_id {
-        ensure_exists::<department::Entity, _>(db, "department_id", id).await?;
-    }
-    if let Some(id) = supervisor_id {
-        ensure_exists::<user::Entity, _>(db, "supervisor_id", id).await?;
-    }
-    if let Some(id) = deputy_id {
-        ensure_exists::<user::Entity, _>(db, "deputy_id", id).await?;
-    }
-    Ok(())
 }
 
 /// Reads one user.
@@ -398,4 +219,42 @@ pub async fn update_user(
         updated.version,
         &UserView::from(&updated),
     ))
+}
+
+/// The welcome email carries a token for `/auth/password-set`, valid 72 hours and only until
+/// the password changes.
+pub async fn queue_welcome_email<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    user: &user::Model,
+) -> ApiResult<()> {
+    let token = state.jwt.issue(
+        user.id,
+        &RoleSet::default(),
+        "password_set",
+        72 * 3600,
+        Some(password_fingerprint(&user.password_hash)),
+    )?;
+    let body = format!(
+        "Здравствуйте, {name}!\n\n\
+         Для вас создана учётная запись в Sdelka ({email}).\n\
+         Чтобы задать пароль, отправьте этот токен в POST {url}/api/v1/auth/password-set \
+         (поле token) — или откройте ссылку в вашем интерфейсе Sdelka:\n\n{token}\n\n\
+         Токен действует 72 часа и только один раз.\n\n\
+         Your Sdelka account ({email}) has been created. Use the token above with \
+         POST /api/v1/auth/password-set to set your password (valid 72 hours, once).\n",
+        name = user.name,
+        email = user.email,
+        url = state.config.public_url.trim_end_matches('/'),
+    );
+    outbox::enqueue_email(
+        db,
+        &OutgoingEmail {
+            to: vec![user.email.clone()],
+            subject: "Добро пожаловать в Sdelka / Welcome to Sdelka".into(),
+            text_body: body,
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -12,8 +12,40 @@ pub mod dto;
 pub mod error;
 pub mod list;
 // Business areas.
+pub mod access;
+pub mod activities;
+pub mod api_tokens;
+pub mod approvals;
+pub mod auth;
+pub mod automation_rules;
+pub mod calendar;
 pub mod clients;
+pub mod comments;
 pub mod companies;
+pub mod contacts;
+pub mod deals;
+pub mod departments;
+pub mod documents;
+pub mod files;
+pub mod import_jobs;
+pub mod imports;
+pub mod invoices;
+pub mod leads;
+pub mod legal_entities;
+pub mod notifications;
+pub mod numbering_templates;
+pub mod orders;
+pub mod organizations;
+pub mod payments;
+pub mod pipelines;
+pub mod pools;
+pub mod products;
+pub mod quotes;
+pub mod reports;
+pub mod supplier_invoices;
+pub mod tasks;
+pub mod timeline;
+pub mod users;
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,

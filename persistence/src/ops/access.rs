@@ -1,22 +1,22 @@
 //! Who may see which record, for the routes that address any record by type and id (timeline,
 //! comments). One exhaustive match: a new record type must say how it is guarded.
 
-use sdelka_persistence::entity::{
+use crate::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
-use sdelka_persistence::entity::{invoice, payment};
-use sdelka_persistence::entity::{order, quote};
-use sdelka_persistence::records::VersionedRecord;
+use crate::entity::{invoice, payment};
+use crate::entity::{order, quote};
+use crate::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
-use crate::routes::timeline::TimelineEntity;
+use super::Caller;
+use super::timeline::TimelineEntity;
+use super::{Error, OpResult};
 
 /// Whether the record exists: live only, or also deleted (`history`: its timeline stays
 /// readable after deletion, it just takes no new comments).
-async fn exists<E, C>(db: &C, id: Uuid, history: bool) -> ApiResult<Option<E::Model>>
+pub async fn exists<E, C>(db: &C, id: Uuid, history: bool) -> OpResult<Option<E::Model>>
 where
     E: VersionedRecord,
     E::Model: serde::Serialize
@@ -39,11 +39,11 @@ where
 /// 404 unless the record exists and the caller may see it.
 pub async fn ensure_visible<C: ConnectionTrait>(
     db: &C,
-    caller: &Principal,
+    caller: &Caller,
     entity: TimelineEntity,
     id: Uuid,
     history: bool,
-) -> ApiResult<()> {
+) -> OpResult<()> {
     let responsible: Option<Uuid> = match entity {
         TimelineEntity::Users => {
             let visible = caller.is_admin() || caller.user_id == id;
@@ -51,7 +51,7 @@ pub async fn ensure_visible<C: ConnectionTrait>(
             return if visible && found {
                 Ok(())
             } else {
-                Err(ApiError::not_found())
+                Err(Error::not_found())
             };
         }
         // Shared reference data: every employee sees it.
@@ -70,12 +70,11 @@ pub async fn ensure_visible<C: ConnectionTrait>(
         TimelineEntity::Companies | TimelineEntity::LegalEntities | TimelineEntity::Contacts => {
             let scope = caller.visibility(db).await?;
             let visible =
-                sdelka_persistence::clients::record_visible(db, &scope, entity.record_type(), id)
-                    .await?;
+                crate::clients::record_visible(db, &scope, entity.record_type(), id).await?;
             return if visible == Some(true) {
                 Ok(())
             } else {
-                Err(ApiError::not_found())
+                Err(Error::not_found())
             };
         }
         TimelineEntity::Deals => exists::<deal::Entity, _>(db, id, history)
@@ -92,14 +91,14 @@ pub async fn ensure_visible<C: ConnectionTrait>(
                 .await?
                 .is_none()
             {
-                return Err(ApiError::not_found());
+                return Err(Error::not_found());
             }
-            crate::routes::calendar::visible_event(db, caller, id).await?;
+            super::calendar::visible_event(db, caller, id).await?;
             return Ok(());
         }
         TimelineEntity::Files => {
             // Boxed: a file's visibility asks this function about the record it hangs on.
-            Box::pin(crate::routes::files::visible_file(db, caller, id)).await?;
+            Box::pin(super::files::visible_file(db, caller, id)).await?;
             return Ok(());
         }
         TimelineEntity::Quotes => exists::<quote::Entity, _>(db, id, history)
@@ -110,42 +109,41 @@ pub async fn ensure_visible<C: ConnectionTrait>(
             .map(|o| o.responsible_id),
         TimelineEntity::Invoices => {
             let Some(i) = exists::<invoice::Entity, _>(db, id, history).await? else {
-                return Err(ApiError::not_found());
+                return Err(Error::not_found());
             };
-            if crate::routes::invoices::sees_all_invoices(caller) {
+            if super::invoices::sees_all_invoices(caller) {
                 return Ok(());
             }
             Some(i.responsible_id)
         }
         TimelineEntity::Payments => {
-            use crate::auth::Policy;
             if exists::<payment::Entity, _>(db, id, history)
                 .await?
                 .is_none()
-                || !crate::routes::payments::MoneyStaffOnly::allows(caller)
+                || !super::payments::MONEY_STAFF.iter().any(|r| caller.has(*r))
             {
-                return Err(ApiError::not_found());
+                return Err(Error::not_found());
             }
             return Ok(());
         }
         // No such records exist yet.
         TimelineEntity::Contracts => None,
         TimelineEntity::SupplierInvoices => {
-            let viewer = crate::approvals::invoice_viewer(db, caller).await?;
-            sdelka_persistence::approvals::visible_invoice(db, &viewer, id).await?;
+            let viewer = super::approvals::invoice_viewer(db, caller).await?;
+            crate::approvals::visible_invoice(db, &viewer, id).await?;
             return Ok(());
         }
         TimelineEntity::Tasks => {
-            crate::approvals::visible_task(db, caller, id).await?;
+            super::approvals::visible_task(db, caller, id).await?;
             return Ok(());
         }
     };
     match responsible {
         Some(r) if caller.visibility(db).await?.allows(Some(r)) => Ok(()),
-        _ => Err(ApiError::not_found()),
+        _ => Err(Error::not_found()),
     }
 }
 
-fn found<T>(record: Option<T>) -> ApiResult<()> {
-    record.map(|_| ()).ok_or_else(ApiError::not_found)
+pub fn found<T>(record: Option<T>) -> OpResult<()> {
+    record.map(|_| ()).ok_or_else(Error::not_found)
 }

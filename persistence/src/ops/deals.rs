@@ -1,0 +1,840 @@
+//! `/deals` (DEAL-2) with their stage history and product rows (DEAL-3).
+//!
+//! Visibility follows the responsible user: a sales manager sees his own deals, a department
+//! head those of his department, an admin all; any other deal is answered 404, in lists too.
+//! Changing deals needs `admin`, `head` or `sales_manager`.
+//!
+//! The amount of a deal with product rows is the sum of the rows' totals, recomputed in the
+//! transaction that changes a row; a manual amount is only accepted while there are no rows.
+//! Company, legal entity and contacts are stored as ids without checks: the clients area
+//! (CRM-1..3) owns those records.
+
+use std::collections::BTreeSet;
+
+use crate::entity::{deal, pipeline, pipeline_stage, product, product_row, user};
+use crate::journal::now;
+use crate::pagination::{CursorValue, SortKey};
+use crate::records;
+use crate::sales::{
+    DEAL_ROWS, close_date_sort, deal_search_text, default_pipeline, record_stage_change, rows_of,
+    stages_of,
+};
+use crate::visibility::Scope;
+use crate::{Actor, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::deal::{StageKind, check_stage_entry};
+use sdelka_domain::money::{Money, Percent, Quantity};
+use sdelka_domain::product_row::{Discount, ProductLine};
+use sdelka_domain::validation::{FieldViolation, RuleBroken, Violations};
+use sdelka_domain::vat::VatRate;
+use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use super::Caller;
+use super::dto::double_option;
+use super::{Error, OpResult};
+
+use super::ensure_exists;
+use super::pipelines::kind_of;
+use super::products::{money_field, okei_code, today, vat_rate_field};
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+/// A deal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealView {
+    pub id: Uuid,
+    #[schema(example = "Видеонаблюдение для ТСЖ «Берёзка»")]
+    pub title: String,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    /// When the deal entered its current stage.
+    pub stage_changed_at: DateTime<Utc>,
+    pub company_id: Option<Uuid>,
+    pub legal_entity_id: Option<Uuid>,
+    pub contact_ids: Vec<Uuid>,
+    pub responsible_id: Uuid,
+    #[schema(example = "RUB")]
+    pub currency: String,
+    /// The sum of the product rows' totals, or the manual amount when there are no rows.
+    #[schema(value_type = String, example = "125000.00")]
+    pub amount: Money,
+    pub expected_close_date: Option<NaiveDate>,
+    pub loss_reason: Option<String>,
+    pub order_number: Option<String>,
+    /// Numbers of the deal's invoices: an issued invoice's number is added, a cancelled one's
+    /// removed; numbers entered here by hand (e.g. from another system) stay as written.
+    pub invoice_numbers: Vec<String>,
+    /// Paid ÷ amount in percent, kept up to date by payments; read-only here.
+    #[schema(value_type = String, example = "0.00")]
+    pub payment_percent: String,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn json_list<T: serde::de::DeserializeOwned>(s: &str) -> Vec<T> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+pub fn json_text<T: Serialize>(v: &[T]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl From<&deal::Model> for DealView {
+    fn from(d: &deal::Model) -> Self {
+        DealView {
+            id: d.id,
+            title: d.title.clone(),
+            pipeline_id: d.pipeline_id,
+            stage_id: d.stage_id,
+            stage_changed_at: d.stage_changed_at,
+            company_id: d.company_id,
+            legal_entity_id: d.legal_entity_id,
+            contact_ids: json_list(&d.contact_ids),
+            responsible_id: d.responsible_id,
+            currency: d.currency.clone(),
+            amount: Money::from_minor(d.amount_minor),
+            expected_close_date: d.expected_close_date,
+            loss_reason: d.loss_reason.clone(),
+            order_number: d.order_number.clone(),
+            invoice_numbers: json_list(&d.invoice_numbers),
+            payment_percent: Percent::from_hundredths(d.payment_percent_hundredths)
+                .map(|p| p.to_string())
+                .unwrap_or_else(|_| "0.00".to_owned()),
+            source: d.source.clone(),
+            external_id: d.external_id.clone(),
+            version: d.version,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeal {
+    #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
+    #[schema(example = "Видеонаблюдение для ТСЖ «Берёзка»")]
+    pub title: String,
+    /// Default: the default pipeline ("Продажи").
+    pub pipeline_id: Option<Uuid>,
+    /// Must belong to the pipeline. Default: the pipeline's first `open` stage.
+    pub stage_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub legal_entity_id: Option<Uuid>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub contact_ids: Vec<Uuid>,
+    /// Default: the caller. Must be a user whose deals the caller may see.
+    pub responsible_id: Option<Uuid>,
+    /// ISO 4217, default `RUB`.
+    pub currency: Option<String>,
+    /// Manual amount (decimal string); once the deal has product rows the amount is theirs.
+    #[schema(example = "125000.00")]
+    pub amount: Option<String>,
+    pub expected_close_date: Option<NaiveDate>,
+    /// Required when the stage is of kind `lost`.
+    #[validate(length(max = 2000))]
+    pub loss_reason: Option<String>,
+    #[validate(length(max = 100))]
+    pub order_number: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    pub invoice_numbers: Vec<String>,
+    #[validate(length(max = 200))]
+    pub source: Option<String>,
+    #[validate(length(min = 1, max = 255))]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeal {
+    #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
+    pub title: Option<String>,
+    /// Moving to another pipeline without `stage_id` puts the deal in its first open stage.
+    pub pipeline_id: Option<Uuid>,
+    /// A stage of the (new) pipeline; a `lost` stage needs `loss_reason`.
+    pub stage_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub company_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub legal_entity_id: Option<Option<Uuid>>,
+    #[validate(length(max = 100))]
+    pub contact_ids: Option<Vec<Uuid>>,
+    pub responsible_id: Option<Uuid>,
+    pub currency: Option<String>,
+    /// Manual amount; refused (422) while the deal has product rows.
+    pub amount: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub loss_reason: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub order_number: Option<Option<String>>,
+    #[validate(length(max = 100))]
+    pub invoice_numbers: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub source: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealListFilter {
+    /// Case-insensitive part of the title (Cyrillic included).
+    pub q: Option<String>,
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub responsible_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    /// Smallest amount, inclusive (decimal string).
+    #[param(example = "1000.00")]
+    pub amount_min: Option<String>,
+    /// Largest amount, inclusive (decimal string).
+    pub amount_max: Option<String>,
+    /// Expected close date from (inclusive); deals without a date are left out.
+    pub close_date_from: Option<NaiveDate>,
+    /// Expected close date to (inclusive).
+    pub close_date_to: Option<NaiveDate>,
+}
+
+/// One stage change of a deal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageHistoryEntry {
+    pub id: Uuid,
+    /// Absent for the stage the deal was created in.
+    pub from_stage_id: Option<Uuid>,
+    pub to_stage_id: Uuid,
+    pub to_stage_name: Option<String>,
+    pub to_stage_kind: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub changed_at: DateTime<Utc>,
+    /// When the deal left `to_stage`; absent while it is still there.
+    pub left_at: Option<DateTime<Utc>>,
+    /// Time spent in `to_stage` (until now for the current stage).
+    pub seconds_in_stage: i64,
+}
+
+/// A product row with its computed amounts (each rounded to kopecks per line).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductRowView {
+    pub id: Uuid,
+    pub deal_id: Uuid,
+    pub product_id: Option<Uuid>,
+    #[schema(example = "Монтаж видеонаблюдения")]
+    pub name: String,
+    /// Decimal string, three decimals.
+    #[schema(value_type = String, example = "1.500")]
+    pub quantity: Quantity,
+    #[schema(example = "356")]
+    pub unit_code: String,
+    #[schema(example = "ч")]
+    pub unit_name: String,
+    #[schema(value_type = String, example = "1500.00")]
+    pub price: Money,
+    /// Discount as given, when a percentage.
+    #[schema(value_type = Option<String>, example = "10.00")]
+    pub discount_percent: Option<Percent>,
+    /// Discount as given, when an amount.
+    #[schema(value_type = Option<String>)]
+    pub discount_amount: Option<Money>,
+    /// `22`, `20`, `10`, `0` or `none`.
+    pub vat_rate: String,
+    /// `22%` … `без НДС`.
+    pub vat_rate_label: String,
+    /// Whether `price` includes VAT.
+    pub vat_included: bool,
+    /// Quantity × price.
+    #[schema(value_type = String)]
+    pub sum: Money,
+    /// The discount in money.
+    #[schema(value_type = String)]
+    pub discount: Money,
+    /// Amount without VAT.
+    #[schema(value_type = String)]
+    pub net: Money,
+    #[schema(value_type = String)]
+    pub vat: Money,
+    /// `net + vat`.
+    #[schema(value_type = String)]
+    pub total: Money,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&product_row::Model> for ProductRowView {
+    fn from(r: &product_row::Model) -> Self {
+        let (discount_percent, discount_amount) = match stored_discount(r) {
+            Some(Discount::Percent(p)) => (Some(p), None),
+            Some(Discount::Amount(a)) => (None, Some(a)),
+            None => (None, None),
+        };
+        ProductRowView {
+            id: r.id,
+            deal_id: r.document_id,
+            product_id: r.product_id,
+            name: r.name.clone(),
+            quantity: Quantity::from_thousandths(r.quantity_thousandths)
+                .unwrap_or_else(|_| Quantity::one()),
+            unit_code: r.unit_code.clone(),
+            unit_name: r.unit_name.clone(),
+            price: Money::from_minor(r.price_minor),
+            discount_percent,
+            discount_amount,
+            vat_rate: r.vat_rate.clone(),
+            vat_rate_label: VatRate::parse(&r.vat_rate)
+                .map(|v| v.label().to_owned())
+                .unwrap_or_else(|_| r.vat_rate.clone()),
+            vat_included: r.vat_included,
+            sum: Money::from_minor(r.sum_minor),
+            discount: Money::from_minor(r.discount_minor),
+            net: Money::from_minor(r.net_minor),
+            vat: Money::from_minor(r.vat_minor),
+            total: Money::from_minor(r.total_minor),
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new product row. With `product_id`, name, unit, price and VAT rate default to the
+/// product's; without it, `name` and `price` are required.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProductRow {
+    pub product_id: Option<Uuid>,
+    #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
+    pub name: Option<String>,
+    /// Decimal string, up to 3 decimals, greater than zero; default `1`.
+    #[schema(example = "1.5")]
+    pub quantity: Option<String>,
+    #[schema(example = "356")]
+    pub unit_code: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    #[schema(example = "ч")]
+    pub unit_name: Option<String>,
+    /// Decimal string, at most 2 decimals.
+    #[schema(example = "1500.00")]
+    pub price: Option<String>,
+    /// 0–100, at most 2 decimals. Not together with `discount_amount`.
+    #[schema(example = "10")]
+    pub discount_percent: Option<String>,
+    /// At most the line sum. Not together with `discount_percent`.
+    pub discount_amount: Option<String>,
+    /// `22`, `20`, `10`, `0` or `none`; must be valid today (22 % from 2026, 20 % before).
+    #[schema(example = "22")]
+    pub vat_rate: Option<String>,
+    /// Whether `price` includes VAT (default false: VAT on top).
+    pub vat_included: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRow {
+    #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
+    pub name: Option<String>,
+    pub quantity: Option<String>,
+    pub unit_code: Option<String>,
+    #[validate(length(min = 1, max = 20))]
+    pub unit_name: Option<String>,
+    pub price: Option<String>,
+    /// Sets a percentage discount (replacing an amount); `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub discount_percent: Option<Option<String>>,
+    /// Sets an amount discount (replacing a percentage); `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub discount_amount: Option<Option<String>>,
+    pub vat_rate: Option<String>,
+    pub vat_included: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProductRowPath {
+    /// Deal id.
+    pub id: Uuid,
+    /// Product row id.
+    pub row_id: Uuid,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules applied by several handlers
+
+pub fn sorts() -> [SortKey<deal::Entity>; 4] {
+    [
+        SortKey {
+            name: "created_at",
+            column: deal::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "updated_at",
+            column: deal::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+        SortKey {
+            name: "amount",
+            column: deal::Column::AmountMinor,
+            key: |m| CursorValue::Int(m.amount_minor),
+        },
+        SortKey {
+            name: "expected_close_date",
+            column: deal::Column::CloseDateSort,
+            key: |m| CursorValue::Text(m.close_date_sort.clone()),
+        },
+    ]
+}
+
+pub fn violation<E: RuleBroken>(field: &str, e: E) -> FieldViolation {
+    FieldViolation::new(field, e.code(), format!("{field}: {e}"))
+}
+
+pub fn amount_minor(field: &str, value: &str) -> Result<i64, Error> {
+    money_field(field, value)
+        .map_err(|v| Error::validation(v.into()))?
+        .to_minor()
+        .map_err(|e| Error::validation(violation(field, e).into()))
+}
+
+/// A deal the caller may see, or 404.
+pub async fn visible_deal<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    id: Uuid,
+) -> OpResult<deal::Model> {
+    let d = records::find::<deal::Entity, _>(db, id).await?;
+    if !scope.allows(Some(d.responsible_id)) {
+        return Err(Error::not_found());
+    }
+    Ok(d)
+}
+
+/// The responsible user must exist and be one whose deals the caller may see: handing a deal
+/// to someone outside one's scope would make it vanish from one's own lists.
+pub async fn check_responsible<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    id: Uuid,
+) -> OpResult<()> {
+    ensure_exists::<user::Entity, _>(db, "responsible_id", id).await?;
+    if !scope.allows(Some(id)) {
+        return Err(Error::field(
+            "responsible_id",
+            "outside_your_scope",
+            "you may only make responsible yourself or users whose deals you see",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves the pipeline and stage a deal should stand in.
+pub async fn resolve_stage<C: ConnectionTrait>(
+    db: &C,
+    pipeline_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+) -> OpResult<(pipeline::Model, pipeline_stage::Model)> {
+    let p = match pipeline_id {
+        Some(id) => match records::find::<pipeline::Entity, _>(db, id).await {
+            Ok(p) => p,
+            Err(StoreError::NotFound) => {
+                return Err(Error::field(
+                    "pipeline_id",
+                    "not_found",
+                    format!("pipeline_id {id} does not exist"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => default_pipeline(db).await?.ok_or_else(|| {
+            Error::field(
+                "pipeline_id",
+                "required",
+                "there is no default pipeline; name one",
+            )
+        })?,
+    };
+    let stages = stages_of(db, &[p.id]).await?;
+    let stage = match stage_id {
+        Some(sid) => stages.into_iter().find(|s| s.id == sid).ok_or_else(|| {
+            Error::field(
+                "stage_id",
+                "not_in_pipeline",
+                format!(
+                    "stage_id {sid} is not a stage of pipeline {} «{}»",
+                    p.id, p.name
+                ),
+            )
+        })?,
+        None => stages
+            .into_iter()
+            .find(|s| kind_of(s) == StageKind::Open)
+            .ok_or_else(|| {
+                Error::field(
+                    "stage_id",
+                    "required",
+                    "the pipeline has no open stage; name a stage",
+                )
+            })?,
+    };
+    Ok((p, stage))
+}
+
+pub fn stage_entry(stage: &pipeline_stage::Model, loss_reason: Option<&str>) -> OpResult<()> {
+    check_stage_entry(kind_of(stage), loss_reason).map_err(|v| Error::validation(v.into()))
+}
+
+pub fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+/// Makes the deal's amount the sum of its rows and bumps its version, in the caller's
+/// transaction.
+pub async fn refresh_deal_amount<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    deal_id: Uuid,
+) -> OpResult<deal::Model> {
+    let rows = rows_of(db, DEAL_ROWS, deal_id).await?;
+    let total = Money::sum(rows.iter().map(|r| Money::from_minor(r.total_minor)))
+        .and_then(Money::to_minor)
+        .map_err(|e| {
+            Error::field(
+                "price",
+                "out_of_range",
+                format!("the deal's total would be too large: {e}"),
+            )
+        })?;
+    let updated = records::update::<deal::Entity, _, _, Error>(
+        db,
+        actor,
+        deal_id,
+        None,
+        |d| {
+            d.amount_minor = total;
+            d.rows_revision += 1;
+            Ok(())
+        },
+        records::snapshot,
+    )
+    .await??;
+    Ok(updated)
+}
+
+pub fn stored_discount(r: &product_row::Model) -> Option<Discount> {
+    match (r.discount_kind.as_deref(), r.discount_value) {
+        (Some("percent"), Some(v)) => Percent::from_hundredths(v).ok().map(Discount::Percent),
+        (Some("amount"), Some(v)) => Some(Discount::Amount(Money::from_minor(v))),
+        _ => None,
+    }
+}
+
+pub fn discount_from(
+    percent: Option<&str>,
+    amount: Option<&str>,
+    v: &mut Violations,
+) -> Option<Discount> {
+    match (percent, amount) {
+        (Some(_), Some(_)) => {
+            v.push(FieldViolation::new(
+                "discount_amount",
+                "conflicting_fields",
+                "give either discount_percent or discount_amount, not both",
+            ));
+            None
+        }
+        (Some(p), None) => match Percent::parse(p) {
+            Ok(p) => Some(Discount::Percent(p)),
+            Err(e) => {
+                v.push(violation("discount_percent", e));
+                None
+            }
+        },
+        (None, Some(a)) => match money_field("discount_amount", a) {
+            Ok(a) => Some(Discount::Amount(a)),
+            Err(e) => {
+                v.push(e);
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+/// Prices a line and writes its amounts into the row model.
+pub fn price_row(
+    row: &mut product_row::Model,
+    quantity: Quantity,
+    price: Money,
+    discount: Option<Discount>,
+    vat_rate: VatRate,
+    vat_included: bool,
+) -> OpResult<()> {
+    let line = ProductLine::new(quantity, price, discount, vat_rate, vat_included)
+        .map_err(|e| Error::validation(e.violation().into()))?;
+    let a = line
+        .amounts()
+        .map_err(|e| Error::validation(e.violation().into()))?;
+    let minor = |m: Money| {
+        m.to_minor()
+            .map_err(|e| Error::validation(violation("price", e).into()))
+    };
+    row.quantity_thousandths = quantity.to_thousandths();
+    row.price_minor = minor(price)?;
+    (row.discount_kind, row.discount_value) = match discount {
+        Some(Discount::Percent(p)) => (Some("percent".into()), Some(p.to_hundredths())),
+        Some(Discount::Amount(m)) => (Some("amount".into()), Some(minor(m)?)),
+        None => (None, None),
+    };
+    row.vat_rate = vat_rate.code().to_owned();
+    row.vat_included = vat_included;
+    row.sum_minor = minor(a.sum)?;
+    row.discount_minor = minor(a.discount)?;
+    row.net_minor = minor(a.net)?;
+    row.vat_minor = minor(a.vat)?;
+    row.total_minor = minor(a.total)?;
+    Ok(())
+}
+
+/// A VAT rate typed now must be valid today (22 % from 2026, 20 % before).
+pub fn vat_rate_today(field: &str, rate: VatRate) -> OpResult<VatRate> {
+    rate.check_on(today())
+        .map_err(|e| Error::validation(violation(field, e).into()))
+}
+
+/// What a new deal is made of, already parsed (the API's create and a lead's conversion).
+pub struct NewDeal {
+    pub title: String,
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub legal_entity_id: Option<Uuid>,
+    pub contact_ids: Vec<Uuid>,
+    pub responsible_id: Option<Uuid>,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub expected_close_date: Option<NaiveDate>,
+    pub loss_reason: Option<String>,
+    pub order_number: Option<String>,
+    pub invoice_numbers: Vec<String>,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Stores a new deal in its first (or the given) stage and records that stage entry; call
+/// inside the caller's transaction.
+pub async fn open_deal<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    req: NewDeal,
+) -> OpResult<deal::Model> {
+    let title = req.title;
+    let actor = caller.actor();
+    let scope = caller.visibility(txn).await?;
+    let responsible_id = req.responsible_id.unwrap_or(caller.user_id);
+    check_responsible(txn, &scope, responsible_id).await?;
+    let (pipeline, stage) = resolve_stage(txn, req.pipeline_id, req.stage_id).await?;
+    let loss_reason = clean(&req.loss_reason);
+    stage_entry(&stage, loss_reason.as_deref())?;
+    let at = now();
+    let contact_ids: Vec<Uuid> = req
+        .contact_ids
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let model = deal::Model {
+        id: Uuid::now_v7(),
+        search_text: deal_search_text(&title),
+        title,
+        pipeline_id: pipeline.id,
+        stage_id: stage.id,
+        stage_changed_at: at,
+        company_id: req.company_id,
+        legal_entity_id: req.legal_entity_id,
+        contact_ids: json_text(&contact_ids),
+        responsible_id,
+        currency: req.currency,
+        amount_minor: req.amount_minor,
+        expected_close_date: req.expected_close_date,
+        close_date_sort: close_date_sort(req.expected_close_date),
+        loss_reason,
+        order_number: clean(&req.order_number),
+        invoice_numbers: json_text(&req.invoice_numbers),
+        payment_percent_hundredths: 0,
+        source: clean(&req.source),
+        external_id: req.external_id,
+        rows_revision: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let saved = records::create::<deal::Entity, _>(txn, &actor, model, records::snapshot).await?;
+    record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
+    Ok(saved)
+}
+
+/// A new product row of a sales document, priced and checked but not yet stored. With
+/// `product_id`, name, unit, price and VAT rate default to the product's. Shared by deals and
+/// the documents made from them (quotes, orders).
+pub async fn priced_row<C: ConnectionTrait>(
+    txn: &C,
+    req: &NewProductRow,
+    currency: &str,
+    document_type: &str,
+    document_id: Uuid,
+) -> OpResult<product_row::Model> {
+    let product = match req.product_id {
+        Some(pid) => match records::find::<product::Entity, _>(txn, pid).await {
+            Ok(p) => Some(p),
+            Err(StoreError::NotFound) => {
+                return Err(Error::field(
+                    "product_id",
+                    "not_found",
+                    format!("product_id {pid} does not exist"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+
+    let mut v = Violations::new();
+    let name = clean(&req.name).or_else(|| product.as_ref().map(|p| p.name.clone()));
+    if name.is_none() {
+        v.push(FieldViolation::new(
+            "name",
+            "required",
+            "name is required for a row without product_id",
+        ));
+    }
+    let quantity = match Quantity::parse(req.quantity.as_deref().unwrap_or("1")) {
+        Ok(q) => Some(q),
+        Err(e) => {
+            v.push(violation("quantity", e));
+            None
+        }
+    };
+    let unit_code = match (&req.unit_code, &product) {
+        (Some(c), _) => okei_code("unit_code", c).map_err(|e| v.push(e)).ok(),
+        (None, Some(p)) => Some(p.unit_code.clone()),
+        (None, None) => Some("796".to_owned()),
+    };
+    let unit_name = clean(&req.unit_name)
+        .or_else(|| {
+            product
+                .as_ref()
+                .filter(|_| req.unit_code.is_none())
+                .map(|p| p.unit_name.clone())
+        })
+        .unwrap_or_else(|| "шт".to_owned());
+    let price = match (&req.price, &product) {
+        (Some(p), _) => money_field("price", p).map_err(|e| v.push(e)).ok(),
+        (None, Some(p)) if p.currency == currency => Some(Money::from_minor(p.base_price_minor)),
+        (None, Some(p)) => {
+            v.push(FieldViolation::new(
+                "price",
+                "required",
+                format!(
+                    "the product is priced in {}, the document in {}: give the price",
+                    p.currency, currency
+                ),
+            ));
+            None
+        }
+        (None, None) => {
+            v.push(FieldViolation::new(
+                "price",
+                "required",
+                "price is required for a row without product_id",
+            ));
+            None
+        }
+    };
+    let discount = discount_from(
+        req.discount_percent.as_deref(),
+        req.discount_amount.as_deref(),
+        &mut v,
+    );
+    let vat_rate = match (&req.vat_rate, &product) {
+        (Some(r), _) => vat_rate_field("vat_rate", r).map_err(|e| v.push(e)).ok(),
+        (None, Some(p)) => VatRate::parse(&p.vat_rate).ok(),
+        (None, None) => Some(VatRate::standard_for(today())),
+    };
+    let (Some(name), Some(quantity), Some(unit_code), Some(price), Some(vat_rate), true) =
+        (name, quantity, unit_code, price, vat_rate, v.is_empty())
+    else {
+        return Err(v.into());
+    };
+    let vat_rate = vat_rate_today("vat_rate", vat_rate)?;
+    let at = now();
+    let mut row = product_row::Model {
+        id: Uuid::now_v7(),
+        document_type: document_type.to_owned(),
+        document_id,
+        product_id: product.as_ref().map(|p| p.id),
+        name,
+        quantity_thousandths: 0,
+        unit_code,
+        unit_name,
+        price_minor: 0,
+        discount_kind: None,
+        discount_value: None,
+        vat_rate: String::new(),
+        vat_included: false,
+        sum_minor: 0,
+        discount_minor: 0,
+        net_minor: 0,
+        vat_minor: 0,
+        total_minor: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    price_row(
+        &mut row,
+        quantity,
+        price,
+        discount,
+        vat_rate,
+        req.vat_included.unwrap_or(false),
+    )?;
+    Ok(row)
+}
+
+pub async fn row_of_deal<C: ConnectionTrait>(
+    db: &C,
+    deal_id: Uuid,
+    row_id: Uuid,
+) -> OpResult<product_row::Model> {
+    let row = records::find::<product_row::Entity, _>(db, row_id).await?;
+    if row.document_type != DEAL_ROWS || row.document_id != deal_id {
+        return Err(Error::not_found());
+    }
+    Ok(row)
+}

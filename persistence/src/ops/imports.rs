@@ -1,0 +1,109 @@
+//! `/imports` (INT-CSV): the "large list of housing companies in a file" as leads, companies
+//! or contacts.
+
+use std::collections::BTreeMap;
+
+use crate::entity::import;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::import_jobs::{ImportKind, RowError};
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportEntity {
+    Leads,
+    Companies,
+    Contacts,
+}
+
+impl From<ImportEntity> for ImportKind {
+    fn from(e: ImportEntity) -> ImportKind {
+        match e {
+            ImportEntity::Leads => ImportKind::Leads,
+            ImportEntity::Companies => ImportKind::Companies,
+            ImportEntity::Contacts => ImportKind::Contacts,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartImport {
+    /// What the rows become: leads, companies or contacts.
+    pub entity: ImportEntity,
+    /// The CSV text (UTF-8; a byte-order mark is ignored). The first line is the header.
+    #[validate(length(min = 1))]
+    pub content: String,
+    /// CSV column header → field. Leads: title, company_name, contact_name, phone, email, inn,
+    /// address, comment, category, potential_amount, probability, external_id. Companies:
+    /// name, industry, source, tags (comma-separated), external_id. Contacts: full_name (or
+    /// last_name, first_name, middle_name), position, phone, email, external_id.
+    #[schema(example = json!({"Наименование": "company_name", "Телефон": "phone", "ИНН": "inn"}))]
+    pub mapping: BTreeMap<String, String>,
+    /// Check every row and report, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// `;`, `,` or a tab; detected from the header line when absent.
+    #[validate(length(equal = 1))]
+    pub delimiter: Option<String>,
+    /// Responsible of the created leads; default: the caller.
+    pub responsible_id: Option<Uuid>,
+}
+
+/// The outcome of a dry run: what a real run would do, row by row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunReport {
+    pub dry_run: bool,
+    pub total_rows: u64,
+    pub valid_rows: u64,
+    /// Valid rows that are new.
+    pub would_create: u64,
+    /// Valid rows already imported before (or repeated in this file).
+    pub would_skip: u64,
+    /// Every bad row: line, column, reason.
+    pub errors: Vec<RowError>,
+}
+
+/// A real import and its progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportView {
+    pub id: Uuid,
+    pub entity: String,
+    /// queued → running → completed | failed
+    #[schema(example = "running")]
+    pub state: String,
+    pub total_rows: i32,
+    pub processed_rows: i32,
+    pub created_count: i32,
+    pub skipped_count: i32,
+    pub error_count: i32,
+    pub errors: Vec<RowError>,
+    pub content_sha256: String,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&import::Model> for ImportView {
+    fn from(m: &import::Model) -> Self {
+        ImportView {
+            id: m.id,
+            entity: m.entity_type.clone(),
+            state: m.state.clone(),
+            total_rows: m.total_rows,
+            processed_rows: m.processed_rows,
+            created_count: m.created_count,
+            skipped_count: m.skipped_count,
+            error_count: m.error_count,
+            errors: serde_json::from_str(&m.errors).unwrap_or_default(),
+            content_sha256: m.content_sha256.clone(),
+            created_by: m.created_by,
+            created_at: m.created_at,
+            finished_at: m.finished_at,
+        }
+    }
+}
