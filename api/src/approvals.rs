@@ -1,4 +1,4 @@
-//! The task deadline worker: runs the reminder and escalation pass of
+//! The task deadline job: each pass is
 //! [`sdelka_persistence::ops::approvals::remind_due_tasks`] on every instance.
 
 use std::sync::Arc;
@@ -6,9 +6,9 @@ use std::sync::Arc;
 use sdelka_persistence::Store;
 use sdelka_persistence::ops::OpResult;
 use sdelka_persistence::ops::approvals::{DeadlineOffsets, remind_due_tasks};
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::jobs::Job;
 
 /// Reminds holders of tasks coming due and escalates overdue ones, every
 /// `SDELKA_REMINDER_POLL_MS`.
@@ -17,20 +17,20 @@ pub struct TaskDeadlineWorker {
     pub config: Arc<Config>,
 }
 
-impl TaskDeadlineWorker {
-    pub async fn run(self, stop: CancellationToken) {
-        let poll = std::time::Duration::from_millis(self.config.reminder_poll_ms.max(10));
-        loop {
-            if let Err(e) = self.tick().await {
-                tracing::warn!(error = %e, "task deadline pass failed; will retry");
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
+impl Job for TaskDeadlineWorker {
+    const NAME: &'static str = "task_deadlines";
+    type Error = sdelka_persistence::ops::Error;
+
+    fn idle_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.reminder_poll_ms.max(10))
     }
 
+    async fn pass(&self) -> OpResult<usize> {
+        self.tick().await
+    }
+}
+
+impl TaskDeadlineWorker {
     /// One pass; answers how many reminders and escalations were sent.
     pub async fn tick(&self) -> OpResult<usize> {
         let offsets = DeadlineOffsets {

@@ -1,14 +1,15 @@
-//! The CSV import worker: runs [`sdelka_persistence::ops::import_jobs::ImportRunner`] until
-//! stopped, polling every `SDELKA_IMPORT_POLL_MS` while idle.
+//! The CSV import job: one batch of a queued import per pass
+//! ([`sdelka_persistence::ops::import_jobs::ImportRunner`]), polling every
+//! `SDELKA_IMPORT_POLL_MS` while idle.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sdelka_persistence::Store;
 use sdelka_persistence::ops::import_jobs::ImportRunner;
-use tokio_util::sync::CancellationToken;
+use sdelka_persistence::{Store, StoreError};
 
 use crate::config::Config;
+use crate::jobs::Job;
 
 /// Runs queued imports. Any instance may run this; a lease keeps one import on one worker.
 pub struct ImportWorker {
@@ -17,31 +18,19 @@ pub struct ImportWorker {
     pub owner: String,
 }
 
-impl ImportWorker {
-    pub async fn run(self, stop: CancellationToken) {
-        let poll = Duration::from_millis(self.config.import_poll_ms.max(10));
+impl Job for ImportWorker {
+    const NAME: &'static str = "imports";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.import_poll_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, StoreError> {
         let runner = ImportRunner {
-            store: self.store,
-            owner: self.owner,
+            store: self.store.clone(),
+            owner: self.owner.clone(),
         };
-        loop {
-            let worked = match runner.tick().await {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(error = %e, "import pass failed; will retry");
-                    false
-                }
-            };
-            if worked {
-                if stop.is_cancelled() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
+        Ok(usize::from(runner.tick().await?))
     }
 }

@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::extract::{no_route, path_error, query_error};
+use crate::jobs;
 use crate::mail::Mailer;
 use crate::middleware::{Metrics, RateLimiter, idempotency, rate_limit, request_context};
 use crate::openapi::ApiDoc;
@@ -176,24 +177,28 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
-        worker_tasks.push(tokio::spawn(worker.run(stop_workers.clone())));
+        worker_tasks.push(tokio::spawn(jobs::run(worker, stop_workers.clone())));
         let reminders = ReminderWorker {
             store: state.store.clone(),
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
-        worker_tasks.push(tokio::spawn(reminders.run(stop_workers.clone())));
+        worker_tasks.push(tokio::spawn(jobs::run(reminders, stop_workers.clone())));
         let imports = crate::imports::ImportWorker {
             store: state.store.clone(),
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
-        worker_tasks.push(tokio::spawn(imports.run(stop_workers.clone())));
+        worker_tasks.push(tokio::spawn(jobs::run(imports, stop_workers.clone())));
         let deadlines = crate::approvals::TaskDeadlineWorker {
             store: state.store.clone(),
             config: config.clone(),
         };
-        worker_tasks.push(tokio::spawn(deadlines.run(stop_workers.clone())));
+        worker_tasks.push(tokio::spawn(jobs::run(deadlines, stop_workers.clone())));
+        let housekeeping = crate::workers::Housekeeping {
+            store: state.store.clone(),
+        };
+        worker_tasks.push(tokio::spawn(jobs::run(housekeeping, stop_workers.clone())));
     }
     Ok(RunningServer {
         addr,

@@ -1,4 +1,5 @@
-//! Background work that every instance runs: outbox delivery and housekeeping. Claims are
+//! Jobs that every instance runs (see [`crate::jobs`]): outbox delivery, activity reminders
+//! and housekeeping. Claims are
 //! leases in the database, so any number of instances can run these loops against one
 //! PostgreSQL without sending anything twice in the normal case (at-least-once on crashes).
 
@@ -6,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sdelka_persistence::outbox::{self, KIND_EMAIL, OutgoingEmail};
-use sdelka_persistence::{Store, idempotency};
-use tokio_util::sync::CancellationToken;
+use sdelka_persistence::outbox::{self, OutboxMessage};
+use sdelka_persistence::{Store, StoreError, idempotency};
+use tracing::Instrument;
 
 use crate::config::Config;
+use crate::jobs::{Job, jitter};
 use crate::mail::{MailError, Mailer};
 
 const LEASE_SECONDS: i64 = 60;
@@ -23,39 +25,22 @@ pub struct OutboxWorker {
     pub owner: String,
 }
 
-impl OutboxWorker {
-    pub async fn run(self, stop: CancellationToken) {
-        let poll = Duration::from_millis(self.config.outbox_poll_ms.max(10));
-        let mut housekeeping_at = tokio::time::Instant::now();
-        loop {
-            let worked = match self.tick().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox pass failed; will retry");
-                    false
-                }
-            };
-            if tokio::time::Instant::now() >= housekeeping_at {
-                if let Err(e) = idempotency::purge_expired(&self.store.conn).await {
-                    tracing::warn!(error = %e, "purging idempotency keys failed");
-                }
-                housekeeping_at = tokio::time::Instant::now() + Duration::from_secs(600);
-            }
-            if worked {
-                if stop.is_cancelled() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
+impl Job for OutboxWorker {
+    const NAME: &'static str = "outbox";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.outbox_poll_ms.max(10))
     }
 
+    async fn pass(&self) -> Result<usize, StoreError> {
+        self.tick().await
+    }
+}
+
+impl OutboxWorker {
     /// One pass: claim due messages and deliver them. Returns how many were claimed.
-    pub async fn tick(&self) -> Result<usize, sdelka_persistence::StoreError> {
+    pub async fn tick(&self) -> Result<usize, StoreError> {
         let claimed = outbox::claim_due(
             &self.store.conn,
             &self.owner,
@@ -65,14 +50,12 @@ impl OutboxWorker {
         .await?;
         let n = claimed.len();
         for msg in claimed {
-            let outcome = match msg.kind.as_str() {
-                KIND_EMAIL => match serde_json::from_str::<OutgoingEmail>(&msg.payload) {
-                    Ok(email) => self.mailer.deliver(msg.id, &email).await,
-                    Err(e) => Err(MailError::Permanent(format!("unreadable payload: {e}"))),
-                },
-                other => Err(MailError::Permanent(format!(
-                    "unknown message kind `{other}`"
-                ))),
+            let span = tracing::info_span!("outbox_message", outbox_id = %msg.id, kind = %msg.kind);
+            let outcome = match OutboxMessage::decode(&msg.kind, &msg.payload) {
+                Ok(OutboxMessage::Email(email)) => {
+                    self.mailer.deliver(msg.id, &email).instrument(span).await
+                }
+                Err(reason) => Err(MailError::Permanent(reason)),
             };
             match outcome {
                 Ok(()) => {
@@ -99,12 +82,14 @@ impl OutboxWorker {
         Ok(n)
     }
 
-    /// Exponential backoff from the configured base, capped at one hour.
+    /// Exponential backoff from the configured base, capped at one hour, with ±20 % jitter so
+    /// that messages that failed together are not retried together.
     fn backoff(&self, attempts: i32) -> chrono::Duration {
         let base = self.config.outbox_retry_base_ms.max(1) as i64;
         let exp = attempts.clamp(1, 20) as u32 - 1;
         let ms = base.saturating_mul(1i64 << exp.min(20)).min(3_600_000);
-        chrono::Duration::milliseconds(ms)
+        let spread = jitter(Duration::from_millis(ms as u64));
+        chrono::Duration::milliseconds(spread.as_millis() as i64)
     }
 }
 
@@ -116,33 +101,23 @@ pub struct ReminderWorker {
     pub owner: String,
 }
 
-impl ReminderWorker {
-    pub async fn run(self, stop: CancellationToken) {
-        let poll = Duration::from_millis(self.config.reminder_poll_ms.max(10));
-        loop {
-            let worked = match self.tick().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reminder pass failed; will retry");
-                    false
-                }
-            };
-            if worked {
-                if stop.is_cancelled() {
-                    return;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(poll) => {}
-            }
-        }
+impl Job for ReminderWorker {
+    const NAME: &'static str = "reminders";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.reminder_poll_ms.max(10))
     }
 
+    async fn pass(&self) -> Result<usize, StoreError> {
+        self.tick().await
+    }
+}
+
+impl ReminderWorker {
     /// One pass: claim due reminders and fire each in its own transaction. Returns how many
     /// were claimed.
-    pub async fn tick(&self) -> Result<usize, sdelka_persistence::StoreError> {
+    pub async fn tick(&self) -> Result<usize, StoreError> {
         use sdelka_persistence::reminders;
         let claimed = reminders::claim_due(
             &self.store.conn,
@@ -182,5 +157,25 @@ impl ReminderWorker {
             }
         }
         Ok(())
+    }
+}
+
+/// Forgets expired idempotency keys, every ten minutes.
+pub struct Housekeeping {
+    pub store: Store,
+}
+
+impl Job for Housekeeping {
+    const NAME: &'static str = "housekeeping";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+
+    async fn pass(&self) -> Result<usize, StoreError> {
+        idempotency::purge_expired(&self.store.conn).await?;
+        // The pass is done until the next interval, whatever it removed.
+        Ok(0)
     }
 }

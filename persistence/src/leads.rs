@@ -2,15 +2,14 @@
 
 use chrono::Duration;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Select,
-    Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
 };
 use uuid::Uuid;
 
 use crate::entity::{import, lead};
 use crate::error::StoreResult;
+use crate::jobs::{self, LeaseQueue};
 use crate::journal::now;
-use crate::outbox::numbered_params;
 use crate::people::contains;
 
 /// Folded text a lead is found by (title, company, contact, phone, email, INN).
@@ -99,31 +98,21 @@ pub async fn get_import<C: ConnectionTrait>(
 }
 
 /// Claims one queued (or abandoned running) import for `owner` until `now + lease`; the same
-/// lease pattern as the outbox, so several instances never run one import twice at once.
+/// lease as every job (see [`crate::jobs`]), so several instances never run one import twice
+/// at once.
 pub async fn claim_import<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     lease: Duration,
 ) -> StoreResult<Option<import::Model>> {
-    let at = now();
-    let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
+    const QUEUE: LeaseQueue = LeaseQueue {
+        table: "imports",
+        on_claim: ", state = 'running'",
+        due: "state IN ('queued', 'running')",
+        order_by: "created_at",
     };
-    let sql = format!(
-        "UPDATE imports SET state = 'running', lease_owner = $1, lease_until = $2 \
-         WHERE id IN (SELECT id FROM imports WHERE state IN ('queued', 'running') \
-           AND (lease_until IS NULL OR lease_until < $3) ORDER BY created_at LIMIT 1 {lock}) \
-         RETURNING *"
-    );
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        numbered_params(backend, &sql),
-        [owner.into(), (at + lease).into(), at.into()],
-    );
-    Ok(import::Entity::find().from_raw_sql(stmt).one(db).await?)
+    let mut claimed = jobs::claim::<import::Entity, C>(db, &QUEUE, owner, lease, 1).await?;
+    Ok(claimed.pop())
 }
 
 /// Records progress (and extends the lease) while the import holds it.

@@ -10,6 +10,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod idempotency;
+pub mod jobs;
 pub mod journal;
 pub mod leads;
 pub mod organizations;

@@ -4,15 +4,13 @@
 //! claim picks the row up again (at-least-once).
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
-    Statement,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entity::outbox_message::{self, Column, Entity, Model};
 use crate::error::StoreResult;
+use crate::jobs::{self, LeaseQueue};
 use crate::journal::now;
 
 /// An email as the outbox keeps it until delivery.
@@ -25,14 +23,51 @@ pub struct OutgoingEmail {
 
 pub const KIND_EMAIL: &str = "email";
 
+/// Everything the outbox carries, by its stored `kind`. A new effect (a webhook delivery, a
+/// process timer) is a new variant, delivered by the same job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxMessage {
+    Email(OutgoingEmail),
+}
+
+impl OutboxMessage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutboxMessage::Email(_) => KIND_EMAIL,
+        }
+    }
+
+    fn payload(&self) -> String {
+        match self {
+            OutboxMessage::Email(e) => serde_json::to_string(e).unwrap_or_default(),
+        }
+    }
+
+    /// Reads a stored message back; an unknown kind or an unreadable payload is refused with
+    /// the reason (the message is then given up, not retried for ever).
+    pub fn decode(kind: &str, payload: &str) -> Result<Self, String> {
+        match kind {
+            KIND_EMAIL => serde_json::from_str(payload)
+                .map(OutboxMessage::Email)
+                .map_err(|e| format!("unreadable payload: {e}")),
+            other => Err(format!("unknown message kind `{other}`")),
+        }
+    }
+}
+
 /// Adds an email to the outbox; call inside the transaction of the change that causes it.
 pub async fn enqueue_email<C: ConnectionTrait>(db: &C, email: &OutgoingEmail) -> StoreResult<Uuid> {
+    enqueue(db, &OutboxMessage::Email(email.clone())).await
+}
+
+/// Adds a message to the outbox; call inside the transaction of the change that causes it.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, message: &OutboxMessage) -> StoreResult<Uuid> {
     let id = Uuid::now_v7();
     let at = now();
     outbox_message::ActiveModel {
         id: Set(id),
-        kind: Set(KIND_EMAIL.into()),
-        payload: Set(serde_json::to_string(email).unwrap_or_default()),
+        kind: Set(message.kind().into()),
+        payload: Set(message.payload()),
         state: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(at),
@@ -47,51 +82,23 @@ pub async fn enqueue_email<C: ConnectionTrait>(db: &C, email: &OutgoingEmail) ->
     Ok(id)
 }
 
-/// Claims up to `limit` due messages for `owner` until `now + lease`. On PostgreSQL
-/// `FOR UPDATE SKIP LOCKED` lets instances claim disjoint rows without waiting for each other;
-/// SQLite has a single writer, so the statement is atomic there as it is.
+/// Claims up to `limit` due messages for `owner` until `now + lease` (see [`crate::jobs`]).
 pub async fn claim_due<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     lease: Duration,
     limit: u64,
 ) -> StoreResult<Vec<Model>> {
-    let at = now();
-    let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
+    const QUEUE: LeaseQueue = LeaseQueue {
+        table: "outbox_messages",
+        on_claim: ", attempts = attempts + 1",
+        due: "state = 'pending' AND next_attempt_at <= $3",
+        order_by: "next_attempt_at",
     };
-    let sql = format!(
-        "UPDATE outbox_messages SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox_messages WHERE state = 'pending' \
-           AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-           ORDER BY next_attempt_at LIMIT $4 {lock}) \
-         RETURNING *"
-    );
-    let sql = numbered_params(backend, &sql);
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            owner.into(),
-            (at + lease).into(),
-            at.into(),
-            (limit as i64).into(),
-        ],
-    );
-    Ok(Entity::find().from_raw_sql(stmt).all(db).await?)
+    jobs::claim::<Entity, C>(db, &QUEUE, owner, lease, limit).await
 }
 
-/// SQLite reads `$3` as a *named* parameter; `?3` is its positional spelling.
-pub fn numbered_params(backend: DbBackend, sql: &str) -> String {
-    if backend == DbBackend::Sqlite {
-        sql.replace('$', "?")
-    } else {
-        sql.to_owned()
-    }
-}
+pub use crate::jobs::numbered_params;
 
 pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: Uuid, owner: &str) -> StoreResult<bool> {
     let res = Entity::update_many()

@@ -6,17 +6,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use uuid::Uuid;
 
 use crate::entity::reminder::{self, Column, Entity, Model};
 use crate::entity::{activity, calendar_event};
 use crate::error::StoreResult;
+use crate::jobs::{self, LeaseQueue};
 use crate::journal::now;
 use crate::notifications::{self, EntityRef};
-use crate::outbox::numbered_params;
 
 pub const TARGET_ACTIVITY: &str = "activity";
 pub const TARGET_CALENDAR_EVENT: &str = "calendar_event";
@@ -89,39 +88,20 @@ pub async fn latest_of<C: ConnectionTrait>(
         .collect())
 }
 
-/// Claims up to `limit` due reminders for `owner` until `now + lease`; see
-/// [`crate::outbox::claim_due`] for why this is safe with several instances.
+/// Claims up to `limit` due reminders for `owner` until `now + lease` (see [`crate::jobs`]).
 pub async fn claim_due<C: ConnectionTrait>(
     db: &C,
     owner: &str,
     lease: Duration,
     limit: u64,
 ) -> StoreResult<Vec<Model>> {
-    let at = now();
-    let backend = db.get_database_backend();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
+    const QUEUE: LeaseQueue = LeaseQueue {
+        table: "reminders",
+        on_claim: ", attempts = attempts + 1",
+        due: "state = 'pending' AND remind_at <= $3",
+        order_by: "remind_at",
     };
-    let sql = format!(
-        "UPDATE reminders SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM reminders WHERE state = 'pending' \
-           AND remind_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-           ORDER BY remind_at LIMIT $4 {lock}) \
-         RETURNING *"
-    );
-    let stmt = Statement::from_sql_and_values(
-        backend,
-        numbered_params(backend, &sql),
-        [
-            owner.into(),
-            (at + lease).into(),
-            at.into(),
-            (limit as i64).into(),
-        ],
-    );
-    Ok(Entity::find().from_raw_sql(stmt).all(db).await?)
+    jobs::claim::<Entity, C>(db, &QUEUE, owner, lease, limit).await
 }
 
 /// What happened to a claimed reminder.
