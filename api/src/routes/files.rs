@@ -7,9 +7,6 @@
 //! takes the deal's company unless the uploader names one.
 
 use std::collections::HashMap;
-
-use sdelka_persistence::ops::access::ensure_visible;
-use sdelka_persistence::ops::timeline::TimelineEntity;
 use std::path::PathBuf;
 
 use actix_multipart::Multipart;
@@ -18,14 +15,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use futures_util::StreamExt;
 use sdelka_domain::files::{
-    ContentVerdict, SNIFF_BYTES, Sniffed, TextCheck, clean_file_name, content_disposition,
-    judge_content, sniff_magic,
+    SNIFF_BYTES, Sniffed, TextCheck, clean_file_name, content_disposition, sniff_magic,
 };
-use sdelka_persistence::attachments::{FileFilter, files_query, visible_files};
-use sdelka_persistence::entity::file;
-use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
-use sdelka_persistence::records;
+use sdelka_persistence::ops::files::{
+    self as ops, DocumentTypeName, FileContent, FileEntityType, FileListFilter, FileView, NewFile,
+    UPLOAD_PATH, UploadFileForm,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -37,8 +32,6 @@ use crate::lists::{ListPage, ListParams};
 use crate::routes::versioned;
 use crate::state::AppState;
 use crate::storage::{FileStorage, file_storage};
-#[allow(unused_imports)]
-use sdelka_persistence::ops::files::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_files)
@@ -101,113 +94,64 @@ pub async fn upload_file(
     let entity_id = uuid_field("entity_id", required(&fields, "entity_id")?)?;
     let document_type: DocumentTypeName =
         enum_field("document_type", required(&fields, "document_type")?)?;
-    let mut company_id = match fields.get("company_id").filter(|v| !v.is_empty()) {
+    let company_id = match fields.get("company_id").filter(|v| !v.is_empty()) {
         Some(v) => Some(uuid_field("company_id", v)?),
         None => None,
     };
-    let Some(mut received) = received else {
+    let Some(received) = received else {
         return Err(ApiError::field(
             "file",
             "required",
             "the `file` part is required",
         ));
     };
-    if received.size == 0 {
-        return Err(ApiError::field("file", "empty", "the file is empty"));
-    }
-    let content_type = match judge_content(received.sniffed, received.declared.as_deref()) {
-        ContentVerdict::Accepted(ct) => ct,
-        ContentVerdict::Unsupported => {
-            return Err(ApiError::field(
-                "file",
-                "unsupported_content",
-                "the file is none of PDF, PNG, JPEG, GIF, a ZIP-based office document or UTF-8 text",
-            ));
-        }
-        ContentVerdict::Mismatch { declared, actual } => {
-            return Err(ApiError::field(
-                "file",
-                "content_type_mismatch",
-                format!("the part declares {declared} but the content is {actual}"),
-            ));
-        }
-    };
-    if entity_type == FileEntityType::Company {
-        if company_id.is_some_and(|c| c != entity_id) {
-            return Err(ApiError::field(
-                "company_id",
-                "mismatch",
-                "a company's file belongs to that company's folder",
-            ));
-        }
-        company_id = Some(entity_id);
-    }
-    let db = &state.store.conn;
-    // The record the file is attached to must exist and be visible to the uploader.
-    match ensure_visible(db, &caller, entity_type.record(), entity_id, false).await {
-        Ok(()) => {}
-        Err(e) if e.code == ErrorCode::NotFound => {
-            return Err(ApiError::field(
-                "entity_id",
-                "not_found",
-                format!("{} {entity_id} does not exist", entity_type.as_str()),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    // A deal's file also lands in its company's folder.
-    if entity_type == FileEntityType::Deal && company_id.is_none() {
-        company_id = records::find::<sdelka_persistence::entity::deal::Entity, _>(db, entity_id)
-            .await?
-            .company_id;
-    }
-
+    let Received {
+        mut staged,
+        file_name,
+        declared,
+        size,
+        sha256,
+        sniffed,
+    } = received;
+    // The bytes go into the file storage first; the operation records them, and when it
+    // refuses, the bytes are removed again.
     let key = Uuid::now_v7().simple().to_string();
     storage
-        .put(&key, &received.staged.path)
+        .put(&key, &staged.path)
         .await
         .map_err(ApiError::internal)?;
-    received.staged.kept = true;
-    let at = now();
-    let model = file::Model {
-        id: Uuid::now_v7(),
-        entity_type: entity_type.as_str().to_owned(),
-        entity_id,
-        company_id,
-        document_type: enum_to_str(document_type),
-        file_name: received.file_name,
-        content_type,
-        size_bytes: received.size as i64,
-        sha256: received.sha256,
-        storage_key: key.clone(),
-        uploaded_by: caller.user_id,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    let saved: ApiResult<file::Model> = async {
-        let txn = sdelka_persistence::db::begin_writing(db).await?;
-        let m = records::create::<file::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
-            .await?;
-        txn.commit().await?;
-        Ok(m)
-    }
+    staged.kept = true;
+    let recorded = ops::record_file(
+        state.db(),
+        &caller,
+        NewFile {
+            entity_type,
+            entity_id,
+            document_type,
+            company_id,
+            file_name,
+            declared_content_type: declared,
+            sniffed,
+            size: size as u64,
+            sha256,
+            storage_key: key.clone(),
+        },
+    )
     .await;
-    let saved = match saved {
-        Ok(m) => m,
+    let saved = match recorded {
+        Ok(v) => v,
         Err(e) => {
             // The row is not there, so neither may the bytes be.
             if let Err(d) = storage.delete(&key).await {
                 tracing::warn!(error = %d, key, "could not remove the bytes of a failed upload");
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("{UPLOAD_PATH}/{}", saved.id)))
         .insert_header((header::ETAG, crate::extract::etag(saved.version)))
-        .json(FileView::from(&saved)))
+        .json(saved))
 }
 
 /// Lists files: of one record (`entity_type` + `entity_id`) or a company's folder
@@ -224,39 +168,8 @@ pub async fn list_files(
     page: web::Query<ListParams>,
     filter: web::Query<FileListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = [
-        SortKey::<file::Entity> {
-            name: "created_at",
-            column: file::Column::CreatedAt,
-            key: |m| CursorValue::Time(m.created_at),
-        },
-        SortKey::<file::Entity> {
-            name: "file_name",
-            column: file::Column::FileName,
-            key: |m| CursorValue::Text(m.file_name.clone()),
-        },
-    ];
-    let req = page.page_request(&sorts, "created_at")?;
-    let f = filter.into_inner();
-    let db = &state.store.conn;
-    let query = files_query(&FileFilter {
-        entity_type: f.entity_type.map(|t| t.as_str().to_owned()),
-        entity_id: f.entity_id,
-        company_id: f.company_id,
-        document_type: f.document_type.map(enum_to_str),
-        updated_since: page.updated_since,
-    });
-    // A supplier invoice's folder is as visible as the invoice (pools and holders, not the
-    // responsible-based scope the other records use).
-    let query = match (f.entity_type, f.entity_id) {
-        (Some(FileEntityType::SupplierInvoice), Some(id)) => {
-            ensure_visible(db, &caller, TimelineEntity::SupplierInvoices, id, true).await?;
-            query
-        }
-        _ => visible_files(query, &caller.visibility(db).await?),
-    };
-    let page = fetch_page(db, query, req, file::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| FileView::from(m))))
+    let page = ops::list_files(state.db(), &caller, &page, filter.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Reads a file's metadata.
@@ -271,8 +184,8 @@ pub async fn get_file(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let f = visible_file(&state.store.conn, &caller, id.into_inner()).await?;
-    Ok(versioned(StatusCode::OK, f.version, &FileView::from(&f)))
+    let f = ops::get_file(state.db(), &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, f.version, &f))
 }
 
 /// Downloads a file's content with the content type sniffed at upload (PDF, PNG, JPEG, GIF,
@@ -289,9 +202,10 @@ pub async fn download_file(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let f = visible_file(&state.store.conn, &caller, id.into_inner()).await?;
+    let stored = ops::open_file(state.db(), &caller, id.into_inner()).await?;
+    let f = stored.file;
     let bytes = file_storage(&state.config)
-        .get(&f.storage_key)
+        .get(&stored.storage_key)
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok()
@@ -318,23 +232,7 @@ pub async fn delete_file(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let txn = state.store.begin().await?;
-    let f = visible_file(&txn, &caller, id).await?;
-    if f.uploaded_by != caller.user_id && !caller.is_admin() {
-        return Err(ApiError::forbidden(
-            "only the uploader or an admin may delete a file",
-        ));
-    }
-    records::soft_delete::<file::Entity, _>(
-        &txn,
-        &caller.actor(),
-        id,
-        if_match.0,
-        records::snapshot,
-    )
-    .await?;
-    txn.commit().await?;
+    ops::delete_file(state.db(), &caller, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

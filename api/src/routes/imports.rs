@@ -2,20 +2,15 @@
 //! or contacts.
 
 use actix_web::{HttpResponse, get, post, web};
-use sdelka_persistence::entity::user;
-use sdelka_persistence::leads;
+use sdelka_persistence::ops::imports::{
+    self as ops, DryRunReport, ImportStarted, ImportView, StartImport,
+};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::JsonBody;
-use crate::routes::ensure_exists;
 use crate::state::AppState;
-use sdelka_persistence::ops::import_jobs::{
-    ImportKind, StoredMapping, already_imported, parse_rows, queued_import,
-};
-#[allow(unused_imports)]
-use sdelka_persistence::ops::imports::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(start_import).service(get_import);
@@ -39,62 +34,12 @@ pub async fn start_import(
     caller: Principal,
     body: JsonBody<StartImport>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let delimiter = match req.delimiter.as_deref() {
-        None => None,
-        Some(";") => Some(b';'),
-        Some(",") => Some(b','),
-        Some("\t") => Some(b'\t'),
-        Some(_) => {
-            return Err(ApiError::field(
-                "delimiter",
-                "unknown_value",
-                "delimiter is `;`, `,` or a tab",
-            ));
-        }
-    };
-    let kind = ImportKind::from(req.entity);
-    let parsed = parse_rows(kind, &req.content, &req.mapping, delimiter)?;
-    let responsible = req.responsible_id.unwrap_or(caller.user_id);
-    if responsible != caller.user_id {
-        ensure_exists::<user::Entity, _>(&state.store.conn, "responsible_id", responsible).await?;
+    match ops::start_import(state.db(), &caller, body.0).await? {
+        ImportStarted::DryRun(report) => Ok(HttpResponse::Ok().json(report)),
+        ImportStarted::Queued(job) => Ok(HttpResponse::Accepted()
+            .insert_header(("location", format!("/api/v1/imports/{}", job.id)))
+            .json(job)),
     }
-    if req.dry_run {
-        let mut seen = std::collections::HashSet::new();
-        let mut would_skip = 0;
-        for row in &parsed.rows {
-            if !seen.insert((row.key.source.as_str(), row.key.id.as_str()))
-                || already_imported(&state.store.conn, kind, &row.key).await?
-            {
-                would_skip += 1;
-            }
-        }
-        let valid = parsed.rows.len() as u64;
-        return Ok(HttpResponse::Ok().json(DryRunReport {
-            dry_run: true,
-            total_rows: parsed.total,
-            valid_rows: valid,
-            would_create: valid - would_skip,
-            would_skip,
-            errors: parsed.errors,
-        }));
-    }
-    let stored = StoredMapping {
-        mapping: req.mapping,
-        delimiter,
-        responsible_id: responsible,
-    };
-    let job = queued_import(
-        kind.as_str(),
-        req.content,
-        &stored,
-        caller.user_id,
-        parsed.total,
-    );
-    let job = leads::insert_import(&state.store.conn, job).await?;
-    Ok(HttpResponse::Accepted()
-        .insert_header(("location", format!("/api/v1/imports/{}", job.id)))
-        .json(ImportView::from(&job)))
 }
 
 /// Progress and outcome of an import (its creator and admins).
@@ -109,9 +54,6 @@ pub async fn get_import(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let job = leads::get_import(&state.store.conn, id.into_inner())
-        .await?
-        .filter(|j| j.created_by == caller.user_id || caller.is_admin())
-        .ok_or_else(ApiError::not_found)?;
-    Ok(HttpResponse::Ok().json(ImportView::from(&job)))
+    let job = ops::get_import(state.db(), &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(job))
 }

@@ -3,23 +3,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use sdelka_domain::deal::StageKind;
-use sdelka_domain::validation::{FieldViolation, Violations};
-use sdelka_persistence::entity::{pipeline, pipeline_stage};
-use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::fetch_page;
-use sdelka_persistence::records;
-use sdelka_persistence::sales::{deals_in_pipeline, deals_in_stage, pipelines_query, stages_of};
+use sdelka_persistence::ops::pipelines::{
+    self as ops, CreatePipeline, NewStage, PipelineView, StagePath, UpdatePipeline, UpdateStage,
+};
 use uuid::Uuid;
 
 use crate::auth::{Admin, Principal};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
-#[allow(unused_imports)]
-use sdelka_persistence::ops::pipelines::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_pipelines)
@@ -41,19 +35,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/pipelines")]
 pub async fn list_pipelines(
     state: web::Data<AppState>,
-    _caller: Principal,
+    caller: Principal,
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = sorts();
-    let req = page.page_request(&sorts, "sort")?;
-    let query = pipelines_query(page.updated_since);
-    let page = fetch_page(&state.store.conn, query, req, pipeline::Column::Id, |m| {
-        m.id
-    })
-    .await?;
-    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
-    let stages = stages_of(&state.store.conn, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |p| PipelineView::new(p, &stages))))
+    let page = ops::list_pipelines(state.db(), &caller, &page).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Creates a pipeline with its stages (admin).
@@ -68,60 +54,11 @@ pub async fn create_pipeline(
     admin: Admin,
     body: JsonBody<CreatePipeline>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let mut v = Violations::new();
-    if req.name.trim().is_empty() {
-        v.push(FieldViolation::new(
-            "name",
-            "required",
-            "name must not be blank",
-        ));
-    }
-    for (i, s) in req.stages.iter().enumerate() {
-        if s.name.trim().is_empty() {
-            v.push(FieldViolation::new(
-                format!("stages[{i}].name"),
-                "required",
-                "name must not be blank",
-            ));
-        }
-    }
-    if !v.is_empty() {
-        return Err(v.into());
-    }
-    if !req.stages.iter().any(|s| s.kind == StageKindName::Open) {
-        return Err(no_open_stage("stages").into());
-    }
-    let at = now();
-    let model = pipeline::Model {
-        id: Uuid::now_v7(),
-        name: req.name.trim().to_owned(),
-        sort: req.sort.unwrap_or(0),
-        is_default: false,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    let actor = admin.actor();
-    let txn = state.store.begin().await?;
-    let saved =
-        records::create::<pipeline::Entity, _>(&txn, &actor, model, records::snapshot).await?;
-    let mut stages = Vec::with_capacity(req.stages.len());
-    for (i, s) in req.stages.iter().enumerate() {
-        let sort = s.sort.unwrap_or((i as i32 + 1) * 10);
-        let m = stage_model(saved.id, &s.name, s.kind.into(), sort);
-        stages.push(
-            records::create::<pipeline_stage::Entity, _>(&txn, &actor, m, records::snapshot)
-                .await?,
-        );
-    }
-    txn.commit().await?;
-    stages.sort_by_key(|s| (s.sort, s.id));
+    let p = ops::create_pipeline(state.db(), &admin, body.0).await?;
     Ok(created(
-        format!("/api/v1/pipelines/{}", saved.id),
-        saved.version,
-        &PipelineView::new(&saved, &stages),
+        format!("/api/v1/pipelines/{}", p.id),
+        p.version,
+        &p,
     ))
 }
 
@@ -134,15 +71,11 @@ pub async fn create_pipeline(
 #[get("/pipelines/{id}")]
 pub async fn get_pipeline(
     state: web::Data<AppState>,
-    _caller: Principal,
+    caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let (p, stages) = pipeline_with_stages(&state.store.conn, id.into_inner()).await?;
-    Ok(versioned(
-        StatusCode::OK,
-        p.version,
-        &PipelineView::new(&p, &stages),
-    ))
+    let p = ops::get_pipeline(state.db(), &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, p.version, &p))
 }
 
 /// Renames or reorders a pipeline (admin).
@@ -160,40 +93,8 @@ pub async fn update_pipeline(
     if_match: IfMatch,
     body: JsonBody<UpdatePipeline>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let req = body.0;
-    let txn = state.store.begin().await?;
-    let updated = records::update::<pipeline::Entity, _, _, ApiError>(
-        &txn,
-        &admin.actor(),
-        id,
-        if_match.0,
-        |p| {
-            if let Some(n) = &req.name {
-                if n.trim().is_empty() {
-                    return Err(ApiError::field(
-                        "name",
-                        "required",
-                        "name must not be blank",
-                    ));
-                }
-                p.name = n.trim().to_owned();
-            }
-            if let Some(s) = req.sort {
-                p.sort = s;
-            }
-            Ok(())
-        },
-        records::snapshot,
-    )
-    .await??;
-    let stages = stages_of(&txn, &[id]).await?;
-    txn.commit().await?;
-    Ok(versioned(
-        StatusCode::OK,
-        updated.version,
-        &PipelineView::new(&updated, &stages),
-    ))
+    let p = ops::update_pipeline(state.db(), &admin, id.into_inner(), if_match.0, body.0).await?;
+    Ok(versioned(StatusCode::OK, p.version, &p))
 }
 
 /// Deletes a pipeline (admin). Refused with 409 while deals are in it, and for the default
@@ -210,36 +111,7 @@ pub async fn delete_pipeline(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let actor = admin.actor();
-    let txn = state.store.begin().await?;
-    let (p, stages) = pipeline_with_stages(&txn, id).await?;
-    if p.is_default {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "the default pipeline cannot be deleted",
-        ));
-    }
-    let in_use = deals_in_pipeline(&txn, id).await?;
-    if in_use > 0 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("{in_use} deal(s) are in this pipeline; move or delete them first"),
-        ));
-    }
-    records::soft_delete::<pipeline::Entity, _>(&txn, &actor, id, if_match.0, records::snapshot)
-        .await?;
-    for s in stages {
-        records::soft_delete::<pipeline_stage::Entity, _>(
-            &txn,
-            &actor,
-            s.id,
-            None,
-            records::snapshot,
-        )
-        .await?;
-    }
-    txn.commit().await?;
+    ops::delete_pipeline(state.db(), &admin, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -258,34 +130,11 @@ pub async fn add_stage(
     body: JsonBody<NewStage>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let req = body.0;
-    if req.name.trim().is_empty() {
-        return Err(ApiError::field(
-            "name",
-            "required",
-            "name must not be blank",
-        ));
-    }
-    let txn = state.store.begin().await?;
-    let (p, existing) = pipeline_with_stages(&txn, id).await?;
-    let sort = req.sort.unwrap_or_else(|| {
-        existing
-            .iter()
-            .map(|s| s.sort)
-            .max()
-            .unwrap_or(0)
-            .saturating_add(10)
-    });
-    let stage = stage_model(id, &req.name, req.kind.into(), sort);
-    let stage_id = stage.id;
-    records::create::<pipeline_stage::Entity, _>(&txn, &admin.actor(), stage, records::snapshot)
-        .await?;
-    let stages = stages_of(&txn, &[id]).await?;
-    txn.commit().await?;
+    let a = ops::add_stage(state.db(), &admin, id, body.0).await?;
     Ok(created(
-        format!("/api/v1/pipelines/{id}/stages/{stage_id}"),
-        p.version,
-        &PipelineView::new(&p, &stages),
+        format!("/api/v1/pipelines/{id}/stages/{}", a.stage_id),
+        a.pipeline.version,
+        &a.pipeline,
     ))
 }
 
@@ -305,54 +154,8 @@ pub async fn update_stage(
     body: JsonBody<UpdateStage>,
 ) -> ApiResult<HttpResponse> {
     let StagePath { id, stage_id } = path.into_inner();
-    let req = body.0;
-    let txn = state.store.begin().await?;
-    let (p, existing) = pipeline_with_stages(&txn, id).await?;
-    if !existing.iter().any(|s| s.id == stage_id) {
-        return Err(ApiError::not_found());
-    }
-    if let Some(kind) = req.kind
-        && kind != StageKindName::Open
-        && !existing
-            .iter()
-            .any(|s| s.id != stage_id && kind_of(s) == StageKind::Open)
-    {
-        return Err(no_open_stage("kind").into());
-    }
-    records::update::<pipeline_stage::Entity, _, _, ApiError>(
-        &txn,
-        &admin.actor(),
-        stage_id,
-        if_match.0,
-        |s| {
-            if let Some(n) = &req.name {
-                if n.trim().is_empty() {
-                    return Err(ApiError::field(
-                        "name",
-                        "required",
-                        "name must not be blank",
-                    ));
-                }
-                s.name = n.trim().to_owned();
-            }
-            if let Some(k) = req.kind {
-                s.kind = StageKind::from(k).as_str().to_owned();
-            }
-            if let Some(o) = req.sort {
-                s.sort = o;
-            }
-            Ok(())
-        },
-        records::snapshot,
-    )
-    .await??;
-    let stages = stages_of(&txn, &[id]).await?;
-    txn.commit().await?;
-    Ok(versioned(
-        StatusCode::OK,
-        p.version,
-        &PipelineView::new(&p, &stages),
-    ))
+    let p = ops::update_stage(state.db(), &admin, id, stage_id, if_match.0, body.0).await?;
+    Ok(versioned(StatusCode::OK, p.version, &p))
 }
 
 /// Deletes a stage (admin). Refused with 409 while deals stand in it, or when it is the
@@ -370,36 +173,6 @@ pub async fn delete_stage(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let StagePath { id, stage_id } = path.into_inner();
-    let txn = state.store.begin().await?;
-    let (_, existing) = pipeline_with_stages(&txn, id).await?;
-    let Some(stage) = existing.iter().find(|s| s.id == stage_id) else {
-        return Err(ApiError::not_found());
-    };
-    let in_use = deals_in_stage(&txn, stage_id).await?;
-    if in_use > 0 {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!("{in_use} deal(s) are in this stage; move them to another stage first"),
-        ));
-    }
-    if kind_of(stage) == StageKind::Open
-        && !existing
-            .iter()
-            .any(|s| s.id != stage_id && kind_of(s) == StageKind::Open)
-    {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            "this is the pipeline's last open stage; new deals would have nowhere to start",
-        ));
-    }
-    records::soft_delete::<pipeline_stage::Entity, _>(
-        &txn,
-        &admin.actor(),
-        stage_id,
-        if_match.0,
-        records::snapshot,
-    )
-    .await?;
-    txn.commit().await?;
+    ops::delete_stage(state.db(), &admin, id, stage_id, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

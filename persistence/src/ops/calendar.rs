@@ -1,24 +1,27 @@
 //! `/calendar-events`: meetings and appointments with participants, place and an optional
 //! reminder (ACT-2). A caller sees the events of his scope and the events he is invited to.
 
-use crate::activities::{self, participants_of};
-use crate::entity::{calendar_event, calendar_event_participant, reminder};
-use crate::pagination::{CursorValue, SortKey};
+use crate::activities::{
+    self, EventFilter, events_query, participants_of, set_participants, visible_events,
+};
+use crate::entity::{calendar_event, calendar_event_participant, reminder, user};
+use crate::journal::now;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
 use crate::reminders::{self, TARGET_CALENDAR_EVENT};
 use chrono::{DateTime, Utc};
 use sdelka_domain::validation::{FieldViolation, Violations};
+use sdelka_domain::work::{OwnerType, check_event_times};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
 use super::dto::double_option;
-use super::{Error, OpResult};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists, present};
 
-use super::activities::{OwnerTypeName, ReminderView};
+use super::activities::{OwnerTypeName, ReminderView, owner_pair};
 
 /// A calendar event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -211,4 +214,200 @@ pub async fn view_of<C: ConnectionTrait>(
     let p = participants_of(db, &[e.id]).await?;
     let r = reminders::latest_of(db, TARGET_CALENDAR_EVENT, &[e.id]).await?;
     Ok(CalendarEventView::new(e, &p, &r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// The participants an event will have once `users` are set (repeats dropped, in the order
+/// they are read back).
+fn planned_participants(event_id: Uuid, users: &[Uuid]) -> Vec<calendar_event_participant::Model> {
+    let set: std::collections::BTreeSet<Uuid> = users.iter().copied().collect();
+    set.into_iter()
+        .map(|user_id| calendar_event_participant::Model { event_id, user_id })
+        .collect()
+}
+
+/// The events the caller may see (his scope's and those he is invited to), a page at a time;
+/// `from`/`to` select those overlapping a window.
+pub async fn list_events(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: CalendarEventListFilter,
+) -> OpResult<ListPage<CalendarEventView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "starts_at")?;
+    let query = events_query(&EventFilter {
+        participant_id: f.participant_id,
+        responsible_id: f.responsible_id,
+        from: f.from,
+        to: f.to,
+        owner_type: f.owner_type.map(|t| OwnerType::from(t).as_str().to_owned()),
+        owner_id: f.owner_id,
+        updated_since: page.updated_since,
+    });
+    let scope = caller.visibility(&db).await?;
+    let query = visible_events(query, &scope, caller.user_id);
+    let page = fetch_page(&db, query, req, calendar_event::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
+    let p = participants_of(&db, &ids).await?;
+    let r = reminders::latest_of(&db, TARGET_CALENDAR_EVENT, &ids).await?;
+    Ok(ListPage::of(page, |e| CalendarEventView::new(e, &p, &r)))
+}
+
+/// Creates an event with its participants and an optional reminder.
+pub async fn create_event(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateCalendarEvent,
+) -> OpResult<CalendarEventView> {
+    check_event_times(req.starts_at, req.ends_at).map_err(|v| Error::validation(v.into()))?;
+    let (owner_type, owner_id) = owner_pair(req.owner_type, req.owner_id)?;
+    let responsible_id = req.responsible_id.unwrap_or(caller.user_id);
+    let at = now();
+    let model = calendar_event::Model {
+        id: Uuid::now_v7(),
+        title: req.title.trim().to_owned(),
+        description: req.description,
+        starts_at: req.starts_at,
+        ends_at: req.ends_at,
+        place: req.place,
+        owner_type,
+        owner_id,
+        responsible_id,
+        author_id: caller.user_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let txn = db.begin().await?;
+    check_participants(&txn, &req.participants).await?;
+    ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
+    // The reminder is scheduled first and the participants are known, so that the creation's
+    // event shows the event whole.
+    let mut scheduled = Vec::new();
+    if let Some(t) = req.remind_at {
+        scheduled.push(
+            reminders::schedule(
+                &txn,
+                TARGET_CALENDAR_EVENT,
+                model.id,
+                t,
+                req.reminder_message,
+            )
+            .await?,
+        );
+    }
+    let participants = planned_participants(model.id, &req.participants);
+    let model = records::create::<calendar_event::Entity, _>(&txn, &caller.actor(), model, |e| {
+        present(&CalendarEventView::new(e, &participants, &scheduled))
+    })
+    .await?;
+    set_participants(&txn, model.id, &req.participants).await?;
+    let view = view_of(&txn, &model).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// One event the caller may see.
+pub async fn get_event(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<CalendarEventView> {
+    let e = visible_event(&db, caller, id).await?;
+    view_of(&db, &e).await
+}
+
+/// Changes an event; `participants` replaces the list, `remind_at` reschedules (or with
+/// `null` cancels) its reminder.
+pub async fn update_event(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateCalendarEvent,
+) -> OpResult<CalendarEventView> {
+    let txn = db.begin().await?;
+    let current = visible_event(&txn, caller, id).await?;
+    if let Some(p) = &req.participants {
+        check_participants(&txn, p).await?;
+    }
+    if let Some(r) = req.responsible_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    }
+    // Participants and reminder change first, so that the update's event shows the event as
+    // it is after the write (and the audit diff, as it was before).
+    let participants_before = participants_of(&txn, &[id]).await?;
+    let reminders_before = reminders::latest_of(&txn, TARGET_CALENDAR_EVENT, &[id]).await?;
+    if let Some(p) = &req.participants {
+        set_participants(&txn, id, p).await?;
+    }
+    match req.remind_at {
+        Some(Some(t)) => {
+            reminders::schedule(&txn, TARGET_CALENDAR_EVENT, id, t, req.reminder_message).await?;
+        }
+        Some(None) => {
+            reminders::cancel_pending(&txn, TARGET_CALENDAR_EVENT, id).await?;
+        }
+        None => {}
+    }
+    let participants_after = participants_of(&txn, &[id]).await?;
+    let reminders_after = reminders::latest_of(&txn, TARGET_CALENDAR_EVENT, &[id]).await?;
+    let updated = records::update::<calendar_event::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |e| {
+            let starts_at = req.starts_at.unwrap_or(e.starts_at);
+            let ends_at = req.ends_at.unwrap_or(e.ends_at);
+            check_event_times(starts_at, ends_at).map_err(|v| Error::validation(v.into()))?;
+            e.starts_at = starts_at;
+            e.ends_at = ends_at;
+            if let Some(t) = &req.title {
+                e.title = t.trim().to_owned();
+            }
+            if let Some(d) = &req.description {
+                e.description = d.clone();
+            }
+            if let Some(p) = &req.place {
+                e.place = p.clone();
+            }
+            if let Some(r) = req.responsible_id {
+                e.responsible_id = r;
+            }
+            Ok(())
+        },
+        |e| {
+            let view = if e.version == current.version {
+                CalendarEventView::new(e, &participants_before, &reminders_before)
+            } else {
+                CalendarEventView::new(e, &participants_after, &reminders_after)
+            };
+            present(&view)
+        },
+    )
+    .await??;
+    let view = view_of(&txn, &updated).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Deletes an event (kept for the audit trail); its pending reminder is cancelled.
+pub async fn delete_event(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    visible_event(&txn, caller, id).await?;
+    let p = participants_of(&txn, &[id]).await?;
+    let r = reminders::latest_of(&txn, TARGET_CALENDAR_EVENT, &[id]).await?;
+    records::soft_delete::<calendar_event::Entity, _>(&txn, &caller.actor(), id, if_match, |e| {
+        present(&CalendarEventView::new(e, &p, &r))
+    })
+    .await?;
+    reminders::cancel_pending(&txn, TARGET_CALENDAR_EVENT, id).await?;
+    txn.commit().await?;
+    Ok(())
 }

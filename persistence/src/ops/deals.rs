@@ -13,16 +13,16 @@ use std::collections::BTreeSet;
 
 use crate::entity::{deal, pipeline, pipeline_stage, product, product_row, user};
 use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
 use crate::sales::{
-    DEAL_ROWS, close_date_sort, deal_search_text, default_pipeline, record_stage_change, rows_of,
-    stages_of,
+    DEAL_ROWS, DealFilter, close_date_sort, deal_search_text, deals_query, default_pipeline,
+    record_stage_change, rows_of, stage_history, stages_by_ids, stages_of,
 };
 use crate::visibility::Scope;
 use crate::{Actor, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
-use sdelka_domain::deal::{StageKind, check_stage_entry};
+use sdelka_domain::deal::{StageKind, check_stage_entry, seconds_in_stage};
 use sdelka_domain::money::{Money, Percent, Quantity};
 use sdelka_domain::product_row::{Discount, ProductLine};
 use sdelka_domain::validation::{FieldViolation, RuleBroken, Violations};
@@ -33,13 +33,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
 use super::dto::double_option;
-use super::{Error, OpResult};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 use super::ensure_exists;
 use super::pipelines::kind_of;
-use super::products::{money_field, okei_code, today, vat_rate_field};
+use super::products::{currency, money_field, okei_code, today, vat_rate_field};
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -537,7 +536,7 @@ pub async fn refresh_deal_amount<C: ConnectionTrait>(
             d.rows_revision += 1;
             Ok(())
         },
-        records::snapshot,
+        public,
     )
     .await??;
     Ok(updated)
@@ -693,7 +692,7 @@ pub async fn open_deal<C: ConnectionTrait>(
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<deal::Entity, _>(txn, &actor, model, records::snapshot).await?;
+    let saved = records::create::<deal::Entity, _>(txn, &actor, model, public).await?;
     record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
     Ok(saved)
 }
@@ -837,4 +836,432 @@ pub async fn row_of_deal<C: ConnectionTrait>(
         return Err(Error::not_found());
     }
     Ok(row)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+fn public(d: &deal::Model) -> serde_json::Value {
+    present(&DealView::from(d))
+}
+
+fn row_public(r: &product_row::Model) -> serde_json::Value {
+    present(&ProductRowView::from(r))
+}
+
+/// The deals the caller may see, a page at a time.
+pub async fn list_deals(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: DealListFilter,
+) -> OpResult<ListPage<DealView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let amount_min = f
+        .amount_min
+        .as_deref()
+        .map(|a| amount_minor("amount_min", a))
+        .transpose()?;
+    let amount_max = f
+        .amount_max
+        .as_deref()
+        .map(|a| amount_minor("amount_max", a))
+        .transpose()?;
+    let scope = caller.visibility(&db).await?;
+    let query = scope.apply(
+        deals_query(&DealFilter {
+            q: f.q,
+            pipeline_id: f.pipeline_id,
+            stage_id: f.stage_id,
+            responsible_id: f.responsible_id,
+            company_id: f.company_id,
+            amount_min,
+            amount_max,
+            close_date_from: f.close_date_from,
+            close_date_to: f.close_date_to,
+            updated_since: page.updated_since,
+        }),
+        deal::Column::ResponsibleId,
+    );
+    let page = fetch_page(&db, query, req, deal::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| DealView::from(m)))
+}
+
+/// Opens a deal: in the default pipeline unless one is named, in its first open stage unless
+/// a stage is named; the caller is responsible unless he names another he sees.
+pub async fn create_deal(db: Db<'_>, caller: &Caller, req: CreateDeal) -> OpResult<DealView> {
+    let title = req.title.trim().to_owned();
+    if title.is_empty() {
+        return Err(Error::field("title", "required", "title must not be blank"));
+    }
+    let currency =
+        currency("currency", req.currency.as_deref()).map_err(|v| Error::validation(v.into()))?;
+    let amount = match &req.amount {
+        Some(a) => amount_minor("amount", a)?,
+        None => 0,
+    };
+    let txn = db.begin().await?;
+    let saved = open_deal(
+        &txn,
+        caller,
+        NewDeal {
+            title,
+            pipeline_id: req.pipeline_id,
+            stage_id: req.stage_id,
+            company_id: req.company_id,
+            legal_entity_id: req.legal_entity_id,
+            contact_ids: req.contact_ids,
+            responsible_id: req.responsible_id,
+            currency,
+            amount_minor: amount,
+            expected_close_date: req.expected_close_date,
+            loss_reason: req.loss_reason,
+            order_number: req.order_number,
+            invoice_numbers: req.invoice_numbers,
+            source: req.source,
+            external_id: req.external_id,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(DealView::from(&saved))
+}
+
+/// One deal the caller may see.
+pub async fn get_deal(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<DealView> {
+    let scope = caller.visibility(&db).await?;
+    let d = visible_deal(&db, &scope, id).await?;
+    Ok(DealView::from(&d))
+}
+
+/// Changes a deal as one compare-and-set on its version. A stage change is recorded in the
+/// stage history; a `lost` stage needs a loss reason; a manual amount is refused while the
+/// deal has product rows.
+pub async fn update_deal(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateDeal,
+) -> OpResult<DealView> {
+    let actor = caller.actor();
+    let mut v = Violations::new();
+    if req.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        v.push(FieldViolation::new(
+            "title",
+            "required",
+            "title must not be blank",
+        ));
+    }
+    let currency = req
+        .currency
+        .as_deref()
+        .map(|c| currency("currency", Some(c)))
+        .transpose()
+        .map_err(|e| v.push(e))
+        .ok()
+        .flatten();
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let amount = req
+        .amount
+        .as_deref()
+        .map(|a| amount_minor("amount", a))
+        .transpose()?;
+
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_deal(&txn, &scope, id).await?;
+    if let Some(r) = req.responsible_id
+        && r != current.responsible_id
+    {
+        check_responsible(&txn, &scope, r).await?;
+    }
+    if amount.is_some() && !rows_of(&txn, DEAL_ROWS, id).await?.is_empty() {
+        return Err(Error::field(
+            "amount",
+            "computed_from_rows",
+            "the deal has product rows: its amount is their sum; change the rows instead",
+        ));
+    }
+    // Where the deal will stand: a new pipeline without a stage means its first open stage.
+    let target = match (req.pipeline_id, req.stage_id) {
+        (None, None) => None,
+        (Some(p), None) if p == current.pipeline_id => None,
+        (Some(p), s) => Some(resolve_stage(&txn, Some(p), s).await?),
+        (None, Some(s)) => Some(resolve_stage(&txn, Some(current.pipeline_id), Some(s)).await?),
+    };
+    let loss_reason = match &req.loss_reason {
+        Some(r) => clean(r),
+        None => current.loss_reason.clone(),
+    };
+    let moved_to = match &target {
+        Some((_, stage)) if stage.id != current.stage_id => {
+            stage_entry(stage, loss_reason.as_deref())?;
+            Some(stage.id)
+        }
+        _ => None,
+    };
+    let at = now();
+    let updated = records::update::<deal::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        id,
+        if_match,
+        |d| {
+            if let Some(t) = &req.title {
+                d.title = t.trim().to_owned();
+                d.search_text = deal_search_text(&d.title);
+            }
+            if let Some((p, s)) = &target {
+                d.pipeline_id = p.id;
+                d.stage_id = s.id;
+            }
+            if moved_to.is_some() {
+                d.stage_changed_at = at;
+            }
+            if let Some(c) = req.company_id {
+                d.company_id = c;
+            }
+            if let Some(l) = req.legal_entity_id {
+                d.legal_entity_id = l;
+            }
+            if let Some(c) = &req.contact_ids {
+                let ids: Vec<Uuid> = c
+                    .iter()
+                    .copied()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                d.contact_ids = json_text(&ids);
+            }
+            if let Some(r) = req.responsible_id {
+                d.responsible_id = r;
+            }
+            if let Some(c) = &currency {
+                d.currency = c.clone();
+            }
+            if let Some(a) = amount {
+                d.amount_minor = a;
+            }
+            if let Some(e) = req.expected_close_date {
+                d.expected_close_date = e;
+                d.close_date_sort = close_date_sort(e);
+            }
+            d.loss_reason = loss_reason.clone();
+            if let Some(o) = &req.order_number {
+                d.order_number = clean(o);
+            }
+            if let Some(i) = &req.invoice_numbers {
+                d.invoice_numbers = json_text(i);
+            }
+            if let Some(s) = &req.source {
+                d.source = clean(s);
+            }
+            if let Some(e) = &req.external_id {
+                d.external_id = e.clone();
+            }
+            Ok(())
+        },
+        public,
+    )
+    .await??;
+    if let Some(to) = moved_to {
+        record_stage_change(&txn, id, Some(current.stage_id), to, actor.user_id, at).await?;
+    }
+    txn.commit().await?;
+    Ok(DealView::from(&updated))
+}
+
+/// Deletes a deal (kept for the audit trail).
+pub async fn delete_deal(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible_deal(&txn, &scope, id).await?;
+    records::soft_delete::<deal::Entity, _>(&txn, &caller.actor(), id, if_match, public).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The stages a deal went through, oldest first, with the time spent in each (the last entry
+/// is the current stage, counted until now).
+pub async fn deal_stage_history(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<StageHistoryEntry>> {
+    let scope = caller.visibility(&db).await?;
+    let d = visible_deal(&db, &scope, id).await?;
+    let changes = stage_history(&db, d.id).await?;
+    let ids: Vec<Uuid> = changes
+        .iter()
+        .map(|c| c.to_stage_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let stages = stages_by_ids(&db, &ids).await?;
+    let at = now();
+    Ok(changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let left_at = changes.get(i + 1).map(|n| n.changed_at);
+            let stage = stages.iter().find(|s| s.id == c.to_stage_id);
+            StageHistoryEntry {
+                id: c.id,
+                from_stage_id: c.from_stage_id,
+                to_stage_id: c.to_stage_id,
+                to_stage_name: stage.map(|s| s.name.clone()),
+                to_stage_kind: stage.map(|s| kind_of(s).as_str().to_owned()),
+                actor_id: c.actor_id,
+                changed_at: c.changed_at,
+                left_at,
+                seconds_in_stage: seconds_in_stage(c.changed_at, left_at, at),
+            }
+        })
+        .collect())
+}
+
+/// The product rows of a deal the caller may see, in the order they were added.
+pub async fn list_product_rows(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<ProductRowView>> {
+    let scope = caller.visibility(&db).await?;
+    let d = visible_deal(&db, &scope, id).await?;
+    let rows = rows_of(&db, DEAL_ROWS, d.id).await?;
+    Ok(rows.iter().map(ProductRowView::from).collect())
+}
+
+/// Adds a product row; the deal's amount becomes the sum of its rows in the same transaction.
+pub async fn add_product_row(
+    db: Db<'_>,
+    caller: &Caller,
+    deal_id: Uuid,
+    req: NewProductRow,
+) -> OpResult<ProductRowView> {
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let d = visible_deal(&txn, &scope, deal_id).await?;
+    let row = priced_row(&txn, &req, &d.currency, DEAL_ROWS, deal_id).await?;
+    let saved = records::create::<product_row::Entity, _>(&txn, &actor, row, row_public).await?;
+    refresh_deal_amount(&txn, &actor, deal_id).await?;
+    txn.commit().await?;
+    Ok(ProductRowView::from(&saved))
+}
+
+/// Changes a product row and recomputes it and the deal's amount in one transaction.
+pub async fn update_product_row(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    row_id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateProductRow,
+) -> OpResult<ProductRowView> {
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible_deal(&txn, &scope, id).await?;
+    let current = row_of_deal(&txn, id, row_id).await?;
+
+    let mut v = Violations::new();
+    let quantity = match &req.quantity {
+        Some(q) => Quantity::parse(q)
+            .map_err(|e| v.push(violation("quantity", e)))
+            .ok(),
+        None => Quantity::from_thousandths(current.quantity_thousandths).ok(),
+    };
+    let price = match &req.price {
+        Some(p) => money_field("price", p).map_err(|e| v.push(e)).ok(),
+        None => Some(Money::from_minor(current.price_minor)),
+    };
+    let discount = match (&req.discount_percent, &req.discount_amount) {
+        (None, None) => stored_discount(&current),
+        (p, a) => discount_from(
+            p.as_ref().and_then(|p| p.as_deref()),
+            a.as_ref().and_then(|a| a.as_deref()),
+            &mut v,
+        ),
+    };
+    let vat_rate = match &req.vat_rate {
+        Some(r) => vat_rate_field("vat_rate", r)
+            .map_err(|e| v.push(e))
+            .ok()
+            .map(Some),
+        None => Some(None),
+    };
+    let unit_code = match &req.unit_code {
+        Some(c) => okei_code("unit_code", c).map_err(|e| v.push(e)).ok(),
+        None => Some(current.unit_code.clone()),
+    };
+    if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        v.push(FieldViolation::new(
+            "name",
+            "required",
+            "name must not be blank",
+        ));
+    }
+    let (Some(quantity), Some(price), Some(vat_rate), Some(unit_code), true) =
+        (quantity, price, vat_rate, unit_code, v.is_empty())
+    else {
+        return Err(v.into());
+    };
+    // A newly given rate must be valid today; an unchanged one stays what it was priced with.
+    let vat_rate = match vat_rate {
+        Some(r) => vat_rate_today("vat_rate", r)?,
+        None => VatRate::parse(&current.vat_rate)
+            .map_err(|e| Error::validation(violation("vat_rate", e).into()))?,
+    };
+    let vat_included = req.vat_included.unwrap_or(current.vat_included);
+    let saved = records::update::<product_row::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        row_id,
+        if_match,
+        |r| {
+            if let Some(n) = &req.name {
+                r.name = n.trim().to_owned();
+            }
+            r.unit_code = unit_code.clone();
+            if let Some(u) = &req.unit_name {
+                r.unit_name = u.trim().to_owned();
+            }
+            price_row(r, quantity, price, discount, vat_rate, vat_included)
+        },
+        row_public,
+    )
+    .await??;
+    refresh_deal_amount(&txn, &actor, id).await?;
+    txn.commit().await?;
+    Ok(ProductRowView::from(&saved))
+}
+
+/// Removes a product row; the deal's amount becomes the sum of the remaining rows.
+pub async fn delete_product_row(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    row_id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible_deal(&txn, &scope, id).await?;
+    row_of_deal(&txn, id, row_id).await?;
+    records::soft_delete::<product_row::Entity, _>(&txn, &actor, row_id, if_match, row_public)
+        .await?;
+    refresh_deal_amount(&txn, &actor, id).await?;
+    txn.commit().await?;
+    Ok(())
 }

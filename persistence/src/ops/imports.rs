@@ -10,7 +10,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::import_jobs::{ImportKind, RowError};
+use super::import_jobs::{
+    ImportKind, RowError, StoredMapping, already_imported, parse_rows, queued_import,
+};
+use super::{Caller, Db, Error, OpResult, ensure_exists};
+use crate::entity::user;
+use crate::leads;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -106,4 +111,84 @@ impl From<&import::Model> for ImportView {
             finished_at: m.finished_at,
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// What starting an import gave: a dry run's report, or the queued job.
+pub enum ImportStarted {
+    DryRun(DryRunReport),
+    Queued(ImportView),
+}
+
+/// Checks a CSV file and either reports on it (`dry_run`: nothing is written) or queues its
+/// import for the background worker.
+pub async fn start_import(
+    db: Db<'_>,
+    caller: &Caller,
+    req: StartImport,
+) -> OpResult<ImportStarted> {
+    let delimiter = match req.delimiter.as_deref() {
+        None => None,
+        Some(";") => Some(b';'),
+        Some(",") => Some(b','),
+        Some("\t") => Some(b'\t'),
+        Some(_) => {
+            return Err(Error::field(
+                "delimiter",
+                "unknown_value",
+                "delimiter is `;`, `,` or a tab",
+            ));
+        }
+    };
+    let kind = ImportKind::from(req.entity);
+    let parsed = parse_rows(kind, &req.content, &req.mapping, delimiter)?;
+    let responsible = req.responsible_id.unwrap_or(caller.user_id);
+    if responsible != caller.user_id {
+        ensure_exists::<user::Entity, _>(&db, "responsible_id", responsible).await?;
+    }
+    if req.dry_run {
+        let mut seen = std::collections::HashSet::new();
+        let mut would_skip = 0;
+        for row in &parsed.rows {
+            if !seen.insert((row.key.source.as_str(), row.key.id.as_str()))
+                || already_imported(&db, kind, &row.key).await?
+            {
+                would_skip += 1;
+            }
+        }
+        let valid = parsed.rows.len() as u64;
+        return Ok(ImportStarted::DryRun(DryRunReport {
+            dry_run: true,
+            total_rows: parsed.total,
+            valid_rows: valid,
+            would_create: valid - would_skip,
+            would_skip,
+            errors: parsed.errors,
+        }));
+    }
+    let stored = StoredMapping {
+        mapping: req.mapping,
+        delimiter,
+        responsible_id: responsible,
+    };
+    let job = queued_import(
+        kind.as_str(),
+        req.content,
+        &stored,
+        caller.user_id,
+        parsed.total,
+    );
+    let job = leads::insert_import(&db, job).await?;
+    Ok(ImportStarted::Queued(ImportView::from(&job)))
+}
+
+/// An import's progress and outcome, for its creator and admins.
+pub async fn get_import(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<ImportView> {
+    let job = leads::get_import(&db, id)
+        .await?
+        .filter(|j| j.created_by == caller.user_id || caller.is_admin())
+        .ok_or_else(Error::not_found)?;
+    Ok(ImportView::from(&job))
 }

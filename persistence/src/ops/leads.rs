@@ -1,21 +1,31 @@
 //! `/leads` (CRM-4): unqualified requests and cold-list rows, worked to qualified or junk.
 
-use crate::entity::lead;
+use crate::StoreError;
+use crate::entity::{company, contact, lead, user};
 use crate::journal::now;
-use crate::leads::search_text;
-use crate::pagination::{CursorValue, SortKey};
+use crate::leads::{LeadFilter, leads_query, search_text};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
 use chrono::{DateTime, Utc};
-use sdelka_domain::lead::{LeadCategory, LeadRefusal, LeadSource, LeadStatus, ValidLeadFields};
+use sdelka_domain::clients::Phone;
+use sdelka_domain::lead::{
+    LeadCategory, LeadFields, LeadRefusal, LeadSource, LeadStatus, ValidLeadFields, change_status,
+    check_lead_fields,
+};
 use sdelka_domain::money::Money;
+use sdelka_domain::role::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
+use super::access::ensure_visible;
+use super::companies::{CompanyType, CompanyView, new_company};
+use super::contacts::{ContactView, new_contact, refresh_search};
+use super::deals::{NewDeal, open_deal};
 use super::dto::double_option;
-use super::{Error, ErrorCode, OpResult};
+use super::timeline::TimelineEntity;
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
 use sea_orm::ConnectionTrait;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -355,4 +365,353 @@ pub fn split_person_name(full: &str) -> (String, Option<String>, Option<String>)
     let rest: Vec<&str> = parts.collect();
     let middle = (!rest.is_empty()).then(|| rest.join(" "));
     (last, first, middle)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+fn public(l: &lead::Model) -> serde_json::Value {
+    present(&LeadView::from(l))
+}
+
+/// The leads the caller may see, a page at a time.
+pub async fn list_leads(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: LeadListFilter,
+) -> OpResult<ListPage<LeadView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let scope = caller.visibility(&db).await?;
+    let query = scope.apply(
+        leads_query(&LeadFilter {
+            q: f.q,
+            status: f.status.map(|s| LeadStatus::from(s).as_str().to_owned()),
+            category: f
+                .category
+                .map(|c| LeadCategory::from(c).as_str().to_owned()),
+            source: f.source.map(|s| LeadSource::from(s).as_str().to_owned()),
+            responsible_id: f.responsible_id,
+            import_id: f.import_id,
+            external_id: f.external_id,
+            updated_since: page.updated_since,
+        }),
+        lead::Column::ResponsibleId,
+    );
+    let page = fetch_page(&db, query, req, lead::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |l| LeadView::from(l)))
+}
+
+/// Registers a lead; the caller is its responsible unless another user is named.
+pub async fn create_lead(db: Db<'_>, caller: &Caller, req: CreateLead) -> OpResult<LeadView> {
+    let fields = check_lead_fields(&LeadFields {
+        title: req.title,
+        company_name: req.company_name,
+        contact_name: req.contact_name,
+        phone: req.phone,
+        email: req.email,
+        inn: req.inn,
+        address: req.address,
+        comment: req.comment,
+        category: req
+            .category
+            .map(|c| LeadCategory::from(c).as_str().to_owned()),
+        potential_amount: req.potential_amount,
+        probability: req.probability.map(|p| p.to_string()),
+        external_id: req.external_id,
+    })?;
+    let responsible = req.responsible_id.unwrap_or(caller.user_id);
+    let model = new_lead(
+        fields,
+        req.source
+            .map(LeadSource::from)
+            .unwrap_or(LeadSource::Manual),
+        responsible,
+    )?;
+    let txn = db.begin().await?;
+    if responsible != caller.user_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
+    }
+    let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model, public).await?;
+    txn.commit().await?;
+    Ok(LeadView::from(&model))
+}
+
+/// One lead the caller may see.
+pub async fn get_lead(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<LeadView> {
+    let l = visible_lead(&db, caller, id).await?;
+    Ok(LeadView::from(&l))
+}
+
+/// Changes a lead: its fields, its qualification or its status. The merged fields are checked
+/// as a whole, by the same rules as on create.
+pub async fn update_lead(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateLead,
+) -> OpResult<LeadView> {
+    visible_lead(&db, caller, id).await?;
+    let txn = db.begin().await?;
+    if let Some(r) = req.responsible_id {
+        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    }
+    let updated = records::update::<lead::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |l| {
+            let merged = LeadFields {
+                title: req.title.clone().or(Some(l.title.clone())),
+                company_name: req.company_name.clone().unwrap_or(l.company_name.clone()),
+                contact_name: req.contact_name.clone().unwrap_or(l.contact_name.clone()),
+                phone: req.phone.clone().unwrap_or(l.phone.clone()),
+                email: req.email.clone().unwrap_or(l.email.clone()),
+                inn: req.inn.clone().unwrap_or(l.inn.clone()),
+                address: req.address.clone().unwrap_or(l.address.clone()),
+                comment: req.comment.clone().unwrap_or(l.comment.clone()),
+                category: req
+                    .category
+                    .map(|c| c.map(|c| LeadCategory::from(c).as_str().to_owned()))
+                    .unwrap_or(l.category.clone()),
+                potential_amount: req.potential_amount.clone().unwrap_or(
+                    l.potential_amount_minor
+                        .map(|m| Money::from_minor(m).to_string()),
+                ),
+                probability: req
+                    .probability
+                    .unwrap_or(l.probability)
+                    .map(|p| p.to_string()),
+                external_id: l.external_id.clone(),
+            };
+            let f = check_lead_fields(&merged)?;
+            if let Some(to) = req.status {
+                let from = LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New);
+                let next = change_status(from, to.into()).map_err(refusal)?;
+                l.status = next.as_str().to_owned();
+            }
+            l.title = f.title;
+            l.company_name = f.company_name;
+            l.contact_name = f.contact_name;
+            l.phone = f.phone;
+            l.email = f.email.map(|e| e.as_str().to_owned());
+            l.inn = f.inn.map(|i| i.as_str().to_owned());
+            l.address = f.address;
+            l.comment = f.comment;
+            l.category = f.category.map(|c| c.as_str().to_owned());
+            l.potential_amount_minor = f
+                .potential_amount
+                .map(|m| m.to_minor())
+                .transpose()
+                .map_err(|e| Error::field("potential_amount", "out_of_range", e.to_string()))?;
+            l.probability = f.probability;
+            if let Some(r) = req.responsible_id {
+                l.responsible_id = r;
+            }
+            l.search_text = search_text(l);
+            Ok(())
+        },
+        public,
+    )
+    .await??;
+    txn.commit().await?;
+    Ok(LeadView::from(&updated))
+}
+
+/// Deletes a lead (kept for the audit trail).
+pub async fn delete_lead(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    visible_lead(&db, caller, id).await?;
+    let txn = db.begin().await?;
+    records::soft_delete::<lead::Entity, _>(&txn, &caller.actor(), id, if_match, public).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Converts a lead, exactly once, into a company and/or a contact and/or a deal, all in one
+/// transaction, keeping the links both ways. A second conversion is `already_converted`, a
+/// junk lead `invalid_transition`; the lead becomes `qualified`. Creating a deal needs a
+/// sales role.
+pub async fn convert_lead(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: ConvertLead,
+) -> OpResult<Conversion> {
+    let lead = visible_lead(&db, caller, id).await?;
+    sdelka_domain::lead::convert(
+        LeadStatus::parse(&lead.status).unwrap_or(LeadStatus::New),
+        lead.converted_at.is_some(),
+    )
+    .map_err(refusal)?;
+    let make_company = req
+        .create_company
+        .unwrap_or(lead.company_name.is_some() && req.company_id.is_none());
+    let make_contact = req.create_contact.unwrap_or(lead.contact_name.is_some());
+    let make_deal = req.create_deal.unwrap_or(true);
+    if make_company && req.company_id.is_some() {
+        return Err(Error::field(
+            "company_id",
+            "conflicting",
+            "either create a company or name one, not both",
+        ));
+    }
+    if !(make_company || make_contact || make_deal || req.company_id.is_some()) {
+        return Err(Error::field(
+            "create_deal",
+            "nothing_to_do",
+            "a conversion creates or links at least one record",
+        ));
+    }
+    if make_deal
+        && ![Role::Admin, Role::Head, Role::SalesManager]
+            .iter()
+            .any(|r| caller.has(*r))
+    {
+        return Err(Error::forbidden(
+            "creating a deal needs the role admin, head or sales_manager",
+        ));
+    }
+    let txn = db.begin().await?;
+    let actor = caller.actor();
+    if let Some(c) = req.company_id {
+        ensure_visible(&txn, caller, TimelineEntity::Companies, c, false)
+            .await
+            .map_err(|_| {
+                Error::field(
+                    "company_id",
+                    "not_found",
+                    format!("company {c} does not exist"),
+                )
+            })?;
+    }
+    let company_id = if make_company {
+        let Some(name) = lead.company_name.clone() else {
+            return Err(Error::field(
+                "company_name",
+                "required",
+                "the lead has no company name to create a company from",
+            ));
+        };
+        let mut company = new_company(name, lead.responsible_id, &[CompanyType::Client]);
+        company.source = Some(format!("lead:{}", lead.source));
+        let saved = records::create::<company::Entity, _>(&txn, &actor, company, |m| {
+            present(&CompanyView::from(m))
+        })
+        .await?;
+        Some(saved.id)
+    } else {
+        req.company_id
+    };
+    let contact_id = if make_contact {
+        let Some(full_name) = lead.contact_name.clone() else {
+            return Err(Error::field(
+                "contact_name",
+                "required",
+                "the lead has no contact name to create a contact from",
+            ));
+        };
+        let phones = match &lead.phone {
+            Some(p) => vec![
+                Phone::parse(p)
+                    .map_err(|e| {
+                        Error::field(
+                            "phone",
+                            "invalid_phone",
+                            format!("fix the lead's phone before converting it: {e}"),
+                        )
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ],
+            None => Vec::new(),
+        };
+        let (last, first, middle) = split_person_name(&full_name);
+        let mut contact = new_contact(
+            last,
+            phones,
+            lead.email.clone().into_iter().collect(),
+            lead.responsible_id,
+        );
+        contact.first_name = first;
+        contact.middle_name = middle;
+        refresh_search(&mut contact);
+        let saved = records::create::<contact::Entity, _>(&txn, &actor, contact, |m| {
+            present(&ContactView::from(m))
+        })
+        .await?;
+        Some(saved.id)
+    } else {
+        None
+    };
+    let deal_id = if make_deal {
+        let deal = open_deal(
+            &txn,
+            caller,
+            NewDeal {
+                title: req.deal_title.clone().unwrap_or_else(|| lead.title.clone()),
+                pipeline_id: req.pipeline_id,
+                stage_id: None,
+                company_id,
+                legal_entity_id: None,
+                contact_ids: contact_id.into_iter().collect(),
+                responsible_id: Some(lead.responsible_id),
+                currency: lead.currency.clone(),
+                amount_minor: lead.potential_amount_minor.unwrap_or(0),
+                expected_close_date: None,
+                loss_reason: None,
+                order_number: None,
+                invoice_numbers: Vec::new(),
+                source: Some(format!("lead:{}", lead.id)),
+                external_id: None,
+            },
+        )
+        .await?;
+        Some(deal.id)
+    } else {
+        None
+    };
+    let converted = records::update::<lead::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        id,
+        Some(lead.version),
+        |l| {
+            let next = sdelka_domain::lead::convert(
+                LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New),
+                l.converted_at.is_some(),
+            )
+            .map_err(refusal)?;
+            l.status = next.as_str().to_owned();
+            l.converted_at = Some(now());
+            l.converted_company_id = company_id;
+            l.converted_contact_id = contact_id;
+            l.converted_deal_id = deal_id;
+            Ok(())
+        },
+        public,
+    )
+    .await;
+    let converted = match converted {
+        Ok(result) => result?,
+        // Another conversion committed between our read and our write.
+        Err(StoreError::StaleVersion { .. }) => {
+            return Err(refusal(LeadRefusal::AlreadyConverted));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    Ok(Conversion {
+        lead: LeadView::from(&converted),
+        company_id,
+        contact_id,
+        deal_id,
+    })
 }

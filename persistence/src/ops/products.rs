@@ -3,10 +3,16 @@
 //! Every logged-in user reads the catalog (anyone pricing a document needs it); changing it
 //! needs `admin`, `head` or `sales_manager` — the people who sell from it.
 
+use crate::StoreError;
 use crate::entity::product;
 use crate::journal::now;
+use crate::pagination::fetch_page;
 use crate::pagination::{CursorValue, SortKey};
-use crate::sales::{product_name_key, product_search_text};
+use crate::records;
+use crate::sales::{
+    ProductFilter, product_by_name, product_name_key, product_search_text, products_query,
+    release_product_name,
+};
 use chrono::{DateTime, Utc};
 use sdelka_domain::money::Money;
 use sdelka_domain::validation::{FieldViolation, Violations};
@@ -17,7 +23,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
-use super::{Error, ErrorCode};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 
 /// Today's date, the date a price typed now is dated with (default VAT rate, rate checks).
 pub fn today() -> chrono::NaiveDate {
@@ -273,4 +279,198 @@ pub fn duplicate_name(name: &str) -> Error {
             "a product named `{name}` already exists; use POST /products/find-or-create to reuse it"
         ),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+fn public(p: &product::Model) -> serde_json::Value {
+    present(&ProductView::from(p))
+}
+
+/// The catalog, a page at a time.
+pub async fn list_products(
+    db: Db<'_>,
+    _caller: &Caller,
+    page: &ListParams,
+    f: ProductListFilter,
+) -> OpResult<ListPage<ProductView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let query = products_query(&ProductFilter {
+        q: f.q,
+        section: f.section,
+        active: f.active,
+        sku: f.sku,
+        updated_since: page.updated_since,
+    });
+    let page = fetch_page(&db, query, req, product::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| ProductView::from(m)))
+}
+
+/// Adds a product to the catalog; a name another product holds is a `duplicate`.
+pub async fn create_product(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateProduct,
+) -> OpResult<ProductView> {
+    let model = new_product(&req)?;
+    let txn = db.begin().await?;
+    let saved =
+        match records::create::<product::Entity, _>(&txn, &caller.actor(), model, public).await {
+            Ok(p) => p,
+            Err(StoreError::Duplicate(_)) => return Err(duplicate_name(req.name.trim())),
+            Err(e) => return Err(e.into()),
+        };
+    txn.commit().await?;
+    Ok(ProductView::from(&saved))
+}
+
+/// A product found by its name, or the one just created.
+pub struct FoundOrCreated {
+    pub product: ProductView,
+    pub created: bool,
+}
+
+/// The product of this name (case-insensitive), created when there is none.
+pub async fn find_or_create_product(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateProduct,
+) -> OpResult<FoundOrCreated> {
+    let model = new_product(&req)?;
+    let found = |p: &product::Model| FoundOrCreated {
+        product: ProductView::from(p),
+        created: false,
+    };
+    if let Some(p) = product_by_name(&db, &req.name).await? {
+        return Ok(found(&p));
+    }
+    let txn = db.begin().await?;
+    match records::create::<product::Entity, _>(&txn, &caller.actor(), model, public).await {
+        Ok(saved) => {
+            txn.commit().await?;
+            Ok(FoundOrCreated {
+                product: ProductView::from(&saved),
+                created: true,
+            })
+        }
+        // Another caller created it between our lookup and our insert: the unique name index
+        // refused ours, and theirs is the product.
+        Err(StoreError::Duplicate(_)) => {
+            txn.rollback().await?;
+            match product_by_name(&db, &req.name).await? {
+                Some(p) => Ok(found(&p)),
+                None => Err(Error::new(
+                    ErrorCode::Conflict,
+                    "the product was changed concurrently; retry the request",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One product.
+pub async fn get_product(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<ProductView> {
+    let p = records::find::<product::Entity, _>(&db, id).await?;
+    Ok(ProductView::from(&p))
+}
+
+/// Changes a product as one compare-and-set on its version.
+pub async fn update_product(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateProduct,
+) -> OpResult<ProductView> {
+    let txn = db.begin().await?;
+    let updated = records::update::<product::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |p| {
+            let mut v = Violations::new();
+            if let Some(n) = &req.name {
+                let name = blank_is_refused("name", n, &mut v);
+                p.name_key = Some(product_name_key(&name));
+                p.name = name;
+            }
+            if let Some(s) = &req.sku {
+                p.sku = s.as_deref().map(str::trim).map(str::to_owned);
+            }
+            if let Some(c) = &req.unit_code {
+                match okei_code("unit_code", c) {
+                    Ok(c) => p.unit_code = c,
+                    Err(e) => v.push(e),
+                }
+            }
+            if let Some(u) = &req.unit_name {
+                p.unit_name = u.trim().to_owned();
+            }
+            if let Some(b) = &req.base_price {
+                match money_field("base_price", b).map(Money::to_minor) {
+                    Ok(Ok(m)) => p.base_price_minor = m,
+                    Ok(Err(e)) => v.push(FieldViolation::new(
+                        "base_price",
+                        "out_of_range",
+                        e.to_string(),
+                    )),
+                    Err(e) => v.push(e),
+                }
+            }
+            if let Some(c) = &req.currency {
+                match currency("currency", Some(c)) {
+                    Ok(c) => p.currency = c,
+                    Err(e) => v.push(e),
+                }
+            }
+            if let Some(r) = &req.vat_rate {
+                match vat_rate_field("vat_rate", r) {
+                    Ok(r) => p.vat_rate = r.code().to_owned(),
+                    Err(e) => v.push(e),
+                }
+            }
+            if let Some(s) = &req.section {
+                p.section = s.as_deref().map(str::trim).map(str::to_owned);
+            }
+            if let Some(a) = req.active {
+                p.active = a;
+            }
+            if let Some(e) = &req.external_id {
+                p.external_id = e.clone();
+            }
+            p.search_text = product_search_text(&p.name, p.sku.as_deref());
+            if v.is_empty() { Ok(()) } else { Err(v.into()) }
+        },
+        public,
+    )
+    .await;
+    let updated = match updated {
+        Ok(r) => r?,
+        Err(StoreError::Duplicate(_)) => {
+            return Err(duplicate_name(
+                req.name.as_deref().map(str::trim).unwrap_or_default(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    Ok(ProductView::from(&updated))
+}
+
+/// Removes a product from the catalog (kept for the audit trail); its name becomes free.
+pub async fn delete_product(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    records::soft_delete::<product::Entity, _>(&txn, &caller.actor(), id, if_match, public).await?;
+    release_product_name(&txn, id).await?;
+    txn.commit().await?;
+    Ok(())
 }
