@@ -849,3 +849,98 @@ pub async fn mark_deadline<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Unjournalled writes: the operation that calls them journals the record's public
+// representation once, when it knows it.
+
+/// The row of a new task (not yet stored): [`create_task`] without the insert and the journal.
+/// A task for an absent user goes to his deputy and remembers whom it was meant for.
+pub async fn new_task_model<C: ConnectionTrait>(db: &C, new: NewTask) -> StoreResult<task::Model> {
+    let (user_id, role, pool_id, delegated_from) = match new.assignee {
+        NewAssignee::User(u) => {
+            let to = present_assignee(db, u).await?;
+            (Some(to), None, None, (to != u).then_some(u))
+        }
+        NewAssignee::Role(r) => (None, Some(r.to_owned()), None, None),
+        NewAssignee::Pool(p) => (None, None, Some(p), None),
+    };
+    let at = now();
+    Ok(task::Model {
+        id: Uuid::now_v7(),
+        kind: new.kind.to_owned(),
+        title: new.title,
+        description: new.description,
+        subject_type: new.subject_type.map(str::to_owned),
+        subject_id: new.subject_id,
+        step_id: new.step_id,
+        assignee_user_id: user_id,
+        assignee_role: role,
+        assignee_pool_id: pool_id,
+        state: TASK_OPEN.into(),
+        claimed_by: None,
+        claimed_at: None,
+        outcomes: new.outcomes.join(","),
+        outcome: None,
+        comment: None,
+        completed_by: None,
+        completed_at: None,
+        delegated_from,
+        due_at: new.due_at,
+        reminded_at: None,
+        escalated_at: None,
+        author_id: new.author_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    })
+}
+
+/// [`transition_task`] without the journal: writes `next` over `current` as a compare-and-set
+/// on state and version, leaving the deadline worker's marks alone. `None`: someone changed
+/// the task first.
+pub async fn write_task_if_unchanged<C: ConnectionTrait>(
+    db: &C,
+    current: &task::Model,
+    mut next: task::Model,
+) -> StoreResult<Option<task::Model>> {
+    next.version = current.version + 1;
+    next.updated_at = now();
+    let mut row = next.clone().into_active_model().reset_all();
+    row.reminded_at = sea_orm::ActiveValue::NotSet;
+    row.escalated_at = sea_orm::ActiveValue::NotSet;
+    let res = task::Entity::update_many()
+        .set(row)
+        .filter(task::Column::Id.eq(current.id))
+        .filter(task::Column::State.eq(current.state.clone()))
+        .filter(task::Column::Version.eq(current.version))
+        .exec(db)
+        .await?;
+    Ok((res.rows_affected == 1).then_some(next))
+}
+
+/// Inserts a new supplier invoice without journalling it.
+pub async fn insert_invoice<C: ConnectionTrait>(
+    db: &C,
+    model: &supplier_invoice::Model,
+) -> StoreResult<()> {
+    supplier_invoice::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The tasks of an approval step that were not cancelled, completed ones first in completion
+/// order (what [`settle_step`] decides from).
+pub async fn tasks_of_step<C: ConnectionTrait>(
+    db: &C,
+    step_id: Uuid,
+) -> StoreResult<Vec<task::Model>> {
+    Ok(task::Entity::find()
+        .filter(task::Column::StepId.eq(step_id))
+        .filter(task::Column::State.ne(TASK_CANCELLED))
+        .order_by_asc(task::Column::CompletedAt)
+        .all(db)
+        .await?)
+}

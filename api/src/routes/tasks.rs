@@ -4,22 +4,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use sdelka_domain::role::Role;
-use sdelka_domain::task::Outcome;
-use sdelka_persistence::approvals::{InboxPart, NewAssignee, TaskFilter, tasks_query};
-use sdelka_persistence::entity::task;
-use sdelka_persistence::pagination::fetch_page;
+use sdelka_persistence::ops::tasks::{
+    self as ops, CompleteTask, CreateTask, DelegateTask, TaskListFilter, TaskView,
+};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
-use sdelka_persistence::ops::approvals::{self, ActionInput, PaymentInput};
-#[allow(unused_imports)]
-use sdelka_persistence::ops::tasks::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_tasks)
@@ -44,29 +39,8 @@ pub async fn list_tasks(
     page: web::Query<ListParams>,
     filter: web::Query<TaskListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = sorts();
-    let req = page.page_request(&sorts, "created_at")?;
-    let f = filter.into_inner();
-    let db = &state.store.conn;
-    let viewer = approvals::inbox_viewer(db, &caller).await?;
-    let query = tasks_query(
-        &viewer,
-        &TaskFilter {
-            part: match f.inbox {
-                Some(InboxFilter::Mine) => InboxPart::Mine,
-                Some(InboxFilter::Pool) => InboxPart::Pool,
-                Some(InboxFilter::Created) => InboxPart::Created,
-                None => InboxPart::Both,
-            },
-            state: f.state.map(|s| s.as_str().to_owned()),
-            kind: f.kind,
-            subject_type: f.subject_type,
-            subject_id: f.subject_id,
-            updated_since: page.updated_since,
-        },
-    );
-    let page = fetch_page(db, query, req, task::Column::Id, |m| m.id).await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |t| TaskView::from(t))))
+    let page = ops::list_tasks(state.db(), &caller, &page, filter.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Sets a task for a colleague, a role or a pool (SPEC §3). Whoever it is for hears of it at
@@ -87,57 +61,8 @@ pub async fn create_task(
     caller: Principal,
     body: JsonBody<CreateTask>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    if req.title.trim().is_empty() {
-        return Err(ApiError::field(
-            "title",
-            "required",
-            "title must not be blank",
-        ));
-    }
-    let assignee = match (req.user_id, req.role, req.pool_id) {
-        (Some(u), None, None) => NewAssignee::User(u),
-        (None, Some(r), None) => NewAssignee::Role(Role::from(r).as_str()),
-        (None, None, Some(p)) => NewAssignee::Pool(p),
-        (None, None, None) => {
-            return Err(ApiError::field(
-                "user_id",
-                "required",
-                "a task needs an assignee: user_id, role or pool_id",
-            ));
-        }
-        _ => {
-            return Err(ApiError::field(
-                "user_id",
-                "conflicting_fields",
-                "give exactly one of user_id, role and pool_id",
-            ));
-        }
-    };
-    let mut outcomes: Vec<&'static str> = Vec::new();
-    for o in req.outcomes.unwrap_or_else(|| vec![OutcomeName::Done]) {
-        let name = Outcome::from(o).as_str();
-        if !outcomes.contains(&name) {
-            outcomes.push(name);
-        }
-    }
-    let txn = state.store.begin().await?;
-    let t = approvals::set_task(
-        &txn,
-        &caller,
-        req.title.trim(),
-        req.description.filter(|d| !d.trim().is_empty()),
-        assignee,
-        outcomes,
-        req.due_at,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(created(
-        format!("/api/v1/tasks/{}", t.id),
-        t.version,
-        &TaskView::from(&t),
-    ))
+    let t = ops::create_task(state.db(), &caller, body.0).await?;
+    Ok(created(format!("/api/v1/tasks/{}", t.id), t.version, &t))
 }
 
 /// Reads one task (404 unless it is in your inbox, you set it, or you are an admin).
@@ -155,8 +80,8 @@ pub async fn get_task(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let (t, _) = approvals::visible_task(&state.store.conn, &caller, id.into_inner()).await?;
-    Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
+    let t = ops::get_task(state.db(), &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, t.version, &t))
 }
 
 /// Claims a task of one of your pools or roles; the first claimer gets it, every later one
@@ -177,10 +102,8 @@ pub async fn claim_task(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.begin().await?;
-    let t = approvals::claim_task(&txn, &caller, id.into_inner()).await?;
-    txn.commit().await?;
-    Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
+    let t = ops::claim_task(state.db(), &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, t.version, &t))
 }
 
 /// Completes a task you hold with a typed outcome; `reject` and `return_for_rework` need a
@@ -208,24 +131,8 @@ pub async fn complete_task(
     if_match: IfMatch,
     body: JsonBody<CompleteTask>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let input = ActionInput {
-        comment: req.comment,
-        file_ids: req.file_ids,
-        payment: req.payment.map(PaymentInput::from),
-    };
-    let txn = state.store.begin().await?;
-    let t = approvals::complete_task(
-        &txn,
-        &caller,
-        id.into_inner(),
-        req.outcome.into(),
-        input,
-        if_match.0,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
+    let t = ops::complete_task(state.db(), &caller, id.into_inner(), if_match.0, body.0).await?;
+    Ok(versioned(StatusCode::OK, t.version, &t))
 }
 
 /// Hands a task you hold to a colleague (an admin may hand any); he is told. A supplier
@@ -248,16 +155,6 @@ pub async fn delegate_task(
     id: web::Path<Uuid>,
     body: JsonBody<DelegateTask>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let txn = state.store.begin().await?;
-    crate::routes::ensure_exists::<sdelka_persistence::entity::user::Entity, _>(
-        &txn,
-        "user_id",
-        req.user_id,
-    )
-    .await?;
-    let t =
-        approvals::delegate_task(&txn, &caller, id.into_inner(), req.user_id, req.comment).await?;
-    txn.commit().await?;
-    Ok(versioned(StatusCode::OK, t.version, &TaskView::from(&t)))
+    let t = ops::delegate_task(state.db(), &caller, id.into_inner(), body.0).await?;
+    Ok(versioned(StatusCode::OK, t.version, &t))
 }

@@ -10,7 +10,7 @@ use crate::approvals::{
     POOL_ACCOUNTANTS, POOL_DECISION_MAKERS, SUBJECT_ACTIVITY, SUBJECT_SUPPLIER_INVOICE,
     TASK_CLAIMED, TASK_COMPLETED,
 };
-use crate::entity::{activity, file, pool, supplier_invoice, task, user};
+use crate::entity::{activity, approval_step, file, pool, supplier_invoice, task, user};
 use crate::journal::{self, Change, now};
 use crate::notifications::{self, EntityRef};
 use crate::outbox::{self, OutgoingEmail};
@@ -26,7 +26,11 @@ use sdelka_domain::task::{
 use sea_orm::{ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
-use super::Caller;
+use super::activities::ActivityView;
+use super::files::FileView;
+use super::supplier_invoices::{StepView, full_view};
+use super::tasks::TaskView;
+use super::{Actor, Caller, present};
 use super::{Error, ErrorCode, OpResult};
 
 pub const TASK_DECISION: &str = "supplier_invoice_decision";
@@ -182,7 +186,7 @@ async fn adopt_files<C: ConnectionTrait>(
                 m.document_type = document_type.to_owned();
                 Ok(())
             },
-            records::snapshot,
+            |m| present(&FileView::from(m)),
         )
         .await??;
         store::link_file(db, invoice_id, f.id, round, purpose).await?;
@@ -277,7 +281,7 @@ async fn open_task_for<C: ConnectionTrait>(
     // A decision round is a "first one decides" step of the invoice's route: the same step
     // shape contract routes will chain.
     let step_id = if kind == TASK_DECISION {
-        let step = store::open_step(
+        let step = open_step(
             db,
             &caller.actor(),
             store::NewStep {
@@ -303,7 +307,7 @@ async fn open_task_for<C: ConnectionTrait>(
             .map(|t| t.and_utc()),
         _ => None,
     };
-    let t = store::create_task(
+    let t = create_task(
         db,
         &caller.actor(),
         NewTask {
@@ -395,13 +399,8 @@ pub async fn register_invoice<C: ConnectionTrait>(
         }
     }
     let files = visible_files(db, caller, file_ids).await?;
-    let inv = records::create::<supplier_invoice::Entity, _>(
-        db,
-        &caller.actor(),
-        model,
-        records::snapshot,
-    )
-    .await?;
+    store::insert_invoice(db, &model).await?;
+    let inv = model;
     adopt_files(db, caller, inv.id, &files, inv.round, FILES_INVOICE).await?;
     store::record_transition(
         db,
@@ -418,6 +417,21 @@ pub async fn register_invoice<C: ConnectionTrait>(
     )
     .await?;
     open_task_for(db, caller, &inv, &state_of(&inv)?).await?;
+    // Journalled once it has its files, its step and its task: as its `GET` answers it.
+    let after = present(&full_view(db, &inv).await?);
+    journal::record(
+        db,
+        &caller.actor(),
+        Change {
+            entity_type: SUBJECT_SUPPLIER_INVOICE,
+            entity_id: inv.id,
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
     Ok(inv)
 }
 
@@ -508,6 +522,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
     };
     let decision = wf::decide(current, &action, &actor).map_err(|r| refusal(r, &current))?;
     let files = visible_files(db, caller, &input.file_ids).await?;
+    let before = present(&full_view(db, &inv).await?);
 
     let at = now();
     let mut next = inv.clone();
@@ -539,7 +554,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
             claimed.state = TASK_CLAIMED.into();
             claimed.claimed_by = Some(caller.user_id);
             claimed.claimed_at = Some(at);
-            if store::transition_task(db, &caller.actor(), &t, claimed, "claimed", None)
+            if transition_task(db, &caller.actor(), &t, claimed, "claimed", None)
                 .await?
                 .is_none()
             {
@@ -566,7 +581,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
                 done.claimed_by = Some(caller.user_id);
                 done.claimed_at = Some(at);
             }
-            if store::transition_task(
+            if transition_task(
                 db,
                 &caller.actor(),
                 &t,
@@ -580,7 +595,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
                 return Err(lost_race(db, invoice_id, kind).await?);
             }
             if let Some(step) = t.step_id {
-                store::settle_step(db, &caller.actor(), step).await?;
+                settle_step(db, &caller.actor(), step).await?;
             }
         }
         (_, None) => {}
@@ -629,8 +644,12 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
         },
     )
     .await?;
-    let before = records::snapshot(&inv);
-    let after = records::snapshot(&next);
+    open_task_for(db, caller, &next, &decision.next).await?;
+    for effect in decision.effects {
+        apply_effect(db, &next, effect, comment.as_deref()).await?;
+    }
+    // Journalled once its task of the new state is open: as its `GET` answers it.
+    let after = present(&full_view(db, &next).await?);
     journal::record(
         db,
         &caller.actor(),
@@ -644,10 +663,6 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
         },
     )
     .await?;
-    open_task_for(db, caller, &next, &decision.next).await?;
-    for effect in decision.effects {
-        apply_effect(db, &next, effect, comment.as_deref()).await?;
-    }
     Ok(next)
 }
 
@@ -818,6 +833,144 @@ async fn apply_effect<C: ConnectionTrait>(
 // ---------------------------------------------------------------------------------------------
 // Tasks
 
+fn task_public(t: &task::Model) -> serde_json::Value {
+    present(&TaskView::from(t))
+}
+
+fn step_public(s: &approval_step::Model) -> serde_json::Value {
+    present(&StepView::from(s))
+}
+
+/// Creates a task (inside the caller's transaction), journalled as its `GET` answers it; a
+/// task for an absent user goes to his deputy and remembers whom it was meant for.
+pub async fn create_task<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    new: NewTask,
+) -> OpResult<task::Model> {
+    let model = store::new_task_model(db, new).await?;
+    Ok(records::create::<task::Entity, _>(db, actor, model, task_public).await?)
+}
+
+/// Writes `next` over `current` as a compare-and-set on state and version, journalled as
+/// `action` with the task as its `GET` answers it. `None`: someone changed the task first (the
+/// loser of a race).
+pub async fn transition_task<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    current: &task::Model,
+    next: task::Model,
+    action: &str,
+    comment: Option<&str>,
+) -> OpResult<Option<task::Model>> {
+    let Some(next) = store::write_task_if_unchanged(db, current, next).await? else {
+        return Ok(None);
+    };
+    let before = task_public(current);
+    let after = task_public(&next);
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: "task",
+            entity_id: current.id,
+            action,
+            before: Some(&before),
+            after: Some(&after),
+            comment,
+        },
+    )
+    .await?;
+    Ok(Some(next))
+}
+
+/// A new step of a subject's route, active from now, journalled as the invoice's `steps` list
+/// shows it.
+async fn open_step<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    s: store::NewStep<'_>,
+) -> OpResult<approval_step::Model> {
+    let at = now();
+    let quorum = match s.rule {
+        work::CompletionRule::Quorum(n) => Some(i32::try_from(n).unwrap_or(i32::MAX)),
+        work::CompletionRule::All | work::CompletionRule::FirstDecides => None,
+    };
+    Ok(records::create::<approval_step::Entity, _>(
+        db,
+        actor,
+        approval_step::Model {
+            id: Uuid::now_v7(),
+            subject_type: s.subject_type.to_owned(),
+            subject_id: s.subject_id,
+            round: s.round,
+            position: s.position,
+            name: s.name.to_owned(),
+            completion_rule: s.rule.as_str().to_owned(),
+            quorum,
+            state: "active".into(),
+            outcome: None,
+            due_at: s.due_at,
+            remind_before_minutes: None,
+            escalate_after_minutes: None,
+            started_at: Some(at),
+            finished_at: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        },
+        step_public,
+    )
+    .await?)
+}
+
+/// Decides an active step from the outcomes of its tasks (`step_outcome` of its rule); a
+/// decided step is closed. Answers the step's state.
+async fn settle_step<C: ConnectionTrait>(db: &C, actor: &Actor, step_id: Uuid) -> OpResult<String> {
+    let step = records::find::<approval_step::Entity, _>(db, step_id).await?;
+    let rule = match (step.completion_rule.as_str(), step.quorum) {
+        ("quorum", Some(n)) => work::CompletionRule::Quorum(u32::try_from(n).unwrap_or(0)),
+        ("first", _) => work::CompletionRule::FirstDecides,
+        _ => work::CompletionRule::All,
+    };
+    let tasks = store::tasks_of_step(db, step_id).await?;
+    // Completed tasks first, in completion order; open ones after.
+    let mut outcomes: Vec<Option<Outcome>> = tasks
+        .iter()
+        .filter(|t| t.completed_at.is_some())
+        .map(|t| t.outcome.as_deref().and_then(Outcome::parse))
+        .collect();
+    outcomes.extend(
+        tasks
+            .iter()
+            .filter(|t| t.completed_at.is_none())
+            .map(|_| None),
+    );
+    let (state, outcome) = match work::step_outcome(rule, &outcomes) {
+        work::StepOutcome::Pending => return Ok(step.state),
+        work::StepOutcome::Approved => ("approved", "approve"),
+        work::StepOutcome::Rejected => ("rejected", "reject"),
+        work::StepOutcome::Returned => ("returned", "return_for_rework"),
+    };
+    let at = now();
+    records::update::<approval_step::Entity, _, _, Error>(
+        db,
+        actor,
+        step_id,
+        None,
+        |s| {
+            s.state = state.to_owned();
+            s.outcome = Some(outcome.to_owned());
+            s.finished_at = Some(at);
+            Ok(())
+        },
+        step_public,
+    )
+    .await??;
+    Ok(state.to_owned())
+}
+
 fn domain_task(t: &task::Model) -> OpResult<work::Task> {
     let assignee = match (t.assignee_user_id, &t.assignee_role, t.assignee_pool_id) {
         (Some(u), _, _) => Assignee::User(u),
@@ -963,7 +1116,7 @@ pub async fn claim_task<C: ConnectionTrait>(
     next.state = TASK_CLAIMED.into();
     next.claimed_by = Some(caller.user_id);
     next.claimed_at = Some(now());
-    store::transition_task(db, &caller.actor(), &t, next, "claimed", None)
+    transition_task(db, &caller.actor(), &t, next, "claimed", None)
         .await?
         .ok_or_else(|| {
             Error::new(
@@ -1025,7 +1178,7 @@ pub async fn complete_task<C: ConnectionTrait>(
     next.comment = Some(comment.trim().to_owned()).filter(|c| !c.is_empty());
     next.completed_by = Some(caller.user_id);
     next.completed_at = Some(at);
-    let done = store::transition_task(
+    let done = transition_task(
         db,
         &caller.actor(),
         &t,
@@ -1083,6 +1236,12 @@ async fn complete_activity_row<C: ConnectionTrait>(
     if a.completed_at.is_some() || a.deleted_at.is_some() {
         return Ok(());
     }
+    // Its reminders are cancelled with it: the activity is journalled with them cancelled.
+    let reminders_before =
+        crate::reminders::latest_of(db, crate::reminders::TARGET_ACTIVITY, &[activity_id]).await?;
+    crate::reminders::cancel_pending(db, crate::reminders::TARGET_ACTIVITY, activity_id).await?;
+    let reminders_after =
+        crate::reminders::latest_of(db, crate::reminders::TARGET_ACTIVITY, &[activity_id]).await?;
     records::update::<activity::Entity, _, _, Error>(
         db,
         &caller.actor(),
@@ -1093,10 +1252,16 @@ async fn complete_activity_row<C: ConnectionTrait>(
             m.result = Some(result.to_owned());
             Ok(())
         },
-        records::snapshot,
+        |m| {
+            let reminders = if m.version == a.version {
+                &reminders_before
+            } else {
+                &reminders_after
+            };
+            present(&ActivityView::new(m, reminders))
+        },
     )
     .await??;
-    crate::reminders::cancel_pending(db, crate::reminders::TARGET_ACTIVITY, activity_id).await?;
     Ok(())
 }
 
@@ -1130,7 +1295,7 @@ pub async fn set_task<C: ConnectionTrait>(
         }
         NewAssignee::Role(_) => {}
     }
-    let t = store::create_task(
+    let t = create_task(
         db,
         &caller.actor(),
         NewTask {
@@ -1182,7 +1347,7 @@ pub async fn delegate_task<C: ConnectionTrait>(
     next.claimed_by = None;
     next.claimed_at = None;
     next.delegated_from = t.assignee_user_id.or(t.claimed_by).or(Some(caller.user_id));
-    let moved = store::transition_task(
+    let moved = transition_task(
         db,
         &caller.actor(),
         &t,
@@ -1201,6 +1366,9 @@ pub async fn delegate_task<C: ConnectionTrait>(
     if t.subject_type.as_deref() == Some(SUBJECT_ACTIVITY)
         && let Some(activity_id) = t.subject_id
     {
+        let reminders =
+            crate::reminders::latest_of(db, crate::reminders::TARGET_ACTIVITY, &[activity_id])
+                .await?;
         records::update::<activity::Entity, _, _, Error>(
             db,
             &caller.actor(),
@@ -1210,7 +1378,7 @@ pub async fn delegate_task<C: ConnectionTrait>(
                 m.responsible_id = target;
                 Ok(())
             },
-            records::snapshot,
+            |m| present(&ActivityView::new(m, &reminders)),
         )
         .await??;
     }
@@ -1238,7 +1406,7 @@ pub async fn open_activity_task<C: ConnectionTrait>(
     caller: &Caller,
     a: &activity::Model,
 ) -> OpResult<task::Model> {
-    Ok(store::create_task(
+    create_task(
         db,
         &caller.actor(),
         NewTask {
@@ -1254,7 +1422,7 @@ pub async fn open_activity_task<C: ConnectionTrait>(
             author_id: Some(caller.user_id),
         },
     )
-    .await?)
+    .await
 }
 
 /// Keeps an activity's task in step when the activity is completed, reassigned or deleted
@@ -1294,7 +1462,7 @@ pub async fn follow_activity<C: ConnectionTrait>(
         }
         "updated"
     };
-    store::transition_task(db, &caller.actor(), &t, next, action, None)
+    transition_task(db, &caller.actor(), &t, next, action, None)
         .await?
         .ok_or_else(|| {
             Error::new(

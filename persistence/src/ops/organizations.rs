@@ -2,9 +2,13 @@
 
 use crate::entity::{bank_account, organization};
 use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey};
+use crate::organizations::{self as orgs, OrganizationFilter, organizations_query, search_text};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records;
 use chrono::{DateTime, Utc};
-use sdelka_domain::organisation::check_bank_requisites;
+use sdelka_domain::organisation::{
+    check_bank_requisites, check_legal_requisites, check_organisation_code,
+};
 use sdelka_domain::validation::{FieldViolation, Violations};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BankAccountView {
@@ -303,4 +308,246 @@ pub fn bank_account_model(
         updated_at: at,
         deleted_at: None,
     })
+}
+
+fn public_account(b: &bank_account::Model) -> serde_json::Value {
+    present(&BankAccountView::from(b))
+}
+
+/// Own organisations, a page at a time, each with its bank accounts.
+pub async fn list_organizations(
+    db: Db<'_>,
+    _caller: &Caller,
+    page: &ListParams,
+    f: OrganizationListFilter,
+) -> OpResult<ListPage<OrganizationView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let query = organizations_query(&OrganizationFilter {
+        q: f.q,
+        inn: f.inn,
+        vat_payer: f.vat_payer,
+        updated_since: page.updated_since,
+    });
+    let page = fetch_page(&db, query, req, organization::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|o| o.id).collect();
+    let accounts = orgs::bank_accounts_of(&db, &ids).await?;
+    Ok(ListPage::of(page, |o| OrganizationView::new(o, &accounts)))
+}
+
+/// Registers an own organisation with its bank accounts. INN, KPP, OGRN and every bank account
+/// are checked (REQ-1); each failed check is reported with its field and rule.
+pub async fn create_organization(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateOrganization,
+) -> OpResult<OrganizationView> {
+    let id = Uuid::now_v7();
+    let mut v = Violations::new();
+    let requisites = match check_legal_requisites(&req.inn, req.kpp.as_deref(), req.ogrn.as_deref())
+    {
+        Ok(r) => Some(r),
+        Err(errs) => {
+            for e in errs.into_vec() {
+                v.push(e);
+            }
+            None
+        }
+    };
+    let code = check_organisation_code(&req.code)
+        .map_err(|e| v.push(e))
+        .ok();
+    let mut accounts: Vec<_> = req
+        .bank_accounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| bank_account_model(id, &format!("bank_accounts[{i}]."), b, &mut v))
+        .collect();
+    let (Some(requisites), Some(code), true) = (requisites, code, v.is_empty()) else {
+        return Err(v.into());
+    };
+    // In the order a read gives them.
+    accounts.sort_by_key(|a| a.id);
+    let at = now();
+    let name = req.name.trim().to_owned();
+    let short_name = req.short_name.trim().to_owned();
+    let model = organization::Model {
+        id,
+        search_text: search_text(&name, &short_name, requisites.inn.as_str()),
+        name,
+        short_name,
+        code,
+        inn: requisites.inn.as_str().to_owned(),
+        kpp: requisites.kpp.map(|k| k.as_str().to_owned()),
+        ogrn: requisites.ogrn.map(|o| o.as_str().to_owned()),
+        vat_payer: req.vat_payer,
+        legal_address: req.legal_address.trim().to_owned(),
+        postal_address: req.postal_address,
+        director_name: req.director_name,
+        chief_accountant_name: req.chief_accountant_name,
+        external_id: req.external_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let model = records::create::<organization::Entity, _>(&txn, &actor, model, |m| {
+        present(&OrganizationView::new(m, &accounts))
+    })
+    .await?;
+    let mut saved = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        saved.push(
+            records::create::<bank_account::Entity, _>(&txn, &actor, a, public_account).await?,
+        );
+    }
+    txn.commit().await?;
+    Ok(OrganizationView::new(&model, &saved))
+}
+
+/// One own organisation with its bank accounts.
+pub async fn get_organization(
+    db: Db<'_>,
+    _caller: &Caller,
+    id: Uuid,
+) -> OpResult<OrganizationView> {
+    let o = records::find::<organization::Entity, _>(&db, id).await?;
+    let accounts = orgs::bank_accounts(&db, o.id).await?;
+    Ok(OrganizationView::new(&o, &accounts))
+}
+
+/// Changes an own organisation as one compare-and-set on its version. Requisites are checked
+/// again as a whole, so a new INN must agree with the KPP and OGRN it will stand with.
+pub async fn update_organization(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateOrganization,
+) -> OpResult<OrganizationView> {
+    let txn = db.begin().await?;
+    let accounts = orgs::bank_accounts(&txn, id).await?;
+    let updated = records::update::<organization::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |o| {
+            let inn = req.inn.clone().unwrap_or_else(|| o.inn.clone());
+            let kpp = req.kpp.clone().unwrap_or_else(|| o.kpp.clone());
+            let ogrn = req.ogrn.clone().unwrap_or_else(|| o.ogrn.clone());
+            let requisites = check_legal_requisites(&inn, kpp.as_deref(), ogrn.as_deref())?;
+            if let Some(code) = &req.code {
+                o.code = check_organisation_code(code).map_err(|e| Error::validation(e.into()))?;
+            }
+            o.inn = requisites.inn.as_str().to_owned();
+            o.kpp = requisites.kpp.map(|k| k.as_str().to_owned());
+            o.ogrn = requisites.ogrn.map(|k| k.as_str().to_owned());
+            if let Some(n) = &req.name {
+                o.name = n.trim().to_owned();
+            }
+            if let Some(n) = &req.short_name {
+                o.short_name = n.trim().to_owned();
+            }
+            if let Some(v) = req.vat_payer {
+                o.vat_payer = v;
+            }
+            if let Some(a) = &req.legal_address {
+                o.legal_address = a.trim().to_owned();
+            }
+            if let Some(a) = &req.postal_address {
+                o.postal_address = a.clone();
+            }
+            if let Some(a) = &req.director_name {
+                o.director_name = a.clone();
+            }
+            if let Some(a) = &req.chief_accountant_name {
+                o.chief_accountant_name = a.clone();
+            }
+            if let Some(a) = &req.external_id {
+                o.external_id = a.clone();
+            }
+            o.search_text = search_text(&o.name, &o.short_name, &o.inn);
+            Ok(())
+        },
+        |m| present(&OrganizationView::new(m, &accounts)),
+    )
+    .await??;
+    txn.commit().await?;
+    Ok(OrganizationView::new(&updated, &accounts))
+}
+
+/// Deletes an own organisation (kept for the audit trail).
+pub async fn delete_organization(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let accounts = orgs::bank_accounts(&txn, id).await?;
+    records::soft_delete::<organization::Entity, _>(&txn, &caller.actor(), id, if_match, |m| {
+        present(&OrganizationView::new(m, &accounts))
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The bank accounts of an own organisation.
+pub async fn list_bank_accounts(
+    db: Db<'_>,
+    _caller: &Caller,
+    organization_id: Uuid,
+) -> OpResult<Vec<BankAccountView>> {
+    let o = records::find::<organization::Entity, _>(&db, organization_id).await?;
+    let accounts = orgs::bank_accounts(&db, o.id).await?;
+    Ok(accounts.iter().map(BankAccountView::from).collect())
+}
+
+/// Adds a bank account to an own organisation; its accounts are checked against the BIK.
+pub async fn add_bank_account(
+    db: Db<'_>,
+    caller: &Caller,
+    organization_id: Uuid,
+    req: NewBankAccount,
+) -> OpResult<BankAccountView> {
+    let mut v = Violations::new();
+    let Some(model) = bank_account_model(organization_id, "", &req, &mut v) else {
+        return Err(v.into());
+    };
+    let txn = db.begin().await?;
+    records::find::<organization::Entity, _>(&txn, organization_id).await?;
+    let saved =
+        records::create::<bank_account::Entity, _>(&txn, &caller.actor(), model, public_account)
+            .await?;
+    txn.commit().await?;
+    Ok(BankAccountView::from(&saved))
+}
+
+/// Removes a bank account of an own organisation (kept for the audit trail).
+pub async fn delete_bank_account(
+    db: Db<'_>,
+    caller: &Caller,
+    organization_id: Uuid,
+    account_id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let account = records::find::<bank_account::Entity, _>(&txn, account_id).await?;
+    if account.organization_id != organization_id {
+        return Err(Error::not_found());
+    }
+    records::soft_delete::<bank_account::Entity, _>(
+        &txn,
+        &caller.actor(),
+        account_id,
+        if_match,
+        public_account,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

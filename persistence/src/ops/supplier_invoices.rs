@@ -4,19 +4,28 @@
 //! `POST /supplier-invoices/{id}/actions/{action}`; the inbox task of the same step
 //! (`/tasks/{id}/claim|complete`) runs the very same operation.
 
-use crate::approvals::{self as store, SUBJECT_SUPPLIER_INVOICE};
-use crate::entity::{approval_step, supplier_invoice, supplier_invoice_transition};
-use crate::pagination::{CursorValue, SortKey};
+use crate::approvals::{self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, invoices_query};
+use crate::clients::fold;
+use crate::entity::{
+    approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
+};
+use crate::journal::now;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records;
 use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::email::Email;
 use sdelka_domain::money::Money;
 use sdelka_domain::supplier_invoice::{ActionKind, InvoiceState, STATE_NAMES};
+use sdelka_domain::validation::{FieldViolation, Violations};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::OpResult;
+use super::approvals::{self, ActionInput, PaymentInput};
+use super::products::{currency, money_field};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists};
 
 use super::tasks::{PaymentBody, TaskView};
 
@@ -396,4 +405,202 @@ impl From<&supplier_invoice_transition::Model> for SupplierInvoiceTransitionView
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TransitionList {
     pub items: Vec<SupplierInvoiceTransitionView>,
+}
+
+/// The supplier invoices the caller may see, a page at a time.
+pub async fn list_supplier_invoices(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: SupplierInvoiceFilter,
+) -> OpResult<ListPage<SupplierInvoiceView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let viewer = approvals::invoice_viewer(&db, caller).await?;
+    let query = invoices_query(
+        &viewer,
+        &InvoiceFilter {
+            state: f.state.map(|s| s.as_str().to_owned()),
+            organization_id: f.organization_id,
+            initiator_id: f.initiator_id,
+            supplier_legal_entity_id: f.supplier_legal_entity_id,
+            q: f.q
+                .filter(|q| !q.trim().is_empty())
+                .map(|q| q.trim().to_owned()),
+            updated_since: page.updated_since,
+        },
+    );
+    let page = fetch_page(&db, query, req, supplier_invoice::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, view_row))
+}
+
+/// Registers a supplier invoice with its file (WF-INV-1); the caller is its initiator and the
+/// decision makers' pool gets the task.
+pub async fn register_supplier_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    req: RegisterSupplierInvoice,
+) -> OpResult<SupplierInvoiceView> {
+    let mut v = Violations::new();
+    let email = match Email::parse(&req.supplier_email) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            v.push(FieldViolation::new(
+                "supplier_email",
+                e.code(),
+                e.to_string(),
+            ));
+            None
+        }
+    };
+    let amount = match money_field("amount", &req.amount) {
+        Ok(m) if m.is_zero() => {
+            v.push(FieldViolation::new(
+                "amount",
+                "out_of_range",
+                "amount must be positive",
+            ));
+            None
+        }
+        Ok(m) => Some(m),
+        Err(f) => {
+            v.push(f);
+            None
+        }
+    };
+    let vat = match req
+        .vat_amount
+        .as_deref()
+        .map(|s| money_field("vat_amount", s))
+    {
+        Some(Ok(m)) => Some(m),
+        Some(Err(f)) => {
+            v.push(f);
+            None
+        }
+        None => None,
+    };
+    let currency = match currency("currency", req.currency.as_deref()) {
+        Ok(c) => Some(c),
+        Err(f) => {
+            v.push(f);
+            None
+        }
+    };
+    if let (Some(a), Some(t)) = (amount, vat)
+        && t > a
+    {
+        v.push(FieldViolation::new(
+            "vat_amount",
+            "out_of_range",
+            "the VAT cannot exceed the invoice amount",
+        ));
+    }
+    let (Some(email), Some(amount), Some(currency)) = (email, amount, currency) else {
+        return Err(Error::validation(v));
+    };
+    if !v.is_empty() {
+        return Err(Error::validation(v));
+    }
+    let to_minor = |field: &str, m: Money| {
+        m.to_minor()
+            .map_err(|e| Error::field(field, "out_of_range", e.to_string()))
+    };
+    let amount_kopecks = to_minor("amount", amount)?;
+    let vat_kopecks = vat.map(|m| to_minor("vat_amount", m)).transpose()?;
+    let txn = db.begin().await?;
+    ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
+    ensure_exists::<legal_entity::Entity, _>(
+        &txn,
+        "supplier_legal_entity_id",
+        req.supplier_legal_entity_id,
+    )
+    .await?;
+    let supplier =
+        records::find::<legal_entity::Entity, _>(&txn, req.supplier_legal_entity_id).await?;
+    let at = now();
+    let number = req.number.trim().to_owned();
+    let model = supplier_invoice::Model {
+        id: Uuid::now_v7(),
+        organization_id: req.organization_id,
+        supplier_legal_entity_id: supplier.id,
+        supplier_name: supplier.short_name.clone(),
+        supplier_email: email.as_str().to_owned(),
+        search_text: fold(&[
+            &number,
+            &supplier.short_name,
+            &supplier.full_name,
+            email.as_str(),
+        ]),
+        number,
+        invoice_date: req.invoice_date,
+        amount_kopecks,
+        vat_kopecks,
+        currency,
+        due_date: req.due_date,
+        description: req.description,
+        initiator_id: caller.user_id,
+        state: InvoiceState::AwaitingDecision.name().to_owned(),
+        holder_id: None,
+        state_since: at,
+        round: 1,
+        head_id: None,
+        payer_id: None,
+        paid_on: None,
+        paid_amount_kopecks: None,
+        payment_order_number: None,
+        cancel_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let inv = approvals::register_invoice(&txn, caller, model, &req.file_ids).await?;
+    let view = full_view(&txn, &inv).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// One supplier invoice the caller may see, with its files, steps and current task.
+pub async fn get_supplier_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<SupplierInvoiceView> {
+    let viewer = approvals::invoice_viewer(&db, caller).await?;
+    let inv = store::visible_invoice(&db, &viewer, id).await?;
+    full_view(&db, &inv).await
+}
+
+/// The transitions of a supplier invoice the caller may see, oldest first.
+pub async fn list_transitions(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<TransitionList> {
+    let viewer = approvals::invoice_viewer(&db, caller).await?;
+    let inv = store::visible_invoice(&db, &viewer, id).await?;
+    let items = store::transitions_of(&db, inv.id)
+        .await?
+        .iter()
+        .map(SupplierInvoiceTransitionView::from)
+        .collect();
+    Ok(TransitionList { items })
+}
+
+/// Applies one WF-INV action to a supplier invoice (`if_match`, when given, must be current).
+pub async fn act_on_supplier_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    action: SupplierInvoiceAction,
+    if_match: Option<i32>,
+    req: ActionBody,
+) -> OpResult<SupplierInvoiceView> {
+    let input = ActionInput {
+        comment: req.comment,
+        file_ids: req.file_ids,
+        payment: req.payment.map(PaymentInput::from),
+    };
+    let txn = db.begin().await?;
+    let inv = approvals::act_on_invoice(&txn, caller, id, action.into(), input, if_match).await?;
+    let view = full_view(&txn, &inv).await?;
+    txn.commit().await?;
+    Ok(view)
 }

@@ -2,17 +2,20 @@
 //! created them — a supplier-invoice approval, an activity of type task. Claiming or
 //! completing a workflow's task is the workflow's own action (`approvals::act_on_invoice`).
 
-use crate::entity::task;
-use crate::pagination::{CursorValue, SortKey};
+use crate::approvals::{InboxPart, NewAssignee, TaskFilter, tasks_query};
+use crate::entity::{task, user};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::role::Role;
 use sdelka_domain::task::Outcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::approvals::PaymentInput;
+use super::approvals::{self, ActionInput, PaymentInput};
 use super::dto::RoleName;
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists};
 
 /// The typed outcome of a completed task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -260,4 +263,130 @@ pub fn sorts() -> [SortKey<task::Entity>; 3] {
             key: |m| CursorValue::Text(m.title.clone()),
         },
     ]
+}
+
+/// The caller's inbox, a page at a time: tasks assigned to or claimed by him and the
+/// unclaimed tasks of his pools and roles (or, with `inbox=created`, the tasks he set).
+pub async fn list_tasks(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: TaskListFilter,
+) -> OpResult<ListPage<TaskView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let viewer = approvals::inbox_viewer(&db, caller).await?;
+    let query = tasks_query(
+        &viewer,
+        &TaskFilter {
+            part: match f.inbox {
+                Some(InboxFilter::Mine) => InboxPart::Mine,
+                Some(InboxFilter::Pool) => InboxPart::Pool,
+                Some(InboxFilter::Created) => InboxPart::Created,
+                None => InboxPart::Both,
+            },
+            state: f.state.map(|s| s.as_str().to_owned()),
+            kind: f.kind,
+            subject_type: f.subject_type,
+            subject_id: f.subject_id,
+            updated_since: page.updated_since,
+        },
+    );
+    let page = fetch_page(&db, query, req, task::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |t| TaskView::from(t)))
+}
+
+/// Sets a task by hand for exactly one of a colleague, a role or a pool; whoever it is for
+/// hears of it in the same transaction.
+pub async fn create_task(db: Db<'_>, caller: &Caller, req: CreateTask) -> OpResult<TaskView> {
+    if req.title.trim().is_empty() {
+        return Err(Error::field("title", "required", "title must not be blank"));
+    }
+    let assignee = match (req.user_id, req.role, req.pool_id) {
+        (Some(u), None, None) => NewAssignee::User(u),
+        (None, Some(r), None) => NewAssignee::Role(Role::from(r).as_str()),
+        (None, None, Some(p)) => NewAssignee::Pool(p),
+        (None, None, None) => {
+            return Err(Error::field(
+                "user_id",
+                "required",
+                "a task needs an assignee: user_id, role or pool_id",
+            ));
+        }
+        _ => {
+            return Err(Error::field(
+                "user_id",
+                "conflicting_fields",
+                "give exactly one of user_id, role and pool_id",
+            ));
+        }
+    };
+    let mut outcomes: Vec<&'static str> = Vec::new();
+    for o in req.outcomes.unwrap_or_else(|| vec![OutcomeName::Done]) {
+        let name = Outcome::from(o).as_str();
+        if !outcomes.contains(&name) {
+            outcomes.push(name);
+        }
+    }
+    let txn = db.begin().await?;
+    let t = approvals::set_task(
+        &txn,
+        caller,
+        req.title.trim(),
+        req.description.filter(|d| !d.trim().is_empty()),
+        assignee,
+        outcomes,
+        req.due_at,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(TaskView::from(&t))
+}
+
+/// One task: in the caller's inbox, set by him, or any for an admin.
+pub async fn get_task(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<TaskView> {
+    let (t, _) = approvals::visible_task(&db, caller, id).await?;
+    Ok(TaskView::from(&t))
+}
+
+/// Claims a task of one of the caller's pools or roles; the first claimer gets it.
+pub async fn claim_task(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<TaskView> {
+    let txn = db.begin().await?;
+    let t = approvals::claim_task(&txn, caller, id).await?;
+    txn.commit().await?;
+    Ok(TaskView::from(&t))
+}
+
+/// Completes a task the caller holds with a typed outcome (a workflow task's completion is the
+/// workflow's action).
+pub async fn complete_task(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: CompleteTask,
+) -> OpResult<TaskView> {
+    let input = ActionInput {
+        comment: req.comment,
+        file_ids: req.file_ids,
+        payment: req.payment.map(PaymentInput::from),
+    };
+    let txn = db.begin().await?;
+    let t = approvals::complete_task(&txn, caller, id, req.outcome.into(), input, if_match).await?;
+    txn.commit().await?;
+    Ok(TaskView::from(&t))
+}
+
+/// Hands a task the caller holds (any, for an admin) to a colleague, who is told.
+pub async fn delegate_task(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: DelegateTask,
+) -> OpResult<TaskView> {
+    let txn = db.begin().await?;
+    ensure_exists::<user::Entity, _>(&txn, "user_id", req.user_id).await?;
+    let t = approvals::delegate_task(&txn, caller, id, req.user_id, req.comment).await?;
+    txn.commit().await?;
+    Ok(TaskView::from(&t))
 }
