@@ -4,8 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use sdelka_domain::role::RoleSet;
 use sdelka_persistence::ops::Caller;
 use sdelka_persistence::ops::auth::{
-    self as ops, Credentials, LoginRequest, PasswordSetRequest, RefreshRequest, Session,
-    TokenPair,
+    self as ops, Credentials, LoginRequest, PasswordSetRequest, RefreshRequest, Session, TokenPair,
 };
 use sdelka_persistence::ops::users::UserView;
 use sdelka_persistence::ops::{Error, OpResult};
@@ -54,12 +53,7 @@ impl Credentials for AppState {
         password_fingerprint(password_hash)
     }
 
-    fn password_set_token(
-        &self,
-        user_id: Uuid,
-        pwv: String,
-        ttl_seconds: i64,
-    ) -> OpResult<String> {
+    fn password_set_token(&self, user_id: Uuid, pwv: String, ttl_seconds: i64) -> OpResult<String> {
         self.jwt
             .issue(
                 user_id,

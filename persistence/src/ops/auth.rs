@@ -70,8 +70,7 @@ pub trait Credentials: Send + Sync {
     fn password_fingerprint(&self, password_hash: &str) -> String;
     /// A signed token for `/auth/password-set` of `user_id`, valid `ttl_seconds`, carrying
     /// the fingerprint `pwv`.
-    fn password_set_token(&self, user_id: Uuid, pwv: String, ttl_seconds: i64)
-    -> OpResult<String>;
+    fn password_set_token(&self, user_id: Uuid, pwv: String, ttl_seconds: i64) -> OpResult<String>;
 }
 
 /// A session opened or renewed: who, with which roles (for the access token the API signs),
