@@ -4,12 +4,11 @@ use clap::Subcommand;
 use sdelka_domain::email::Email;
 use sdelka_domain::role::{Role, RoleSet};
 use sdelka_persistence::credentials::{self, NewApiToken};
-use sdelka_persistence::entity::user;
-use sdelka_persistence::journal::now;
-use sdelka_persistence::{Actor, people, records};
-use uuid::Uuid;
+use sdelka_persistence::ops::dto::RoleName;
+use sdelka_persistence::ops::users::{self as ops, CreateUser};
+use sdelka_persistence::people;
 
-use crate::auth::{API_TOKEN_PREFIX, hash_password, random_secret};
+use crate::auth::{API_TOKEN_PREFIX, random_secret};
 use crate::config::Config;
 use crate::server::build_state;
 
@@ -68,36 +67,23 @@ pub async fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             }
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| random_secret()[..20].to_owned());
-            let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let at = now();
-            let txn = state.store.begin().await?;
-            let u = records::create::<user::Entity, _>(
-                &txn,
-                &Actor::system(),
-                user::Model {
-                    id: Uuid::now_v7(),
+            let u = ops::create_user(
+                state.db(),
+                None,
+                &state,
+                &state.config.public_url,
+                CreateUser {
                     email: email.as_str().to_owned(),
-                    name: name.trim().to_owned(),
-                    password_hash: hash,
-                    active: true,
-                    roles: roles.to_storage(),
+                    name,
+                    password: Some(password.clone()),
+                    roles: roles.iter().map(RoleName::from).collect(),
                     department_id: None,
                     supervisor_id: None,
                     deputy_id: None,
-                    absent: false,
-                    email_notifications: true,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                    deleted_at: None,
+                    email_notifications: None,
                 },
-                records::snapshot,
             )
             .await?;
-            crate::routes::users::queue_welcome_email(&state, &txn, &u)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            txn.commit().await?;
             println!("user {} created: {}", u.id, u.email);
             if generated {
                 println!("password: {password}");

@@ -2,17 +2,15 @@
 //! notifications, admins included: they are personal messages, not business records.
 
 use actix_web::{HttpResponse, get, post, web};
-use sdelka_persistence::entity::notification;
-use sdelka_persistence::notifications::{self, inbox_query};
-use sdelka_persistence::pagination::{CursorValue, SortKey, fetch_page};
+use sdelka_persistence::ops::notifications::{
+    self as ops, MarkedRead, NotificationListFilter, NotificationView, UnreadCount,
+};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::lists::{ListPage, ListParams};
 use crate::state::AppState;
-#[allow(unused_imports)]
-use sdelka_persistence::ops::notifications::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_notifications)
@@ -34,22 +32,8 @@ pub async fn list_notifications(
     page: web::Query<ListParams>,
     filter: web::Query<NotificationListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = [SortKey::<notification::Entity> {
-        name: "created_at",
-        column: notification::Column::CreatedAt,
-        key: |m| CursorValue::Time(m.created_at),
-    }];
-    let req = page.page_request(&sorts, "-created_at")?;
-    let query = inbox_query(caller.user_id, filter.unread);
-    let page = fetch_page(
-        &state.store.conn,
-        query,
-        req,
-        notification::Column::Id,
-        |m| m.id,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |m| NotificationView::from(m))))
+    let page = ops::list_notifications(state.db(), &caller, &page, filter.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// How many of the caller's notifications are unread.
@@ -62,8 +46,8 @@ pub async fn unread_count(
     state: web::Data<AppState>,
     caller: Principal,
 ) -> ApiResult<HttpResponse> {
-    let unread = notifications::unread_count(&state.store.conn, caller.user_id).await?;
-    Ok(HttpResponse::Ok().json(UnreadCount { unread }))
+    let count = ops::unread_count(state.db(), &caller).await?;
+    Ok(HttpResponse::Ok().json(count))
 }
 
 /// Marks one of the caller's notifications read (repeating it changes nothing).
@@ -78,8 +62,8 @@ pub async fn mark_read(
     caller: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let n = notifications::mark_read(&state.store.conn, caller.user_id, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(NotificationView::from(&n)))
+    let n = ops::mark_read(state.db(), &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(n))
 }
 
 /// Marks all of the caller's notifications read.
@@ -92,6 +76,6 @@ pub async fn mark_all_read(
     state: web::Data<AppState>,
     caller: Principal,
 ) -> ApiResult<HttpResponse> {
-    let marked = notifications::mark_all_read(&state.store.conn, caller.user_id).await?;
-    Ok(HttpResponse::Ok().json(MarkedRead { marked }))
+    let marked = ops::mark_all_read(state.db(), &caller).await?;
+    Ok(HttpResponse::Ok().json(marked))
 }

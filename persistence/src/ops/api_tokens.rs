@@ -1,14 +1,16 @@
 //! `/api-tokens`: personal tokens for scripts and integrations (API-6).
 
+use crate::credentials::{self, NewApiToken};
 use crate::entity::api_token;
 use chrono::{DateTime, Utc};
-use sdelka_domain::role::RoleSet;
+use sdelka_domain::role::{Role, RoleSet};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::RoleName;
+use super::{Caller, Db, Error, OpResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiTokenView {
@@ -62,4 +64,66 @@ pub struct CreateApiToken {
     /// Roles to limit the token to; default: all of the caller's roles.
     pub roles: Option<Vec<RoleName>>,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a personal API token for the caller with the `secret` the caller's credential
+/// machinery made; it may carry only roles the caller holds.
+pub async fn create_api_token(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateApiToken,
+    secret: String,
+) -> OpResult<CreatedApiToken> {
+    let roles = match &req.roles {
+        Some(r) => r.iter().map(|r| Role::from(*r)).collect::<RoleSet>(),
+        None => caller.roles.clone(),
+    };
+    if !roles.is_subset(&caller.roles) {
+        return Err(Error::field(
+            "roles",
+            "not_held",
+            "a token cannot have roles its owner does not hold",
+        ));
+    }
+    if let Some(e) = req.expires_at
+        && e <= Utc::now()
+    {
+        return Err(Error::field(
+            "expires_at",
+            "in_past",
+            "expires_at must be in the future",
+        ));
+    }
+    let model = credentials::insert_api_token(
+        &db,
+        NewApiToken {
+            user_id: caller.user_id,
+            name: req.name.trim(),
+            secret: &secret,
+            roles: roles.to_storage(),
+            expires_at: req.expires_at,
+        },
+    )
+    .await?;
+    Ok(CreatedApiToken {
+        token: ApiTokenView::from(&model),
+        secret,
+    })
+}
+
+/// The caller's API tokens; an admin sees everyone's.
+pub async fn list_api_tokens(db: Db<'_>, caller: &Caller) -> OpResult<Vec<ApiTokenView>> {
+    let owner = (!caller.is_admin()).then_some(caller.user_id);
+    let tokens = credentials::list_api_tokens(&db, owner).await?;
+    Ok(tokens.iter().map(ApiTokenView::from).collect())
+}
+
+/// Revokes one of the caller's API tokens (an admin: anyone's); it stops working at once.
+pub async fn revoke_api_token(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<()> {
+    let token = credentials::get_api_token(&db, id).await?;
+    if token.user_id != caller.user_id && !caller.is_admin() {
+        return Err(Error::not_found());
+    }
+    credentials::revoke_api_token(&db, token.id).await?;
+    Ok(())
 }

@@ -1,9 +1,10 @@
 //! `/contacts` (CRM-3): the people we deal with, and the legal entities they act for.
 
-use crate::clients::{self as store, fold, list_index};
+use crate::clients::{self as store, ContactFilter, contacts_query, fold, list_index};
 use crate::entity::{contact, contact_legal_entity};
-use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey};
+use crate::journal::{self, Change, now};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records;
 use crate::visibility::Scope;
 use chrono::{DateTime, Utc};
 use sdelka_domain::clients::{ContactAddresses, OfferChannel, Phone, check_preferred_address};
@@ -16,12 +17,13 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
-use super::{Error, OpResult};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 
 use super::legal_entities::LegalEntityKind;
 
 use super::clients::{
-    DuplicateWarning, ExternalId, external_ids_json, external_ids_of, strings_of,
+    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
+    external_refs, responsible, strings_of,
 };
 
 /// Where a contact wants commercial offers sent.
@@ -468,4 +470,320 @@ pub struct LinkLegalEntity {
     #[validate(length(max = 300))]
     #[schema(example = "Главный бухгалтер")]
     pub role: Option<String>,
+}
+
+fn public(c: &contact::Model) -> serde_json::Value {
+    present(&ContactView::from(c))
+}
+
+/// The contacts the caller may see, a page at a time.
+pub async fn list_contacts(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: ContactListFilter,
+) -> OpResult<ListPage<ContactView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let phone = match &f.phone {
+        Some(p) => Some(
+            Phone::parse(p)
+                .map_err(|e| Error::field("phone", "invalid_phone", e.to_string()))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let scope = caller.visibility(&db).await?;
+    let query = contacts_query(
+        &ContactFilter {
+            q: f.q,
+            email: f.email.map(|e| e.trim().to_lowercase()),
+            phone,
+            legal_entity_id: f.legal_entity_id,
+            responsible_id: f.responsible_id,
+            external_id: external_filter(f.external_id.as_deref())?,
+            updated_since: page.updated_since,
+        },
+        &scope,
+    );
+    let page = fetch_page(&db, query, req, contact::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| ContactView::from(m)))
+}
+
+/// Creates a contact; the caller is its responsible unless he names another he sees. Phones
+/// are stored as digits, emails lower-cased. Another visible contact with one of the same
+/// emails or phones does not stop the write: the answer carries `possible_duplicate` warnings.
+pub async fn create_contact(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateContact,
+) -> OpResult<ContactView> {
+    let mut v = Violations::new();
+    let phones = parse_phones(&req.phones, &mut v);
+    let emails = parse_emails(&req.emails, &mut v);
+    let messengers = normalise_messengers(&req.messengers, &mut v);
+    let refs = external_refs(&req.external_ids, &mut v);
+    let last_name = req.last_name.trim().to_owned();
+    if last_name.is_empty() {
+        v.push(FieldViolation::new(
+            "last_name",
+            "required",
+            "last_name must not be blank",
+        ));
+    }
+    let mut model = new_contact(last_name, phones, emails, caller.user_id);
+    model.first_name = trimmed(req.first_name);
+    model.middle_name = trimmed(req.middle_name);
+    model.position = trimmed(req.position);
+    model.messengers = serde_json::json!(messengers);
+    model.postal_address = trimmed(req.postal_address);
+    model.external_ids = external_ids_json(&refs);
+    model.search_text = search_text(&model);
+    if let Err(e) = apply_preference(&mut model, req.preferred_channel, req.preferred_address) {
+        v.push(e);
+    }
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    model.responsible_id = responsible(&txn, caller, &scope, req.responsible_id).await?;
+    let warnings = duplicate_warnings(&txn, &scope, &model).await?;
+    let model = records::create::<contact::Entity, _>(&txn, &caller.actor(), model, public).await?;
+    store::set_external_ids(&txn, "contact", model.id, &refs).await?;
+    txn.commit().await?;
+    let mut view = ContactView::from(&model);
+    view.warnings = warnings;
+    Ok(view)
+}
+
+/// One contact the caller may see.
+pub async fn get_contact(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<ContactView> {
+    let scope = caller.visibility(&db).await?;
+    let c = visible(&db, &scope, id).await?;
+    Ok(ContactView::from(&c))
+}
+
+/// Changes a contact as one compare-and-set on its version. Lists are replaced as a whole;
+/// the preferred address must still be one of the contact's addresses afterwards.
+pub async fn update_contact(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateContact,
+) -> OpResult<ContactView> {
+    let mut v = Violations::new();
+    let phones = req.phones.as_ref().map(|p| parse_phones(p, &mut v));
+    let emails = req.emails.as_ref().map(|e| parse_emails(e, &mut v));
+    let messengers = req
+        .messengers
+        .as_ref()
+        .map(|m| normalise_messengers(m, &mut v));
+    let refs = req.external_ids.as_ref().map(|e| external_refs(e, &mut v));
+    let last_name = req.last_name.as_ref().map(|n| n.trim().to_owned());
+    if last_name.as_ref().is_some_and(String::is_empty) {
+        v.push(FieldViolation::new(
+            "last_name",
+            "required",
+            "last_name must not be blank",
+        ));
+    }
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let addresses_changed = phones.is_some() || emails.is_some();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, id).await?;
+    let responsible_id = match req.responsible_id {
+        Some(r) => Some(responsible(&txn, caller, &scope, Some(r)).await?),
+        None => None,
+    };
+    let updated = records::update::<contact::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |c| {
+            if let Some(n) = last_name {
+                c.last_name = n;
+            }
+            if let Some(n) = req.first_name {
+                c.first_name = trimmed(n);
+            }
+            if let Some(n) = req.middle_name {
+                c.middle_name = trimmed(n);
+            }
+            if let Some(p) = req.position {
+                c.position = trimmed(p);
+            }
+            if let Some(p) = phones {
+                set_phones(c, p);
+            }
+            if let Some(e) = emails {
+                set_emails(c, e);
+            }
+            if let Some(m) = messengers {
+                c.messengers = serde_json::json!(m);
+            }
+            if let Some(a) = req.postal_address {
+                c.postal_address = trimmed(a);
+            }
+            if let Some(r) = responsible_id {
+                c.responsible_id = r;
+            }
+            if let Some(r) = &refs {
+                c.external_ids = external_ids_json(r);
+            }
+            let channel = match req.preferred_channel {
+                Some(ch) => ch,
+                None => c
+                    .preferred_channel
+                    .as_deref()
+                    .and_then(PreferredChannel::parse),
+            };
+            let address = match (req.preferred_address, req.preferred_channel) {
+                (Some(a), _) => a,
+                // Clearing the channel clears its address too.
+                (None, Some(None)) => None,
+                (None, _) => c.preferred_address.clone(),
+            };
+            apply_preference(c, channel, address).map_err(|e| Error::validation(e.into()))?;
+            c.search_text = search_text(c);
+            Ok(())
+        },
+        public,
+    )
+    .await??;
+    if let Some(r) = &refs {
+        store::set_external_ids(&txn, "contact", id, r).await?;
+    }
+    let warnings = if addresses_changed {
+        duplicate_warnings(&txn, &scope, &updated).await?
+    } else {
+        Vec::new()
+    };
+    txn.commit().await?;
+    let mut view = ContactView::from(&updated);
+    view.warnings = warnings;
+    Ok(view)
+}
+
+/// Deletes a contact (kept for the audit trail); its external ids become free.
+pub async fn delete_contact(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, id).await?;
+    records::soft_delete::<contact::Entity, _>(&txn, &caller.actor(), id, if_match, public).await?;
+    store::release_external_ids(&txn, "contact", id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The legal entities a contact acts for (only those the caller may see).
+pub async fn list_contact_legal_entities(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<ContactLegalEntityView>> {
+    let scope = caller.visibility(&db).await?;
+    let c = visible(&db, &scope, id).await?;
+    let links = store::legal_entities_of_contact(&db, &scope, c.id).await?;
+    Ok(links
+        .iter()
+        .map(|(l, e)| ContactLegalEntityView::new(l, e))
+        .collect())
+}
+
+/// Records that a contact acts for a legal entity (of any company the caller may see), in a
+/// role. Linking the same pair twice is a `duplicate`. The link appears on the contact's
+/// timeline, and its event carries the link as the contact's list of legal entities shows it.
+pub async fn link_contact_legal_entity(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: LinkLegalEntity,
+) -> OpResult<ContactLegalEntityView> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let c = visible(&txn, &scope, id).await?;
+    let Some(e) = store::visible_legal_entity(&txn, &scope, req.legal_entity_id).await? else {
+        return Err(Error::field(
+            "legal_entity_id",
+            "not_found",
+            format!("legal_entity_id {} does not exist", req.legal_entity_id),
+        ));
+    };
+    if store::find_link(&txn, c.id, e.id).await?.is_some() {
+        return Err(Error::new(
+            ErrorCode::Duplicate,
+            "the contact is already linked to this legal entity",
+        ));
+    }
+    let link = contact_legal_entity::Model {
+        contact_id: c.id,
+        legal_entity_id: e.id,
+        role: trimmed(req.role),
+        created_at: now(),
+    };
+    store::insert_link(&txn, &link).await?;
+    let view = ContactLegalEntityView::new(&link, &e);
+    let after = present(&view);
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: "contact",
+            entity_id: c.id,
+            action: "legal_entity_linked",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Ends a contact's link to a legal entity; the timeline keeps it.
+pub async fn unlink_contact_legal_entity(
+    db: Db<'_>,
+    caller: &Caller,
+    contact_id: Uuid,
+    legal_entity_id: Uuid,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let c = visible(&txn, &scope, contact_id).await?;
+    let e = store::visible_legal_entity(&txn, &scope, legal_entity_id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let link = store::find_link(&txn, c.id, legal_entity_id)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    store::delete_link(&txn, c.id, legal_entity_id).await?;
+    let before = present(&ContactLegalEntityView::new(&link, &e));
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: "contact",
+            entity_id: c.id,
+            action: "legal_entity_unlinked",
+            before: Some(&before),
+            after: None,
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

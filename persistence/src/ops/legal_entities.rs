@@ -1,14 +1,15 @@
 //! `/legal-entities` (CRM-2): the requisites of a company's counterparties, their bank
 //! accounts, and the contacts acting for them. A legal entity is visible when its company is.
 
-use crate::clients::{self as store, fold};
+use crate::clients::{self as store, LegalEntityFilter, fold, legal_entities_query};
 use crate::entity::{legal_entity, legal_entity_bank_account};
 use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records;
 use crate::visibility::Scope;
 use chrono::{DateTime, Utc};
-use sdelka_domain::clients::CounterpartyKind;
-use sdelka_domain::validation::Violations;
+use sdelka_domain::clients::{CounterpartyKind, check_counterparty_requisites};
+use sdelka_domain::validation::{FieldViolation, Violations};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,11 +17,14 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
-use super::{Error, OpResult};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 use super::organizations::{NewBankAccount, check_bank_account};
 
-use super::clients::{DuplicateWarning, ExternalId, external_ids_of};
+use super::clients::{
+    DuplicateWarning, ExternalId, external_filter, external_ids_json, external_ids_of,
+    external_refs,
+};
 
 /// The legal form of a counterparty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -320,4 +324,350 @@ pub struct LegalEntityContactView {
     #[schema(example = "Главный бухгалтер")]
     pub role: Option<String>,
     pub linked_at: DateTime<Utc>,
+}
+
+fn public_account(b: &legal_entity_bank_account::Model) -> serde_json::Value {
+    present(&LegalEntityBankAccountView::from(b))
+}
+
+/// The legal entities of the companies the caller may see, a page at a time.
+pub async fn list_legal_entities(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: LegalEntityListFilter,
+) -> OpResult<ListPage<LegalEntityView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let scope = caller.visibility(&db).await?;
+    let query = legal_entities_query(
+        &LegalEntityFilter {
+            q: f.q,
+            company_id: f.company_id,
+            inn: f.inn,
+            kind: f
+                .kind
+                .map(|k| CounterpartyKind::from(k).as_str().to_owned()),
+            external_id: external_filter(f.external_id.as_deref())?,
+            updated_since: page.updated_since,
+        },
+        &scope,
+    );
+    let page = fetch_page(&db, query, req, legal_entity::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
+    let accounts = store::bank_accounts(&db, &ids).await?;
+    Ok(ListPage::of(page, |e| LegalEntityView::new(e, &accounts)))
+}
+
+/// Adds a legal entity, with its bank accounts, to a company the caller may see. INN, KPP,
+/// OGRN/OGRNIP and every bank account are checked (REQ-1) and must fit the kind. Another
+/// visible legal entity with the same INN and KPP does not stop the write: the answer carries
+/// a `possible_duplicate` warning.
+pub async fn create_legal_entity(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateLegalEntity,
+) -> OpResult<LegalEntityView> {
+    let id = Uuid::now_v7();
+    let mut v = Violations::new();
+    let requisites = match check_counterparty_requisites(
+        req.kind.into(),
+        &req.inn,
+        req.kpp.as_deref(),
+        req.ogrn.as_deref(),
+    ) {
+        Ok(r) => Some(r),
+        Err(errs) => {
+            for e in errs.into_vec() {
+                v.push(e);
+            }
+            None
+        }
+    };
+    let refs = external_refs(&req.external_ids, &mut v);
+    let mut accounts: Vec<_> = req
+        .bank_accounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| bank_account_model(id, &format!("bank_accounts[{i}]."), b, &mut v))
+        .collect();
+    // As a read lists them.
+    accounts.sort_by_key(|a| a.id);
+    let full_name = req.full_name.trim().to_owned();
+    if full_name.is_empty() {
+        v.push(FieldViolation::new(
+            "full_name",
+            "required",
+            "full_name must not be blank",
+        ));
+    }
+    let (Some(requisites), true) = (requisites, v.is_empty()) else {
+        return Err(v.into());
+    };
+    let at = now();
+    let mut model = legal_entity::Model {
+        id,
+        company_id: req.company_id,
+        kind: CounterpartyKind::from(req.kind).as_str().to_owned(),
+        short_name: trimmed(req.short_name).unwrap_or_else(|| full_name.clone()),
+        full_name,
+        inn: requisites.inn.as_str().to_owned(),
+        kpp: requisites.kpp.map(|k| k.as_str().to_owned()),
+        ogrn: requisites.ogrn.map(|o| o.as_str().to_owned()),
+        legal_address: trimmed(req.legal_address),
+        postal_address: trimmed(req.postal_address),
+        signatory_name: trimmed(req.signatory_name),
+        signatory_basis: trimmed(req.signatory_basis),
+        external_ids: external_ids_json(&refs),
+        search_text: String::new(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    model.search_text = search_text(&model);
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    if store::visible_company(&txn, &scope, req.company_id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::field(
+            "company_id",
+            "not_found",
+            format!("company_id {} does not exist", req.company_id),
+        ));
+    }
+    let warnings = duplicate_warnings(&txn, &scope, &model).await?;
+    // The legal entity's event carries it with the bank accounts it is created with.
+    let model = records::create::<legal_entity::Entity, _>(&txn, &actor, model, |m| {
+        present(&LegalEntityView::new(m, &accounts))
+    })
+    .await?;
+    store::set_external_ids(&txn, "legal_entity", id, &refs).await?;
+    let mut saved = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        saved.push(
+            records::create::<legal_entity_bank_account::Entity, _>(
+                &txn,
+                &actor,
+                a,
+                public_account,
+            )
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    let mut view = LegalEntityView::new(&model, &saved);
+    view.warnings = warnings;
+    Ok(view)
+}
+
+/// One legal entity the caller may see, with its bank accounts.
+pub async fn get_legal_entity(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<LegalEntityView> {
+    let scope = caller.visibility(&db).await?;
+    let e = visible(&db, &scope, id).await?;
+    let accounts = store::bank_accounts(&db, &[e.id]).await?;
+    Ok(LegalEntityView::new(&e, &accounts))
+}
+
+/// Changes a legal entity as one compare-and-set on its version. Requisites are checked again
+/// as a whole, against the kind.
+pub async fn update_legal_entity(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateLegalEntity,
+) -> OpResult<LegalEntityView> {
+    let mut v = Violations::new();
+    let refs = req.external_ids.as_ref().map(|e| external_refs(e, &mut v));
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, id).await?;
+    let accounts = store::bank_accounts(&txn, &[id]).await?;
+    let updated = records::update::<legal_entity::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |e| {
+            let kind = req
+                .kind
+                .or_else(|| LegalEntityKind::parse(&e.kind))
+                .unwrap_or(LegalEntityKind::LegalEntity);
+            let inn = req.inn.clone().unwrap_or_else(|| e.inn.clone());
+            let kpp = req.kpp.clone().unwrap_or_else(|| e.kpp.clone());
+            let ogrn = req.ogrn.clone().unwrap_or_else(|| e.ogrn.clone());
+            let requisites =
+                check_counterparty_requisites(kind.into(), &inn, kpp.as_deref(), ogrn.as_deref())?;
+            e.kind = CounterpartyKind::from(kind).as_str().to_owned();
+            e.inn = requisites.inn.as_str().to_owned();
+            e.kpp = requisites.kpp.map(|k| k.as_str().to_owned());
+            e.ogrn = requisites.ogrn.map(|k| k.as_str().to_owned());
+            if let Some(n) = &req.full_name {
+                e.full_name = n.trim().to_owned();
+            }
+            if let Some(n) = &req.short_name {
+                e.short_name = n.trim().to_owned();
+            }
+            if e.full_name.is_empty() || e.short_name.is_empty() {
+                return Err(Error::field(
+                    if e.full_name.is_empty() {
+                        "full_name"
+                    } else {
+                        "short_name"
+                    },
+                    "required",
+                    "names must not be blank",
+                ));
+            }
+            if let Some(a) = &req.legal_address {
+                e.legal_address = trimmed(a.clone());
+            }
+            if let Some(a) = &req.postal_address {
+                e.postal_address = trimmed(a.clone());
+            }
+            if let Some(a) = &req.signatory_name {
+                e.signatory_name = trimmed(a.clone());
+            }
+            if let Some(a) = &req.signatory_basis {
+                e.signatory_basis = trimmed(a.clone());
+            }
+            if let Some(r) = &refs {
+                e.external_ids = external_ids_json(r);
+            }
+            e.search_text = search_text(e);
+            Ok(())
+        },
+        |m| present(&LegalEntityView::new(m, &accounts)),
+    )
+    .await??;
+    if let Some(r) = &refs {
+        store::set_external_ids(&txn, "legal_entity", id, r).await?;
+    }
+    let warnings = if req.inn.is_some() || req.kpp.is_some() {
+        duplicate_warnings(&txn, &scope, &updated).await?
+    } else {
+        Vec::new()
+    };
+    txn.commit().await?;
+    let mut view = LegalEntityView::new(&updated, &accounts);
+    view.warnings = warnings;
+    Ok(view)
+}
+
+/// Deletes a legal entity (kept for the audit trail); its external ids become free.
+pub async fn delete_legal_entity(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, id).await?;
+    let accounts = store::bank_accounts(&txn, &[id]).await?;
+    records::soft_delete::<legal_entity::Entity, _>(&txn, &caller.actor(), id, if_match, |m| {
+        present(&LegalEntityView::new(m, &accounts))
+    })
+    .await?;
+    store::release_external_ids(&txn, "legal_entity", id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The bank accounts of a legal entity the caller may see.
+pub async fn list_legal_entity_bank_accounts(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<LegalEntityBankAccountView>> {
+    let scope = caller.visibility(&db).await?;
+    let e = visible(&db, &scope, id).await?;
+    let accounts = store::bank_accounts(&db, &[e.id]).await?;
+    Ok(accounts
+        .iter()
+        .map(LegalEntityBankAccountView::from)
+        .collect())
+}
+
+/// Adds a bank account to a legal entity the caller may see; both accounts are checked
+/// against the BIK.
+pub async fn add_legal_entity_bank_account(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: NewBankAccount,
+) -> OpResult<LegalEntityBankAccountView> {
+    let mut v = Violations::new();
+    let model = bank_account_model(id, "", &req, &mut v);
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, id).await?;
+    let Some(model) = model else {
+        return Err(v.into());
+    };
+    let saved = records::create::<legal_entity_bank_account::Entity, _>(
+        &txn,
+        &caller.actor(),
+        model,
+        public_account,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(LegalEntityBankAccountView::from(&saved))
+}
+
+/// Removes a bank account of a legal entity the caller may see.
+pub async fn delete_legal_entity_bank_account(
+    db: Db<'_>,
+    caller: &Caller,
+    legal_entity_id: Uuid,
+    account_id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    visible(&txn, &scope, legal_entity_id).await?;
+    let account = records::find::<legal_entity_bank_account::Entity, _>(&txn, account_id).await?;
+    if account.legal_entity_id != legal_entity_id {
+        return Err(Error::not_found());
+    }
+    records::soft_delete::<legal_entity_bank_account::Entity, _>(
+        &txn,
+        &caller.actor(),
+        account_id,
+        if_match,
+        public_account,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The contacts acting for a legal entity (only those the caller may see).
+pub async fn list_legal_entity_contacts(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<LegalEntityContactView>> {
+    let scope = caller.visibility(&db).await?;
+    let e = visible(&db, &scope, id).await?;
+    let links = store::contacts_of_legal_entity(&db, &scope, e.id).await?;
+    Ok(links
+        .into_iter()
+        .map(|(l, c)| LegalEntityContactView {
+            contact_id: c.id,
+            last_name: c.last_name,
+            first_name: c.first_name,
+            middle_name: c.middle_name,
+            role: l.role,
+            linked_at: l.created_at,
+        })
+        .collect())
 }

@@ -2,10 +2,14 @@
 //! notifications, admins included: they are personal messages, not business records.
 
 use crate::entity::notification;
+use crate::notifications::{self as store, inbox_query};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use super::{Caller, Db, ListPage, ListParams, OpResult};
 
 /// One message in the inbox.
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,4 +60,41 @@ pub struct MarkedRead {
 pub struct NotificationListFilter {
     /// `true`: unread only; `false`: read only.
     pub unread: Option<bool>,
+}
+
+/// The caller's notifications, newest first by default.
+pub async fn list_notifications(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: NotificationListFilter,
+) -> OpResult<ListPage<NotificationView>> {
+    let sorts = [SortKey::<notification::Entity> {
+        name: "created_at",
+        column: notification::Column::CreatedAt,
+        key: |m| CursorValue::Time(m.created_at),
+    }];
+    let req = page.page_request(&sorts, "-created_at")?;
+    let query = inbox_query(caller.user_id, f.unread);
+    let page = fetch_page(&db, query, req, notification::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| NotificationView::from(m)))
+}
+
+/// How many of the caller's notifications are unread.
+pub async fn unread_count(db: Db<'_>, caller: &Caller) -> OpResult<UnreadCount> {
+    let unread = store::unread_count(&db, caller.user_id).await?;
+    Ok(UnreadCount { unread })
+}
+
+/// Marks one of the caller's notifications read (repeating it changes nothing); another
+/// user's is not found.
+pub async fn mark_read(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<NotificationView> {
+    let n = store::mark_read(&db, caller.user_id, id).await?;
+    Ok(NotificationView::from(&n))
+}
+
+/// Marks all of the caller's notifications read.
+pub async fn mark_all_read(db: Db<'_>, caller: &Caller) -> OpResult<MarkedRead> {
+    let marked = store::mark_all_read(&db, caller.user_id).await?;
+    Ok(MarkedRead { marked })
 }
