@@ -5,7 +5,7 @@
 //! awaiting_advance → (the advance payment arrives) → confirmed → `complete` → completed; or
 //! `cancel` (with a reason) before completion. "Confirming obligations = the advance arrived":
 //! no person confirms an order — the payments area calls
-//! `sdelka_persistence::orders::record_payment` in its transaction whenever the money applied
+//! `sdelka_persistence::ops::orders::record_payment` in its transaction whenever the money applied
 //! to the order's invoices changes. Visibility and permissions are those of deals.
 
 use actix_web::http::StatusCode;

@@ -5,7 +5,7 @@
 //! awaiting_advance → (the advance payment arrives) → confirmed → `complete` → completed; or
 //! `cancel` (with a reason) before completion. "Confirming obligations = the advance arrived":
 //! no person confirms an order — the payments area calls
-//! `sdelka_persistence::orders::record_payment` in its transaction whenever the money applied
+//! `sdelka_persistence::ops::orders::record_payment` in its transaction whenever the money applied
 //! to the order's invoices changes. Visibility and permissions are those of deals.
 
 use crate::entity::{order, order_transition, product_row, quote};
@@ -632,7 +632,7 @@ pub async fn act_on_order(
     if_match: Option<i32>,
     req: OrderActionRequest,
 ) -> OpResult<OrderDetail> {
-    let Some(kind) = OrderActionKind::parse(&action) else {
+    let Some(kind) = OrderActionKind::parse(action) else {
         return Err(Error::new(
             ErrorCode::NotFound,
             format!(
@@ -731,4 +731,93 @@ pub async fn order_transitions(
             occurred_at: t.occurred_at,
         })
         .collect())
+}
+
+/// **The payments hook (DOC-2, DOC-4)**, as an operation step in the payments transaction:
+/// records the new total paid against the order and confirms (or withdraws the confirmation
+/// of) its obligations, like [`crate::orders::record_payment`], journalling the order once
+/// with its representation. An unknown order is left alone; a concurrent change of the order
+/// is a 409.
+pub async fn record_payment<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    order_id: Uuid,
+    paid_total_kopecks: i64,
+) -> OpResult<()> {
+    use crate::notifications::{EntityRef, notify_and_email};
+    use sdelka_domain::order::{PaymentEffect, on_payment};
+    let Some(current) = order::Entity::find_by_id(order_id).one(txn).await? else {
+        return Ok(());
+    };
+    // An unknown status cannot come from this code; treating it as a draft only records money.
+    let status = OrderStatus::parse(&current.status).unwrap_or(OrderStatus::Draft);
+    let effect = on_payment(status, current.advance_minor, paid_total_kopecks);
+    let mut next = current.clone();
+    next.paid_minor = paid_total_kopecks;
+    let (action, comment) = match effect {
+        PaymentEffect::Confirm => {
+            next.status = OrderStatus::Confirmed.as_str().to_owned();
+            next.confirmed_at = Some(now());
+            ("advance-received", Some("the advance payment arrived"))
+        }
+        PaymentEffect::Withdraw => {
+            next.status = OrderStatus::AwaitingAdvance.as_str().to_owned();
+            next.confirmed_at = None;
+            (
+                "advance-withdrawn",
+                Some("a payment was un-applied; the advance is no longer covered"),
+            )
+        }
+        PaymentEffect::Record => ("payment-recorded", None),
+    };
+    if next == current {
+        return Ok(());
+    }
+    let rows = rows_of(txn, ORDER_ROWS, order_id).await?;
+    let saved = record_transition(txn, actor, action, &current, next, &rows, comment)
+        .await
+        .map_err(|e| {
+            if e.code == ErrorCode::Conflict {
+                Error::new(
+                    ErrorCode::Conflict,
+                    "the order was changed by another request at the same time; retry",
+                )
+            } else {
+                e
+            }
+        })?;
+    let paid = Money::from_minor(saved.paid_minor);
+    let advance = Money::from_minor(saved.advance_minor);
+    let (kind, title, body) = match effect {
+        PaymentEffect::Confirm => (
+            "order_confirmed",
+            format!("Заказ «{}»: аванс получен", saved.title),
+            format!(
+                "По заказу «{}» оплачено {paid} из аванса {advance}: обязательства подтверждены, заказ можно исполнять.",
+                saved.title
+            ),
+        ),
+        PaymentEffect::Withdraw => (
+            "order_advance_withdrawn",
+            format!("Заказ «{}»: аванс больше не покрыт", saved.title),
+            format!(
+                "По заказу «{}» платёж отменён: оплачено {paid} из аванса {advance}. Заказ снова ожидает аванс.",
+                saved.title
+            ),
+        ),
+        PaymentEffect::Record => return Ok(()),
+    };
+    notify_and_email(
+        txn,
+        saved.responsible_id,
+        kind,
+        &title,
+        &body,
+        Some(EntityRef {
+            entity_type: "order",
+            entity_id: saved.id,
+        }),
+    )
+    .await?;
+    Ok(())
 }

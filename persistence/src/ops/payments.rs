@@ -643,14 +643,7 @@ pub async fn tell_the_order<C: ConnectionTrait>(
         .iter()
         .map(|i| i.paid_minor)
         .sum();
-    match crate::orders::record_payment(txn, order_id, paid, actor).await {
-        Ok(_) | Err(StoreError::NotFound) => Ok(()),
-        Err(StoreError::StaleVersion { .. }) => Err(Error::new(
-            ErrorCode::Conflict,
-            "the order was changed by another request at the same time; retry",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    super::orders::record_payment(txn, actor, order_id, paid).await
 }
 
 /// WF-PAY-1 and its kin: the enabled rules triggered by a deal's payment percent change.
