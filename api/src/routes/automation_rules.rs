@@ -4,23 +4,18 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use sdelka_domain::automation::RuleBody;
-use sdelka_persistence::entity::automation_rule;
-use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::fetch_page;
-use sdelka_persistence::records;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
+use sdelka_persistence::ops::automation_rules::{
+    self as ops, AutomationRuleFilter, AutomationRuleView, CreateAutomationRule,
+    UpdateAutomationRule,
+};
 use uuid::Uuid;
 
 use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
-#[allow(unused_imports)]
-use sdelka_persistence::ops::automation_rules::*;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_rules)
@@ -39,32 +34,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/automation-rules")]
 pub async fn list_rules(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
     page: web::Query<ListParams>,
     filter: web::Query<AutomationRuleFilter>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = sorts();
-    let req = page.page_request(&sorts, "created_at")?;
-    let mut q =
-        automation_rule::Entity::find().filter(automation_rule::Column::DeletedAt.is_null());
-    if let Some(e) = filter.enabled {
-        q = q.filter(automation_rule::Column::Enabled.eq(e));
-    }
-    if let Some(t) = &filter.trigger_type {
-        q = q.filter(automation_rule::Column::TriggerType.eq(t.clone()));
-    }
-    if let Some(t) = page.updated_since {
-        q = q.filter(automation_rule::Column::UpdatedAt.gte(t));
-    }
-    let page = fetch_page(
-        &state.store.conn,
-        q,
-        req,
-        automation_rule::Column::Id,
-        |m| m.id,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |r| AutomationRuleView::from(r))))
+    let page = ops::list_rules(state.db(), &admin, &page, filter.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Creates an automation rule (admin). Trigger, conditions and actions are checked against the
@@ -83,37 +58,11 @@ pub async fn create_rule(
     admin: Admin,
     body: JsonBody<CreateAutomationRule>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let parsed = RuleBody::parse(&req.trigger, &req.conditions, &req.actions)
-        .map_err(ApiError::validation)?;
-    let at = now();
-    let model = automation_rule::Model {
-        id: Uuid::now_v7(),
-        name: req.name.trim().to_owned(),
-        trigger_type: parsed.trigger.kind().to_owned(),
-        trigger: req.trigger.to_string(),
-        conditions: req.conditions.to_string(),
-        actions: req.actions.to_string(),
-        pipeline_ids: pipelines_text(&req.pipeline_ids),
-        enabled: req.enabled.unwrap_or(true),
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    let txn = state.store.begin().await?;
-    let saved = records::create::<automation_rule::Entity, _>(
-        &txn,
-        &admin.actor(),
-        model,
-        records::snapshot,
-    )
-    .await?;
-    txn.commit().await?;
+    let r = ops::create_rule(state.db(), &admin, body.0).await?;
     Ok(created(
-        format!("/api/v1/automation-rules/{}", saved.id),
-        saved.version,
-        &AutomationRuleView::from(&saved),
+        format!("/api/v1/automation-rules/{}", r.id),
+        r.version,
+        &r,
     ))
 }
 
@@ -126,15 +75,11 @@ pub async fn create_rule(
 #[get("/automation-rules/{id}")]
 pub async fn get_rule(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let r = records::find::<automation_rule::Entity, _>(&state.store.conn, id.into_inner()).await?;
-    Ok(versioned(
-        StatusCode::OK,
-        r.version,
-        &AutomationRuleView::from(&r),
-    ))
+    let r = ops::get_rule(state.db(), &admin, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, r.version, &r))
 }
 
 /// Changes an automation rule (admin), e.g. `{"enabled": false}` to switch it off.
@@ -152,54 +97,8 @@ pub async fn update_rule(
     if_match: IfMatch,
     body: JsonBody<UpdateAutomationRule>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let req = body.0;
-    let txn = state.store.begin().await?;
-    let current = records::find::<automation_rule::Entity, _>(&txn, id).await?;
-    let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
-    let trigger = req
-        .trigger
-        .clone()
-        .unwrap_or_else(|| json(&current.trigger));
-    let conditions = req
-        .conditions
-        .clone()
-        .unwrap_or_else(|| json(&current.conditions));
-    let actions = req
-        .actions
-        .clone()
-        .unwrap_or_else(|| json(&current.actions));
-    let parsed = RuleBody::parse(&trigger, &conditions, &actions).map_err(ApiError::validation)?;
-    let saved = records::update::<automation_rule::Entity, _, _, ApiError>(
-        &txn,
-        &admin.actor(),
-        id,
-        if_match.0,
-        |r| {
-            if let Some(n) = &req.name {
-                r.name = n.trim().to_owned();
-            }
-            r.trigger_type = parsed.trigger.kind().to_owned();
-            r.trigger = trigger.to_string();
-            r.conditions = conditions.to_string();
-            r.actions = actions.to_string();
-            if let Some(p) = &req.pipeline_ids {
-                r.pipeline_ids = pipelines_text(p);
-            }
-            if let Some(e) = req.enabled {
-                r.enabled = e;
-            }
-            Ok(())
-        },
-        records::snapshot,
-    )
-    .await??;
-    txn.commit().await?;
-    Ok(versioned(
-        StatusCode::OK,
-        saved.version,
-        &AutomationRuleView::from(&saved),
-    ))
+    let r = ops::update_rule(state.db(), &admin, id.into_inner(), if_match.0, body.0).await?;
+    Ok(versioned(StatusCode::OK, r.version, &r))
 }
 
 /// Deletes an automation rule (admin; kept for the audit trail).
@@ -215,15 +114,6 @@ pub async fn delete_rule(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let txn = state.store.begin().await?;
-    records::soft_delete::<automation_rule::Entity, _>(
-        &txn,
-        &admin.actor(),
-        id.into_inner(),
-        if_match.0,
-        records::snapshot,
-    )
-    .await?;
-    txn.commit().await?;
+    ops::delete_rule(state.db(), &admin, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

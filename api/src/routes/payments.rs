@@ -18,24 +18,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use sdelka_domain::role::Role;
-use sdelka_persistence::entity::{legal_entity, payment};
-use sdelka_persistence::journal::now;
-use sdelka_persistence::pagination::fetch_page;
-use sdelka_persistence::records::{self};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sdelka_persistence::ops::payments::{
+    self as ops, ApplicationPath, NewApplication, PaymentListFilter, PaymentView, RegisterPayment,
+};
 use uuid::Uuid;
 
 use crate::auth::{Authorized, Policy};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
-use crate::routes::{created, ensure_exists, versioned};
+use crate::routes::{created, versioned};
 use crate::state::AppState;
-use sdelka_persistence::ops::deals::clean;
-#[allow(unused_imports)]
-use sdelka_persistence::ops::payments::*;
-use sdelka_persistence::ops::products::{currency, today};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_payments)
@@ -44,9 +37,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(apply_payment)
         .service(unapply_payment);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Handlers
 
 /// Lists payments.
 #[utoipa::path(
@@ -57,49 +47,12 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/payments")]
 pub async fn list_payments(
     state: web::Data<AppState>,
-    _caller: MoneyStaff,
+    caller: MoneyStaff,
     page: web::Query<ListParams>,
     filter: web::Query<PaymentListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let sorts = sorts();
-    let req = page.page_request(&sorts, "created_at")?;
-    let f = filter.into_inner();
-    let db = &state.store.conn;
-    let mut q = payment::Entity::find().filter(payment::Column::DeletedAt.is_null());
-    if let Some(v) = f.organization_id {
-        q = q.filter(payment::Column::OrganizationId.eq(v));
-    }
-    if let Some(v) = f.payer_legal_entity_id {
-        q = q.filter(payment::Column::PayerLegalEntityId.eq(v));
-    }
-    if let Some(v) = f.date_from {
-        q = q.filter(payment::Column::PaymentDate.gte(v));
-    }
-    if let Some(v) = f.date_to {
-        q = q.filter(payment::Column::PaymentDate.lte(v));
-    }
-    match f.unapplied {
-        Some(true) => {
-            q = q.filter(
-                Expr::col(payment::Column::AppliedMinor)
-                    .lt(Expr::col(payment::Column::AmountMinor)),
-            )
-        }
-        Some(false) => {
-            q = q.filter(
-                Expr::col(payment::Column::AppliedMinor)
-                    .eq(Expr::col(payment::Column::AmountMinor)),
-            )
-        }
-        None => {}
-    }
-    if let Some(t) = page.updated_since {
-        q = q.filter(payment::Column::UpdatedAt.gte(t));
-    }
-    let page = fetch_page(db, q, req, payment::Column::Id, |m| m.id).await?;
-    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
-    let apps = applications_of(db, &ids).await?;
-    Ok(HttpResponse::Ok().json(ListPage::of(page, |p| PaymentView::new(p, &apps))))
+    let page = ops::list_payments(state.db(), &caller, &page, filter.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Registers incoming money, optionally applying it to invoices at once. Whatever is not
@@ -119,62 +72,8 @@ pub async fn register_payment(
     caller: MoneyStaff,
     body: JsonBody<RegisterPayment>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.0;
-    let amount = amount_minor("amount", &req.amount)?;
-    let currency = currency("currency", req.currency.as_deref())
-        .map_err(|v| ApiError::validation(v.into()))?;
-    if req.payer_legal_entity_id.is_none() && clean(&req.payer_name).is_none() {
-        return Err(ApiError::field(
-            "payer_name",
-            "required",
-            "name the payer: payer_legal_entity_id or payer_name",
-        ));
-    }
-    let txn = state.store.begin().await?;
-    if let Some(o) = req.organization_id {
-        ensure_exists::<sdelka_persistence::entity::organization::Entity, _>(
-            &txn,
-            "organization_id",
-            o,
-        )
-        .await?;
-    }
-    if let Some(l) = req.payer_legal_entity_id {
-        ensure_exists::<legal_entity::Entity, _>(&txn, "payer_legal_entity_id", l).await?;
-    }
-    let at = now();
-    let model = payment::Model {
-        id: Uuid::now_v7(),
-        organization_id: req.organization_id,
-        payment_date: req.date.unwrap_or_else(today),
-        amount_minor: amount,
-        applied_minor: 0,
-        currency,
-        payer_legal_entity_id: req.payer_legal_entity_id,
-        payer_name: clean(&req.payer_name),
-        payer_inn: clean(&req.payer_inn),
-        payment_order_number: clean(&req.payment_order_number),
-        purpose: clean(&req.purpose),
-        created_by: caller.user_id,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        deleted_at: None,
-    };
-    let saved =
-        records::create::<payment::Entity, _>(&txn, &caller.actor(), model, records::snapshot)
-            .await?;
-    for a in &req.applications {
-        apply(&txn, &caller, saved.id, a).await?;
-    }
-    let saved = records::find::<payment::Entity, _>(&txn, saved.id).await?;
-    let apps = applications_of(&txn, &[saved.id]).await?;
-    txn.commit().await?;
-    Ok(created(
-        format!("/api/v1/payments/{}", saved.id),
-        saved.version,
-        &PaymentView::new(&saved, &apps),
-    ))
+    let p = ops::register_payment(state.db(), &caller, body.0).await?;
+    Ok(created(format!("/api/v1/payments/{}", p.id), p.version, &p))
 }
 
 /// Reads one payment with its applications (un-applied ones included, marked).
@@ -186,17 +85,11 @@ pub async fn register_payment(
 #[get("/payments/{id}")]
 pub async fn get_payment(
     state: web::Data<AppState>,
-    _caller: MoneyStaff,
+    caller: MoneyStaff,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let db = &state.store.conn;
-    let p = records::find::<payment::Entity, _>(db, id.into_inner()).await?;
-    let apps = applications_of(db, &[p.id]).await?;
-    Ok(versioned(
-        StatusCode::OK,
-        p.version,
-        &PaymentView::new(&p, &apps),
-    ))
+    let p = ops::get_payment(state.db(), &caller, id.into_inner()).await?;
+    Ok(versioned(StatusCode::OK, p.version, &p))
 }
 
 /// Applies (part of) a payment to an invoice: the invoice becomes partially paid or paid and
@@ -220,18 +113,8 @@ pub async fn apply_payment(
     id: web::Path<Uuid>,
     body: JsonBody<NewApplication>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let txn = state.store.begin().await?;
-    records::find::<payment::Entity, _>(&txn, id).await?;
-    apply(&txn, &caller, id, &body.0).await?;
-    let saved = records::find::<payment::Entity, _>(&txn, id).await?;
-    let apps = applications_of(&txn, &[id]).await?;
-    txn.commit().await?;
-    Ok(created(
-        format!("/api/v1/payments/{id}"),
-        saved.version,
-        &PaymentView::new(&saved, &apps),
-    ))
+    let p = ops::apply_payment(state.db(), &caller, id.into_inner(), body.0).await?;
+    Ok(created(format!("/api/v1/payments/{}", p.id), p.version, &p))
 }
 
 /// Takes an application back (audited): the money returns to the payment's unapplied amount,
@@ -248,16 +131,8 @@ pub async fn unapply_payment(
     path: web::Path<ApplicationPath>,
 ) -> ApiResult<HttpResponse> {
     let ApplicationPath { id, application_id } = path.into_inner();
-    let txn = state.store.begin().await?;
-    unapply(&txn, &caller, id, application_id).await?;
-    let saved = records::find::<payment::Entity, _>(&txn, id).await?;
-    let apps = applications_of(&txn, &[id]).await?;
-    txn.commit().await?;
-    Ok(versioned(
-        StatusCode::OK,
-        saved.version,
-        &PaymentView::new(&saved, &apps),
-    ))
+    let p = ops::unapply_payment(state.db(), &caller, id, application_id).await?;
+    Ok(versioned(StatusCode::OK, p.version, &p))
 }
 
 /// Who registers and applies money: accountants, sales staff for their own deals, admins.

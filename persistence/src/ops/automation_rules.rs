@@ -3,8 +3,12 @@
 //! The deal payment watcher (WF-PAY-1) is seeded enabled with a fixed id.
 
 use crate::entity::automation_rule;
-use crate::pagination::{CursorValue, SortKey};
+use crate::journal::now;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records;
 use chrono::{DateTime, Utc};
+use sdelka_domain::automation::RuleBody;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 /// An automation rule.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,4 +127,136 @@ pub fn sorts() -> [SortKey<automation_rule::Entity>; 2] {
 pub fn pipelines_text(ids: &Option<Vec<Uuid>>) -> Option<String> {
     ids.as_ref()
         .map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
+}
+
+fn public(r: &automation_rule::Model) -> Value {
+    present(&AutomationRuleView::from(r))
+}
+
+/// The automation rules, a page at a time.
+pub async fn list_rules(
+    db: Db<'_>,
+    _caller: &Caller,
+    page: &ListParams,
+    filter: AutomationRuleFilter,
+) -> OpResult<ListPage<AutomationRuleView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let mut q =
+        automation_rule::Entity::find().filter(automation_rule::Column::DeletedAt.is_null());
+    if let Some(e) = filter.enabled {
+        q = q.filter(automation_rule::Column::Enabled.eq(e));
+    }
+    if let Some(t) = filter.trigger_type {
+        q = q.filter(automation_rule::Column::TriggerType.eq(t));
+    }
+    if let Some(t) = page.updated_since {
+        q = q.filter(automation_rule::Column::UpdatedAt.gte(t));
+    }
+    let page = fetch_page(&db, q, req, automation_rule::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |r| AutomationRuleView::from(r)))
+}
+
+/// Creates an automation rule; trigger, conditions and actions are checked against the known
+/// types, each problem naming its field.
+pub async fn create_rule(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateAutomationRule,
+) -> OpResult<AutomationRuleView> {
+    let parsed =
+        RuleBody::parse(&req.trigger, &req.conditions, &req.actions).map_err(Error::validation)?;
+    let at = now();
+    let model = automation_rule::Model {
+        id: Uuid::now_v7(),
+        name: req.name.trim().to_owned(),
+        trigger_type: parsed.trigger.kind().to_owned(),
+        trigger: req.trigger.to_string(),
+        conditions: req.conditions.to_string(),
+        actions: req.actions.to_string(),
+        pipeline_ids: pipelines_text(&req.pipeline_ids),
+        enabled: req.enabled.unwrap_or(true),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let txn = db.begin().await?;
+    let saved =
+        records::create::<automation_rule::Entity, _>(&txn, &caller.actor(), model, public).await?;
+    txn.commit().await?;
+    Ok(AutomationRuleView::from(&saved))
+}
+
+/// One automation rule.
+pub async fn get_rule(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<AutomationRuleView> {
+    let r = records::find::<automation_rule::Entity, _>(&db, id).await?;
+    Ok(AutomationRuleView::from(&r))
+}
+
+/// Changes an automation rule as one compare-and-set; the resulting trigger, conditions and
+/// actions are checked as a whole.
+pub async fn update_rule(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateAutomationRule,
+) -> OpResult<AutomationRuleView> {
+    let txn = db.begin().await?;
+    let current = records::find::<automation_rule::Entity, _>(&txn, id).await?;
+    let json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    let trigger = req
+        .trigger
+        .clone()
+        .unwrap_or_else(|| json(&current.trigger));
+    let conditions = req
+        .conditions
+        .clone()
+        .unwrap_or_else(|| json(&current.conditions));
+    let actions = req
+        .actions
+        .clone()
+        .unwrap_or_else(|| json(&current.actions));
+    let parsed = RuleBody::parse(&trigger, &conditions, &actions).map_err(Error::validation)?;
+    let saved = records::update::<automation_rule::Entity, _, _, Error>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        |r| {
+            if let Some(n) = &req.name {
+                r.name = n.trim().to_owned();
+            }
+            r.trigger_type = parsed.trigger.kind().to_owned();
+            r.trigger = trigger.to_string();
+            r.conditions = conditions.to_string();
+            r.actions = actions.to_string();
+            if let Some(p) = &req.pipeline_ids {
+                r.pipeline_ids = pipelines_text(p);
+            }
+            if let Some(e) = req.enabled {
+                r.enabled = e;
+            }
+            Ok(())
+        },
+        public,
+    )
+    .await??;
+    txn.commit().await?;
+    Ok(AutomationRuleView::from(&saved))
+}
+
+/// Deletes an automation rule (kept for the audit trail).
+pub async fn delete_rule(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+) -> OpResult<()> {
+    let txn = db.begin().await?;
+    records::soft_delete::<automation_rule::Entity, _>(&txn, &caller.actor(), id, if_match, public)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }

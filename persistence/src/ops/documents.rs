@@ -220,3 +220,42 @@ pub struct TransitionView {
     pub comment: Option<String>,
     pub occurred_at: DateTime<Utc>,
 }
+
+/// A document row's public representation: the item its document answers among its rows.
+pub fn row_public(r: &product_row::Model) -> serde_json::Value {
+    super::present(&DocumentRowView::from(r))
+}
+
+/// Copies rows as they are priced (amounts, VAT rate and all) onto another document, each
+/// journalled as the row its document answers.
+pub async fn copy_rows<C: ConnectionTrait>(
+    db: &C,
+    actor: &crate::Actor,
+    rows: &[product_row::Model],
+    document_type: &str,
+    document_id: Uuid,
+) -> OpResult<Vec<product_row::Model>> {
+    let at = crate::journal::now();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let copy = crate::sales::row_copy(r, document_type, document_id, at);
+        out.push(
+            crate::records::create::<product_row::Entity, _>(db, actor, copy, row_public).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Removes the live rows of a document (soft delete, journalled as rows).
+pub async fn remove_rows<C: ConnectionTrait>(
+    db: &C,
+    actor: &crate::Actor,
+    document_type: &str,
+    document_id: Uuid,
+) -> OpResult<()> {
+    for r in crate::sales::rows_of(db, document_type, document_id).await? {
+        crate::records::soft_delete::<product_row::Entity, _>(db, actor, r.id, None, row_public)
+            .await?;
+    }
+    Ok(())
+}

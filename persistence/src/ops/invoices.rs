@@ -8,31 +8,41 @@
 //! Visibility follows the responsible user like deals (responsible / department / admin);
 //! accountants see every invoice, as they register the money for all of them.
 
-use crate::entity::{invoice, invoice_transition, product_row};
+use crate::entity::{
+    bank_account, deal, invoice, invoice_transition, legal_entity, order, organization, product_row,
+};
 use crate::journal::{self, Change, now};
-use crate::pagination::{CursorValue, SortKey};
-use crate::records::{self, snapshot};
-use crate::sales::{row_copy, rows_of};
+use crate::numbering::{NumberingRefusal, take_number};
+use crate::orders::ORDER_ROWS;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records::{self, lock_row};
+use crate::sales::{DEAL_ROWS, note_invoice_number, row_copy, rows_of};
 use crate::visibility::Scope;
 use crate::{Actor, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::amount_in_words::rubles_in_words;
-use sdelka_domain::customer_invoice::{InvoiceAction, InvoiceRefusal, InvoiceStatus};
+use sdelka_domain::customer_invoice::{
+    InvoiceAction, InvoiceRefusal, InvoiceState, InvoiceStatus, decide,
+};
 use sdelka_domain::money::Money;
 use sdelka_domain::role::Role;
 use sdelka_domain::validation::{FieldViolation, Violations};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    Set,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
+use super::deals::clean;
 use super::dto::double_option;
-use super::{Error, ErrorCode, OpResult};
+use super::products::today;
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
 
 use super::deals::{NewProductRow, priced_row};
-use super::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
+use super::documents::{DocumentRowView, VatSubtotalView, row_public, vat_by_rate};
 
 /// The document type of invoice rows in `product_rows` and of invoice numbering templates.
 pub const INVOICE: &str = "invoice";
@@ -409,9 +419,7 @@ pub async fn write_lines<C: ConnectionTrait>(
 ) -> OpResult<Vec<product_row::Model>> {
     let mut saved = Vec::with_capacity(lines.len());
     for l in lines {
-        saved.push(
-            records::create::<product_row::Entity, _>(db, actor, l, records::snapshot).await?,
-        );
+        saved.push(records::create::<product_row::Entity, _>(db, actor, l, row_public).await?);
     }
     Ok(saved)
 }
@@ -432,17 +440,19 @@ pub enum PrintFormat {
     Pdf,
 }
 
-/// The invoice's audit record of its current snapshot (for callers outside this module that
-/// change an invoice, e.g. payments).
+/// The invoice's journal entry for a change written by hand (for callers outside this module
+/// that change an invoice, e.g. payments): the invoice before and after as its `GET` answers
+/// it, with its `lines`.
 pub async fn journal_change<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     before: &invoice::Model,
     after: &invoice::Model,
+    lines: &[product_row::Model],
     action: &str,
 ) -> OpResult<()> {
-    let b = snapshot(before);
-    let a = snapshot(after);
+    let b = present(&InvoiceView::new(before, lines));
+    let a = present(&InvoiceView::new(after, lines));
     journal::record(
         db,
         actor,
@@ -457,4 +467,461 @@ pub async fn journal_change<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// The invoices the caller may see (accountants and admins: all), a page at a time.
+pub async fn list_invoices(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: InvoiceListFilter,
+) -> OpResult<ListPage<InvoiceView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let mut q: Select<invoice::Entity> =
+        invoice::Entity::find().filter(invoice::Column::DeletedAt.is_null());
+    if let Some(s) = &f.status {
+        if InvoiceStatus::parse(s).is_none() {
+            return Err(Error::field(
+                "status",
+                "invalid_choice",
+                "status must be draft, issued, partially_paid, paid or cancelled",
+            ));
+        }
+        q = q.filter(invoice::Column::Status.eq(s.clone()));
+    }
+    if let Some(v) = f.organization_id {
+        q = q.filter(invoice::Column::OrganizationId.eq(v));
+    }
+    if let Some(v) = f.deal_id {
+        q = q.filter(invoice::Column::DealId.eq(v));
+    }
+    if let Some(v) = f.buyer_legal_entity_id {
+        q = q.filter(invoice::Column::BuyerLegalEntityId.eq(v));
+    }
+    if let Some(v) = f.responsible_id {
+        q = q.filter(invoice::Column::ResponsibleId.eq(v));
+    }
+    if let Some(v) = &f.number {
+        q = q.filter(invoice::Column::Number.eq(v.clone()));
+    }
+    if let Some(t) = page.updated_since {
+        q = q.filter(invoice::Column::UpdatedAt.gte(t));
+    }
+    if !sees_all_invoices(caller) {
+        let scope = caller.visibility(&db).await?;
+        q = scope.apply(q, invoice::Column::ResponsibleId);
+    }
+    let page = fetch_page(&db, q, req, invoice::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|i| i.id).collect();
+    let rows = if ids.is_empty() {
+        Vec::new()
+    } else {
+        product_row::Entity::find()
+            .filter(product_row::Column::DocumentType.eq(INVOICE))
+            .filter(product_row::Column::DocumentId.is_in(ids))
+            .filter(product_row::Column::DeletedAt.is_null())
+            .order_by_asc(product_row::Column::Id)
+            .all(&db)
+            .await?
+    };
+    Ok(ListPage::of(page, |i| {
+        let lines: Vec<product_row::Model> = rows
+            .iter()
+            .filter(|r| r.document_id == i.id)
+            .cloned()
+            .collect();
+        InvoiceView::new(i, &lines)
+    }))
+}
+
+/// Creates a draft invoice (no number yet). With a deal (or an order) and no lines, the lines
+/// are copied from its rows; the buyer defaults to the order's or deal's legal entity and the
+/// responsible user to the deal's.
+pub async fn create_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    req: CreateInvoice,
+) -> OpResult<InvoiceView> {
+    let id = Uuid::now_v7();
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
+    let bank_account_id =
+        check_bank_account(&txn, req.organization_id, req.bank_account_id).await?;
+    // DOC-2 → DOC-3: an invoice for an order bills that order's deal, buyer and lines.
+    let order = match req.order_id {
+        Some(o) => match records::find::<order::Entity, _>(&txn, o).await {
+            Ok(o) if scope.allows(Some(o.responsible_id)) => {
+                if o.status == sdelka_domain::order::OrderStatus::Cancelled.as_str() {
+                    return Err(Error::field(
+                        "order_id",
+                        "cancelled",
+                        format!("order {} is cancelled and cannot be invoiced", o.id),
+                    ));
+                }
+                if req.deal_id.is_some_and(|d| d != o.deal_id) {
+                    return Err(Error::field(
+                        "deal_id",
+                        "mismatch",
+                        format!("order {} belongs to deal {}", o.id, o.deal_id),
+                    ));
+                }
+                Some(o)
+            }
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(Error::field(
+                    "order_id",
+                    "not_found",
+                    format!("order_id {o} does not exist or is not visible to you"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let deal = match req.deal_id.or(order.as_ref().map(|o| o.deal_id)) {
+        Some(d) => match records::find::<deal::Entity, _>(&txn, d).await {
+            Ok(d) if scope.allows(Some(d.responsible_id)) => Some(d),
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(Error::field(
+                    "deal_id",
+                    "not_found",
+                    format!("deal_id {d} does not exist or is not visible to you"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let buyer = req
+        .buyer_legal_entity_id
+        .or(order.as_ref().and_then(|o| o.legal_entity_id))
+        .or(deal.as_ref().and_then(|d| d.legal_entity_id))
+        .ok_or_else(|| {
+            Error::field(
+                "buyer_legal_entity_id",
+                "required",
+                "name the buyer (or a deal with a legal entity)",
+            )
+        })?;
+    ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?;
+    let currency = deal
+        .as_ref()
+        .map(|d| d.currency.clone())
+        .unwrap_or_else(|| "RUB".to_owned());
+    let lines = match (&req.lines, &order, &deal) {
+        (Some(l), _, _) => priced_lines(&txn, id, &currency, l).await?,
+        (None, Some(o), _) => copied_lines(id, &rows_of(&txn, ORDER_ROWS, o.id).await?),
+        (None, None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
+        (None, None, None) => Vec::new(),
+    };
+    let (net, vat, total) = totals(&lines)?;
+    let at = now();
+    let model = invoice::Model {
+        id,
+        organization_id: req.organization_id,
+        bank_account_id,
+        buyer_legal_entity_id: buyer,
+        deal_id: deal.as_ref().map(|d| d.id),
+        order_id: order.as_ref().map(|o| o.id),
+        responsible_id: deal
+            .as_ref()
+            .map(|d| d.responsible_id)
+            .unwrap_or(caller.user_id),
+        status: InvoiceStatus::Draft.as_str().to_owned(),
+        number: None,
+        numbering_template_id: None,
+        numbering_period: None,
+        numbering_counter: None,
+        invoice_date: req.date.unwrap_or_else(today),
+        due_date: req.due_date,
+        currency,
+        net_minor: net,
+        vat_minor: vat,
+        total_minor: total,
+        paid_minor: 0,
+        comment: clean(&req.comment),
+        issued_at: None,
+        cancelled_at: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let saved = records::create::<invoice::Entity, _>(&txn, &actor, model, |m| {
+        present(&InvoiceView::new(m, &lines))
+    })
+    .await?;
+    let lines = write_lines(&txn, &actor, lines).await?;
+    record_transition(
+        &txn,
+        &actor,
+        id,
+        None,
+        InvoiceStatus::Draft,
+        InvoiceAction::Edit,
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(InvoiceView::new(&saved, &lines))
+}
+
+/// One invoice the caller may see.
+pub async fn get_invoice(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<InvoiceView> {
+    let scope = caller.visibility(&db).await?;
+    let i = visible_invoice(&db, caller, &scope, id).await?;
+    let lines = lines_of(&db, i.id).await?;
+    Ok(InvoiceView::new(&i, &lines))
+}
+
+/// Changes a draft (buyer, dates, bank account, comment; `lines` replace all lines).
+pub async fn update_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateInvoice,
+) -> OpResult<InvoiceView> {
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_invoice(&txn, caller, &scope, id).await?;
+    let state_now = InvoiceState {
+        status: status_of(&current)?,
+        total_minor: current.total_minor,
+        paid_minor: current.paid_minor,
+    };
+    decide(state_now, InvoiceAction::Edit, 0).map_err(refusal)?;
+    if let Some(b) = req.buyer_legal_entity_id {
+        ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", b).await?;
+    }
+    let bank_account_id = match req.bank_account_id {
+        Some(b) => check_bank_account(&txn, current.organization_id, Some(b)).await?,
+        None => current.bank_account_id,
+    };
+    let new_lines = match &req.lines {
+        Some(l) => {
+            let priced = priced_lines(&txn, id, &current.currency, l).await?;
+            for old in lines_of(&txn, id).await? {
+                records::soft_delete::<product_row::Entity, _>(
+                    &txn, &actor, old.id, None, row_public,
+                )
+                .await?;
+            }
+            Some(write_lines(&txn, &actor, priced).await?)
+        }
+        None => None,
+    };
+    let new_totals = new_lines.as_deref().map(totals).transpose()?;
+    let lines = match new_lines {
+        Some(l) => l,
+        None => lines_of(&txn, id).await?,
+    };
+    let saved = records::update::<invoice::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        id,
+        if_match.or(Some(current.version)),
+        |i| {
+            if let Some(b) = req.buyer_legal_entity_id {
+                i.buyer_legal_entity_id = b;
+            }
+            i.bank_account_id = bank_account_id;
+            if let Some(d) = req.date {
+                i.invoice_date = d;
+            }
+            if let Some(d) = req.due_date {
+                i.due_date = d;
+            }
+            if let Some(c) = &req.comment {
+                i.comment = clean(c);
+            }
+            if let Some((net, vat, total)) = new_totals {
+                i.net_minor = net;
+                i.vat_minor = vat;
+                i.total_minor = total;
+                // Lines replaced: the version changes even if the sums happen not to.
+                i.updated_at = now();
+            }
+            Ok(())
+        },
+        |m| present(&InvoiceView::new(m, &lines)),
+    )
+    .await
+    .map_err(|e| race(e, if_match.is_some()))??;
+    txn.commit().await?;
+    Ok(InvoiceView::new(&saved, &lines))
+}
+
+/// Issues a draft: takes the next number of the organisation's `invoice` numbering template
+/// for the invoice's date.
+pub async fn issue_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: InvoiceActionRequest,
+) -> OpResult<InvoiceView> {
+    act(
+        db,
+        caller,
+        id,
+        if_match,
+        clean(&req.comment),
+        InvoiceAction::Issue,
+    )
+    .await
+}
+
+/// Cancels a draft or an issued invoice without payments; an issued invoice keeps its number
+/// as a recorded void.
+pub async fn cancel_invoice(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: InvoiceActionRequest,
+) -> OpResult<InvoiceView> {
+    act(
+        db,
+        caller,
+        id,
+        if_match,
+        clean(&req.comment),
+        InvoiceAction::Cancel,
+    )
+    .await
+}
+
+/// One status change of an invoice by a user (issue or cancel), as one compare-and-set with
+/// its transition row. Issuing takes the number last before the write, so the counter row's
+/// lock is held only until the commit that follows.
+async fn act(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    comment: Option<String>,
+    action: InvoiceAction,
+) -> OpResult<InvoiceView> {
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let current = visible_invoice(&txn, caller, &scope, id).await?;
+    let from = status_of(&current)?;
+    let next = decide(
+        InvoiceState {
+            status: from,
+            total_minor: current.total_minor,
+            paid_minor: current.paid_minor,
+        },
+        action,
+        0,
+    )
+    .map_err(refusal)?;
+    let lines = lines_of(&txn, id).await?;
+    if action == InvoiceAction::Issue
+        && let Some(deal_id) = current.deal_id
+    {
+        // The deal is locked before the number is taken: the numbering counter, which every
+        // issue of this organisation queues on, is then never held while waiting for the deal.
+        lock_row(&txn, "deals", deal_id).await?;
+    }
+    let taken = match action {
+        InvoiceAction::Issue => Some(
+            take_number(&txn, current.organization_id, INVOICE, current.invoice_date)
+                .await?
+                .map_err(|r| match r {
+                    NumberingRefusal::NoTemplate { .. } => {
+                        Error::new(ErrorCode::NoNumberingTemplate, r.to_string())
+                    }
+                })?,
+        ),
+        InvoiceAction::Edit
+        | InvoiceAction::Cancel
+        | InvoiceAction::ApplyPayment
+        | InvoiceAction::UnapplyPayment => None,
+    };
+    let at = now();
+    let saved = records::update::<invoice::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        id,
+        Some(if_match.unwrap_or(current.version)),
+        |i| {
+            i.status = next.status.as_str().to_owned();
+            if let Some(taken) = &taken {
+                i.number = Some(taken.number.clone());
+                i.numbering_template_id = Some(taken.template_id);
+                i.numbering_period = Some(taken.period.clone());
+                i.numbering_counter = Some(taken.counter);
+                i.issued_at = Some(at);
+            }
+            if action == InvoiceAction::Cancel {
+                i.cancelled_at = Some(at);
+            }
+            Ok(())
+        },
+        |m| present(&InvoiceView::new(m, &lines)),
+    )
+    .await
+    .map_err(|e| race(e, if_match.is_some()))??;
+    if let (Some(deal_id), Some(number)) = (saved.deal_id, &saved.number) {
+        // DEAL-2: the deal lists the numbers of its live invoices; a void leaves the list.
+        let listed = action != InvoiceAction::Cancel;
+        note_invoice_number(&txn, &actor, deal_id, number, listed).await?;
+    }
+    record_transition(
+        &txn,
+        &actor,
+        id,
+        Some(from),
+        next.status,
+        action,
+        comment.as_deref(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(InvoiceView::new(&saved, &lines))
+}
+
+/// What the printed form of an invoice shows: the invoice, its lines, the seller and its bank
+/// account, the buyer.
+pub struct InvoicePrint {
+    pub invoice: invoice::Model,
+    pub lines: Vec<product_row::Model>,
+    pub seller: organization::Model,
+    pub account: Option<bank_account::Model>,
+    pub buyer: Option<legal_entity::Model>,
+}
+
+/// The data of the printed form of an invoice the caller may see.
+pub async fn invoice_for_print(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<InvoicePrint> {
+    let scope = caller.visibility(&db).await?;
+    let i = visible_invoice(&db, caller, &scope, id).await?;
+    let lines = lines_of(&db, i.id).await?;
+    let seller = organization::Entity::find_by_id(i.organization_id)
+        .one(&db)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    let account = match i.bank_account_id {
+        Some(a) => bank_account::Entity::find_by_id(a).one(&db).await?,
+        None => None,
+    };
+    let buyer = legal_entity::Entity::find_by_id(i.buyer_legal_entity_id)
+        .one(&db)
+        .await?;
+    Ok(InvoicePrint {
+        invoice: i,
+        lines,
+        seller,
+        account,
+        buyer,
+    })
 }

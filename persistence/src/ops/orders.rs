@@ -5,28 +5,40 @@
 //! awaiting_advance → (the advance payment arrives) → confirmed → `complete` → completed; or
 //! `cancel` (with a reason) before completion. "Confirming obligations = the advance arrived":
 //! no person confirms an order — the payments area calls
-//! `sdelka_persistence::orders::record_payment` in its transaction whenever the money applied
+//! `sdelka_persistence::ops::orders::record_payment` in its transaction whenever the money applied
 //! to the order's invoices changes. Visibility and permissions are those of deals.
 
-use crate::entity::{order, product_row};
-use crate::orders::ORDER_ROWS;
-use crate::pagination::{CursorValue, SortKey};
+use crate::entity::{order, order_transition, product_row, quote};
+use crate::journal::{self, Change, now};
+use crate::numbering::take_number_if_templated;
+use crate::orders::{ORDER_ROWS, OrderFilter, order_of_quote, orders_query, transitions_of};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::quotes::{rows_of_version, version_of};
 use crate::records;
-use crate::sales::rows_of;
+use crate::sales::{DEAL_ROWS, rows_of};
 use crate::visibility::Scope;
+use crate::{Actor, StoreError};
 use chrono::{DateTime, Utc};
 use sdelka_domain::money::{Money, Percent};
-use sdelka_domain::order::{OrderRefusal, OrderStatus};
+use sdelka_domain::order::{
+    OrderAction, OrderActionKind, OrderRefusal, OrderStatus, advance_of, check_edit, decide,
+};
+use sdelka_domain::quote::QuoteStatus;
 use sdelka_domain::validation::RuleBroken;
-use sea_orm::ConnectionTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{Error, ErrorCode, OpResult};
+use super::deals::visible_deal;
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 
-use super::documents::{DocumentRowView, VatSubtotalView, vat_by_rate};
+use super::documents::{
+    DocumentRowView, TransitionView, VatSubtotalView, check_parties, copy_rows, totals, vat_by_rate,
+};
 use super::products::money_field;
 
 /// An order.
@@ -279,4 +291,533 @@ pub struct UpdateOrder {
     /// A new advance as a percent of the total.
     #[schema(example = "50")]
     pub advance_percent: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// Writes a status change: `UPDATE orders … WHERE id = ? AND status = :from AND version = :v`,
+/// then the transition row and the journal entry named `action` carrying the order as its
+/// `GET` answers it (`rows`: the order's rows), in the caller's transaction.
+pub async fn record_transition<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    action: &str,
+    before: &order::Model,
+    mut after: order::Model,
+    rows: &[product_row::Model],
+    comment: Option<&str>,
+) -> OpResult<order::Model> {
+    let at = now();
+    after.version = before.version + 1;
+    after.updated_at = at;
+    let res = order::Entity::update_many()
+        .set(after.clone().into_active_model().reset_all())
+        .filter(order::Column::Id.eq(before.id))
+        .filter(order::Column::Status.eq(before.status.clone()))
+        .filter(order::Column::Version.eq(before.version))
+        .exec(db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(raced());
+    }
+    if before.status != after.status {
+        order_transition::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            order_id: Set(before.id),
+            action: Set(action.to_owned()),
+            from_status: Set(before.status.clone()),
+            to_status: Set(after.status.clone()),
+            actor_id: Set(actor.user_id),
+            comment: Set(comment.map(str::to_owned)),
+            occurred_at: Set(at),
+        }
+        .insert(db)
+        .await?;
+    }
+    let (b, a) = (
+        present(&detail_of(before, rows)),
+        present(&detail_of(&after, rows)),
+    );
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: "order",
+            entity_id: before.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment,
+        },
+    )
+    .await?;
+    Ok(after)
+}
+
+/// The orders the caller may see, a page at a time.
+pub async fn list_orders(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: OrderListFilter,
+) -> OpResult<ListPage<OrderView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    if let Some(s) = &f.status
+        && OrderStatus::parse(s).is_none()
+    {
+        return Err(Error::field(
+            "status",
+            "unknown_value",
+            "status is draft, awaiting_advance, confirmed, completed or cancelled",
+        ));
+    }
+    let scope = caller.visibility(&db).await?;
+    let query = scope.apply(
+        orders_query(&OrderFilter {
+            deal_id: f.deal_id,
+            quote_id: f.quote_id,
+            status: f.status,
+            responsible_id: f.responsible_id,
+            updated_since: page.updated_since,
+        }),
+        order::Column::ResponsibleId,
+    );
+    let page = fetch_page(&db, query, req, order::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| OrderView::from(m)))
+}
+
+/// Makes an order (a draft) from an accepted quote — the accepted version's rows, seller and
+/// buyer; one live order per quote — or from a deal, copying the deal's rows. The advance
+/// defaults to the whole total.
+pub async fn create_order(db: Db<'_>, caller: &Caller, req: CreateOrder) -> OpResult<OrderDetail> {
+    let actor = caller.actor();
+    let (advance_amount, advance_percent) = advance_fields(
+        req.advance_amount.as_deref(),
+        req.advance_percent.as_deref(),
+    )?;
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let order_id = Uuid::now_v7();
+    let at = now();
+    let mut o = order::Model {
+        id: order_id,
+        deal_id: Uuid::nil(),
+        quote_id: None,
+        quote_version: None,
+        live_quote_id: None,
+        organization_id: Uuid::nil(),
+        legal_entity_id: None,
+        contact_id: None,
+        responsible_id: caller.user_id,
+        currency: String::new(),
+        number: None,
+        title: String::new(),
+        status: OrderStatus::Draft.as_str().to_owned(),
+        net_minor: 0,
+        vat_minor: 0,
+        total_minor: 0,
+        advance_minor: 0,
+        advance_percent_hundredths: advance_percent,
+        paid_minor: 0,
+        confirmed_at: None,
+        cancel_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    let rows = match (req.quote_id, req.deal_id) {
+        (Some(quote_id), None) => {
+            let q = match records::find::<quote::Entity, _>(&txn, quote_id).await {
+                Ok(q) if scope.allows(Some(q.responsible_id)) => q,
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(Error::field(
+                        "quote_id",
+                        "not_found",
+                        format!("quote_id {quote_id} does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if QuoteStatus::parse(&q.status) != Some(QuoteStatus::Accepted) {
+                return Err(Error::new(
+                    ErrorCode::InvalidTransition,
+                    format!(
+                        "an order is made from an accepted quote; quote {} is {} (version {})",
+                        q.id, q.status, q.current_version
+                    ),
+                ));
+            }
+            if let Some(existing) = order_of_quote(&txn, q.id).await? {
+                return Err(Error::new(
+                    ErrorCode::Duplicate,
+                    format!("quote {} already has order {}", q.id, existing.id),
+                ));
+            }
+            let v = version_of(&txn, q.id, q.current_version)
+                .await?
+                .ok_or_else(Error::not_found)?;
+            o.deal_id = q.deal_id;
+            o.quote_id = Some(q.id);
+            o.live_quote_id = Some(q.id);
+            o.quote_version = Some(v.number);
+            o.organization_id = req.organization_id.unwrap_or(q.organization_id);
+            o.legal_entity_id = req.legal_entity_id.or(q.legal_entity_id);
+            o.contact_id = req.contact_id.or(q.contact_id);
+            o.responsible_id = q.responsible_id;
+            o.currency = q.currency.clone();
+            o.title = clean(&req.title).unwrap_or_else(|| q.title.clone());
+            let source = rows_of_version(&txn, v.id).await?;
+            copy_rows(&txn, &actor, &source, ORDER_ROWS, order_id).await?
+        }
+        (None, Some(deal_id)) => {
+            let d = match visible_deal(&txn, &scope, deal_id).await {
+                Ok(d) => d,
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    return Err(Error::field(
+                        "deal_id",
+                        "not_found",
+                        format!("deal_id {deal_id} does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(org) = req.organization_id else {
+                return Err(Error::field(
+                    "organization_id",
+                    "required",
+                    "an order made from a deal needs the seller: organization_id",
+                ));
+            };
+            o.deal_id = d.id;
+            o.organization_id = org;
+            o.legal_entity_id = req.legal_entity_id.or(d.legal_entity_id);
+            o.contact_id = req.contact_id.or_else(|| {
+                serde_json::from_str::<Vec<Uuid>>(&d.contact_ids)
+                    .ok()
+                    .and_then(|v| v.first().copied())
+            });
+            o.responsible_id = d.responsible_id;
+            o.currency = d.currency.clone();
+            o.title = clean(&req.title).unwrap_or_else(|| d.title.clone());
+            let source = rows_of(&txn, DEAL_ROWS, d.id).await?;
+            if source.is_empty() {
+                return Err(Error::field(
+                    "deal_id",
+                    "no_rows",
+                    "the deal has no product rows to order",
+                ));
+            }
+            copy_rows(&txn, &actor, &source, ORDER_ROWS, order_id).await?
+        }
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(Error::field(
+                "quote_id",
+                "one_of_required",
+                "give either quote_id (an accepted quote) or deal_id",
+            ));
+        }
+    };
+    check_parties(
+        &txn,
+        caller,
+        req.organization_id,
+        req.legal_entity_id,
+        req.contact_id,
+    )
+    .await?;
+    (o.net_minor, o.vat_minor, o.total_minor) = totals(&rows)?;
+    o.advance_minor = advance_of(o.total_minor, advance_amount, advance_percent)
+        .map_err(|e| Error::field(e.field(), e.code(), e.to_string()))?;
+    let saved = match records::create::<order::Entity, _>(&txn, &actor, o, |m| {
+        present(&detail_of(m, &rows))
+    })
+    .await
+    {
+        Ok(s) => s,
+        // Another request made the quote's order first.
+        Err(StoreError::Duplicate(_)) => {
+            return Err(Error::new(
+                ErrorCode::Duplicate,
+                "the quote already has an order",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let view = detail_of(&saved, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Changes a draft order: title, buyer, advance. Once the terms are confirmed they are what
+/// the client agreed to.
+pub async fn update_order(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: UpdateOrder,
+) -> OpResult<OrderDetail> {
+    let actor = caller.actor();
+    let (advance_amount, advance_percent) = advance_fields(
+        req.advance_amount.as_deref(),
+        req.advance_percent.as_deref(),
+    )?;
+    if req.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(Error::field("title", "required", "title must not be blank"));
+    }
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let o = visible_order(&txn, &scope, id).await?;
+    check_edit(OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft)).map_err(refusal)?;
+    check_parties(&txn, caller, None, req.legal_entity_id, req.contact_id).await?;
+    let advance = match (advance_amount, advance_percent) {
+        (None, None) => None,
+        (a, p) => Some((
+            advance_of(o.total_minor, a, p)
+                .map_err(|e| Error::field(e.field(), e.code(), e.to_string()))?,
+            p,
+        )),
+    };
+    let rows = rows_of(&txn, ORDER_ROWS, o.id).await?;
+    let saved = records::update::<order::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        o.id,
+        if_match,
+        |m| {
+            // Still the draft that was checked: `update` compares the version read.
+            if m.status != OrderStatus::Draft.as_str() {
+                return Err(raced());
+            }
+            if let Some(t) = &req.title {
+                m.title = t.trim().to_owned();
+            }
+            if let Some(l) = req.legal_entity_id {
+                m.legal_entity_id = Some(l);
+            }
+            if let Some(c) = req.contact_id {
+                m.contact_id = Some(c);
+            }
+            if let Some((a, p)) = advance {
+                m.advance_minor = a;
+                m.advance_percent_hundredths = p;
+            }
+            Ok(())
+        },
+        |m| present(&detail_of(m, &rows)),
+    )
+    .await??;
+    let view = detail_of(&saved, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// An order the caller may see, with its rows.
+pub async fn get_order(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<OrderDetail> {
+    let scope = caller.visibility(&db).await?;
+    let o = visible_order(&db, &scope, id).await?;
+    detail(&db, &o).await
+}
+
+/// Manual actions: `confirm-terms`, `complete`, `cancel` (with a reason, before completion).
+/// Confirmation by the advance is not an action: payments record it.
+pub async fn act_on_order(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    action: &str,
+    if_match: Option<i32>,
+    req: OrderActionRequest,
+) -> OpResult<OrderDetail> {
+    let Some(kind) = OrderActionKind::parse(action) else {
+        return Err(Error::new(
+            ErrorCode::NotFound,
+            format!(
+                "there is no order action `{action}`; actions: confirm-terms, complete, cancel"
+            ),
+        ));
+    };
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let o = visible_order(&txn, &scope, id).await?;
+    if let Some(e) = if_match
+        && e != o.version
+    {
+        return Err(StoreError::StaleVersion {
+            expected: e,
+            current: o.version,
+        }
+        .into());
+    }
+    let from = OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft);
+    let reason = clean(&req.reason);
+    let command = match kind {
+        OrderActionKind::ConfirmTerms => OrderAction::ConfirmTerms {
+            advance_minor: o.advance_minor,
+            paid_minor: o.paid_minor,
+        },
+        OrderActionKind::Complete => OrderAction::Complete,
+        OrderActionKind::Cancel => OrderAction::Cancel {
+            reason: reason.clone().unwrap_or_default(),
+        },
+    };
+    let to = decide(from, &command).map_err(refusal)?;
+    let mut next = o.clone();
+    next.status = to.as_str().to_owned();
+    match kind {
+        OrderActionKind::ConfirmTerms => {
+            // WF-NUM-2: an order is numbered when its terms are confirmed, from the seller's
+            // "order" template when it keeps one, dated the day of confirmation.
+            if next.number.is_none() {
+                next.number =
+                    take_number_if_templated(&txn, o.organization_id, "order", now().date_naive())
+                        .await?;
+            }
+            if to == OrderStatus::Confirmed {
+                next.confirmed_at = Some(now());
+            }
+        }
+        OrderActionKind::Complete => {}
+        OrderActionKind::Cancel => {
+            next.cancel_reason = reason.clone();
+            // The quote may be ordered again.
+            next.live_quote_id = None;
+        }
+    }
+    let note = match (
+        reason.filter(|_| kind == OrderActionKind::Cancel),
+        clean(&req.comment),
+    ) {
+        (Some(r), Some(c)) => Some(format!("{r} ({c})")),
+        (r, c) => r.or(c),
+    };
+    let rows = rows_of(&txn, ORDER_ROWS, o.id).await?;
+    let saved = record_transition(
+        &txn,
+        &actor,
+        kind.as_str(),
+        &o,
+        next,
+        &rows,
+        note.as_deref(),
+    )
+    .await?;
+    let view = detail_of(&saved, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// The status changes of an order, oldest first.
+pub async fn order_transitions(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<TransitionView>> {
+    let scope = caller.visibility(&db).await?;
+    let o = visible_order(&db, &scope, id).await?;
+    Ok(transitions_of(&db, o.id)
+        .await?
+        .into_iter()
+        .map(|t| TransitionView {
+            action: t.action,
+            from_status: t.from_status,
+            to_status: t.to_status,
+            actor_id: t.actor_id,
+            comment: t.comment,
+            occurred_at: t.occurred_at,
+        })
+        .collect())
+}
+
+/// **The payments hook (DOC-2, DOC-4)**, as an operation step in the payments transaction:
+/// records the new total paid against the order and confirms (or withdraws the confirmation
+/// of) its obligations, like [`crate::orders::record_payment`], journalling the order once
+/// with its representation. An unknown order is left alone; a concurrent change of the order
+/// is a 409.
+pub async fn record_payment<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    order_id: Uuid,
+    paid_total_kopecks: i64,
+) -> OpResult<()> {
+    use crate::notifications::{EntityRef, notify_and_email};
+    use sdelka_domain::order::{PaymentEffect, on_payment};
+    let Some(current) = order::Entity::find_by_id(order_id).one(txn).await? else {
+        return Ok(());
+    };
+    // An unknown status cannot come from this code; treating it as a draft only records money.
+    let status = OrderStatus::parse(&current.status).unwrap_or(OrderStatus::Draft);
+    let effect = on_payment(status, current.advance_minor, paid_total_kopecks);
+    let mut next = current.clone();
+    next.paid_minor = paid_total_kopecks;
+    let (action, comment) = match effect {
+        PaymentEffect::Confirm => {
+            next.status = OrderStatus::Confirmed.as_str().to_owned();
+            next.confirmed_at = Some(now());
+            ("advance-received", Some("the advance payment arrived"))
+        }
+        PaymentEffect::Withdraw => {
+            next.status = OrderStatus::AwaitingAdvance.as_str().to_owned();
+            next.confirmed_at = None;
+            (
+                "advance-withdrawn",
+                Some("a payment was un-applied; the advance is no longer covered"),
+            )
+        }
+        PaymentEffect::Record => ("payment-recorded", None),
+    };
+    if next == current {
+        return Ok(());
+    }
+    let rows = rows_of(txn, ORDER_ROWS, order_id).await?;
+    let saved = record_transition(txn, actor, action, &current, next, &rows, comment)
+        .await
+        .map_err(|e| {
+            if e.code == ErrorCode::Conflict {
+                Error::new(
+                    ErrorCode::Conflict,
+                    "the order was changed by another request at the same time; retry",
+                )
+            } else {
+                e
+            }
+        })?;
+    let paid = Money::from_minor(saved.paid_minor);
+    let advance = Money::from_minor(saved.advance_minor);
+    let (kind, title, body) = match effect {
+        PaymentEffect::Confirm => (
+            "order_confirmed",
+            format!("Заказ «{}»: аванс получен", saved.title),
+            format!(
+                "По заказу «{}» оплачено {paid} из аванса {advance}: обязательства подтверждены, заказ можно исполнять.",
+                saved.title
+            ),
+        ),
+        PaymentEffect::Withdraw => (
+            "order_advance_withdrawn",
+            format!("Заказ «{}»: аванс больше не покрыт", saved.title),
+            format!(
+                "По заказу «{}» платёж отменён: оплачено {paid} из аванса {advance}. Заказ снова ожидает аванс.",
+                saved.title
+            ),
+        ),
+        PaymentEffect::Record => return Ok(()),
+    };
+    notify_and_email(
+        txn,
+        saved.responsible_id,
+        kind,
+        &title,
+        &body,
+        Some(EntityRef {
+            entity_type: "order",
+            entity_id: saved.id,
+        }),
+    )
+    .await?;
+    Ok(())
 }

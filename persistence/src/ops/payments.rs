@@ -15,11 +15,13 @@
 //! the deal's amount, rounded down to hundredths of a percent and capped at 100 % (a deal of
 //! amount zero counts as fully paid once anything is paid on it).
 
-use crate::entity::{deal, invoice, order, payment, payment_application, pipeline_stage};
+use crate::entity::{
+    deal, invoice, legal_entity, order, organization, payment, payment_application, pipeline_stage,
+};
 use crate::journal::{self, Change, now};
 use crate::notifications::{EntityRef, notify, notify_and_email};
-use crate::pagination::{CursorValue, SortKey};
-use crate::records::{self, lock_row, snapshot};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::records::{self, lock_row};
 use crate::{Actor, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::automation::{Action, PaymentPercentChange};
@@ -30,18 +32,21 @@ use sdelka_domain::money::{Money, Percent};
 use sdelka_domain::role::Role;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
-use super::{Error, ErrorCode, OpResult};
+use super::deals::{DealView, clean};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
 
-use super::invoices::{journal_change, race, record_transition, refusal, visible_invoice};
-use super::products::money_field;
+use super::invoices::{
+    journal_change, lines_of, race, record_transition, refusal, visible_invoice,
+};
+use super::products::{currency, money_field, today};
 
 /// Who registers and applies money: accountants, sales staff for their own deals, admins.
 pub const MONEY_STAFF: &[Role] = &[
@@ -250,13 +255,15 @@ pub fn payment_live_key(payment_id: Uuid, invoice_id: Uuid) -> String {
 // ---------------------------------------------------------------------------------------------
 // The money movement, shared by registration, application and un-application
 
-/// Moves `amount` of `payment_id` onto an invoice, in the caller's transaction.
+/// Moves `amount` of `payment_id` onto an invoice, in the caller's transaction, and answers
+/// the note the payment's journal entry carries. The invoice is journalled here; the payment
+/// is journalled once by the operation, with its final representation.
 pub async fn apply<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     payment_id: Uuid,
     req: &NewApplication,
-) -> OpResult<()> {
+) -> OpResult<String> {
     let actor = caller.actor();
     let scope = caller.visibility(txn).await?;
     lock_row(txn, "invoices", req.invoice_id).await?;
@@ -357,30 +364,7 @@ pub async fn apply<C: ConnectionTrait>(
         ),
         other => other.into(),
     })?;
-    let after_pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
-    journal_payment(
-        txn,
-        &actor,
-        &pay,
-        &after_pay,
-        "applied",
-        &format!("invoice {}", inv.id),
-    )
-    .await?;
-    let saved = records::update::<invoice::Entity, _, _, Error>(
-        txn,
-        &actor,
-        inv.id,
-        Some(inv.version),
-        |i| {
-            i.paid_minor = next.paid_minor;
-            i.status = next.status.as_str().to_owned();
-            Ok(())
-        },
-        records::snapshot,
-    )
-    .await
-    .map_err(|e| race(e, false))??;
+    let saved = write_invoice_money(txn, &actor, &inv, next, "updated").await?;
     if next.status != status {
         record_transition(
             txn,
@@ -393,16 +377,18 @@ pub async fn apply<C: ConnectionTrait>(
         )
         .await?;
     }
-    after_money_moved(txn, &actor, &saved, application.amount_minor).await
+    after_money_moved(txn, &actor, &saved, application.amount_minor).await?;
+    Ok(format!("invoice {}", inv.id))
 }
 
-/// Takes an application back, in the caller's transaction.
+/// Takes an application back, in the caller's transaction, and answers the note the
+/// payment's journal entry carries (the payment is journalled by the operation).
 pub async fn unapply<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     payment_id: Uuid,
     application_id: Uuid,
-) -> OpResult<()> {
+) -> OpResult<String> {
     let actor = caller.actor();
     let app = payment_application::Entity::find_by_id(application_id)
         .one(txn)
@@ -447,7 +433,6 @@ pub async fn unapply<C: ConnectionTrait>(
             "the application was taken back by another request",
         ));
     }
-    let pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
     payment::Entity::update_many()
         .col_expr(
             payment::Column::AppliedMinor,
@@ -462,34 +447,7 @@ pub async fn unapply<C: ConnectionTrait>(
         .exec(txn)
         .await
         .map_err(StoreError::from)?;
-    let after_pay = records::find::<payment::Entity, _>(txn, payment_id).await?;
-    journal_payment(
-        txn,
-        &actor,
-        &pay,
-        &after_pay,
-        "unapplied",
-        &format!(
-            "invoice {}, {}",
-            inv.id,
-            Money::from_minor(app.amount_minor)
-        ),
-    )
-    .await?;
-    let saved = records::update::<invoice::Entity, _, _, Error>(
-        txn,
-        &actor,
-        inv.id,
-        Some(inv.version),
-        |i| {
-            i.paid_minor = next.paid_minor;
-            i.status = next.status.as_str().to_owned();
-            Ok(())
-        },
-        records::snapshot,
-    )
-    .await
-    .map_err(|e| race(e, false))??;
+    let saved = write_invoice_money(txn, &actor, &inv, next, "payment_unapplied").await?;
     if next.status != status {
         record_transition(
             txn,
@@ -502,20 +460,63 @@ pub async fn unapply<C: ConnectionTrait>(
         )
         .await?;
     }
-    journal_change(txn, &actor, &inv, &saved, "payment_unapplied").await?;
-    after_money_moved(txn, &actor, &saved, -app.amount_minor).await
+    after_money_moved(txn, &actor, &saved, -app.amount_minor).await?;
+    Ok(format!(
+        "invoice {}, {}",
+        inv.id,
+        Money::from_minor(app.amount_minor)
+    ))
 }
 
+/// Writes the invoice's paid amount and status under compare-and-set on its version (the row
+/// is locked first on PostgreSQL) and journals it once, as `action`, with the invoice as its
+/// `GET` answers it.
+async fn write_invoice_money<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    inv: &invoice::Model,
+    next: InvoiceState,
+    action: &str,
+) -> OpResult<invoice::Model> {
+    let lines = lines_of(txn, inv.id).await?;
+    let mut after = inv.clone();
+    after.paid_minor = next.paid_minor;
+    after.status = next.status.as_str().to_owned();
+    after.version = inv.version + 1;
+    after.updated_at = now();
+    let res = invoice::Entity::update_many()
+        .set(after.clone().into_active_model().reset_all())
+        .filter(invoice::Column::Id.eq(inv.id))
+        .filter(invoice::Column::Version.eq(inv.version))
+        .filter(invoice::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected == 0 {
+        return Err(race(
+            StoreError::StaleVersion {
+                expected: inv.version,
+                current: inv.version + 1,
+            },
+            false,
+        ));
+    }
+    journal_change(txn, actor, inv, &after, &lines, action).await?;
+    Ok(after)
+}
+
+/// The payment's journal entry for `action`: the payment before (none when created) and after,
+/// as its `GET` answers it.
 pub async fn journal_payment<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    before: &payment::Model,
-    after: &payment::Model,
+    before: Option<&PaymentView>,
+    after: &PaymentView,
     action: &str,
-    comment: &str,
+    comment: Option<&str>,
 ) -> OpResult<()> {
-    let b = snapshot(before);
-    let a = snapshot(after);
+    let b = before.map(present);
+    let a = present(after);
     journal::record(
         db,
         actor,
@@ -523,13 +524,20 @@ pub async fn journal_payment<C: ConnectionTrait>(
             entity_type: "payment",
             entity_id: after.id,
             action,
-            before: Some(&b),
+            before: b.as_ref(),
             after: Some(&a),
-            comment: Some(comment),
+            comment,
         },
     )
     .await?;
     Ok(())
+}
+
+/// The payment as its `GET` answers it, read in `db`.
+async fn payment_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<PaymentView> {
+    let p = records::find::<payment::Entity, _>(db, id).await?;
+    let apps = applications_of(db, &[p.id]).await?;
+    Ok(PaymentView::new(&p, &apps))
 }
 
 /// Recomputes the deal's payment percent after money moved on one of its invoices, and runs
@@ -572,7 +580,7 @@ pub async fn after_money_moved<C: ConnectionTrait>(
             d.payment_percent_hundredths = after;
             Ok(())
         },
-        records::snapshot,
+        |m| present(&DealView::from(m)),
     )
     .await
     .map_err(|e| match e {
@@ -635,14 +643,7 @@ pub async fn tell_the_order<C: ConnectionTrait>(
         .iter()
         .map(|i| i.paid_minor)
         .sum();
-    match crate::orders::record_payment(txn, order_id, paid, actor).await {
-        Ok(_) | Err(StoreError::NotFound) => Ok(()),
-        Err(StoreError::StaleVersion { .. }) => Err(Error::new(
-            ErrorCode::Conflict,
-            "the order was changed by another request at the same time; retry",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    super::orders::record_payment(txn, actor, order_id, paid).await
 }
 
 /// WF-PAY-1 and its kin: the enabled rules triggered by a deal's payment percent change.
@@ -706,4 +707,164 @@ pub async fn run_payment_rules<C: ConnectionTrait>(
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// The payments, a page at a time.
+pub async fn list_payments(
+    db: Db<'_>,
+    _caller: &Caller,
+    page: &ListParams,
+    f: PaymentListFilter,
+) -> OpResult<ListPage<PaymentView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let mut q = payment::Entity::find().filter(payment::Column::DeletedAt.is_null());
+    if let Some(v) = f.organization_id {
+        q = q.filter(payment::Column::OrganizationId.eq(v));
+    }
+    if let Some(v) = f.payer_legal_entity_id {
+        q = q.filter(payment::Column::PayerLegalEntityId.eq(v));
+    }
+    if let Some(v) = f.date_from {
+        q = q.filter(payment::Column::PaymentDate.gte(v));
+    }
+    if let Some(v) = f.date_to {
+        q = q.filter(payment::Column::PaymentDate.lte(v));
+    }
+    match f.unapplied {
+        Some(true) => {
+            q = q.filter(
+                Expr::col(payment::Column::AppliedMinor)
+                    .lt(Expr::col(payment::Column::AmountMinor)),
+            )
+        }
+        Some(false) => {
+            q = q.filter(
+                Expr::col(payment::Column::AppliedMinor)
+                    .eq(Expr::col(payment::Column::AmountMinor)),
+            )
+        }
+        None => {}
+    }
+    if let Some(t) = page.updated_since {
+        q = q.filter(payment::Column::UpdatedAt.gte(t));
+    }
+    let page = fetch_page(&db, q, req, payment::Column::Id, |m| m.id).await?;
+    let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+    let apps = applications_of(&db, &ids).await?;
+    Ok(ListPage::of(page, |p| PaymentView::new(p, &apps)))
+}
+
+/// Registers an incoming payment and applies it at once, in order, to the invoices named, in
+/// one transaction.
+pub async fn register_payment(
+    db: Db<'_>,
+    caller: &Caller,
+    req: RegisterPayment,
+) -> OpResult<PaymentView> {
+    let amount = amount_minor("amount", &req.amount)?;
+    let currency =
+        currency("currency", req.currency.as_deref()).map_err(|v| Error::validation(v.into()))?;
+    if req.payer_legal_entity_id.is_none() && clean(&req.payer_name).is_none() {
+        return Err(Error::field(
+            "payer_name",
+            "required",
+            "name the payer: payer_legal_entity_id or payer_name",
+        ));
+    }
+    let txn = db.begin().await?;
+    if let Some(o) = req.organization_id {
+        ensure_exists::<organization::Entity, _>(&txn, "organization_id", o).await?;
+    }
+    if let Some(l) = req.payer_legal_entity_id {
+        ensure_exists::<legal_entity::Entity, _>(&txn, "payer_legal_entity_id", l).await?;
+    }
+    let at = now();
+    let model = payment::Model {
+        id: Uuid::now_v7(),
+        organization_id: req.organization_id,
+        payment_date: req.date.unwrap_or_else(today),
+        amount_minor: amount,
+        applied_minor: 0,
+        currency,
+        payer_legal_entity_id: req.payer_legal_entity_id,
+        payer_name: clean(&req.payer_name),
+        payer_inn: clean(&req.payer_inn),
+        payment_order_number: clean(&req.payment_order_number),
+        purpose: clean(&req.purpose),
+        created_by: caller.user_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    // Inserted first so the applications can move its money; journalled once, as it stands
+    // after them.
+    let id = model.id;
+    payment::Entity::insert(model.into_active_model().reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    for a in &req.applications {
+        apply(&txn, caller, id, a).await?;
+    }
+    let view = payment_view(&txn, id).await?;
+    journal_payment(&txn, &caller.actor(), None, &view, "created", None).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// One payment with its applications.
+pub async fn get_payment(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<PaymentView> {
+    payment_view(&db, id).await
+}
+
+/// Applies (part of) a payment to an invoice.
+pub async fn apply_payment(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: NewApplication,
+) -> OpResult<PaymentView> {
+    let txn = db.begin().await?;
+    let before = payment_view(&txn, id).await?;
+    let note = apply(&txn, caller, id, &req).await?;
+    let view = payment_view(&txn, id).await?;
+    journal_payment(
+        &txn,
+        &caller.actor(),
+        Some(&before),
+        &view,
+        "applied",
+        Some(&note),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Takes an application of a payment back.
+pub async fn unapply_payment(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    application_id: Uuid,
+) -> OpResult<PaymentView> {
+    let txn = db.begin().await?;
+    let before = payment_view(&txn, id).await;
+    let note = unapply(&txn, caller, id, application_id).await?;
+    let view = payment_view(&txn, id).await?;
+    journal_payment(
+        &txn,
+        &caller.actor(),
+        before.ok().as_ref(),
+        &view,
+        "unapplied",
+        Some(&note),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
 }

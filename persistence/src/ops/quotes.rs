@@ -12,26 +12,36 @@
 //! deal's responsible user; changing quotes needs `admin`, `head` or `sales_manager`.
 
 use crate::entity::{contact, legal_entity, organization, product_row, quote, quote_version};
-use crate::pagination::{CursorValue, SortKey};
-use crate::quotes::{rows_of_version, version_of};
+use crate::journal::{self, Change, now};
+use crate::numbering::take_number_if_templated;
+use crate::outbox::{OutgoingEmail, enqueue_email};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::quotes::{
+    QUOTE_VERSION_ROWS, QuoteFilter, Transition, log_transition, new_version, quotes_query,
+    rows_of_version, transitions_of, version_of, versions_of,
+};
 use crate::records;
+use crate::sales::{DEAL_ROWS, rows_of};
 use crate::visibility::Scope;
 use crate::{Actor, StoreError};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sdelka_domain::money::Money;
-use sdelka_domain::quote::{QuoteRefusal, QuoteStatus};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sdelka_domain::quote::{QuoteAction, QuoteRefusal, QuoteStatus, decide, decide_on_version};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::Caller;
-use super::{Error, ErrorCode, OpResult};
+use super::deals::visible_deal;
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 
 use super::deals::NewProductRow;
 use super::documents::{
-    DocumentRowView, TransitionView, VatSubtotalView, check_parties, vat_by_rate,
+    DocumentRowView, TransitionView, VatSubtotalView, check_parties, priced_rows, row_public,
+    totals, vat_by_rate,
 };
 use super::products::today;
 
@@ -376,9 +386,7 @@ pub async fn store_rows<C: ConnectionTrait>(
 ) -> OpResult<Vec<product_row::Model>> {
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(
-            records::create::<product_row::Entity, _>(txn, actor, r, records::snapshot).await?,
-        );
+        out.push(records::create::<product_row::Entity, _>(txn, actor, r, row_public).await?);
     }
     Ok(out)
 }
@@ -402,11 +410,16 @@ pub fn first_contact(deal_contacts: &str) -> Option<Uuid> {
 pub async fn detail<C: ConnectionTrait>(db: &C, q: &quote::Model) -> OpResult<QuoteDetail> {
     let v = version_or_404(db, q.id, q.current_version).await?;
     let rows = rows_of_version(db, v.id).await?;
-    Ok(QuoteDetail {
+    Ok(detail_of(q, &rows))
+}
+
+/// A quote with the rows of its current version, as its `GET` answers it.
+pub fn detail_of(q: &quote::Model, rows: &[product_row::Model]) -> QuoteDetail {
+    QuoteDetail {
         quote: QuoteView::from(q),
-        vat_by_rate: vat_by_rate(&rows),
+        vat_by_rate: vat_by_rate(rows),
         rows: rows.iter().map(DocumentRowView::from).collect(),
-    })
+    }
 }
 
 pub fn check_if_match(q: &quote::Model, expected: Option<i32>) -> OpResult<()> {
@@ -566,4 +579,532 @@ pub struct QuoteTransitionView {
     pub version_number: i32,
     #[serde(flatten)]
     pub transition: TransitionView,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// Writes the quote's fields under compare-and-set on its version (journalled by the caller).
+async fn write_quote<C: ConnectionTrait>(
+    db: &C,
+    before: &quote::Model,
+    mut after: quote::Model,
+    at: DateTime<Utc>,
+) -> OpResult<quote::Model> {
+    after.version = before.version + 1;
+    after.updated_at = at;
+    let res = quote::Entity::update_many()
+        .set(after.clone().into_active_model().reset_all())
+        .filter(quote::Column::Id.eq(before.id))
+        .filter(quote::Column::Version.eq(before.version))
+        .exec(db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(raced());
+    }
+    Ok(after)
+}
+
+/// The quote's timeline entry for `action`: its representation before and after.
+async fn journal_quote<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    action: &str,
+    before: &QuoteDetail,
+    after: &QuoteDetail,
+    comment: Option<&str>,
+) -> OpResult<()> {
+    let (b, a) = (present(before), present(after));
+    journal::record(
+        db,
+        actor,
+        Change {
+            entity_type: "quote",
+            entity_id: before.quote.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The quotes the caller may see (those of deals he sees), a page at a time.
+pub async fn list_quotes(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: QuoteListFilter,
+) -> OpResult<ListPage<QuoteView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    if let Some(s) = &f.status
+        && QuoteStatus::parse(s).is_none()
+    {
+        return Err(Error::field(
+            "status",
+            "unknown_value",
+            "status is draft, sent, accepted or rejected",
+        ));
+    }
+    let scope = caller.visibility(&db).await?;
+    let query = scope.apply(
+        quotes_query(&QuoteFilter {
+            deal_id: f.deal_id,
+            status: f.status,
+            responsible_id: f.responsible_id,
+            organization_id: f.organization_id,
+            updated_since: page.updated_since,
+        }),
+        quote::Column::ResponsibleId,
+    );
+    let page = fetch_page(&db, query, req, quote::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| QuoteView::from(m)))
+}
+
+/// Makes a quote (version 1, a draft) from a deal: the deal's rows are copied as they are
+/// priced there unless rows are given; the buyer defaults to the deal's legal entity and first
+/// contact; the quote belongs to the deal's responsible user.
+pub async fn create_quote(db: Db<'_>, caller: &Caller, req: CreateQuote) -> OpResult<QuoteDetail> {
+    let actor = caller.actor();
+    let valid_until = check_valid_until(
+        req.valid_until
+            .unwrap_or_else(|| today() + Duration::days(DEFAULT_VALIDITY_DAYS)),
+    )?;
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let deal = match visible_deal(&txn, &scope, req.deal_id).await {
+        Ok(d) => d,
+        Err(e) if e.code == ErrorCode::NotFound => {
+            return Err(Error::field(
+                "deal_id",
+                "not_found",
+                format!("deal_id {} does not exist", req.deal_id),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let legal_entity_id = req.legal_entity_id.or(deal.legal_entity_id);
+    let contact_id = req.contact_id.or_else(|| first_contact(&deal.contact_ids));
+    check_parties(
+        &txn,
+        caller,
+        Some(req.organization_id),
+        req.legal_entity_id,
+        req.contact_id,
+    )
+    .await?;
+    let at = now();
+    let quote_id = Uuid::now_v7();
+    let mut version = new_version(quote_id, 1, Some(valid_until), clean(&req.comment));
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced =
+                priced_rows(&txn, given, &deal.currency, QUOTE_VERSION_ROWS, version.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => {
+            let deal_rows = rows_of(&txn, DEAL_ROWS, deal.id).await?;
+            if deal_rows.is_empty() {
+                return Err(Error::field(
+                    "rows",
+                    "required",
+                    "the deal has no product rows: add rows to the deal or give them here",
+                ));
+            }
+            super::documents::copy_rows(&txn, &actor, &deal_rows, QUOTE_VERSION_ROWS, version.id)
+                .await?
+        }
+    };
+    (version.net_minor, version.vat_minor, version.total_minor) = totals(&rows)?;
+    let mut q = quote::Model {
+        id: quote_id,
+        deal_id: deal.id,
+        organization_id: req.organization_id,
+        legal_entity_id,
+        contact_id,
+        responsible_id: deal.responsible_id,
+        currency: deal.currency.clone(),
+        number: None,
+        title: clean(&req.title).unwrap_or_else(|| deal.title.clone()),
+        current_version: 1,
+        status: String::new(),
+        valid_until: None,
+        net_minor: 0,
+        vat_minor: 0,
+        total_minor: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    };
+    mirror(&mut q, &version);
+    let q = records::create::<quote::Entity, _>(&txn, &actor, q, |m| present(&detail_of(m, &rows)))
+        .await?;
+    records::create::<quote_version::Entity, _>(&txn, &actor, version, |m| {
+        present(&version_view(&q, m, &rows))
+    })
+    .await?;
+    let view = detail_of(&q, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// A quote the caller may see, with the rows of its current version.
+pub async fn get_quote(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<QuoteDetail> {
+    let scope = caller.visibility(&db).await?;
+    let q = visible_quote(&db, &scope, id).await?;
+    detail(&db, &q).await
+}
+
+/// Every version of a quote, oldest first, with rows and totals.
+pub async fn list_versions(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<QuoteVersionView>> {
+    let scope = caller.visibility(&db).await?;
+    let q = visible_quote(&db, &scope, id).await?;
+    let mut out = Vec::new();
+    for v in versions_of(&db, q.id).await? {
+        let rows = rows_of_version(&db, v.id).await?;
+        out.push(version_view(&q, &v, &rows));
+    }
+    Ok(out)
+}
+
+/// Version `n` of a quote the caller may see.
+pub async fn get_version(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    n: i32,
+) -> OpResult<QuoteVersionView> {
+    let scope = caller.visibility(&db).await?;
+    let q = visible_quote(&db, &scope, id).await?;
+    let v = version_or_404(&db, q.id, n).await?;
+    let rows = rows_of_version(&db, v.id).await?;
+    Ok(version_view(&q, &v, &rows))
+}
+
+/// Starts the next version after the client's feedback: a draft copying the current version's
+/// rows (or taking the rows given). Allowed when the current version is sent or rejected.
+pub async fn create_version(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    if_match: Option<i32>,
+    req: NewQuoteVersion,
+) -> OpResult<QuoteVersionView> {
+    let actor = caller.actor();
+    let valid_until = req.valid_until.map(check_valid_until).transpose()?;
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id).await?;
+    check_if_match(&q, if_match)?;
+    let current = version_or_404(&txn, q.id, q.current_version).await?;
+    let from = status_of(&current.status);
+    let to = decide(from, QuoteAction::NewVersion).map_err(refusal)?;
+    let valid_until = valid_until.unwrap_or_else(|| match current.valid_until {
+        Some(d) if d >= today() => d,
+        _ => today() + Duration::days(DEFAULT_VALIDITY_DAYS),
+    });
+    let mut next = new_version(
+        q.id,
+        current.number + 1,
+        Some(valid_until),
+        clean(&req.comment),
+    );
+    next.status = to.as_str().to_owned();
+    let old = rows_of_version(&txn, current.id).await?;
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, next.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => {
+            super::documents::copy_rows(&txn, &actor, &old, QUOTE_VERSION_ROWS, next.id).await?
+        }
+    };
+    (next.net_minor, next.vat_minor, next.total_minor) = totals(&rows)?;
+    let mut after = q.clone();
+    mirror(&mut after, &next);
+    let next = match records::create::<quote_version::Entity, _>(&txn, &actor, next, |m| {
+        present(&version_view(&after, m, &rows))
+    })
+    .await
+    {
+        Ok(v) => v,
+        // Another request made this version number first.
+        Err(StoreError::Duplicate(_)) => return Err(raced()),
+        Err(e) => return Err(e.into()),
+    };
+    let at = now();
+    let comment = clean(&req.comment);
+    let saved = write_quote(&txn, &q, after, at).await?;
+    journal_quote(
+        &txn,
+        &actor,
+        "new-version",
+        &detail_of(&q, &old),
+        &detail_of(&saved, &rows),
+        comment.as_deref(),
+    )
+    .await?;
+    log_transition(
+        &txn,
+        &actor,
+        q.id,
+        next.number,
+        &Transition {
+            action: QuoteAction::NewVersion.as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            comment: comment.as_deref(),
+        },
+        now(),
+    )
+    .await?;
+    let view = version_view(&saved, &next, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Edits version `n`: only the current version, and only while it is a draft. `rows`
+/// replaces all rows.
+pub async fn update_version(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    n: i32,
+    if_match: Option<i32>,
+    req: UpdateQuoteVersion,
+) -> OpResult<QuoteVersionView> {
+    let actor = caller.actor();
+    let valid_until = req.valid_until.map(check_valid_until).transpose()?;
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id).await?;
+    let v = version_or_404(&txn, q.id, n).await?;
+    decide_on_version(
+        status_of(&v.status),
+        QuoteAction::Edit,
+        v.number,
+        q.current_version,
+    )
+    .map_err(|r| match r {
+        QuoteRefusal::NotCurrent { .. } => Error::new(ErrorCode::VersionReadOnly, r.to_string()),
+        QuoteRefusal::WrongState { .. } => refusal(r),
+    })?;
+    let old = rows_of_version(&txn, v.id).await?;
+    let rows = match &req.rows {
+        Some(given) => {
+            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, v.id).await?;
+            super::documents::remove_rows(&txn, &actor, QUOTE_VERSION_ROWS, v.id).await?;
+            store_rows(&txn, &actor, priced).await?
+        }
+        None => old.clone(),
+    };
+    let (net, vat, total) = totals(&rows)?;
+    let comment = req.comment.as_ref().map(|c| clean(&Some(c.clone())));
+    let updated = records::update::<quote_version::Entity, _, _, Error>(
+        &txn,
+        &actor,
+        v.id,
+        if_match,
+        |m| {
+            // Still a draft under this very version number: `update` compares the version.
+            if m.status != QuoteStatus::Draft.as_str() {
+                return Err(raced());
+            }
+            if let Some(d) = valid_until {
+                m.valid_until = Some(d);
+            }
+            if let Some(c) = &comment {
+                m.comment = c.clone();
+            }
+            (m.net_minor, m.vat_minor, m.total_minor) = (net, vat, total);
+            // Row changes alone must still move the version (and its ETag).
+            if req.rows.is_some() {
+                m.updated_at = now();
+            }
+            Ok(())
+        },
+        |m| present(&version_view(&q, m, &rows)),
+    )
+    .await??;
+    let mut after = q.clone();
+    mirror(&mut after, &updated);
+    if after != q {
+        let saved = write_quote(&txn, &q, after, now()).await?;
+        journal_quote(
+            &txn,
+            &actor,
+            "updated",
+            &detail_of(&q, &old),
+            &detail_of(&saved, &rows),
+            None,
+        )
+        .await?;
+        after = saved;
+    }
+    let view = version_view(&after, &updated, &rows);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Acts on the current version: `send` (draft → sent, emailing the quote to the contact
+/// through the outbox in the same transaction), `accept` (sent → accepted), `reject`
+/// (sent → rejected, with an optional reason). A concurrent change lets one request win.
+pub async fn act_on_quote(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    action: &str,
+    if_match: Option<i32>,
+    req: QuoteActionRequest,
+) -> OpResult<QuoteDetail> {
+    let action = match action {
+        "send" => QuoteAction::Send,
+        "accept" => QuoteAction::Accept,
+        "reject" => QuoteAction::Reject,
+        other => {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("there is no quote action `{other}`; actions: send, accept, reject"),
+            ));
+        }
+    };
+    let actor = caller.actor();
+    let txn = db.begin().await?;
+    let scope = caller.visibility(&txn).await?;
+    let q = visible_quote(&txn, &scope, id).await?;
+    check_if_match(&q, if_match)?;
+    let v = version_or_404(&txn, q.id, q.current_version).await?;
+    let from = status_of(&v.status);
+    let to = decide(from, action).map_err(refusal)?;
+    let at = now();
+    let rows = rows_of_version(&txn, v.id).await?;
+    let mut q_after = q.clone();
+    let mut v_after = v.clone();
+    v_after.status = to.as_str().to_owned();
+    let comment = clean(&req.comment);
+    let mut note = comment.clone();
+    match action {
+        QuoteAction::Send => {
+            if rows.is_empty() {
+                return Err(Error::field(
+                    "rows",
+                    "required",
+                    "a quote without rows cannot be sent",
+                ));
+            }
+            let (contact, email) = recipient(&txn, caller, &q, req.contact_id).await?;
+            // WF-NUM-2: a quote is numbered when it is first sent (later versions keep the
+            // number), from the seller's "quote" template when it keeps one, dated the day
+            // it goes out.
+            if q_after.number.is_none() {
+                q_after.number =
+                    take_number_if_templated(&txn, q.organization_id, "quote", at.date_naive())
+                        .await?;
+            }
+            v_after.sent_at = Some(at);
+            v_after.sent_to_contact_id = Some(contact.id);
+            v_after.sent_to_email = Some(email.clone());
+            q_after.contact_id = Some(contact.id);
+            let text = quote_email(&txn, &q_after, &v, &rows).await?;
+            enqueue_email(
+                &txn,
+                &OutgoingEmail {
+                    to: vec![email.clone()],
+                    subject: text.0,
+                    text_body: text.1,
+                },
+            )
+            .await?;
+            let sent_to = format!("sent to {email}");
+            note = Some(match comment {
+                Some(c) => format!("{sent_to}: {c}"),
+                None => sent_to,
+            });
+        }
+        QuoteAction::Accept => v_after.decided_at = Some(at),
+        QuoteAction::Reject => {
+            v_after.decided_at = Some(at);
+            v_after.reject_reason = clean(&req.reason);
+            if let Some(r) = &v_after.reject_reason {
+                note = Some(match comment {
+                    Some(c) => format!("{r} ({c})"),
+                    None => r.clone(),
+                });
+            }
+        }
+        QuoteAction::Edit | QuoteAction::NewVersion => {
+            // Not reachable: parsed above, these have their own operations.
+            return Err(Error::not_found());
+        }
+    }
+    mirror(&mut q_after, &v_after);
+    // The version's status under compare-and-set on status and version, then the quote's
+    // mirror under its own version: a concurrent transition makes one of them find no row.
+    let at = now();
+    v_after.version = v.version + 1;
+    v_after.updated_at = at;
+    let res = quote_version::Entity::update_many()
+        .set(v_after.clone().into_active_model().reset_all())
+        .filter(quote_version::Column::Id.eq(v.id))
+        .filter(quote_version::Column::Status.eq(from.as_str()))
+        .filter(quote_version::Column::Version.eq(v.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(raced());
+    }
+    let saved = write_quote(&txn, &q, q_after, at).await?;
+    let t = Transition {
+        action: action.as_str(),
+        from: from.as_str(),
+        to: to.as_str(),
+        comment: note.as_deref(),
+    };
+    log_transition(&txn, &actor, q.id, v.number, &t, at).await?;
+    let view = detail_of(&saved, &rows);
+    journal_quote(
+        &txn,
+        &actor,
+        t.action,
+        &detail_of(&q, &rows),
+        &view,
+        t.comment,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// The status changes of a quote's versions, oldest first.
+pub async fn quote_transitions(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<Vec<QuoteTransitionView>> {
+    let scope = caller.visibility(&db).await?;
+    let q = visible_quote(&db, &scope, id).await?;
+    Ok(transitions_of(&db, q.id)
+        .await?
+        .into_iter()
+        .map(|t| QuoteTransitionView {
+            version_number: t.version_number,
+            transition: TransitionView {
+                action: t.action,
+                from_status: t.from_status,
+                to_status: t.to_status,
+                actor_id: t.actor_id,
+                comment: t.comment,
+                occurred_at: t.occurred_at,
+            },
+        })
+        .collect())
 }
