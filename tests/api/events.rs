@@ -336,7 +336,6 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
     let acc_b = people["acc.b@example.com"].clone();
     let admin = w.app.admin_token.clone();
     let boss_token = w.app.login("boss@example.com", "password-123").await;
-    let admin = w.app.admin_token.clone();
 
     // Departments.
     let r = w
@@ -490,7 +489,7 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
             "/numbering-templates",
             "/api/v1/numbering-templates",
             json!({
-            "organization_id": org, "document_type": "act", "template": "А-{N}", "reset": "never"}),
+            "organization_id": org, "document_type": "act", "template": "А-{N:3}", "reset": "never"}),
         )
         .await
         .id();
@@ -553,7 +552,11 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
             json!({"name": "Переговоры", "kind": "open", "sort": 2}),
         )
         .await;
-    let stage = r.id();
+    // The answer is the pipeline; the new stage is in its stages.
+    let stage = r.body["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == "Переговоры"))
+        .map_or_else(|| r.id(), id);
     w.check(&r, &stage, ReadBack::Within(&pipeline_url, "stages"), &[])
         .await;
     let r = w
@@ -937,6 +940,15 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
     let quote = r.id();
     let quote_url = format!("/api/v1/quotes/{quote}");
     w.check_get(&r, &quote, &quote_url).await;
+    let r = w
+        .admin(
+            M::POST,
+            "/quotes/{id}/actions/{action}",
+            &format!("{quote_url}/actions/send"),
+            json!({}),
+        )
+        .await;
+    w.check_get(&r, &quote, &quote_url).await;
     let rows = json!([
         {"name": "Камера IP 4 Мп", "quantity": "4", "price": "12500.00", "discount_percent": "5", "vat_rate": "22"},
         {"name": "Монтаж", "quantity": "1", "price": "20000.00", "vat_rate": "10", "unit_name": "усл"}]);
@@ -959,15 +971,14 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
         )
         .await;
     check_quote_version(&mut w, &r, &quote_url).await;
-    let r = w
-        .admin(
-            M::POST,
-            "/quotes/{id}/actions/{action}",
-            &format!("{quote_url}/actions/send"),
-            json!({}),
-        )
-        .await;
-    w.check_get(&r, &quote, &quote_url).await;
+    // Sent, then a new version after the client's feedback, edited and sent again.
+    w.admin(
+        M::POST,
+        "/quotes/{id}/actions/{action}",
+        &format!("{quote_url}/actions/send"),
+        json!({}),
+    )
+    .await;
     w.admin(
         M::POST,
         "/quotes/{id}/actions/{action}",
