@@ -92,7 +92,36 @@ pub async fn record<C: ConnectionTrait>(
     actor: &Actor,
     change: Change<'_>,
 ) -> StoreResult<()> {
-    let at = now();
+    let object = match change.after {
+        Some(after) => after.clone(),
+        None => tombstone(change.entity_type, change.entity_id, change.before),
+    };
+    audit(db, actor, &change).await?;
+    event(db, actor, &change, object).await
+}
+
+/// Writes the audit record and the domain event of a change to a record's link or sub-record
+/// that is journalled on its owner's timeline (a contact's link to a legal entity): the audit
+/// entry is the owner's, the event carries `object` — the link as its list shows it, or, when
+/// removed, the tombstone the caller builds.
+pub async fn record_with_object<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: Change<'_>,
+    object: Value,
+) -> StoreResult<()> {
+    audit(db, actor, &change).await?;
+    event(db, actor, &change, object).await
+}
+
+/// The audit entry of `change` on its record's timeline, without an event: for a write whose
+/// event is about another record (a comment is its own record; it shows on the timeline of the
+/// record commented on). Pair it with [`event`] in the same transaction.
+pub async fn audit<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: &Change<'_>,
+) -> StoreResult<()> {
     let changes = diff(change.before, change.after);
     audit_record::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -100,18 +129,25 @@ pub async fn record<C: ConnectionTrait>(
         entity_id: Set(change.entity_id),
         action: Set(change.action.to_owned()),
         actor_id: Set(actor.user_id),
-        changes: Set(Value::Object(changes.clone()).to_string()),
+        changes: Set(Value::Object(changes).to_string()),
         comment: Set(change.comment.map(str::to_owned)),
         request_id: Set(actor.request_id.clone()),
-        occurred_at: Set(at),
+        occurred_at: Set(now()),
     }
     .insert(db)
     .await?;
+    Ok(())
+}
 
-    let object = match change.after {
-        Some(after) => after.clone(),
-        None => tombstone(change.entity_type, change.entity_id, change.before),
-    };
+/// The domain event of `change`, carrying `object` (the record's public representation or its
+/// tombstone), the changed fields, the actor, the credential and the correlation id.
+pub async fn event<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: &Change<'_>,
+    object: Value,
+) -> StoreResult<()> {
+    let changes = diff(change.before, change.after);
     let payload = serde_json::json!({
         "object": object,
         "changed_fields": changes.keys().collect::<Vec<_>>(),
@@ -131,7 +167,7 @@ pub async fn record<C: ConnectionTrait>(
         api_token_id: Set(actor.api_token_id),
         correlation_id: Set(actor.request_id.clone()),
         payload: Set(payload.to_string()),
-        occurred_at: Set(at),
+        occurred_at: Set(now()),
     }
     .insert(db)
     .await?;

@@ -8,6 +8,7 @@ mod clients;
 mod conventions;
 mod deal_to_cash;
 mod documents;
+mod events;
 mod leads;
 mod lists;
 mod money;

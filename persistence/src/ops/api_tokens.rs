@@ -10,7 +10,8 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::RoleName;
-use super::{Caller, Db, Error, OpResult};
+use super::{Caller, Db, Error, OpResult, present};
+use crate::journal::{self, Change};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiTokenView {
@@ -94,8 +95,9 @@ pub async fn create_api_token(
             "expires_at must be in the future",
         ));
     }
+    let txn = db.begin().await?;
     let model = credentials::insert_api_token(
-        &db,
+        &txn,
         NewApiToken {
             user_id: caller.user_id,
             name: req.name.trim(),
@@ -105,10 +107,23 @@ pub async fn create_api_token(
         },
     )
     .await?;
-    Ok(CreatedApiToken {
-        token: ApiTokenView::from(&model),
-        secret,
-    })
+    let token = ApiTokenView::from(&model);
+    let after = present(&token);
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: "api_token",
+            entity_id: model.id,
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(CreatedApiToken { token, secret })
 }
 
 /// The caller's API tokens; an admin sees everyone's.
@@ -120,10 +135,29 @@ pub async fn list_api_tokens(db: Db<'_>, caller: &Caller) -> OpResult<Vec<ApiTok
 
 /// Revokes one of the caller's API tokens (an admin: anyone's); it stops working at once.
 pub async fn revoke_api_token(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<()> {
-    let token = credentials::get_api_token(&db, id).await?;
+    let txn = db.begin().await?;
+    let token = credentials::get_api_token(&txn, id).await?;
     if token.user_id != caller.user_id && !caller.is_admin() {
         return Err(Error::not_found());
     }
-    credentials::revoke_api_token(&db, token.id).await?;
+    credentials::revoke_api_token(&txn, token.id).await?;
+    // A revoked token stays listed, with its revocation time: the event is a change of it.
+    let revoked = credentials::get_api_token(&txn, token.id).await?;
+    let before = present(&ApiTokenView::from(&token));
+    let after = present(&ApiTokenView::from(&revoked));
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: "api_token",
+            entity_id: token.id,
+            action: "revoked",
+            before: Some(&before),
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -97,18 +97,34 @@ pub async fn add_comment(
     .await?;
     let view = CommentView::from(&model);
     let object = present(&view);
-    journal::record(
+    // The commented record's timeline shows the comment; the comment itself is a record of
+    // its own, and its event is about it.
+    journal::audit(
         &txn,
         &actor,
-        Change {
+        &Change {
             entity_type: path.entity.record_type(),
             entity_id: path.id,
             action: "commented",
-            // The record itself is unchanged: no field differences, the comment as the object.
+            // The record itself is unchanged: no field differences.
             before: Some(&object),
             after: Some(&object),
             comment: Some(&text),
         },
+    )
+    .await?;
+    journal::event(
+        &txn,
+        &actor,
+        &Change {
+            entity_type: "comment",
+            entity_id: model.id,
+            action: "created",
+            before: None,
+            after: Some(&object),
+            comment: None,
+        },
+        object.clone(),
     )
     .await?;
     txn.commit().await?;

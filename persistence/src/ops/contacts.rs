@@ -771,7 +771,12 @@ pub async fn unlink_contact_legal_entity(
         .ok_or_else(Error::not_found)?;
     store::delete_link(&txn, c.id, legal_entity_id).await?;
     let before = present(&ContactLegalEntityView::new(&link, &e));
-    journal::record(
+    // The feed learns that the link — not the contact — is gone.
+    let mut gone = journal::tombstone("contact_legal_entity", c.id, None);
+    if let Some(t) = gone.as_object_mut() {
+        t.insert("legal_entity_id".into(), legal_entity_id.to_string().into());
+    }
+    journal::record_with_object(
         &txn,
         &caller.actor(),
         Change {
@@ -782,6 +787,7 @@ pub async fn unlink_contact_legal_entity(
             after: None,
             comment: None,
         },
+        gone,
     )
     .await?;
     txn.commit().await?;

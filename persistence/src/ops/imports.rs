@@ -180,8 +180,25 @@ pub async fn start_import(
         caller.user_id,
         parsed.total,
     );
-    let job = leads::insert_import(&db, job).await?;
-    Ok(ImportStarted::Queued(ImportView::from(&job)))
+    let txn = db.begin().await?;
+    let job = leads::insert_import(&txn, job).await?;
+    let view = ImportView::from(&job);
+    let after = super::present(&view);
+    crate::journal::record(
+        &txn,
+        &caller.actor(),
+        crate::journal::Change {
+            entity_type: "import",
+            entity_id: job.id,
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ImportStarted::Queued(view))
 }
 
 /// An import's progress and outcome, for its creator and admins.
