@@ -17,6 +17,7 @@ mod m0006_money;
 pub use m0006_money::PAYMENT_WATCHER_RULE_ID;
 mod m0007_quotes_orders;
 mod m0008_approvals;
+mod m0009_links;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_money::Migration),
             Box::new(m0007_quotes_orders::Migration),
             Box::new(m0008_approvals::Migration),
+            Box::new(m0009_links::Migration),
         ]
     }
 }

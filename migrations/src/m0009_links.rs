@@ -1,7 +1,8 @@
 //! Data-model debts paid, keeping every existing row:
 //!
 //! - a deal's contacts become a real link, `deal_contacts (deal_id, contact_id, position)`,
-//!   instead of a JSON array in `deals.contact_ids` (which goes away);
+//!   instead of a JSON array in `deals.contact_ids` (which goes away; `contacts_revision`
+//!   counts their changes so that the deal's version moves with them);
 //! - the references between records that had no foreign key get one.
 //!
 //! On PostgreSQL a foreign key is added `NOT VALID`: it holds for every row written from now on,
@@ -14,9 +15,9 @@
 //! `document_id`, `record_id`) point at records of several tables and the journal
 //! (`audit_records`, `domain_events`) must outlive what it describes: these carry no key.
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -117,6 +118,14 @@ impl MigrationTrait for Migration {
                 .table("deal_contacts")
                 .col("contact_id")
                 .col("deal_id")
+                .to_owned(),
+        )
+        .await?;
+        // The deal's version moves with its contacts, as it does with its rows.
+        m.alter_table(
+            Table::alter()
+                .table("deals")
+                .add_column(integer("contacts_revision").default(0))
                 .to_owned(),
         )
         .await?;
@@ -293,7 +302,10 @@ async fn rebuild_sqlite_tables(db: &SchemaManagerConnection<'_>) -> Result<(), D
     Ok(())
 }
 
-async fn table_columns(db: &SchemaManagerConnection<'_>, table: &str) -> Result<Vec<String>, DbErr> {
+async fn table_columns(
+    db: &SchemaManagerConnection<'_>,
+    table: &str,
+) -> Result<Vec<String>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,

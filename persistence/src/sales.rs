@@ -308,6 +308,7 @@ pub async fn note_invoice_number<C: ConnectionTrait>(
     listed: bool,
 ) -> StoreResult<()> {
     records::lock_row(db, "deals", deal_id).await?;
+    let contacts = deal_contacts(db, deal_id).await?;
     let edited = records::update::<deal::Entity, _, _, std::convert::Infallible>(
         db,
         actor,
@@ -327,11 +328,70 @@ pub async fn note_invoice_number<C: ConnectionTrait>(
             d.invoice_numbers = serde_json::to_string(&numbers).unwrap_or_else(|_| "[]".into());
             Ok(())
         },
-        records::snapshot,
+        crate::ops::deals::public_with(&contacts),
     )
     .await;
     match edited {
         Ok(_) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// The contacts of a deal, in the order they were given.
+pub async fn deal_contacts<C: ConnectionTrait>(db: &C, deal_id: Uuid) -> StoreResult<Vec<Uuid>> {
+    use crate::entity::deal_contact;
+    Ok(deal_contact::Entity::find()
+        .filter(deal_contact::Column::DealId.eq(deal_id))
+        .order_by_asc(deal_contact::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.contact_id)
+        .collect())
+}
+
+/// The contacts of each of `deal_ids`, in one query (a page of a list).
+pub async fn contacts_of_deals<C: ConnectionTrait>(
+    db: &C,
+    deal_ids: &[Uuid],
+) -> StoreResult<std::collections::HashMap<Uuid, Vec<Uuid>>> {
+    use crate::entity::deal_contact;
+    let mut out: std::collections::HashMap<Uuid, Vec<Uuid>> = Default::default();
+    if deal_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = deal_contact::Entity::find()
+        .filter(deal_contact::Column::DealId.is_in(deal_ids.iter().copied()))
+        .order_by_asc(deal_contact::Column::DealId)
+        .order_by_asc(deal_contact::Column::Position)
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(r.deal_id).or_default().push(r.contact_id);
+    }
+    Ok(out)
+}
+
+/// Replaces the contacts of a deal; call inside the deal's transaction.
+pub async fn set_deal_contacts<C: ConnectionTrait>(
+    db: &C,
+    deal_id: Uuid,
+    contact_ids: &[Uuid],
+) -> StoreResult<()> {
+    use crate::entity::deal_contact;
+    use sea_orm::{ActiveModelTrait, Set};
+    deal_contact::Entity::delete_many()
+        .filter(deal_contact::Column::DealId.eq(deal_id))
+        .exec(db)
+        .await?;
+    for (position, contact_id) in contact_ids.iter().enumerate() {
+        deal_contact::ActiveModel {
+            deal_id: Set(deal_id),
+            contact_id: Set(*contact_id),
+            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
 }

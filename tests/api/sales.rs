@@ -937,7 +937,14 @@ async fn deal_filters_and_pagination() {
     let app = TestApp::spawn().await;
     let pipeline = default_pipeline(&app).await;
     let in_work = stage_id(&pipeline, "В работе");
-    let company = "0193bbbb-0000-7000-8000-000000000001";
+    // A deal's company must exist (a foreign key holds it).
+    let (status, company) = body(
+        app.post("/api/v1/companies", &json!({"name": "ТСЖ «Фильтр»"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{company}");
+    let company = company["id"].as_str().unwrap().to_owned();
     let specs = [
         ("Альфа", "1000.00", Some("2026-01-15"), false),
         ("Бета", "2500.50", Some("2026-02-01"), true),

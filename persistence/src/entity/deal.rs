@@ -16,8 +16,6 @@ pub struct Model {
     /// Clients area (CRM-1..3); not checked here.
     pub company_id: Option<Uuid>,
     pub legal_entity_id: Option<Uuid>,
-    /// JSON array of contact ids.
-    pub contact_ids: String,
     pub responsible_id: Uuid,
     pub currency: String,
     /// Kopecks: the sum of the product rows, or the manual amount when there are none.
@@ -35,6 +33,9 @@ pub struct Model {
     pub external_id: Option<String>,
     /// Counts product-row changes (see the migration).
     pub rows_revision: i32,
+    /// Counts changes of the deal's contacts (`deal_contacts`), so that the deal's version
+    /// moves with them.
+    pub contacts_revision: i32,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -21,6 +21,7 @@ pub mod legal_entity;
 pub mod legal_entity_bank_account;
 // Sales
 pub mod deal;
+pub mod deal_contact;
 pub mod deal_stage_change;
 pub mod pipeline;
 pub mod pipeline_stage;

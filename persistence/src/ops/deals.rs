@@ -16,8 +16,9 @@ use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
 use crate::sales::{
-    DEAL_ROWS, DealFilter, close_date_sort, deal_search_text, deals_query, default_pipeline,
-    record_stage_change, rows_of, stage_history, stages_by_ids, stages_of,
+    DEAL_ROWS, DealFilter, close_date_sort, contacts_of_deals, deal_contacts, deal_search_text,
+    deals_query, default_pipeline, record_stage_change, rows_of, set_deal_contacts, stage_history,
+    stages_by_ids, stages_of,
 };
 use crate::visibility::Scope;
 use crate::{Actor, StoreError};
@@ -86,8 +87,9 @@ pub fn json_text<T: Serialize>(v: &[T]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
 }
 
-impl From<&deal::Model> for DealView {
-    fn from(d: &deal::Model) -> Self {
+impl DealView {
+    /// The deal as the API shows it, with its contacts (`deal_contacts`).
+    pub fn new(d: &deal::Model, contact_ids: Vec<Uuid>) -> Self {
         DealView {
             id: d.id,
             title: d.title.clone(),
@@ -96,7 +98,7 @@ impl From<&deal::Model> for DealView {
             stage_changed_at: d.stage_changed_at,
             company_id: d.company_id,
             legal_entity_id: d.legal_entity_id,
-            contact_ids: json_list(&d.contact_ids),
+            contact_ids,
             responsible_id: d.responsible_id,
             currency: d.currency.clone(),
             amount: Money::from_minor(d.amount_minor),
@@ -526,6 +528,7 @@ pub async fn refresh_deal_amount<C: ConnectionTrait>(
                 format!("the deal's total would be too large: {e}"),
             )
         })?;
+    let contacts = deal_contacts(db, deal_id).await?;
     let updated = records::update::<deal::Entity, _, _, Error>(
         db,
         actor,
@@ -536,7 +539,7 @@ pub async fn refresh_deal_amount<C: ConnectionTrait>(
             d.rows_revision += 1;
             Ok(())
         },
-        public,
+        public_with(&contacts),
     )
     .await??;
     Ok(updated)
@@ -674,7 +677,6 @@ pub async fn open_deal<C: ConnectionTrait>(
         stage_changed_at: at,
         company_id: req.company_id,
         legal_entity_id: req.legal_entity_id,
-        contact_ids: json_text(&contact_ids),
         responsible_id,
         currency: req.currency,
         amount_minor: req.amount_minor,
@@ -687,12 +689,19 @@ pub async fn open_deal<C: ConnectionTrait>(
         source: clean(&req.source),
         external_id: req.external_id,
         rows_revision: 0,
+        contacts_revision: 0,
         version: 1,
         created_at: at,
         updated_at: at,
         deleted_at: None,
     };
-    let saved = records::create::<deal::Entity, _>(txn, &actor, model, public).await?;
+    for (i, c) in contact_ids.iter().enumerate() {
+        ensure_exists::<crate::entity::contact::Entity, _>(txn, &format!("contact_ids[{i}]"), *c)
+            .await?;
+    }
+    let saved =
+        records::create::<deal::Entity, _>(txn, &actor, model, public_with(&contact_ids)).await?;
+    set_deal_contacts(txn, saved.id, &contact_ids).await?;
     record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
     Ok(saved)
 }
@@ -841,8 +850,14 @@ pub async fn row_of_deal<C: ConnectionTrait>(
 // ---------------------------------------------------------------------------------------------
 // Operations
 
-fn public(d: &deal::Model) -> serde_json::Value {
-    present(&DealView::from(d))
+/// The presenter of a deal whose contacts are `contacts`.
+pub fn public_with(contacts: &[Uuid]) -> impl Fn(&deal::Model) -> serde_json::Value + '_ {
+    move |d| present(&DealView::new(d, contacts.to_vec()))
+}
+
+/// A deal's view, its contacts read in `db`.
+pub async fn view_of<C: ConnectionTrait>(db: &C, d: &deal::Model) -> OpResult<DealView> {
+    Ok(DealView::new(d, deal_contacts(db, d.id).await?))
 }
 
 fn row_public(r: &product_row::Model) -> serde_json::Value {
@@ -885,7 +900,11 @@ pub async fn list_deals(
         deal::Column::ResponsibleId,
     );
     let page = fetch_page(&db, query, req, deal::Column::Id, |m| m.id).await?;
-    Ok(ListPage::of(page, |m| DealView::from(m)))
+    let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
+    let contacts = contacts_of_deals(&db, &ids).await?;
+    Ok(ListPage::of(page, |m| {
+        DealView::new(m, contacts.get(&m.id).cloned().unwrap_or_default())
+    }))
 }
 
 /// Opens a deal: in the default pipeline unless one is named, in its first open stage unless
@@ -924,15 +943,16 @@ pub async fn create_deal(db: Db<'_>, caller: &Caller, req: CreateDeal) -> OpResu
         },
     )
     .await?;
+    let view = view_of(&txn, &saved).await?;
     txn.commit().await?;
-    Ok(DealView::from(&saved))
+    Ok(view)
 }
 
 /// One deal the caller may see.
 pub async fn get_deal(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<DealView> {
     let scope = caller.visibility(&db).await?;
     let d = visible_deal(&db, &scope, id).await?;
-    Ok(DealView::from(&d))
+    view_of(&db, &d).await
 }
 
 /// Changes a deal as one compare-and-set on its version. A stage change is recorded in the
@@ -1005,6 +1025,25 @@ pub async fn update_deal(
         _ => None,
     };
     let at = now();
+    let old_contacts = deal_contacts(&txn, id).await?;
+    let new_contacts: Option<Vec<Uuid>> = req.contact_ids.as_ref().map(|c| {
+        c.iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    });
+    if let Some(n) = &new_contacts {
+        for (i, c) in n.iter().enumerate() {
+            ensure_exists::<crate::entity::contact::Entity, _>(
+                &txn,
+                &format!("contact_ids[{i}]"),
+                *c,
+            )
+            .await?;
+        }
+    }
+    let read_version = current.version;
     let updated = records::update::<deal::Entity, _, _, Error>(
         &txn,
         &actor,
@@ -1028,14 +1067,8 @@ pub async fn update_deal(
             if let Some(l) = req.legal_entity_id {
                 d.legal_entity_id = l;
             }
-            if let Some(c) = &req.contact_ids {
-                let ids: Vec<Uuid> = c
-                    .iter()
-                    .copied()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                d.contact_ids = json_text(&ids);
+            if new_contacts.as_ref().is_some_and(|n| *n != old_contacts) {
+                d.contacts_revision += 1;
             }
             if let Some(r) = req.responsible_id {
                 d.responsible_id = r;
@@ -1065,14 +1098,27 @@ pub async fn update_deal(
             }
             Ok(())
         },
-        public,
+        |d| {
+            // The record as read shows the old contacts; the written one the new.
+            let contacts = match &new_contacts {
+                Some(n) if d.version != read_version => n.clone(),
+                _ => old_contacts.clone(),
+            };
+            present(&DealView::new(d, contacts))
+        },
     )
     .await??;
+    if let Some(n) = &new_contacts
+        && *n != old_contacts
+    {
+        set_deal_contacts(&txn, id, n).await?;
+    }
     if let Some(to) = moved_to {
         record_stage_change(&txn, id, Some(current.stage_id), to, actor.user_id, at).await?;
     }
+    let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
-    Ok(DealView::from(&updated))
+    Ok(view)
 }
 
 /// Deletes a deal (kept for the audit trail).
@@ -1085,7 +1131,15 @@ pub async fn delete_deal(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     visible_deal(&txn, &scope, id).await?;
-    records::soft_delete::<deal::Entity, _>(&txn, &caller.actor(), id, if_match, public).await?;
+    let contacts = deal_contacts(&txn, id).await?;
+    records::soft_delete::<deal::Entity, _>(
+        &txn,
+        &caller.actor(),
+        id,
+        if_match,
+        public_with(&contacts),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

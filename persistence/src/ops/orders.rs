@@ -494,11 +494,13 @@ pub async fn create_order(db: Db<'_>, caller: &Caller, req: CreateOrder) -> OpRe
             o.deal_id = d.id;
             o.organization_id = org;
             o.legal_entity_id = req.legal_entity_id.or(d.legal_entity_id);
-            o.contact_id = req.contact_id.or_else(|| {
-                serde_json::from_str::<Vec<Uuid>>(&d.contact_ids)
-                    .ok()
-                    .and_then(|v| v.first().copied())
-            });
+            o.contact_id = match req.contact_id {
+                Some(c) => Some(c),
+                None => crate::sales::deal_contacts(&txn, d.id)
+                    .await?
+                    .first()
+                    .copied(),
+            };
             o.responsible_id = d.responsible_id;
             o.currency = d.currency.clone();
             o.title = clean(&req.title).unwrap_or_else(|| d.title.clone());

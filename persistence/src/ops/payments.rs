@@ -40,7 +40,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::deals::{DealView, clean};
+use super::deals::clean;
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
 
 use super::invoices::{
@@ -571,6 +571,7 @@ pub async fn after_money_moved<C: ConnectionTrait>(
     if before == after {
         return Ok(());
     }
+    let contacts = crate::sales::deal_contacts(txn, deal_id).await?;
     let d = records::update::<deal::Entity, _, _, Error>(
         txn,
         actor,
@@ -580,7 +581,7 @@ pub async fn after_money_moved<C: ConnectionTrait>(
             d.payment_percent_hundredths = after;
             Ok(())
         },
-        |m| present(&DealView::from(m)),
+        super::deals::public_with(&contacts),
     )
     .await
     .map_err(|e| match e {

@@ -401,12 +401,6 @@ pub fn mirror(q: &mut quote::Model, v: &quote_version::Model) {
     q.total_minor = v.total_minor;
 }
 
-pub fn first_contact(deal_contacts: &str) -> Option<Uuid> {
-    serde_json::from_str::<Vec<Uuid>>(deal_contacts)
-        .ok()
-        .and_then(|v| v.first().copied())
-}
-
 pub async fn detail<C: ConnectionTrait>(db: &C, q: &quote::Model) -> OpResult<QuoteDetail> {
     let v = version_or_404(db, q.id, q.current_version).await?;
     let rows = rows_of_version(db, v.id).await?;
@@ -446,19 +440,17 @@ pub async fn recipient<C: ConnectionTrait>(
     let field = "contact_id";
     let id = match requested.or(q.contact_id) {
         Some(id) => id,
-        None => {
-            let deal = records::find::<crate::entity::deal::Entity, _>(txn, q.deal_id)
-                .await
-                .ok();
-            deal.and_then(|d| first_contact(&d.contact_ids))
-                .ok_or_else(|| {
-                    Error::field(
-                        field,
-                        "required",
-                        "the quote and its deal have no contact: name the contact_id to send to",
-                    )
-                })?
-        }
+        None => crate::sales::deal_contacts(txn, q.deal_id)
+            .await?
+            .first()
+            .copied()
+            .ok_or_else(|| {
+                Error::field(
+                    field,
+                    "required",
+                    "the quote and its deal have no contact: name the contact_id to send to",
+                )
+            })?,
     };
     // A contact named in the request must be one the caller sees; the quote's own contact
     // came with the deal, whose contacts may belong to a colleague.
@@ -687,7 +679,13 @@ pub async fn create_quote(db: Db<'_>, caller: &Caller, req: CreateQuote) -> OpRe
         Err(e) => return Err(e),
     };
     let legal_entity_id = req.legal_entity_id.or(deal.legal_entity_id);
-    let contact_id = req.contact_id.or_else(|| first_contact(&deal.contact_ids));
+    let contact_id = match req.contact_id {
+        Some(c) => Some(c),
+        None => crate::sales::deal_contacts(&txn, deal.id)
+            .await?
+            .first()
+            .copied(),
+    };
     check_parties(
         &txn,
         caller,
