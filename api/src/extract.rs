@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use sdelka_domain::validation::{FieldViolation, Violations};
+use sdelka_domain::validation::{FieldViolation, Violations, split_rule_error};
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
@@ -112,12 +112,16 @@ pub fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
 }
 
 /// Syntax errors are 400; well-formed JSON of the wrong shape is 422 naming the field.
+///
+/// A value type that refuses its text (an amount with three decimals, an INN whose check digit
+/// does not match) is a 422 with the rule's own code at the field's JSON path; every such field
+/// of the body is reported at once, as the operations report their own checks.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
         Err(err) => {
-            let path = err.path().to_string();
+            let path = err.path().clone();
             let inner = err.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
@@ -126,29 +130,104 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     format!("the body is not valid JSON: {inner}"),
                 )),
                 Category::Data => {
-                    let field = if path == "." { String::new() } else { path };
                     let message = strip_position(&inner.to_string());
-                    let code = if message.starts_with("missing field") {
-                        "required"
-                    } else if message.starts_with("unknown variant") {
-                        "unknown_value"
-                    } else if message.starts_with("unknown field") {
-                        "unknown_field"
-                    } else {
-                        "invalid_type"
-                    };
-                    let field = if field.is_empty() {
-                        missing_field_name(&message).unwrap_or_default()
-                    } else {
-                        field
-                    };
-                    Err(ApiError::validation(
-                        FieldViolation::new(field, code, message).into(),
-                    ))
+                    if let Some(first) = rule_violation(&path, &message) {
+                        return Err(ApiError::validation(every_rule_violation::<T>(
+                            bytes, first, path,
+                        )));
+                    }
+                    Err(ApiError::validation(data_violation(&path, message).into()))
                 }
             }
         }
     }
+}
+
+/// A serde error of the wrong shape as `{field, code, message}`.
+fn data_violation(path: &serde_path_to_error::Path, message: String) -> FieldViolation {
+    let path = path.to_string();
+    let field = if path == "." { String::new() } else { path };
+    let code = if message.starts_with("missing field") {
+        "required"
+    } else if message.starts_with("unknown variant") {
+        "unknown_value"
+    } else if message.starts_with("unknown field") {
+        "unknown_field"
+    } else {
+        "invalid_type"
+    };
+    let field = if field.is_empty() {
+        missing_field_name(&message).unwrap_or_default()
+    } else {
+        field
+    };
+    FieldViolation::new(field, code, message)
+}
+
+/// A value type's refusal (see `sdelka_domain::validation::rule_error`) at `path`.
+fn rule_violation(path: &serde_path_to_error::Path, message: &str) -> Option<FieldViolation> {
+    let (code, rule) = split_rule_error(message)?;
+    let field = path.to_string();
+    Some(FieldViolation::new(
+        field.clone(),
+        code,
+        format!("{field}: {rule}"),
+    ))
+}
+
+/// The first refused value and every other one: the refused field is left out and the body
+/// read again, until it reads or fails for another reason (a left-out required field, a wrong
+/// type — reported once the values are fixed).
+fn every_rule_violation<T: DeserializeOwned>(
+    bytes: &[u8],
+    first: FieldViolation,
+    mut path: serde_path_to_error::Path,
+) -> Violations {
+    let mut out = Violations::from(first);
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return out;
+    };
+    // Each pass removes one field, so the body's own size bounds the loop; the cap is a guard.
+    for _ in 0..1000 {
+        if !remove_at(&mut value, &path) {
+            break;
+        }
+        let Err(err) = serde_path_to_error::deserialize::<_, T>(&value) else {
+            break;
+        };
+        let message = strip_position(&err.inner().to_string());
+        match rule_violation(err.path(), &message) {
+            Some(v) => {
+                out.push(v);
+                path = err.path().clone();
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Removes the object member at `path`; false when the path does not end in one.
+fn remove_at(value: &mut serde_json::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((Segment::Map { key }, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for segment in parents {
+        let next = match segment {
+            Segment::Seq { index } => at.get_mut(*index),
+            Segment::Map { key } => at.get_mut(key.as_str()),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        at = next;
+    }
+    at.as_object_mut()
+        .is_some_and(|o| o.remove(key.as_str()).is_some())
 }
 
 fn strip_position(msg: &str) -> String {
@@ -311,7 +390,62 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::refuse_nul;
+    use super::{parse_json, refuse_nul};
+    use sdelka_domain::money::Money;
+    use sdelka_domain::vat::VatRate;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Row {
+        price: Money,
+        vat_rate: Option<VatRate>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        amount: Option<Money>,
+        rows: Vec<Row>,
+    }
+
+    fn violations(body: &str) -> Vec<(String, String)> {
+        match parse_json::<Doc>(body.as_bytes()) {
+            Ok(d) => panic!("expected a refusal, got {d:?}"),
+            Err(e) => e
+                .errors
+                .iter()
+                .map(|v| (v.field.clone(), v.code.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn refused_values_are_field_violations_with_their_rule() {
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(f, c)| (f.to_string(), c.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            violations(r#"{"amount": "1.005", "rows": [{"price": "x", "vat_rate": "18"}]}"#),
+            pairs(&[
+                ("amount", "too_many_decimals"),
+                ("rows[0].price", "invalid_decimal"),
+                ("rows[0].vat_rate", "unknown_value"),
+            ])
+        );
+        assert_eq!(
+            violations(r#"{"rows": [{"price": "1", "vat_rate": "18"}, {"price": "1.001"}]}"#),
+            pairs(&[
+                ("rows[0].vat_rate", "unknown_value"),
+                ("rows[1].price", "too_many_decimals"),
+            ])
+        );
+        assert_eq!(
+            violations(r#"{"amount": 5, "rows": []}"#),
+            pairs(&[("amount", "invalid_type")])
+        );
+    }
 
     #[test]
     fn nul_escapes_are_refused_but_escaped_backslashes_are_not() {

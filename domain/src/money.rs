@@ -10,7 +10,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::validation::RuleBroken;
+use crate::validation::{RuleBroken, deserialize_parsed};
 
 /// Why a decimal string is not an acceptable amount or quantity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,8 +166,7 @@ impl Serialize for Money {
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Money::parse(&s).map_err(serde::de::Error::custom)
+        deserialize_parsed(d, Money::parse)
     }
 }
 
@@ -230,6 +229,13 @@ impl fmt::Display for Quantity {
 impl Serialize for Quantity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// From a decimal string, as [`Quantity::parse`] reads it.
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Quantity::parse)
     }
 }
 
@@ -299,6 +305,13 @@ impl fmt::Display for Percent {
 impl Serialize for Percent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// From a decimal string, as [`Percent::parse`] reads it.
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_parsed(d, Percent::parse)
     }
 }
 
@@ -389,6 +402,36 @@ mod tests {
         assert_eq!(Percent::parse("1.001"), Err(PercentError::TooManyDecimals));
     }
 
+    #[test]
+    fn deserialising_reports_the_rule() {
+        use crate::validation::split_rule_error;
+        let err = |v: serde_json::Value| match serde_json::from_value::<Money>(v) {
+            Ok(m) => panic!("expected an error, got {m}"),
+            Err(e) => e.to_string(),
+        };
+        let e = err(serde_json::json!("1.005"));
+        assert_eq!(
+            split_rule_error(&e).map(|(c, _)| c),
+            Some("too_many_decimals")
+        );
+        let e = err(serde_json::json!("abc"));
+        assert_eq!(
+            split_rule_error(&e).map(|(c, _)| c),
+            Some("invalid_decimal")
+        );
+        // Not a string at all is a type error, not a rule.
+        assert_eq!(split_rule_error(&err(serde_json::json!(5))), None);
+        let m: Money = serde_json::from_value(serde_json::json!(" -3.25 ")).unwrap();
+        assert_eq!(m.to_minor().unwrap(), -325);
+        let q: Quantity = serde_json::from_value(serde_json::json!("1.5")).unwrap();
+        assert_eq!(q.to_thousandths(), 1500);
+        let e = serde_json::from_value::<Percent>(serde_json::json!("101")).unwrap_err();
+        assert_eq!(
+            split_rule_error(&e.to_string()).map(|(c, _)| c),
+            Some("out_of_range")
+        );
+    }
+
     proptest! {
         #[test]
         fn minor_units_round_trip(k in any::<i64>()) {
@@ -402,6 +445,18 @@ mod tests {
             let _ = Money::parse(&s);
             let _ = Quantity::parse(&s);
             let _ = Percent::parse(&s);
+        }
+
+        #[test]
+        fn deserialising_never_panics(s in "\\PC{0,40}") {
+            let json = serde_json::Value::String(s.clone());
+            let _ = serde_json::from_value::<Money>(json.clone());
+            let _ = serde_json::from_value::<Quantity>(json.clone());
+            let _ = serde_json::from_value::<Percent>(json.clone());
+            let _ = serde_json::from_value::<crate::vat::VatRate>(json);
+            if let Ok(m) = serde_json::from_value::<Money>(serde_json::Value::String(s)) {
+                prop_assert_eq!(serde_json::to_value(m).ok(), Some(serde_json::Value::String(m.to_string())));
+            }
         }
 
         #[test]

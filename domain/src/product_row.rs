@@ -14,6 +14,54 @@ use crate::money::{AmountError, Money, Percent, Quantity};
 use crate::validation::{FieldViolation, RuleBroken};
 use crate::vat::VatRate;
 
+/// An OKEI unit code: one to four digits (796 "шт", 356 "ч", 166 "кг").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnitCode(String);
+
+/// Why a unit code is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an OKEI code has up to 4 digits, e.g. 796 (шт) or 356 (ч)")]
+pub struct UnitCodeError;
+
+impl RuleBroken for UnitCodeError {
+    fn code(&self) -> &'static str {
+        "invalid_format"
+    }
+}
+
+impl UnitCode {
+    pub fn parse(s: &str) -> Result<UnitCode, UnitCodeError> {
+        let c = s.trim();
+        if (1..=4).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_digit()) {
+            Ok(UnitCode(c.to_owned()))
+        } else {
+            Err(UnitCodeError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<UnitCode> for String {
+    fn from(c: UnitCode) -> String {
+        c.0
+    }
+}
+
+impl serde::Serialize for UnitCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UnitCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::validation::deserialize_parsed(d, UnitCode::parse)
+    }
+}
+
 /// A discount on one line: a share of the line sum, or a fixed amount no larger than it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discount {

@@ -311,6 +311,13 @@ macro_rules! string_newtype {
                 serializer.serialize_str(&self.0)
             }
         }
+
+        /// From a JSON string through `parse`; a refusal is a rule error carrying its code.
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::validation::deserialize_parsed(d, Self::parse)
+            }
+        }
     };
 }
 
@@ -339,8 +346,7 @@ pub enum InnKind {
 /// The check digits catch most typos but not all: a remainder of 10 is written as 0, so a
 /// single changed digit can go unnoticed when the check digit is 0. That is the FNS algorithm,
 /// not a shortcut here.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Inn(String);
 
 impl Inn {
@@ -384,8 +390,7 @@ string_newtype!(Inn);
 /// number and is kept as text. Lower-case letters are refused rather than upper-cased: the
 /// register only has capitals, and a KPP typed in lower case was probably typed in wrong.
 /// There is no check digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Kpp(String);
 
 impl Kpp {
@@ -449,8 +454,7 @@ pub enum OgrnKind {
 /// field (SPEC CRM-2 "OGRN or OGRNIP"); [`kind`](Self::kind) tells which. The last digit is a
 /// check digit: the number formed by the other digits modulo 11 (OGRN) or 13 (OGRNIP), then
 /// modulo 10 — so, as with the INN, some single-digit typos survive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ogrn(String);
 
 impl Ogrn {
@@ -522,8 +526,7 @@ string_newtype!(Ogrn);
 /// It is still worth a type: it is what makes bank accounts checkable. Account numbers are only
 /// unique within a bank, so the Bank of Russia's control key is computed over the BIK and the
 /// account together — the same 20 digits can be valid at one bank and invalid at another.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Bik(String);
 
 impl Bik {

@@ -88,3 +88,59 @@ impl From<FieldViolation> for Violations {
 pub trait RuleBroken: std::fmt::Display {
     fn code(&self) -> &'static str;
 }
+
+/// The text of a serde error for a broken rule: `[code] message`. A value type's `Deserialize`
+/// reports its rule this way, and the HTTP layer turns it back into a [`FieldViolation`] at
+/// the JSON path of the field (see [`split_rule_error`]).
+pub fn rule_error<E: serde::de::Error>(broken: &impl RuleBroken) -> E {
+    E::custom(format_args!("[{}] {}", broken.code(), broken))
+}
+
+/// The `(code, message)` of a serde error written by [`rule_error`]; `None` for any other.
+pub fn split_rule_error(text: &str) -> Option<(&str, &str)> {
+    let (code, message) = text.strip_prefix('[')?.split_once("] ")?;
+    let is_code = !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    is_code.then_some((code, message))
+}
+
+/// A `Deserialize` from a JSON string through a parser whose error is a [`RuleBroken`].
+pub fn deserialize_parsed<'de, D, T, E>(
+    d: D,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: RuleBroken,
+{
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    parse(&s).map_err(|e| rule_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Broken;
+    impl std::fmt::Display for Broken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the value breaks [a] rule")
+        }
+    }
+    impl RuleBroken for Broken {
+        fn code(&self) -> &'static str {
+            "out_of_range"
+        }
+    }
+
+    #[test]
+    fn rule_errors_round_trip() {
+        let e: serde::de::value::Error = rule_error(&Broken);
+        assert_eq!(
+            split_rule_error(&e.to_string()),
+            Some(("out_of_range", "the value breaks [a] rule"))
+        );
+        assert_eq!(split_rule_error("invalid type: integer `5`"), None);
+        assert_eq!(split_rule_error("[Not a code] x"), None);
+    }
+}

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::validation::RuleBroken;
+use crate::validation::{RuleBroken, deserialize_parsed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum VatRate {
@@ -183,8 +183,7 @@ impl Serialize for VatRate {
 
 impl<'de> Deserialize<'de> for VatRate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        VatRate::parse(&s).map_err(serde::de::Error::custom)
+        deserialize_parsed(d, VatRate::parse)
     }
 }
 

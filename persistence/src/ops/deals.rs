@@ -25,7 +25,7 @@ use crate::{Actor, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::deal::{StageKind, check_stage_entry, seconds_in_stage};
 use sdelka_domain::money::{Money, Percent, Quantity};
-use sdelka_domain::product_row::{Discount, ProductLine};
+use sdelka_domain::product_row::{Discount, ProductLine, UnitCode};
 use sdelka_domain::validation::{FieldViolation, RuleBroken, Violations};
 use sdelka_domain::vat::VatRate;
 use sea_orm::ConnectionTrait;
@@ -39,7 +39,7 @@ use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 use super::ensure_exists;
 use super::pipelines::kind_of;
-use super::products::{currency, money_field, okei_code, today, vat_rate_field};
+use super::products::{currency, non_negative, today};
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -138,8 +138,8 @@ pub struct CreateDeal {
     /// ISO 4217, default `RUB`.
     pub currency: Option<String>,
     /// Manual amount (decimal string); once the deal has product rows the amount is theirs.
-    #[schema(example = "125000.00")]
-    pub amount: Option<String>,
+    #[schema(value_type = Option<String>, example = "125000.00")]
+    pub amount: Option<Money>,
     pub expected_close_date: Option<NaiveDate>,
     /// Required when the stage is of kind `lost`.
     #[validate(length(max = 2000))]
@@ -175,7 +175,8 @@ pub struct UpdateDeal {
     pub responsible_id: Option<Uuid>,
     pub currency: Option<String>,
     /// Manual amount; refused (422) while the deal has product rows.
-    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Money>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
     pub expected_close_date: Option<Option<NaiveDate>>,
@@ -325,24 +326,25 @@ pub struct NewProductRow {
     #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
     pub name: Option<String>,
     /// Decimal string, up to 3 decimals, greater than zero; default `1`.
-    #[schema(example = "1.5")]
-    pub quantity: Option<String>,
-    #[schema(example = "356")]
-    pub unit_code: Option<String>,
+    #[schema(value_type = Option<String>, example = "1.5")]
+    pub quantity: Option<Quantity>,
+    #[schema(value_type = Option<String>, example = "356")]
+    pub unit_code: Option<UnitCode>,
     #[validate(length(min = 1, max = 20))]
     #[schema(example = "ч")]
     pub unit_name: Option<String>,
     /// Decimal string, at most 2 decimals.
-    #[schema(example = "1500.00")]
-    pub price: Option<String>,
+    #[schema(value_type = Option<String>, example = "1500.00")]
+    pub price: Option<Money>,
     /// 0–100, at most 2 decimals. Not together with `discount_amount`.
-    #[schema(example = "10")]
-    pub discount_percent: Option<String>,
+    #[schema(value_type = Option<String>, example = "10")]
+    pub discount_percent: Option<Percent>,
     /// At most the line sum. Not together with `discount_percent`.
-    pub discount_amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub discount_amount: Option<Money>,
     /// `22`, `20`, `10`, `0` or `none`; must be valid today (22 % from 2026, 20 % before).
-    #[schema(example = "22")]
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, example = "22")]
+    pub vat_rate: Option<VatRate>,
     /// Whether `price` includes VAT (default false: VAT on top).
     pub vat_included: Option<bool>,
 }
@@ -352,20 +354,24 @@ pub struct NewProductRow {
 pub struct UpdateProductRow {
     #[validate(length(min = 1, max = 500, message = "name must be 1 to 500 characters"))]
     pub name: Option<String>,
-    pub quantity: Option<String>,
-    pub unit_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub quantity: Option<Quantity>,
+    #[schema(value_type = Option<String>)]
+    pub unit_code: Option<UnitCode>,
     #[validate(length(min = 1, max = 20))]
     pub unit_name: Option<String>,
-    pub price: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Money>,
     /// Sets a percentage discount (replacing an amount); `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
-    pub discount_percent: Option<Option<String>>,
+    pub discount_percent: Option<Option<Percent>>,
     /// Sets an amount discount (replacing a percentage); `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
-    pub discount_amount: Option<Option<String>>,
-    pub vat_rate: Option<String>,
+    pub discount_amount: Option<Option<Money>>,
+    #[schema(value_type = Option<String>)]
+    pub vat_rate: Option<VatRate>,
     pub vat_included: Option<bool>,
 }
 
@@ -410,11 +416,18 @@ pub fn violation<E: RuleBroken>(field: &str, e: E) -> FieldViolation {
     FieldViolation::new(field, e.code(), format!("{field}: {e}"))
 }
 
-pub fn amount_minor(field: &str, value: &str) -> Result<i64, Error> {
-    money_field(field, value)
+/// An amount of the body in kopecks; it must not be negative.
+pub fn amount_minor(field: &str, value: Money) -> Result<i64, Error> {
+    non_negative(field, value)
         .map_err(|v| Error::validation(v.into()))?
         .to_minor()
         .map_err(|e| Error::validation(violation(field, e).into()))
+}
+
+/// An amount of a query string (filters are not JSON bodies and are parsed here).
+fn query_amount_minor(field: &str, value: &str) -> Result<i64, Error> {
+    let m = Money::parse(value).map_err(|e| Error::validation(violation(field, e).into()))?;
+    amount_minor(field, m)
 }
 
 /// A deal the caller may see, or 404.
@@ -554,8 +567,8 @@ pub fn stored_discount(r: &product_row::Model) -> Option<Discount> {
 }
 
 pub fn discount_from(
-    percent: Option<&str>,
-    amount: Option<&str>,
+    percent: Option<Percent>,
+    amount: Option<Money>,
     v: &mut Violations,
 ) -> Option<Discount> {
     match (percent, amount) {
@@ -567,14 +580,8 @@ pub fn discount_from(
             ));
             None
         }
-        (Some(p), None) => match Percent::parse(p) {
-            Ok(p) => Some(Discount::Percent(p)),
-            Err(e) => {
-                v.push(violation("discount_percent", e));
-                None
-            }
-        },
-        (None, Some(a)) => match money_field("discount_amount", a) {
+        (Some(p), None) => Some(Discount::Percent(p)),
+        (None, Some(a)) => match non_negative("discount_amount", a) {
             Ok(a) => Some(Discount::Amount(a)),
             Err(e) => {
                 v.push(e);
@@ -740,15 +747,9 @@ pub async fn priced_row<C: ConnectionTrait>(
             "name is required for a row without product_id",
         ));
     }
-    let quantity = match Quantity::parse(req.quantity.as_deref().unwrap_or("1")) {
-        Ok(q) => Some(q),
-        Err(e) => {
-            v.push(violation("quantity", e));
-            None
-        }
-    };
+    let quantity = Some(req.quantity.unwrap_or_else(Quantity::one));
     let unit_code = match (&req.unit_code, &product) {
-        (Some(c), _) => okei_code("unit_code", c).map_err(|e| v.push(e)).ok(),
+        (Some(c), _) => Some(c.as_str().to_owned()),
         (None, Some(p)) => Some(p.unit_code.clone()),
         (None, None) => Some("796".to_owned()),
     };
@@ -761,7 +762,7 @@ pub async fn priced_row<C: ConnectionTrait>(
         })
         .unwrap_or_else(|| "шт".to_owned());
     let price = match (&req.price, &product) {
-        (Some(p), _) => money_field("price", p).map_err(|e| v.push(e)).ok(),
+        (Some(p), _) => non_negative("price", *p).map_err(|e| v.push(e)).ok(),
         (None, Some(p)) if p.currency == currency => Some(Money::from_minor(p.base_price_minor)),
         (None, Some(p)) => {
             v.push(FieldViolation::new(
@@ -783,13 +784,9 @@ pub async fn priced_row<C: ConnectionTrait>(
             None
         }
     };
-    let discount = discount_from(
-        req.discount_percent.as_deref(),
-        req.discount_amount.as_deref(),
-        &mut v,
-    );
+    let discount = discount_from(req.discount_percent, req.discount_amount, &mut v);
     let vat_rate = match (&req.vat_rate, &product) {
-        (Some(r), _) => vat_rate_field("vat_rate", r).map_err(|e| v.push(e)).ok(),
+        (Some(r), _) => Some(*r),
         (None, Some(p)) => VatRate::parse(&p.vat_rate).ok(),
         (None, None) => Some(VatRate::standard_for(today())),
     };
@@ -876,12 +873,12 @@ pub async fn list_deals(
     let amount_min = f
         .amount_min
         .as_deref()
-        .map(|a| amount_minor("amount_min", a))
+        .map(|a| query_amount_minor("amount_min", a))
         .transpose()?;
     let amount_max = f
         .amount_max
         .as_deref()
-        .map(|a| amount_minor("amount_max", a))
+        .map(|a| query_amount_minor("amount_max", a))
         .transpose()?;
     let scope = caller.visibility(&db).await?;
     let query = scope.apply(
@@ -916,7 +913,7 @@ pub async fn create_deal(db: Db<'_>, caller: &Caller, req: CreateDeal) -> OpResu
     }
     let currency =
         currency("currency", req.currency.as_deref()).map_err(|v| Error::validation(v.into()))?;
-    let amount = match &req.amount {
+    let amount = match req.amount {
         Some(a) => amount_minor("amount", a)?,
         None => 0,
     };
@@ -985,11 +982,7 @@ pub async fn update_deal(
     if !v.is_empty() {
         return Err(v.into());
     }
-    let amount = req
-        .amount
-        .as_deref()
-        .map(|a| amount_minor("amount", a))
-        .transpose()?;
+    let amount = req.amount.map(|a| amount_minor("amount", a)).transpose()?;
 
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
@@ -1229,33 +1222,21 @@ pub async fn update_product_row(
     let current = row_of_deal(&txn, id, row_id).await?;
 
     let mut v = Violations::new();
-    let quantity = match &req.quantity {
-        Some(q) => Quantity::parse(q)
-            .map_err(|e| v.push(violation("quantity", e)))
-            .ok(),
+    let quantity = match req.quantity {
+        Some(q) => Some(q),
         None => Quantity::from_thousandths(current.quantity_thousandths).ok(),
     };
-    let price = match &req.price {
-        Some(p) => money_field("price", p).map_err(|e| v.push(e)).ok(),
+    let price = match req.price {
+        Some(p) => non_negative("price", p).map_err(|e| v.push(e)).ok(),
         None => Some(Money::from_minor(current.price_minor)),
     };
     let discount = match (&req.discount_percent, &req.discount_amount) {
         (None, None) => stored_discount(&current),
-        (p, a) => discount_from(
-            p.as_ref().and_then(|p| p.as_deref()),
-            a.as_ref().and_then(|a| a.as_deref()),
-            &mut v,
-        ),
+        (p, a) => discount_from(p.flatten(), a.flatten(), &mut v),
     };
-    let vat_rate = match &req.vat_rate {
-        Some(r) => vat_rate_field("vat_rate", r)
-            .map_err(|e| v.push(e))
-            .ok()
-            .map(Some),
-        None => Some(None),
-    };
+    let vat_rate = Some(req.vat_rate);
     let unit_code = match &req.unit_code {
-        Some(c) => okei_code("unit_code", c).map_err(|e| v.push(e)).ok(),
+        Some(c) => Some(c.as_str().to_owned()),
         None => Some(current.unit_code.clone()),
     };
     if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {

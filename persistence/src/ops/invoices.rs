@@ -24,9 +24,11 @@ use sdelka_domain::amount_in_words::rubles_in_words;
 use sdelka_domain::customer_invoice::{
     InvoiceAction, InvoiceRefusal, InvoiceState, InvoiceStatus, decide,
 };
-use sdelka_domain::money::Money;
+use sdelka_domain::money::{Money, Percent, Quantity};
+use sdelka_domain::product_row::UnitCode;
 use sdelka_domain::role::Role;
 use sdelka_domain::validation::{FieldViolation, Violations};
+use sdelka_domain::vat::VatRate;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
     Set,
@@ -157,19 +159,22 @@ pub struct InvoiceLineInput {
     #[schema(example = "Монтаж видеонаблюдения")]
     pub name: String,
     /// Decimal string, up to 3 decimals, default `1`.
-    #[schema(example = "1")]
-    pub quantity: Option<String>,
+    #[schema(value_type = Option<String>, example = "1")]
+    pub quantity: Option<Quantity>,
     /// OKEI code, default `796` (шт).
-    pub unit_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub unit_code: Option<UnitCode>,
     #[validate(length(min = 1, max = 20))]
     pub unit_name: Option<String>,
-    #[schema(example = "1020.90")]
-    pub price: String,
-    pub discount_percent: Option<String>,
-    pub discount_amount: Option<String>,
+    #[schema(value_type = String, example = "1020.90")]
+    pub price: Money,
+    #[schema(value_type = Option<String>)]
+    pub discount_percent: Option<Percent>,
+    #[schema(value_type = Option<String>)]
+    pub discount_amount: Option<Money>,
     /// `22`, `20`, `10`, `0` or `none`; default: the standard rate today.
-    #[schema(example = "22")]
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, example = "22")]
+    pub vat_rate: Option<VatRate>,
     pub vat_included: Option<bool>,
 }
 
@@ -339,13 +344,13 @@ pub async fn priced_lines<C: ConnectionTrait>(
         let row = NewProductRow {
             product_id: l.product_id,
             name: Some(l.name.clone()),
-            quantity: l.quantity.clone(),
+            quantity: l.quantity,
             unit_code: l.unit_code.clone(),
             unit_name: l.unit_name.clone(),
-            price: Some(l.price.clone()),
-            discount_percent: l.discount_percent.clone(),
-            discount_amount: l.discount_amount.clone(),
-            vat_rate: l.vat_rate.clone(),
+            price: Some(l.price),
+            discount_percent: l.discount_percent,
+            discount_amount: l.discount_amount,
+            vat_rate: l.vat_rate,
             vat_included: l.vat_included,
         };
         match priced_row(txn, &row, currency, INVOICE, invoice_id).await {

@@ -39,7 +39,7 @@ use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, presen
 use super::documents::{
     DocumentRowView, TransitionView, VatSubtotalView, check_parties, copy_rows, totals, vat_by_rate,
 };
-use super::products::money_field;
+use super::products::non_negative;
 
 /// An order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -147,12 +147,12 @@ pub struct CreateOrder {
     #[validate(length(min = 1, max = 500, message = "title must be 1 to 500 characters"))]
     pub title: Option<String>,
     /// The advance as money (at most the total). Default: the whole total.
-    #[schema(example = "18300.00")]
-    pub advance_amount: Option<String>,
+    #[schema(value_type = Option<String>, example = "18300.00")]
+    pub advance_amount: Option<Money>,
     /// The advance as a percent of the total (0–100), rounded to kopecks. Not with
     /// `advance_amount`.
-    #[schema(example = "30")]
-    pub advance_percent: Option<String>,
+    #[schema(value_type = Option<String>, example = "30")]
+    pub advance_percent: Option<Percent>,
 }
 
 /// What an action on an order may carry.
@@ -254,12 +254,12 @@ pub fn detail_of(o: &order::Model, rows: &[product_row::Model]) -> OrderDetail {
 
 /// The advance as given: kopecks, or hundredths of a percent.
 pub fn advance_fields(
-    amount: Option<&str>,
-    percent: Option<&str>,
+    amount: Option<Money>,
+    percent: Option<Percent>,
 ) -> OpResult<(Option<i64>, Option<i64>)> {
     let amount = amount
         .map(|a| {
-            money_field("advance_amount", a)
+            non_negative("advance_amount", a)
                 .map_err(|v| Error::validation(v.into()))
                 .and_then(|m| {
                     m.to_minor()
@@ -267,13 +267,7 @@ pub fn advance_fields(
                 })
         })
         .transpose()?;
-    let percent = percent
-        .map(|p| {
-            Percent::parse(p)
-                .map(|p| p.to_hundredths())
-                .map_err(|e| Error::field("advance_percent", e.code(), e.to_string()))
-        })
-        .transpose()?;
+    let percent = percent.map(Percent::to_hundredths);
     Ok((amount, percent))
 }
 
@@ -286,11 +280,11 @@ pub struct UpdateOrder {
     pub legal_entity_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
     /// A new advance as money (at most the total). Not with `advance_percent`.
-    #[schema(example = "20000.00")]
-    pub advance_amount: Option<String>,
+    #[schema(value_type = Option<String>, example = "20000.00")]
+    pub advance_amount: Option<Money>,
     /// A new advance as a percent of the total.
-    #[schema(example = "50")]
-    pub advance_percent: Option<String>,
+    #[schema(value_type = Option<String>, example = "50")]
+    pub advance_percent: Option<Percent>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,10 +387,8 @@ pub async fn list_orders(
 /// defaults to the whole total.
 pub async fn create_order(db: Db<'_>, caller: &Caller, req: CreateOrder) -> OpResult<OrderDetail> {
     let actor = caller.actor();
-    let (advance_amount, advance_percent) = advance_fields(
-        req.advance_amount.as_deref(),
-        req.advance_percent.as_deref(),
-    )?;
+    let (advance_amount, advance_percent) =
+        advance_fields(req.advance_amount, req.advance_percent)?;
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let order_id = Uuid::now_v7();
@@ -563,10 +555,8 @@ pub async fn update_order(
     req: UpdateOrder,
 ) -> OpResult<OrderDetail> {
     let actor = caller.actor();
-    let (advance_amount, advance_percent) = advance_fields(
-        req.advance_amount.as_deref(),
-        req.advance_percent.as_deref(),
-    )?;
+    let (advance_amount, advance_percent) =
+        advance_fields(req.advance_amount, req.advance_percent)?;
     if req.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return Err(Error::field("title", "required", "title must not be blank"));
     }

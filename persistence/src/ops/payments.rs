@@ -29,6 +29,7 @@ use sdelka_domain::customer_invoice::{
     InvoiceAction, InvoiceState, InvoiceStatus, decide, payment_percent_hundredths,
 };
 use sdelka_domain::money::{Money, Percent};
+use sdelka_domain::requisites::Inn;
 use sdelka_domain::role::Role;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -46,7 +47,7 @@ use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure
 use super::invoices::{
     journal_change, lines_of, race, record_transition, refusal, visible_invoice,
 };
-use super::products::{currency, money_field, today};
+use super::products::{currency, non_negative, today};
 
 /// Who registers and applies money: accountants, sales staff for their own deals, admins.
 pub const MONEY_STAFF: &[Role] = &[
@@ -147,8 +148,8 @@ impl PaymentView {
 pub struct NewApplication {
     pub invoice_id: Uuid,
     /// Default: the smaller of what is unapplied on the payment and outstanding on the invoice.
-    #[schema(example = "500.00")]
-    pub amount: Option<String>,
+    #[schema(value_type = Option<String>, example = "500.00")]
+    pub amount: Option<Money>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -156,8 +157,8 @@ pub struct NewApplication {
 pub struct RegisterPayment {
     /// Default: today.
     pub date: Option<NaiveDate>,
-    #[schema(example = "1245.50")]
-    pub amount: String,
+    #[schema(value_type = String, example = "1245.50")]
+    pub amount: Money,
     /// Default `RUB`.
     pub currency: Option<String>,
     /// The receiving own organisation.
@@ -165,8 +166,8 @@ pub struct RegisterPayment {
     pub payer_legal_entity_id: Option<Uuid>,
     #[validate(length(min = 1, max = 500))]
     pub payer_name: Option<String>,
-    #[validate(length(min = 10, max = 12))]
-    pub payer_inn: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub payer_inn: Option<Inn>,
     #[validate(length(min = 1, max = 50))]
     pub payment_order_number: Option<String>,
     #[validate(length(max = 2000))]
@@ -230,8 +231,8 @@ pub async fn applications_of<C: ConnectionTrait>(
         .map_err(StoreError::from)?)
 }
 
-pub fn amount_minor(field: &str, value: &str) -> OpResult<i64> {
-    let m = money_field(field, value).map_err(|v| Error::validation(v.into()))?;
+pub fn amount_minor(field: &str, value: Money) -> OpResult<i64> {
+    let m = non_negative(field, value).map_err(|v| Error::validation(v.into()))?;
     let minor = m
         .to_minor()
         .map_err(|e| Error::field(field, "out_of_range", e.to_string()))?;
@@ -293,7 +294,7 @@ pub async fn apply<C: ConnectionTrait>(
         ));
     }
     let status = super::invoices::status_of(&inv)?;
-    let amount = match &req.amount {
+    let amount = match req.amount {
         Some(a) => amount_minor("amount", a)?,
         None => std::cmp::min(
             pay.amount_minor - pay.applied_minor,
@@ -766,7 +767,7 @@ pub async fn register_payment(
     caller: &Caller,
     req: RegisterPayment,
 ) -> OpResult<PaymentView> {
-    let amount = amount_minor("amount", &req.amount)?;
+    let amount = amount_minor("amount", req.amount)?;
     let currency =
         currency("currency", req.currency.as_deref()).map_err(|v| Error::validation(v.into()))?;
     if req.payer_legal_entity_id.is_none() && clean(&req.payer_name).is_none() {
@@ -793,7 +794,7 @@ pub async fn register_payment(
         currency,
         payer_legal_entity_id: req.payer_legal_entity_id,
         payer_name: clean(&req.payer_name),
-        payer_inn: clean(&req.payer_inn),
+        payer_inn: req.payer_inn.as_ref().map(|i| i.as_str().to_owned()),
         payment_order_number: clean(&req.payment_order_number),
         purpose: clean(&req.purpose),
         created_by: caller.user_id,

@@ -14,7 +14,9 @@ use crate::sales::{
     release_product_name,
 };
 use chrono::{DateTime, Utc};
-use sdelka_domain::money::Money;
+use sdelka_domain::money::{AmountError, Money};
+use sdelka_domain::product_row::UnitCode;
+use sdelka_domain::validation::RuleBroken;
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_domain::vat::VatRate;
 use serde::{Deserialize, Serialize};
@@ -44,32 +46,25 @@ pub fn currency(field: &str, value: Option<&str>) -> Result<String, FieldViolati
     }
 }
 
-/// An OKEI unit code: digits only (796 "шт", 356 "ч", 166 "кг").
-pub fn okei_code(field: &str, value: &str) -> Result<String, FieldViolation> {
-    let c = value.trim();
-    if (1..=4).contains(&c.len()) && c.chars().all(|ch| ch.is_ascii_digit()) {
-        Ok(c.to_owned())
-    } else {
+/// An amount given as text outside a JSON body (an approval's payment): not negative.
+pub fn money_field(field: &str, value: &str) -> Result<Money, FieldViolation> {
+    let m = Money::parse(value)
+        .map_err(|e| FieldViolation::new(field, e.code(), format!("{field}: {e}")))?;
+    non_negative(field, m)
+}
+
+/// A price, discount or payment amount must not be negative (the parsed amount may be).
+pub fn non_negative(field: &str, m: Money) -> Result<Money, FieldViolation> {
+    if m.is_negative() {
+        let e = AmountError::Negative;
         Err(FieldViolation::new(
             field,
-            "invalid_format",
-            format!("{field} is an OKEI code of up to 4 digits, e.g. 796 (шт) or 356 (ч)"),
+            e.code(),
+            format!("{field}: {e}"),
         ))
+    } else {
+        Ok(m)
     }
-}
-
-pub fn money_field(field: &str, value: &str) -> Result<Money, FieldViolation> {
-    Money::parse_non_negative(value).map_err(|e| {
-        use sdelka_domain::validation::RuleBroken;
-        FieldViolation::new(field, e.code(), format!("{field}: {e}"))
-    })
-}
-
-pub fn vat_rate_field(field: &str, value: &str) -> Result<VatRate, FieldViolation> {
-    VatRate::parse(value).map_err(|e| {
-        use sdelka_domain::validation::RuleBroken;
-        FieldViolation::new(field, e.code(), e.to_string())
-    })
 }
 
 /// A product or service of the catalog.
@@ -139,19 +134,19 @@ pub struct CreateProduct {
     pub name: String,
     #[validate(length(min = 1, max = 100))]
     pub sku: Option<String>,
-    #[schema(example = "356")]
-    pub unit_code: Option<String>,
+    #[schema(value_type = Option<String>, example = "356")]
+    pub unit_code: Option<UnitCode>,
     #[validate(length(min = 1, max = 20))]
     #[schema(example = "ч")]
     pub unit_name: Option<String>,
     /// Decimal string, at most two decimals, not negative.
-    #[schema(example = "1500.00")]
-    pub base_price: Option<String>,
+    #[schema(value_type = Option<String>, example = "1500.00")]
+    pub base_price: Option<Money>,
     #[schema(example = "RUB")]
     pub currency: Option<String>,
     /// `22`, `20`, `10`, `0` or `none`.
-    #[schema(example = "22")]
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, example = "22")]
+    pub vat_rate: Option<VatRate>,
     #[validate(length(min = 1, max = 200))]
     pub section: Option<String>,
     pub active: Option<bool>,
@@ -167,12 +162,15 @@ pub struct UpdateProduct {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub sku: Option<Option<String>>,
-    pub unit_code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub unit_code: Option<UnitCode>,
     #[validate(length(min = 1, max = 20))]
     pub unit_name: Option<String>,
-    pub base_price: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub base_price: Option<Money>,
     pub currency: Option<String>,
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub vat_rate: Option<VatRate>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub section: Option<Option<String>>,
@@ -229,19 +227,21 @@ pub fn blank_is_refused(field: &str, value: &str, v: &mut Violations) -> String 
 pub fn new_product(req: &CreateProduct) -> Result<product::Model, Error> {
     let mut v = Violations::new();
     let name = blank_is_refused("name", &req.name, &mut v);
-    let unit_code = okei_code("unit_code", req.unit_code.as_deref().unwrap_or("796"))
-        .map_err(|e| v.push(e))
-        .ok();
-    let base_price = money_field("base_price", req.base_price.as_deref().unwrap_or("0"))
+    let unit_code = Some(
+        req.unit_code
+            .as_ref()
+            .map_or_else(|| "796".to_owned(), |c| c.as_str().to_owned()),
+    );
+    let base_price = non_negative("base_price", req.base_price.unwrap_or(Money::ZERO))
         .map_err(|e| v.push(e))
         .ok();
     let currency = currency("currency", req.currency.as_deref())
         .map_err(|e| v.push(e))
         .ok();
-    let vat_rate = match &req.vat_rate {
-        Some(r) => vat_rate_field("vat_rate", r).map_err(|e| v.push(e)).ok(),
-        None => Some(VatRate::standard_for(today())),
-    };
+    let vat_rate = Some(
+        req.vat_rate
+            .unwrap_or_else(|| VatRate::standard_for(today())),
+    );
     let (Some(unit_code), Some(base_price), Some(currency), Some(vat_rate), true) =
         (unit_code, base_price, currency, vat_rate, v.is_empty())
     else {
@@ -402,16 +402,13 @@ pub async fn update_product(
                 p.sku = s.as_deref().map(str::trim).map(str::to_owned);
             }
             if let Some(c) = &req.unit_code {
-                match okei_code("unit_code", c) {
-                    Ok(c) => p.unit_code = c,
-                    Err(e) => v.push(e),
-                }
+                p.unit_code = c.as_str().to_owned();
             }
             if let Some(u) = &req.unit_name {
                 p.unit_name = u.trim().to_owned();
             }
-            if let Some(b) = &req.base_price {
-                match money_field("base_price", b).map(Money::to_minor) {
+            if let Some(b) = req.base_price {
+                match non_negative("base_price", b).map(Money::to_minor) {
                     Ok(Ok(m)) => p.base_price_minor = m,
                     Ok(Err(e)) => v.push(FieldViolation::new(
                         "base_price",
@@ -427,11 +424,8 @@ pub async fn update_product(
                     Err(e) => v.push(e),
                 }
             }
-            if let Some(r) = &req.vat_rate {
-                match vat_rate_field("vat_rate", r) {
-                    Ok(r) => p.vat_rate = r.code().to_owned(),
-                    Err(e) => v.push(e),
-                }
+            if let Some(r) = req.vat_rate {
+                p.vat_rate = r.code().to_owned();
             }
             if let Some(s) = &req.section {
                 p.section = s.as_deref().map(str::trim).map(str::to_owned);

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::approvals::{self, ActionInput, PaymentInput};
-use super::products::{currency, money_field};
+use super::products::{currency, non_negative};
 use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists};
 
 use super::tasks::{PaymentBody, TaskView};
@@ -288,11 +288,11 @@ pub struct RegisterSupplierInvoice {
     /// `YYYY-MM-DD`.
     pub invoice_date: NaiveDate,
     /// Decimal string.
-    #[schema(example = "125000.00")]
-    pub amount: String,
+    #[schema(value_type = String, example = "125000.00")]
+    pub amount: Money,
     /// VAT included in `amount`, decimal string; absent when the supplier pays no VAT.
-    #[schema(example = "20833.33")]
-    pub vat_amount: Option<String>,
+    #[schema(value_type = Option<String>, example = "20833.33")]
+    pub vat_amount: Option<Money>,
     /// Default `RUB`.
     pub currency: Option<String>,
     pub due_date: Option<NaiveDate>,
@@ -453,7 +453,7 @@ pub async fn register_supplier_invoice(
             None
         }
     };
-    let amount = match money_field("amount", &req.amount) {
+    let amount = match non_negative("amount", req.amount) {
         Ok(m) if m.is_zero() => {
             v.push(FieldViolation::new(
                 "amount",
@@ -468,11 +468,7 @@ pub async fn register_supplier_invoice(
             None
         }
     };
-    let vat = match req
-        .vat_amount
-        .as_deref()
-        .map(|s| money_field("vat_amount", s))
-    {
+    let vat = match req.vat_amount.map(|m| non_negative("vat_amount", m)) {
         Some(Ok(m)) => Some(m),
         Some(Err(f)) => {
             v.push(f);
