@@ -9,7 +9,8 @@ use crate::requisites::{InnKind, Ogrn, OgrnKind};
 use crate::validation::{FieldViolation, RuleBroken, Violations};
 
 /// The legal form of a counterparty (CRM-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CounterpartyKind {
     /// An organisation: 10-digit INN, KPP, 13-digit OGRN.
     LegalEntity,
@@ -21,11 +22,7 @@ pub enum CounterpartyKind {
 
 impl CounterpartyKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CounterpartyKind::LegalEntity => "legal_entity",
-            CounterpartyKind::Entrepreneur => "entrepreneur",
-            CounterpartyKind::Individual => "individual",
-        }
+        self.into()
     }
 }
 

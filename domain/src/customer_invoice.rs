@@ -5,7 +5,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+use crate::workflow::WrongState;
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     Draft,
@@ -25,17 +38,11 @@ impl InvoiceStatus {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Draft => "draft",
-            InvoiceStatus::Issued => "issued",
-            InvoiceStatus::PartiallyPaid => "partially_paid",
-            InvoiceStatus::Paid => "paid",
-            InvoiceStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<InvoiceStatus> {
-        InvoiceStatus::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// Whether money is still expected on it (issued and not fully paid).
@@ -64,7 +71,18 @@ impl InvoiceStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceAction {
     /// Change rows, dates, buyer.
@@ -80,13 +98,7 @@ pub enum InvoiceAction {
 
 impl InvoiceAction {
     pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceAction::Edit => "edit",
-            InvoiceAction::Issue => "issue",
-            InvoiceAction::Cancel => "cancel",
-            InvoiceAction::ApplyPayment => "apply_payment",
-            InvoiceAction::UnapplyPayment => "unapply_payment",
-        }
+        self.into()
     }
 }
 
@@ -104,6 +116,22 @@ pub enum InvoiceRefusal {
     Overpaid { amount: i64, outstanding: i64 },
     #[error("the amount to un-apply ({amount}) exceeds what was paid ({paid})")]
     Underpaid { amount: i64, paid: i64 },
+}
+
+impl crate::workflow::Refusal for InvoiceRefusal {
+    fn wrong_state(&self) -> Option<WrongState> {
+        match self {
+            InvoiceRefusal::Transition { status, .. } => {
+                Some(WrongState::new(status.as_str(), status.allowed()))
+            }
+            // Only a draft is issued; it stays a draft until it has lines.
+            InvoiceRefusal::Empty => Some(WrongState::new(
+                InvoiceStatus::Draft.as_str(),
+                InvoiceStatus::Draft.allowed(),
+            )),
+            InvoiceRefusal::Overpaid { .. } | InvoiceRefusal::Underpaid { .. } => None,
+        }
+    }
 }
 
 fn allowed_list(status: InvoiceStatus) -> String {

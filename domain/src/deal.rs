@@ -8,7 +8,19 @@ use crate::validation::FieldViolation;
 
 /// What a stage means, whatever it is called: still being worked on, won, or lost. Funnel
 /// reports and the loss-reason rule read the kind, never the name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum StageKind {
     Open,
@@ -18,20 +30,11 @@ pub enum StageKind {
 
 impl StageKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            StageKind::Open => "open",
-            StageKind::Won => "won",
-            StageKind::Lost => "lost",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<StageKind> {
-        match s {
-            "open" => Some(StageKind::Open),
-            "won" => Some(StageKind::Won),
-            "lost" => Some(StageKind::Lost),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn is_closed(self) -> bool {

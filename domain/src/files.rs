@@ -5,7 +5,8 @@
 use std::fmt;
 
 /// The business meaning of an attached file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum DocumentType {
     InvoiceScan,
     Contract,
@@ -24,17 +25,11 @@ impl DocumentType {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentType::InvoiceScan => "invoice_scan",
-            DocumentType::Contract => "contract",
-            DocumentType::SignedScan => "signed_scan",
-            DocumentType::ClosingDocument => "closing_document",
-            DocumentType::Other => "other",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<DocumentType> {
-        Self::ALL.into_iter().find(|d| d.as_str() == s)
+        s.parse().ok()
     }
 }
 

@@ -3,8 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::workflow::WrongState;
+
 /// Where a lead came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum LeadSource {
     WebForm,
@@ -16,30 +29,27 @@ pub enum LeadSource {
 
 impl LeadSource {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LeadSource::WebForm => "web_form",
-            LeadSource::Call => "call",
-            LeadSource::Import => "import",
-            LeadSource::Exhibition => "exhibition",
-            LeadSource::Manual => "manual",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<LeadSource> {
-        [
-            LeadSource::WebForm,
-            LeadSource::Call,
-            LeadSource::Import,
-            LeadSource::Exhibition,
-            LeadSource::Manual,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 }
 
 /// The life cycle of a lead: new → in work → qualified | junk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum LeadStatus {
     New,
@@ -57,16 +67,11 @@ impl LeadStatus {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            LeadStatus::New => "new",
-            LeadStatus::InWork => "in_work",
-            LeadStatus::Qualified => "qualified",
-            LeadStatus::Junk => "junk",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<LeadStatus> {
-        LeadStatus::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// Statuses a lead in this status may move to. A qualified or junk lead can be taken back
@@ -83,29 +88,40 @@ impl LeadStatus {
 }
 
 /// Qualification category: A — hot, B — warm, C — cold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 pub enum LeadCategory {
+    #[strum(to_string = "A", serialize = "a", serialize = "А", serialize = "а")]
     A,
+    #[strum(to_string = "B", serialize = "b", serialize = "Б", serialize = "б")]
     B,
+    #[strum(
+        to_string = "C",
+        serialize = "c",
+        serialize = "С",
+        serialize = "с",
+        serialize = "В",
+        serialize = "в"
+    )]
     C,
 }
 
 impl LeadCategory {
     pub fn as_str(self) -> &'static str {
-        match self {
-            LeadCategory::A => "A",
-            LeadCategory::B => "B",
-            LeadCategory::C => "C",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<LeadCategory> {
-        match s.trim() {
-            "A" | "a" | "А" | "а" => Some(LeadCategory::A),
-            "B" | "b" | "Б" | "б" => Some(LeadCategory::B),
-            "C" | "c" | "С" | "с" | "В" | "в" => Some(LeadCategory::C),
-            _ => None,
-        }
+        s.trim().parse().ok()
     }
 }
 
@@ -122,6 +138,18 @@ pub enum LeadRefusal {
     AlreadyConverted,
     #[error("a junk lead cannot be converted; take it back into work first")]
     JunkCannotConvert,
+}
+
+impl crate::workflow::Refusal for LeadRefusal {
+    /// The "actions" of a lead are the statuses it may move to.
+    fn wrong_state(&self) -> Option<WrongState> {
+        let status = match self {
+            LeadRefusal::Transition { from, .. } => LeadStatus::parse(from)?,
+            LeadRefusal::JunkCannotConvert => LeadStatus::Junk,
+            LeadRefusal::AlreadyConverted => return None,
+        };
+        Some(WrongState::new(status.as_str(), status.next()))
+    }
 }
 
 impl LeadRefusal {

@@ -12,6 +12,7 @@ pub mod role;
 pub mod supplier_invoice;
 pub mod task;
 pub mod validation;
+pub mod workflow;
 
 // Sales (CAT, DEAL): money, VAT and product rows are shared by every sales document.
 pub mod deal;

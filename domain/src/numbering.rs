@@ -9,7 +9,8 @@
 use chrono::{Datelike, NaiveDate};
 
 /// When the counter starts again at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CounterReset {
     Never,
     Yearly,
@@ -20,13 +21,7 @@ pub enum CounterReset {
 
 impl CounterReset {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CounterReset::Never => "never",
-            CounterReset::Yearly => "yearly",
-            CounterReset::Quarterly => "quarterly",
-            CounterReset::Monthly => "monthly",
-            CounterReset::Daily => "daily",
-        }
+        self.into()
     }
 
     /// The counter series a document of `date` belongs to: documents of one period share one

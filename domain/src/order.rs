@@ -15,7 +15,21 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+use crate::workflow::WrongState;
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Draft,
@@ -35,17 +49,11 @@ impl OrderStatus {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Draft => "draft",
-            OrderStatus::AwaitingAdvance => "awaiting_advance",
-            OrderStatus::Confirmed => "confirmed",
-            OrderStatus::Completed => "completed",
-            OrderStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<OrderStatus> {
-        OrderStatus::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// The manual actions this status allows (payments are not actions: see [`on_payment`]).
@@ -61,7 +69,8 @@ impl OrderStatus {
 }
 
 /// The manual actions, by their API names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum OrderActionKind {
     ConfirmTerms,
     Complete,
@@ -76,15 +85,11 @@ impl OrderActionKind {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            OrderActionKind::ConfirmTerms => "confirm-terms",
-            OrderActionKind::Complete => "complete",
-            OrderActionKind::Cancel => "cancel",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<OrderActionKind> {
-        OrderActionKind::ALL.into_iter().find(|a| a.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -123,6 +128,17 @@ pub enum OrderRefusal {
     },
     #[error("cancelling an order needs a reason")]
     ReasonRequired,
+}
+
+impl crate::workflow::Refusal for OrderRefusal {
+    fn wrong_state(&self) -> Option<WrongState> {
+        match self {
+            OrderRefusal::WrongState { state, .. } => {
+                OrderStatus::parse(state).map(|s| WrongState::new(s.as_str(), s.allowed()))
+            }
+            OrderRefusal::ReasonRequired => None,
+        }
+    }
 }
 
 impl OrderRefusal {

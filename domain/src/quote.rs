@@ -21,8 +21,22 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::workflow::WrongState;
+
 /// The status of one version of a quote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum QuoteStatus {
     Draft,
@@ -40,16 +54,11 @@ impl QuoteStatus {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuoteStatus::Draft => "draft",
-            QuoteStatus::Sent => "sent",
-            QuoteStatus::Accepted => "accepted",
-            QuoteStatus::Rejected => "rejected",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<QuoteStatus> {
-        QuoteStatus::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// What the current version in this status allows.
@@ -65,7 +74,8 @@ impl QuoteStatus {
 }
 
 /// What can be asked of a quote's current version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum QuoteAction {
     /// Change rows or validity.
     Edit,
@@ -87,13 +97,7 @@ impl QuoteAction {
 
     /// The name the API uses (`/actions/{action}`, or the operation for edits and versions).
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuoteAction::Edit => "edit",
-            QuoteAction::Send => "send",
-            QuoteAction::Accept => "accept",
-            QuoteAction::Reject => "reject",
-            QuoteAction::NewVersion => "new-version",
-        }
+        self.into()
     }
 }
 
@@ -111,6 +115,17 @@ pub enum QuoteRefusal {
         "version {version} is not the current version ({current}) of the quote: old versions are read-only"
     )]
     NotCurrent { version: i32, current: i32 },
+}
+
+impl crate::workflow::Refusal for QuoteRefusal {
+    fn wrong_state(&self) -> Option<WrongState> {
+        match self {
+            QuoteRefusal::WrongState { state, .. } => {
+                QuoteStatus::parse(state).map(|s| WrongState::new(s.as_str(), s.allowed()))
+            }
+            QuoteRefusal::NotCurrent { .. } => None,
+        }
+    }
 }
 
 impl QuoteRefusal {

@@ -5,7 +5,20 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -30,15 +43,7 @@ impl Role {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Head => "head",
-            Role::SalesManager => "sales_manager",
-            Role::Accountant => "accountant",
-            Role::PurchasingManager => "purchasing_manager",
-            Role::Lawyer => "lawyer",
-            Role::Signer => "signer",
-        }
+        self.into()
     }
 }
 

@@ -12,6 +12,8 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use crate::workflow::WrongState;
+
 /// Where an invoice stands, and who holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvoiceState {
@@ -150,6 +152,11 @@ impl InvoiceState {
         }
     }
 
+    /// The actions a state allows, by the state's name (the holder does not change them).
+    pub fn allowed_for(name: &str) -> Option<&'static [ActionKind]> {
+        InvoiceState::from_parts(name, Some(Uuid::nil())).map(|s| s.allowed())
+    }
+
     /// `allowed()` as the refusal names it: `take, cancel` (or `none`).
     pub fn allowed_list(&self) -> String {
         let names: Vec<&str> = self.allowed().iter().map(|a| a.as_str()).collect();
@@ -161,7 +168,8 @@ impl InvoiceState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum ActionKind {
     Take,
     Approve,
@@ -186,20 +194,11 @@ impl ActionKind {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Take => "take",
-            ActionKind::Approve => "approve",
-            ActionKind::Return => "return",
-            ActionKind::Resubmit => "resubmit",
-            ActionKind::Claim => "claim",
-            ActionKind::MarkPaid => "mark-paid",
-            ActionKind::AttachClosingDocuments => "attach-closing-documents",
-            ActionKind::Cancel => "cancel",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<ActionKind> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
+        s.parse().ok()
     }
 
     /// The transition's name in the timeline (`returned`, `paid`, …).
@@ -314,6 +313,22 @@ pub enum Refusal {
         field: &'static str,
         message: &'static str,
     },
+}
+
+impl crate::workflow::Refusal for Refusal {
+    fn wrong_state(&self) -> Option<WrongState> {
+        match self {
+            Refusal::WrongState { state, .. } => {
+                InvoiceState::allowed_for(state).and_then(|allowed| {
+                    let current = STATE_NAMES.iter().find(|n| *n == state)?;
+                    Some(WrongState::new(current, allowed))
+                })
+            }
+            Refusal::NotYours { .. }
+            | Refusal::CommentRequired { .. }
+            | Refusal::Invalid { .. } => None,
+        }
+    }
 }
 
 impl Refusal {

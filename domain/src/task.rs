@@ -8,6 +8,8 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::workflow::WrongState;
+
 /// Whom a task is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Assignee {
@@ -19,7 +21,8 @@ pub enum Assignee {
 }
 
 /// The typed outcome of a completed task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     Approve,
     Reject,
@@ -36,16 +39,11 @@ impl Outcome {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Approve => "approve",
-            Outcome::Reject => "reject",
-            Outcome::ReturnForRework => "return_for_rework",
-            Outcome::Done => "done",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Outcome> {
-        Self::ALL.into_iter().find(|o| o.as_str() == s)
+        s.parse().ok()
     }
 
     /// Rejecting and returning must say why.
@@ -128,6 +126,22 @@ pub enum TaskRefusal {
     OutcomeNotOffered { allowed: String },
     #[error("{outcome} needs a comment saying why")]
     CommentRequired { outcome: &'static str },
+}
+
+impl crate::workflow::Refusal for TaskRefusal {
+    /// A finished task takes no more actions; the other refusals are not about its state.
+    fn wrong_state(&self) -> Option<WrongState> {
+        match self {
+            TaskRefusal::Finished { state } => Some(WrongState {
+                current: state,
+                allowed: Vec::new(),
+            }),
+            TaskRefusal::ClaimedByAnother { .. }
+            | TaskRefusal::NotYours { .. }
+            | TaskRefusal::OutcomeNotOffered { .. }
+            | TaskRefusal::CommentRequired { .. } => None,
+        }
+    }
 }
 
 impl Task {

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use crate::validation::FieldViolation;
 
 /// What sort of work an activity is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ActivityKind {
     Task,
     Call,
@@ -25,16 +26,11 @@ impl ActivityKind {
     ];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ActivityKind::Task => "task",
-            ActivityKind::Call => "call",
-            ActivityKind::Meeting => "meeting",
-            ActivityKind::Email => "email",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<ActivityKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// Only tasks collect time (who worked how long), which later bills into deals (WF-BILL).
@@ -50,7 +46,8 @@ impl ActivityKind {
 
 /// The record an activity, event, comment or file belongs to. The records themselves live in
 /// other parts of the CRM; only the reference is kept here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum OwnerType {
     Lead,
     Deal,
@@ -74,24 +71,17 @@ impl OwnerType {
 
     /// The record type as the journal names it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            OwnerType::Lead => "lead",
-            OwnerType::Deal => "deal",
-            OwnerType::Company => "company",
-            OwnerType::Contact => "contact",
-            OwnerType::Invoice => "invoice",
-            OwnerType::Contract => "contract",
-            OwnerType::Organization => "organization",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<OwnerType> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 
 /// Who called whom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum CallDirection {
     /// The client called us.
     In,
@@ -101,10 +91,7 @@ pub enum CallDirection {
 
 impl CallDirection {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CallDirection::In => "in",
-            CallDirection::Out => "out",
-        }
+        self.into()
     }
 }
 

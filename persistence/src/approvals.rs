@@ -19,6 +19,7 @@ use crate::entity::{
 };
 use crate::error::{StoreError, StoreResult};
 use crate::journal::now;
+use crate::ops::workflow::{self, Workflow};
 use crate::people::contains;
 
 pub const POOL_DECISION_MAKERS: &str = "decision_makers";
@@ -551,21 +552,20 @@ pub struct NewTransition<'a> {
 pub async fn record_transition<C: ConnectionTrait>(
     db: &C,
     t: NewTransition<'_>,
-) -> StoreResult<supplier_invoice_transition::Model> {
-    Ok(supplier_invoice_transition::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        invoice_id: Set(t.invoice_id),
-        round: Set(t.round),
-        action: Set(t.action.to_owned()),
-        from_state: Set(t.from_state.map(str::to_owned)),
-        to_state: Set(t.to_state.to_owned()),
-        actor_id: Set(t.actor_id),
-        comment: Set(t.comment.map(str::to_owned)),
-        details: Set(t.details.map(|d| d.to_string())),
-        occurred_at: Set(now()),
-    }
-    .insert(db)
-    .await?)
+) -> StoreResult<()> {
+    let mut row = workflow::Transition::new(
+        Workflow::SupplierInvoice,
+        t.invoice_id,
+        t.from_state,
+        t.to_state,
+        t.action,
+        now(),
+    )
+    .by(t.actor_id)
+    .comment(t.comment);
+    row.round = Some(t.round);
+    row.details = t.details;
+    workflow::record_transition(db, row).await
 }
 
 pub async fn transitions_of<C: ConnectionTrait>(

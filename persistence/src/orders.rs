@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sdelka_domain::order::{OrderStatus, PaymentEffect, on_payment};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Select, Set,
+    QueryOrder, Select,
 };
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use crate::entity::{order, order_transition};
 use crate::error::{StoreError, StoreResult};
 use crate::journal::{self, Actor, Change, now};
 use crate::notifications::{EntityRef, notify_and_email};
+use crate::ops::workflow::{self, Workflow};
 use crate::records::snapshot;
 
 crate::versioned_record!(order, "order");
@@ -89,17 +90,19 @@ pub async fn record_transition<C: ConnectionTrait>(
         return Ok(Err(Raced));
     }
     if before.status != after.status {
-        order_transition::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            order_id: Set(before.id),
-            action: Set(action.to_owned()),
-            from_status: Set(before.status.clone()),
-            to_status: Set(after.status.clone()),
-            actor_id: Set(actor.user_id),
-            comment: Set(comment.map(str::to_owned)),
-            occurred_at: Set(at),
-        }
-        .insert(db)
+        workflow::record_transition(
+            db,
+            workflow::Transition::new(
+                Workflow::Order,
+                before.id,
+                Some(&before.status),
+                &after.status,
+                action,
+                at,
+            )
+            .by(actor.user_id)
+            .comment(comment),
+        )
         .await?;
     }
     let (b, a) = (snapshot(before), snapshot(&after));
@@ -152,8 +155,12 @@ pub async fn record_payment<C: ConnectionTrait>(
         .one(txn)
         .await?
         .ok_or(StoreError::NotFound)?;
-    // An unknown status cannot come from this code; treating it as a draft only records money.
-    let status = OrderStatus::parse(&current.status).unwrap_or(OrderStatus::Draft);
+    let status = OrderStatus::parse(&current.status).ok_or_else(|| {
+        StoreError::Database(sea_orm::DbErr::Custom(format!(
+            "order {} has the unknown status `{}`",
+            current.id, current.status
+        )))
+    })?;
     let effect = on_payment(status, current.advance_minor, paid_total_kopecks);
     let mut next = current.clone();
     next.paid_minor = paid_total_kopecks;

@@ -4,13 +4,14 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Select, Set,
+    QueryOrder, Select,
 };
 use uuid::Uuid;
 
 use crate::entity::{product_row, quote, quote_transition, quote_version};
 use crate::error::StoreResult;
 use crate::journal::{self, Actor, Change, now};
+use crate::ops::workflow::{self, Workflow};
 use crate::records::{self, snapshot};
 use crate::sales::{row_copy, rows_of};
 
@@ -282,18 +283,10 @@ pub async fn log_transition<C: ConnectionTrait>(
     t: &Transition<'_>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    quote_transition::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        quote_id: Set(quote_id),
-        version_number: Set(version_number),
-        action: Set(t.action.to_owned()),
-        from_status: Set(t.from.to_owned()),
-        to_status: Set(t.to.to_owned()),
-        actor_id: Set(actor.user_id),
-        comment: Set(t.comment.map(str::to_owned)),
-        occurred_at: Set(at),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
+    let mut row =
+        workflow::Transition::new(Workflow::Quote, quote_id, Some(t.from), t.to, t.action, at)
+            .by(actor.user_id)
+            .comment(t.comment);
+    row.version_number = Some(version_number);
+    workflow::record_transition(db, row).await
 }

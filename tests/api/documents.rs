@@ -45,13 +45,13 @@ fn in_days(days: i64) -> String {
 /// An own organisation, a client contact with an email, and a deal with two rows at two VAT
 /// rates: 4 × 12 500.00 at 22 % on top (50 000.00 + 11 000.00) and 1 × 20 000.00 at 10 %
 /// (20 000.00 + 2 000.00) — 83 000.00 in all.
-struct Setup {
-    org: String,
-    contact: String,
-    deal: String,
+pub(crate) struct Setup {
+    pub(crate) org: String,
+    pub(crate) contact: String,
+    pub(crate) deal: String,
 }
 
-async fn setup(app: &TestApp, email: &str) -> Setup {
+pub(crate) async fn setup(app: &TestApp, email: &str) -> Setup {
     let (s, org) = post(
         app,
         "/api/v1/organizations",
@@ -92,7 +92,7 @@ async fn setup(app: &TestApp, email: &str) -> Setup {
     }
 }
 
-async fn new_quote(app: &TestApp, s: &Setup) -> Value {
+pub(crate) async fn new_quote(app: &TestApp, s: &Setup) -> Value {
     let (status, q) = post(
         app,
         "/api/v1/quotes",
@@ -137,7 +137,7 @@ fn rows_total(v: &Value) -> Vec<(String, String)> {
 }
 
 /// Calls the payments hook the way the payments area will: in a transaction of its own.
-async fn record_payment(app: &TestApp, order: &str, paid_kopecks: i64) {
+pub(crate) async fn record_payment(app: &TestApp, order: &str, paid_kopecks: i64) {
     use sea_orm::TransactionTrait;
     let conn = &app.server.as_ref().unwrap().state.store.conn;
     let txn = conn.begin().await.unwrap();

@@ -18,3 +18,4 @@ mod outbox;
 mod sales;
 mod seed_scenario;
 mod work;
+mod workflows;

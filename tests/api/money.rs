@@ -56,7 +56,7 @@ fn id(v: &Value) -> String {
 }
 
 /// An own organisation with code `code`, and a buyer legal entity.
-async fn seller_and_buyer(app: &TestApp, code: &str) -> (String, String) {
+pub(crate) async fn seller_and_buyer(app: &TestApp, code: &str) -> (String, String) {
     let (s, org) = post(
         app,
         "/api/v1/organizations",
@@ -77,7 +77,7 @@ async fn seller_and_buyer(app: &TestApp, code: &str) -> (String, String) {
     (id(&org), id(&buyer))
 }
 
-async fn template(app: &TestApp, org: &str, template: &str, reset: &str) -> String {
+pub(crate) async fn template(app: &TestApp, org: &str, template: &str, reset: &str) -> String {
     let (s, t) = post(
         app,
         "/api/v1/numbering-templates",
@@ -88,7 +88,7 @@ async fn template(app: &TestApp, org: &str, template: &str, reset: &str) -> Stri
     id(&t)
 }
 
-async fn draft(app: &TestApp, org: &str, buyer: &str, date: &str, price: &str) -> Value {
+pub(crate) async fn draft(app: &TestApp, org: &str, buyer: &str, date: &str, price: &str) -> Value {
     let (s, inv) = post(
         app,
         "/api/v1/invoices",

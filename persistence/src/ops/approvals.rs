@@ -108,16 +108,15 @@ pub fn wrong_state(action: ActionKind, s: &InvoiceState) -> Error {
     )
 }
 
-fn refusal(r: Refusal, s: &InvoiceState) -> Error {
-    match r {
-        Refusal::WrongState { action, .. } => ActionKind::parse(action)
-            .map_or_else(|| Error::internal(r.to_string()), |a| wrong_state(a, s)),
+fn refusal(r: Refusal) -> Error {
+    super::workflow::refused(r, |r| match r {
+        Refusal::WrongState { .. } => Error::new(ErrorCode::InvalidTransition, r.to_string()),
         Refusal::NotYours { .. } => Error::forbidden(r.to_string()),
         // On the wire both the remarks of a return and the reason of a cancellation are the
         // body's `comment`.
         Refusal::CommentRequired { .. } => Error::field("comment", "required", r.to_string()),
         Refusal::Invalid { field, .. } => Error::field(field, "invalid", r.to_string()),
-    }
+    })
 }
 
 fn already_claimed(current: &InvoiceState, what: &str) -> Error {
@@ -520,7 +519,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
             reason: comment.clone().unwrap_or_default(),
         },
     };
-    let decision = wf::decide(current, &action, &actor).map_err(|r| refusal(r, &current))?;
+    let decision = wf::decide(current, &action, &actor).map_err(refusal)?;
     let files = visible_files(db, caller, &input.file_ids).await?;
     let before = present(&full_view(db, &inv).await?);
 
@@ -1011,7 +1010,7 @@ fn domain_task(t: &task::Model) -> OpResult<work::Task> {
 }
 
 fn task_refusal(r: TaskRefusal) -> Error {
-    match &r {
+    super::workflow::refused(r, |r| match &r {
         TaskRefusal::ClaimedByAnother { .. } => {
             Error::new(ErrorCode::AlreadyClaimed, r.to_string())
         }
@@ -1021,7 +1020,7 @@ fn task_refusal(r: TaskRefusal) -> Error {
             Error::field("outcome", "not_offered", r.to_string())
         }
         TaskRefusal::CommentRequired { .. } => Error::field("comment", "required", r.to_string()),
-    }
+    })
 }
 
 /// Reads a task the caller may see; a pool member asking about a task a colleague claimed

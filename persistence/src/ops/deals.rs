@@ -514,7 +514,8 @@ pub async fn resolve_stage<C: ConnectionTrait>(
 }
 
 pub fn stage_entry(stage: &pipeline_stage::Model, loss_reason: Option<&str>) -> OpResult<()> {
-    check_stage_entry(kind_of(stage), loss_reason).map_err(|v| Error::validation(v.into()))
+    check_stage_entry(super::pipelines::stored_kind(stage)?, loss_reason)
+        .map_err(|v| Error::validation(v.into()))
 }
 
 pub fn clean(s: &Option<String>) -> Option<String> {

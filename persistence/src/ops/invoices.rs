@@ -8,9 +8,7 @@
 //! Visibility follows the responsible user like deals (responsible / department / admin);
 //! accountants see every invoice, as they register the money for all of them.
 
-use crate::entity::{
-    bank_account, deal, invoice, invoice_transition, legal_entity, order, organization, product_row,
-};
+use crate::entity::{bank_account, deal, invoice, legal_entity, order, organization, product_row};
 use crate::journal::{self, Change, now};
 use crate::numbering::{NumberingRefusal, take_number};
 use crate::orders::ORDER_ROWS;
@@ -29,10 +27,7 @@ use sdelka_domain::product_row::UnitCode;
 use sdelka_domain::role::Role;
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_domain::vat::VatRate;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -41,6 +36,7 @@ use validator::Validate;
 use super::deals::clean;
 use super::dto::double_option;
 use super::products::today;
+use super::workflow::{self, Workflow};
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
 
 use super::deals::{NewProductRow, priced_row};
@@ -99,8 +95,7 @@ pub struct InvoiceView {
 }
 
 pub fn status_of(i: &invoice::Model) -> OpResult<InvoiceStatus> {
-    InvoiceStatus::parse(&i.status)
-        .ok_or_else(|| Error::internal(format!("invoice {} has status {}", i.id, i.status)))
+    workflow::stored("invoice", "status", i.id, &i.status)
 }
 
 impl InvoiceView {
@@ -279,14 +274,14 @@ pub async fn visible_invoice<C: ConnectionTrait>(
 }
 
 pub fn refusal(r: InvoiceRefusal) -> Error {
-    match r {
+    workflow::refused(r, |r| match r {
         InvoiceRefusal::Transition { .. } | InvoiceRefusal::Empty => {
             Error::new(ErrorCode::InvalidTransition, r.to_string())
         }
         InvoiceRefusal::Overpaid { .. } | InvoiceRefusal::Underpaid { .. } => {
             Error::field("amount", "exceeds_outstanding", r.to_string())
         }
-    }
+    })
 }
 
 /// A race lost to another writer is a 409 for a caller that sent no `If-Match`.
@@ -310,19 +305,20 @@ pub async fn record_transition<C: ConnectionTrait>(
     action: InvoiceAction,
     comment: Option<&str>,
 ) -> OpResult<()> {
-    invoice_transition::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        invoice_id: Set(invoice_id),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
-        action: Set(action.as_str().to_owned()),
-        actor_id: Set(actor.user_id),
-        comment: Set(comment.map(str::to_owned)),
-        at: Set(now()),
-    }
-    .insert(db)
-    .await
-    .map_err(StoreError::from)?;
+    workflow::record_transition(
+        db,
+        workflow::Transition::new(
+            Workflow::CustomerInvoice,
+            invoice_id,
+            from.map(InvoiceStatus::as_str),
+            to.as_str(),
+            action.as_str(),
+            now(),
+        )
+        .by(actor.user_id)
+        .comment(comment),
+    )
+    .await?;
     Ok(())
 }
 

@@ -265,7 +265,11 @@ pub fn refusal(r: LeadRefusal) -> Error {
             ErrorCode::InvalidTransition
         }
     };
-    Error::new(code, r.to_string())
+    super::workflow::refused(r, |r| Error::new(code, r.to_string()))
+}
+
+fn status_of(l: &lead::Model) -> OpResult<LeadStatus> {
+    super::workflow::stored("lead", "status", l.id, &l.status)
 }
 
 /// A new lead model from checked fields. Shared by the API and the CSV import.
@@ -489,7 +493,7 @@ pub async fn update_lead(
             };
             let f = check_lead_fields(&merged)?;
             if let Some(to) = req.status {
-                let from = LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New);
+                let from = status_of(l)?;
                 let next = change_status(from, to.into()).map_err(refusal)?;
                 l.status = next.as_str().to_owned();
             }
@@ -546,11 +550,8 @@ pub async fn convert_lead(
     req: ConvertLead,
 ) -> OpResult<Conversion> {
     let lead = visible_lead(&db, caller, id).await?;
-    sdelka_domain::lead::convert(
-        LeadStatus::parse(&lead.status).unwrap_or(LeadStatus::New),
-        lead.converted_at.is_some(),
-    )
-    .map_err(refusal)?;
+    sdelka_domain::lead::convert(status_of(&lead)?, lead.converted_at.is_some())
+        .map_err(refusal)?;
     let make_company = req
         .create_company
         .unwrap_or(lead.company_name.is_some() && req.company_id.is_none());
@@ -684,11 +685,8 @@ pub async fn convert_lead(
         id,
         Some(lead.version),
         |l| {
-            let next = sdelka_domain::lead::convert(
-                LeadStatus::parse(&l.status).unwrap_or(LeadStatus::New),
-                l.converted_at.is_some(),
-            )
-            .map_err(refusal)?;
+            let next = sdelka_domain::lead::convert(status_of(l)?, l.converted_at.is_some())
+                .map_err(refusal)?;
             l.status = next.as_str().to_owned();
             l.converted_at = Some(now());
             l.converted_company_id = company_id;

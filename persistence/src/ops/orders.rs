@@ -8,7 +8,7 @@
 //! `sdelka_persistence::ops::orders::record_payment` in its transaction whenever the money applied
 //! to the order's invoices changes. Visibility and permissions are those of deals.
 
-use crate::entity::{order, order_transition, product_row, quote};
+use crate::entity::{order, product_row, quote};
 use crate::journal::{self, Change, now};
 use crate::numbering::take_number_if_templated;
 use crate::orders::{ORDER_ROWS, OrderFilter, order_of_quote, orders_query, transitions_of};
@@ -26,7 +26,7 @@ use sdelka_domain::order::{
 use sdelka_domain::quote::QuoteStatus;
 use sdelka_domain::validation::RuleBroken;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -40,6 +40,7 @@ use super::documents::{
     DocumentRowView, TransitionView, VatSubtotalView, check_parties, copy_rows, totals, vat_by_rate,
 };
 use super::products::non_negative;
+use super::workflow::{self, Workflow};
 
 /// An order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -207,10 +208,14 @@ pub fn sorts() -> [SortKey<order::Entity>; 3] {
 }
 
 pub fn refusal(r: OrderRefusal) -> Error {
-    match r {
+    workflow::refused(r, |r| match r {
         OrderRefusal::WrongState { .. } => Error::new(ErrorCode::InvalidTransition, r.to_string()),
         OrderRefusal::ReasonRequired => Error::field("reason", r.code(), r.to_string()),
-    }
+    })
+}
+
+fn status_of(o: &order::Model) -> OpResult<OrderStatus> {
+    workflow::stored("order", "status", o.id, &o.status)
 }
 
 pub fn raced() -> Error {
@@ -316,17 +321,19 @@ pub async fn record_transition<C: ConnectionTrait>(
         return Err(raced());
     }
     if before.status != after.status {
-        order_transition::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            order_id: Set(before.id),
-            action: Set(action.to_owned()),
-            from_status: Set(before.status.clone()),
-            to_status: Set(after.status.clone()),
-            actor_id: Set(actor.user_id),
-            comment: Set(comment.map(str::to_owned)),
-            occurred_at: Set(at),
-        }
-        .insert(db)
+        workflow::record_transition(
+            db,
+            workflow::Transition::new(
+                Workflow::Order,
+                before.id,
+                Some(&before.status),
+                &after.status,
+                action,
+                at,
+            )
+            .by(actor.user_id)
+            .comment(comment),
+        )
         .await?;
     }
     let (b, a) = (
@@ -433,13 +440,20 @@ pub async fn create_order(db: Db<'_>, caller: &Caller, req: CreateOrder) -> OpRe
                 }
                 Err(e) => return Err(e.into()),
             };
-            if QuoteStatus::parse(&q.status) != Some(QuoteStatus::Accepted) {
-                return Err(Error::new(
+            let status: QuoteStatus = workflow::stored("quote", "status", q.id, &q.status)?;
+            if status != QuoteStatus::Accepted {
+                return Err(Error::wrong_state(
                     ErrorCode::InvalidTransition,
                     format!(
                         "an order is made from an accepted quote; quote {} is {} (version {})",
                         q.id, q.status, q.current_version
                     ),
+                    status.as_str(),
+                    status
+                        .allowed()
+                        .iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect(),
                 ));
             }
             if let Some(existing) = order_of_quote(&txn, q.id).await? {
@@ -563,7 +577,7 @@ pub async fn update_order(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let o = visible_order(&txn, &scope, id).await?;
-    check_edit(OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft)).map_err(refusal)?;
+    check_edit(status_of(&o)?).map_err(refusal)?;
     check_parties(&txn, caller, None, req.legal_entity_id, req.contact_id).await?;
     let advance = match (advance_amount, advance_percent) {
         (None, None) => None,
@@ -645,7 +659,7 @@ pub async fn act_on_order(
         }
         .into());
     }
-    let from = OrderStatus::parse(&o.status).unwrap_or(OrderStatus::Draft);
+    let from = status_of(&o)?;
     let reason = clean(&req.reason);
     let command = match kind {
         OrderActionKind::ConfirmTerms => OrderAction::ConfirmTerms {
@@ -741,8 +755,7 @@ pub async fn record_payment<C: ConnectionTrait>(
     let Some(current) = order::Entity::find_by_id(order_id).one(txn).await? else {
         return Ok(());
     };
-    // An unknown status cannot come from this code; treating it as a draft only records money.
-    let status = OrderStatus::parse(&current.status).unwrap_or(OrderStatus::Draft);
+    let status = status_of(&current)?;
     let effect = on_payment(status, current.advance_minor, paid_total_kopecks);
     let mut next = current.clone();
     next.paid_minor = paid_total_kopecks;

@@ -47,9 +47,15 @@ impl From<StageKind> for StageKindName {
     }
 }
 
-/// The kind of a stored stage; the schema only ever stores the three kinds.
+/// The kind of a stored stage, for views and filters; decisions read it with [`stored_kind`].
 pub fn kind_of(s: &pipeline_stage::Model) -> StageKind {
     StageKind::parse(&s.kind).unwrap_or(StageKind::Open)
+}
+
+/// The kind of a stored stage; the schema only ever stores the three kinds, so another value
+/// is a broken record.
+pub fn stored_kind(s: &pipeline_stage::Model) -> OpResult<StageKind> {
+    super::workflow::stored("pipeline stage", "kind", s.id, &s.kind)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -490,7 +496,7 @@ pub async fn delete_stage(
             format!("{in_use} deal(s) are in this stage; move them to another stage first"),
         ));
     }
-    if kind_of(stage) == StageKind::Open
+    if stored_kind(stage)? == StageKind::Open
         && !existing
             .iter()
             .any(|s| s.id != stage_id && kind_of(s) == StageKind::Open)

@@ -322,7 +322,10 @@ pub fn sorts() -> [SortKey<quote::Entity>; 3] {
 
 /// A refusal of the state machine as a 409 naming state and allowed actions.
 pub fn refusal(r: QuoteRefusal) -> Error {
-    Error::new(ErrorCode::InvalidTransition, r.to_string())
+    super::workflow::refused(r, |r| match r {
+        QuoteRefusal::NotCurrent { .. } => Error::new(ErrorCode::VersionReadOnly, r.to_string()),
+        QuoteRefusal::WrongState { .. } => Error::new(ErrorCode::InvalidTransition, r.to_string()),
+    })
 }
 
 pub fn raced() -> Error {
@@ -332,9 +335,8 @@ pub fn raced() -> Error {
     )
 }
 
-pub fn status_of(s: &str) -> QuoteStatus {
-    // Statuses are only ever written from `QuoteStatus::as_str`.
-    QuoteStatus::parse(s).unwrap_or(QuoteStatus::Draft)
+pub fn status_of(v: &quote_version::Model) -> OpResult<QuoteStatus> {
+    super::workflow::stored("quote version", "status", v.id, &v.status)
 }
 
 /// A quote the caller may see, or 404.
@@ -803,7 +805,7 @@ pub async fn create_version(
     let q = visible_quote(&txn, &scope, id).await?;
     check_if_match(&q, if_match)?;
     let current = version_or_404(&txn, q.id, q.current_version).await?;
-    let from = status_of(&current.status);
+    let from = status_of(&current)?;
     let to = decide(from, QuoteAction::NewVersion).map_err(refusal)?;
     let valid_until = valid_until.unwrap_or_else(|| match current.valid_until {
         Some(d) if d >= today() => d,
@@ -887,15 +889,12 @@ pub async fn update_version(
     let q = visible_quote(&txn, &scope, id).await?;
     let v = version_or_404(&txn, q.id, n).await?;
     decide_on_version(
-        status_of(&v.status),
+        status_of(&v)?,
         QuoteAction::Edit,
         v.number,
         q.current_version,
     )
-    .map_err(|r| match r {
-        QuoteRefusal::NotCurrent { .. } => Error::new(ErrorCode::VersionReadOnly, r.to_string()),
-        QuoteRefusal::WrongState { .. } => refusal(r),
-    })?;
+    .map_err(refusal)?;
     let old = rows_of_version(&txn, v.id).await?;
     let rows = match &req.rows {
         Some(given) => {
@@ -981,7 +980,7 @@ pub async fn act_on_quote(
     let q = visible_quote(&txn, &scope, id).await?;
     check_if_match(&q, if_match)?;
     let v = version_or_404(&txn, q.id, q.current_version).await?;
-    let from = status_of(&v.status);
+    let from = status_of(&v)?;
     let to = decide(from, action).map_err(refusal)?;
     let at = now();
     let rows = rows_of_version(&txn, v.id).await?;
