@@ -94,7 +94,7 @@ pub async fn ensure_first_admin(
             updated_at: at,
             deleted_at: None,
         },
-        records::snapshot,
+        sdelka_persistence::ops::users::public,
     )
     .await;
     match created {

@@ -13,7 +13,6 @@ use crate::entity::{
     comment, user,
 };
 use crate::error::StoreResult;
-use crate::journal::{self, Actor, Change, now};
 use crate::visibility::Scope;
 
 #[derive(Debug, Default)]
@@ -189,40 +188,6 @@ pub async fn set_participants<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
-}
-
-/// Adds a comment to a record and a `commented` entry (with the text) to its timeline.
-pub async fn add_comment<C: ConnectionTrait>(
-    db: &C,
-    actor: &Actor,
-    entity_type: &'static str,
-    entity_id: Uuid,
-    text: &str,
-) -> StoreResult<comment::Model> {
-    let model = comment::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        entity_type: Set(entity_type.to_owned()),
-        entity_id: Set(entity_id),
-        author_id: Set(actor.user_id),
-        text: Set(text.to_owned()),
-        created_at: Set(now()),
-    }
-    .insert(db)
-    .await?;
-    journal::record(
-        db,
-        actor,
-        Change {
-            entity_type,
-            entity_id,
-            action: "commented",
-            before: None,
-            after: None,
-            comment: Some(text),
-        },
-    )
-    .await?;
-    Ok(model)
 }
 
 pub fn comments_query(entity_type: &str, entity_id: Uuid) -> Select<comment::Entity> {

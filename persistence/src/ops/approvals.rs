@@ -56,7 +56,7 @@ pub struct ActionInput {
 #[derive(Debug, Clone)]
 pub struct PaymentInput {
     pub paid_on: NaiveDate,
-    pub amount: String,
+    pub amount: Money,
     pub order_number: String,
 }
 
@@ -500,7 +500,7 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
                     "mark-paid carries the payment: paid_on, amount, order_number",
                 ));
             };
-            let amount = super::products::money_field("payment.amount", &p.amount)
+            let amount = super::products::non_negative("payment.amount", p.amount)
                 .map_err(|v| Error::validation(v.into()))?
                 .to_minor()
                 .map_err(|e| Error::field("payment.amount", "out_of_range", e.to_string()))?;

@@ -46,13 +46,6 @@ pub fn currency(field: &str, value: Option<&str>) -> Result<String, FieldViolati
     }
 }
 
-/// An amount given as text outside a JSON body (an approval's payment): not negative.
-pub fn money_field(field: &str, value: &str) -> Result<Money, FieldViolation> {
-    let m = Money::parse(value)
-        .map_err(|e| FieldViolation::new(field, e.code(), format!("{field}: {e}")))?;
-    non_negative(field, m)
-}
-
 /// A price, discount or payment amount must not be negative (the parsed amount may be).
 pub fn non_negative(field: &str, m: Money) -> Result<Money, FieldViolation> {
     if m.is_negative() {

@@ -6,6 +6,7 @@ use crate::approvals::{InboxPart, NewAssignee, TaskFilter, tasks_query};
 use crate::entity::{task, user};
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use chrono::{DateTime, NaiveDate, Utc};
+use sdelka_domain::money::Money;
 use sdelka_domain::role::Role;
 use sdelka_domain::task::Outcome;
 use serde::{Deserialize, Serialize};
@@ -179,8 +180,8 @@ pub struct PaymentBody {
     /// `YYYY-MM-DD`.
     pub paid_on: NaiveDate,
     /// Decimal string, e.g. `"125000.00"`.
-    #[schema(example = "125000.00")]
-    pub amount: String,
+    #[schema(value_type = String, example = "125000.00")]
+    pub amount: Money,
     #[validate(length(min = 1, max = 50, message = "order_number must be 1 to 50 characters"))]
     #[schema(example = "512")]
     pub order_number: String,

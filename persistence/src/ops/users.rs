@@ -160,7 +160,8 @@ pub async fn check_references<C: ConnectionTrait>(
     Ok(())
 }
 
-fn public(u: &user::Model) -> serde_json::Value {
+/// The presenter of a user: its view, what `GET /users/{id}` answers.
+pub fn public(u: &user::Model) -> serde_json::Value {
     present(&UserView::from(u))
 }
 
