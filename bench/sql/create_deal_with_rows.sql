@@ -10,10 +10,11 @@
 -- literals). That is four transactions, one per request:
 --   create: BEGIN; SELECT users (the responsible = the caller); SELECT the default pipeline;
 --     SELECT its stages; INSERT deals (no RETURNING); INSERT audit_records … RETURNING;
---     INSERT domain_events … RETURNING; INSERT deal_stage_changes … RETURNING; COMMIT.
+--     INSERT domain_events … RETURNING; DELETE deal_contacts; INSERT deal_stage_changes …
+--     RETURNING; SELECT deal_contacts (the view's contacts); COMMIT.
 --   each row: BEGIN; SELECT the deal; INSERT product_rows (no RETURNING); INSERT audit_records;
 --     INSERT domain_events; SELECT the deal's rows (refresh_deal_amount sums them); SELECT the
---     deal again; UPDATE deals (every column) … WHERE id AND version; INSERT audit_records;
+--     deal's contacts (the journal's view); SELECT the deal again; UPDATE deals (every column) … WHERE id AND version; INSERT audit_records;
 --     INSERT domain_events; COMMIT.
 -- Authentication of a JWT needs no database round trip, and listing the admin's visibility
 -- needs none either, so there is none here. One pgbench "transaction" = the four transactions,
@@ -49,23 +50,28 @@ SELECT "pipeline_stages"."id", "pipeline_stages"."pipeline_id", "pipeline_stages
     FROM "pipeline_stages"
     WHERE "pipeline_stages"."pipeline_id" IN ('01930000-0000-7000-8000-00005a1e0001') AND "pipeline_stages"."deleted_at" IS NULL
     ORDER BY "pipeline_stages"."sort" ASC, "pipeline_stages"."id" ASC;
-INSERT INTO "deals" ("id", "title", "search_text", "pipeline_id", "stage_id", "stage_changed_at", "company_id", "legal_entity_id", "contact_ids", "responsible_id", "currency", "amount_minor", "expected_close_date", "close_date_sort", "loss_reason", "order_number", "invoice_numbers", "payment_percent_hundredths", "source", "external_id", "rows_revision", "version", "created_at", "updated_at", "deleted_at")
-    VALUES ((lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'Лифты 1', 'лифты 1', '01930000-0000-7000-8000-00005a1e0001', '01930000-0000-7000-8000-00005a1e0101', now(), NULL, NULL, '[]', ':actor'::uuid, 'RUB', '0', NULL, '9999-12-31', NULL, NULL, '[]', '0', NULL, NULL, '0', '1', now(), now(), NULL);
+INSERT INTO "deals" ("id", "title", "search_text", "pipeline_id", "stage_id", "stage_changed_at", "company_id", "legal_entity_id", "responsible_id", "currency", "amount_minor", "expected_close_date", "close_date_sort", "loss_reason", "order_number", "invoice_numbers", "payment_percent_hundredths", "source", "external_id", "rows_revision", "contacts_revision", "version", "created_at", "updated_at", "deleted_at")
+    VALUES ((lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'Лифты 1', 'лифты 1', '01930000-0000-7000-8000-00005a1e0001', '01930000-0000-7000-8000-00005a1e0101', now(), NULL, NULL, ':actor'::uuid, 'RUB', '0', NULL, '9999-12-31', NULL, NULL, '[]', '0', NULL, NULL, '0', '0', '1', now(), now(), NULL);
 INSERT INTO "audit_records" ("id", "entity_type", "entity_id", "action", "actor_id", "changes", "comment", "request_id", "occurred_at")
     VALUES (gen_random_uuid(), 'deal', (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'created', ':actor'::uuid, '{"amount_minor":{"before":null,"after":0},"contact_ids":{"before":null,"after":"[]"},"currency":{"before":null,"after":"RUB"},"id":{"before":null,"after":"01a2087f-b92e-70d8-b180-5605e640ba8a"},"invoice_numbers":{"before":null,"after":"[]"},"payment_percent_hundredths":{"before":null,"after":0},"pipeline_id":{"before":null,"after":"01930000-0000-7000-8000-00005a1e0001"},"responsible_id":{"before":null,"after":"01a2087f-b81b-700d-8bf8-85efda5bfc2d"},"rows_revision":{"before":null,"after":0},"stage_changed_at":{"before":null,"after":"2026-11-23T13:01:57.934727Z"},"stage_id":{"before":null,"after":"01930000-0000-7000-8000-00005a1e0101"},"title":{"before":null,"after":"Лифты 1"}}', NULL, gen_random_uuid(), now())
     RETURNING "id", "entity_type", "entity_id", "action", "actor_id", "changes", "comment", "request_id", "occurred_at";
 INSERT INTO "domain_events" ("id", "event_type", "entity_type", "entity_id", "actor_id", "api_token_id", "correlation_id", "payload", "occurred_at")
     VALUES (gen_random_uuid(), 'deal.created', 'deal', (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, ':actor'::uuid, NULL, gen_random_uuid(), '{"object":{"id":"01a2087f-b92e-70d8-b180-5605e640ba8a","title":"Лифты 1","pipeline_id":"01930000-0000-7000-8000-00005a1e0001","stage_id":"01930000-0000-7000-8000-00005a1e0101","stage_changed_at":"2026-11-23T13:01:57.934727Z","company_id":null,"legal_entity_id":null,"contact_ids":"[]","responsible_id":"01a2087f-b81b-700d-8bf8-85efda5bfc2d","currency":"RUB","amount_minor":0,"expected_close_date":null,"loss_reason":null,"order_number":null,"invoice_numbers":"[]","payment_percent_hundredths":0,"source":null,"external_id":null,"rows_revision":0,"version":1,"created_at":"2026-11-23T13:01:57.934727Z","updated_at":"2026-11-23T13:01:57.934727Z","deleted_at":null},"changed_fields":["amount_minor","contact_ids","currency","id","invoice_numbers","payment_percent_hundredths","pipeline_id","responsible_id","rows_revision","stage_changed_at","stage_id","title"],"changes":{"amount_minor":{"before":null,"after":0},"contact_ids":{"before":null,"after":"[]"},"currency":{"before":null,"after":"RUB"},"id":{"before":null,"after":"01a2087f-b92e-70d8-b180-5605e640ba8a"},"invoice_numbers":{"before":null,"after":"[]"},"payment_percent_hundredths":{"before":null,"after":0},"pipeline_id":{"before":null,"after":"01930000-0000-7000-8000-00005a1e0001"},"responsible_id":{"before":null,"after":"01a2087f-b81b-700d-8bf8-85efda5bfc2d"},"rows_revision":{"before":null,"after":0},"stage_changed_at":{"before":null,"after":"2026-11-23T13:01:57.934727Z"},"stage_id":{"before":null,"after":"01930000-0000-7000-8000-00005a1e0101"},"title":{"before":null,"after":"Лифты 1"}},"comment":null}', now())
     RETURNING "seq", "id", "event_type", "entity_type", "entity_id", "actor_id", "api_token_id", "correlation_id", "payload", "occurred_at";
+DELETE FROM "deal_contacts" WHERE "deal_contacts"."deal_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid;
 INSERT INTO "deal_stage_changes" ("id", "deal_id", "from_stage_id", "to_stage_id", "actor_id", "changed_at")
     VALUES (gen_random_uuid(), (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, NULL, '01930000-0000-7000-8000-00005a1e0101', ':actor'::uuid, now())
     RETURNING "id", "deal_id", "from_stage_id", "to_stage_id", "actor_id", "changed_at";
+SELECT "deal_contacts"."deal_id", "deal_contacts"."contact_id", "deal_contacts"."position"
+    FROM "deal_contacts"
+    WHERE "deal_contacts"."deal_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid
+    ORDER BY "deal_contacts"."position" ASC;
 COMMIT;
 
 -- 2. POST /api/v1/deals/{id}/product-rows, row 1: add_product_row (visible_deal, records::create,
 --    refresh_deal_amount: sum of the rows, re-read the deal, UPDATE … WHERE version, journal)
 BEGIN;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
@@ -81,12 +87,16 @@ SELECT "product_rows"."id", "product_rows"."document_type", "product_rows"."docu
     FROM "product_rows"
     WHERE "product_rows"."document_type" = 'deal' AND "product_rows"."document_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "product_rows"."deleted_at" IS NULL
     ORDER BY "product_rows"."id" ASC;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deal_contacts"."deal_id", "deal_contacts"."contact_id", "deal_contacts"."position"
+    FROM "deal_contacts"
+    WHERE "deal_contacts"."deal_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid
+    ORDER BY "deal_contacts"."position" ASC;
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
 UPDATE "deals"
-    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "contact_ids" = '[]', "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '3660000', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '1', "version" = '2', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
+    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '3660000', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '1', "contacts_revision" = '0', "version" = '2', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."version" = '1';
 INSERT INTO "audit_records" ("id", "entity_type", "entity_id", "action", "actor_id", "changes", "comment", "request_id", "occurred_at")
     VALUES (gen_random_uuid(), 'deal', (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'updated', ':actor'::uuid, '{"amount_minor":{"before":0,"after":3660000},"rows_revision":{"before":0,"after":1}}', NULL, gen_random_uuid(), now())
@@ -99,7 +109,7 @@ COMMIT;
 -- 3. POST /api/v1/deals/{id}/product-rows, row 2: add_product_row (visible_deal, records::create,
 --    refresh_deal_amount: sum of the rows, re-read the deal, UPDATE … WHERE version, journal)
 BEGIN;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
@@ -115,12 +125,16 @@ SELECT "product_rows"."id", "product_rows"."document_type", "product_rows"."docu
     FROM "product_rows"
     WHERE "product_rows"."document_type" = 'deal' AND "product_rows"."document_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "product_rows"."deleted_at" IS NULL
     ORDER BY "product_rows"."id" ASC;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deal_contacts"."deal_id", "deal_contacts"."contact_id", "deal_contacts"."position"
+    FROM "deal_contacts"
+    WHERE "deal_contacts"."deal_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid
+    ORDER BY "deal_contacts"."position" ASC;
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
 UPDATE "deals"
-    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "contact_ids" = '[]', "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '7484932', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '2', "version" = '3', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
+    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '7484932', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '2', "contacts_revision" = '0', "version" = '3', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."version" = '2';
 INSERT INTO "audit_records" ("id", "entity_type", "entity_id", "action", "actor_id", "changes", "comment", "request_id", "occurred_at")
     VALUES (gen_random_uuid(), 'deal', (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'updated', ':actor'::uuid, '{"amount_minor":{"before":3660000,"after":7484932},"rows_revision":{"before":1,"after":2}}', NULL, gen_random_uuid(), now())
@@ -133,7 +147,7 @@ COMMIT;
 -- 4. POST /api/v1/deals/{id}/product-rows, row 3: add_product_row (visible_deal, records::create,
 --    refresh_deal_amount: sum of the rows, re-read the deal, UPDATE … WHERE version, journal)
 BEGIN;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
@@ -149,12 +163,16 @@ SELECT "product_rows"."id", "product_rows"."document_type", "product_rows"."docu
     FROM "product_rows"
     WHERE "product_rows"."document_type" = 'deal' AND "product_rows"."document_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "product_rows"."deleted_at" IS NULL
     ORDER BY "product_rows"."id" ASC;
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deal_contacts"."deal_id", "deal_contacts"."contact_id", "deal_contacts"."position"
+    FROM "deal_contacts"
+    WHERE "deal_contacts"."deal_id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid
+    ORDER BY "deal_contacts"."position" ASC;
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."deleted_at" IS NULL
     LIMIT '1';
 UPDATE "deals"
-    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "contact_ids" = '[]', "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '7784932', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '3', "version" = '4', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
+    SET "id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, "title" = 'Лифты 1', "search_text" = 'лифты 1', "pipeline_id" = '01930000-0000-7000-8000-00005a1e0001', "stage_id" = '01930000-0000-7000-8000-00005a1e0101', "stage_changed_at" = now(), "company_id" = NULL, "legal_entity_id" = NULL, "responsible_id" = ':actor'::uuid, "currency" = 'RUB', "amount_minor" = '7784932', "expected_close_date" = NULL, "close_date_sort" = '9999-12-31', "loss_reason" = NULL, "order_number" = NULL, "invoice_numbers" = '[]', "payment_percent_hundredths" = '0', "source" = NULL, "external_id" = NULL, "rows_revision" = '3', "contacts_revision" = '0', "version" = '4', "created_at" = now(), "updated_at" = now(), "deleted_at" = NULL
     WHERE "deals"."id" = (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid AND "deals"."version" = '3';
 INSERT INTO "audit_records" ("id", "entity_type", "entity_id", "action", "actor_id", "changes", "comment", "request_id", "occurred_at")
     VALUES (gen_random_uuid(), 'deal', (lpad(to_hex(:deal_hi), 16, '0') || lpad(to_hex(:deal_lo), 16, '0'))::uuid, 'updated', ':actor'::uuid, '{"amount_minor":{"before":7484932,"after":7784932},"rows_revision":{"before":2,"after":3}}', NULL, gen_random_uuid(), now())

@@ -13,7 +13,7 @@
 -- =================================================================================================
 \echo '== 1. GET /api/v1/deals?stage_id=':stage'&amount_min=':amount_min' (kopecks)&limit=50'
 EXPLAIN (ANALYZE, BUFFERS)
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."deleted_at" IS NULL AND "deals"."stage_id" = :'stage' AND "deals"."amount_minor" >= :amount_min
     ORDER BY "deals"."created_at" ASC, "deals"."id" ASC
@@ -21,7 +21,7 @@ SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_i
 
 \echo '== 2. GET /api/v1/deals?responsible_id=':responsible'&sort=-amount&limit=50'
 EXPLAIN (ANALYZE, BUFFERS)
-SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."contact_ids", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
+SELECT "deals"."id", "deals"."title", "deals"."search_text", "deals"."pipeline_id", "deals"."stage_id", "deals"."stage_changed_at", "deals"."company_id", "deals"."legal_entity_id", "deals"."responsible_id", "deals"."currency", "deals"."amount_minor", "deals"."expected_close_date", "deals"."close_date_sort", "deals"."loss_reason", "deals"."order_number", "deals"."invoice_numbers", "deals"."payment_percent_hundredths", "deals"."source", "deals"."external_id", "deals"."rows_revision", "deals"."contacts_revision", "deals"."version", "deals"."created_at", "deals"."updated_at", "deals"."deleted_at"
     FROM "deals"
     WHERE "deals"."deleted_at" IS NULL AND "deals"."responsible_id" = :'responsible'
     ORDER BY "deals"."amount_minor" DESC, "deals"."id" DESC

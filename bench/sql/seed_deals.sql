@@ -24,13 +24,13 @@ SELECT setseed(0.4242);
 
 INSERT INTO deals
     (id, title, search_text, pipeline_id, stage_id, stage_changed_at, company_id, legal_entity_id,
-     contact_ids, responsible_id, currency, amount_minor, expected_close_date, close_date_sort,
+     responsible_id, currency, amount_minor, expected_close_date, close_date_sort,
      loss_reason, order_number, invoice_numbers, payment_percent_hundredths, source, external_id,
      rows_revision, version, created_at, updated_at, deleted_at)
 SELECT
     gen_random_uuid(), s.title, lower(s.title), '01930000-0000-7000-8000-00005a1e0001', s.stage_id,
     s.changed_at, NULL, NULL,
-    '[]', s.responsible_id, 'RUB', s.amount_minor, s.close_date,
+    s.responsible_id, 'RUB', s.amount_minor, s.close_date,
     coalesce(to_char(s.close_date, 'YYYY-MM-DD'), '9999-12-31'),
     CASE WHEN s.stage_id = '01930000-0000-7000-8000-00005a1e0106'::uuid
          THEN 'Выбрали другого поставщика' END,
