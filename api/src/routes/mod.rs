@@ -24,7 +24,6 @@ pub mod comments;
 pub mod files;
 pub mod notifications;
 // Sales documents (DOC-1, DOC-2)
-pub mod documents;
 pub mod orders;
 pub mod quotes;
 // Money documents (WF-NUM, DOC-3, DOC-4), automation rules, reports.
