@@ -111,10 +111,6 @@ pub fn new_version(
     }
 }
 
-/// Another request changed the quote between our read and our write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Raced;
-
 /// One status change of the current version, as the API decided it.
 pub struct Transition<'a> {
     /// The action's name (`send`, `accept`, `reject`, `new-version`), also the journal action.

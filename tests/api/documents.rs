@@ -141,11 +141,11 @@ pub(crate) async fn record_payment(app: &TestApp, order: &str, paid_kopecks: i64
     use sea_orm::TransactionTrait;
     let conn = &app.server.as_ref().unwrap().state.store.conn;
     let txn = conn.begin().await.unwrap();
-    sdelka_persistence::orders::record_payment(
+    sdelka_persistence::ops::orders::record_payment(
         &txn,
+        &sdelka_persistence::Actor::system(),
         order.parse().unwrap(),
         paid_kopecks,
-        &sdelka_persistence::Actor::system(),
     )
     .await
     .unwrap();

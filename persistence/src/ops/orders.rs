@@ -741,7 +741,7 @@ pub async fn order_transitions(
 
 /// **The payments hook (DOC-2, DOC-4)**, as an operation step in the payments transaction:
 /// records the new total paid against the order and confirms (or withdraws the confirmation
-/// of) its obligations, like [`crate::orders::record_payment`], journalling the order once
+/// of) its obligations, journalling the order once
 /// with its representation. An unknown order is left alone; a concurrent change of the order
 /// is a 409.
 pub async fn record_payment<C: ConnectionTrait>(
