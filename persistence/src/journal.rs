@@ -96,8 +96,9 @@ pub async fn record<C: ConnectionTrait>(
         Some(after) => after.clone(),
         None => tombstone(change.entity_type, change.entity_id, change.before),
     };
-    audit(db, actor, &change).await?;
-    event(db, actor, &change, object).await
+    let changes = diff(change.before, change.after);
+    write_audit(db, actor, &change, &changes).await?;
+    write_event(db, actor, &change, &changes, object).await
 }
 
 /// Writes the audit record and the domain event of a change to a record's link or sub-record
@@ -110,8 +111,9 @@ pub async fn record_with_object<C: ConnectionTrait>(
     change: Change<'_>,
     object: Value,
 ) -> StoreResult<()> {
-    audit(db, actor, &change).await?;
-    event(db, actor, &change, object).await
+    let changes = diff(change.before, change.after);
+    write_audit(db, actor, &change, &changes).await?;
+    write_event(db, actor, &change, &changes, object).await
 }
 
 /// The audit entry of `change` on its record's timeline, without an event: for a write whose
@@ -122,14 +124,22 @@ pub async fn audit<C: ConnectionTrait>(
     actor: &Actor,
     change: &Change<'_>,
 ) -> StoreResult<()> {
-    let changes = diff(change.before, change.after);
+    write_audit(db, actor, change, &diff(change.before, change.after)).await
+}
+
+async fn write_audit<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: &Change<'_>,
+    changes: &Map<String, Value>,
+) -> StoreResult<()> {
     audit_record::ActiveModel {
         id: Set(Uuid::now_v7()),
         entity_type: Set(change.entity_type.to_owned()),
         entity_id: Set(change.entity_id),
         action: Set(change.action.to_owned()),
         actor_id: Set(actor.user_id),
-        changes: Set(Value::Object(changes).to_string()),
+        changes: Set(Value::Object(changes.clone()).to_string()),
         comment: Set(change.comment.map(str::to_owned)),
         request_id: Set(actor.request_id.clone()),
         occurred_at: Set(now()),
@@ -147,7 +157,23 @@ pub async fn event<C: ConnectionTrait>(
     change: &Change<'_>,
     object: Value,
 ) -> StoreResult<()> {
-    let changes = diff(change.before, change.after);
+    write_event(
+        db,
+        actor,
+        change,
+        &diff(change.before, change.after),
+        object,
+    )
+    .await
+}
+
+async fn write_event<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    change: &Change<'_>,
+    changes: &Map<String, Value>,
+    object: Value,
+) -> StoreResult<()> {
     let payload = serde_json::json!({
         "object": object,
         "changed_fields": changes.keys().collect::<Vec<_>>(),
