@@ -72,6 +72,12 @@ pub struct Config {
     pub task_escalate_after_minutes: u32,
     /// Largest file upload; larger uploads get 413 while they stream.
     pub max_upload_bytes: usize,
+    /// How long the change feed keeps events (INT-2); an older cursor is `410 cursor_expired`.
+    pub event_retention_days: u32,
+    /// How often an idle feed sequencer looks for committed events to number.
+    pub feed_sequence_ms: u64,
+    /// How often housekeeping (expired idempotency keys, feed retention) runs.
+    pub housekeeping_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -108,6 +114,9 @@ impl Default for Config {
             task_remind_before_minutes: 120,
             task_escalate_after_minutes: 1440,
             max_upload_bytes: 25 * 1024 * 1024,
+            event_retention_days: 30,
+            feed_sequence_ms: 100,
+            housekeeping_interval_seconds: 600,
         }
     }
 }
@@ -232,6 +241,15 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_SHUTDOWN_TIMEOUT_SECONDS") {
             self.shutdown_timeout_seconds = parse("SDELKA_SHUTDOWN_TIMEOUT_SECONDS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_EVENT_RETENTION_DAYS") {
+            self.event_retention_days = parse("SDELKA_EVENT_RETENTION_DAYS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_FEED_SEQUENCE_MS") {
+            self.feed_sequence_ms = parse("SDELKA_FEED_SEQUENCE_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_HOUSEKEEPING_INTERVAL_SECONDS") {
+            self.housekeeping_interval_seconds = parse("SDELKA_HOUSEKEEPING_INTERVAL_SECONDS", &v)?;
         }
         if let Some(v) = get("SDELKA_REMINDER_POLL_MS") {
             self.reminder_poll_ms = parse("SDELKA_REMINDER_POLL_MS", &v)?;

@@ -197,7 +197,13 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
         worker_tasks.push(tokio::spawn(jobs::run(deadlines, stop_workers.clone())));
         let housekeeping = crate::workers::Housekeeping {
             store: state.store.clone(),
+            config: config.clone(),
         };
+        let sequencer = crate::workers::FeedSequencer {
+            store: state.store.clone(),
+            config: config.clone(),
+        };
+        worker_tasks.push(tokio::spawn(jobs::run(sequencer, stop_workers.clone())));
         worker_tasks.push(tokio::spawn(jobs::run(housekeeping, stop_workers.clone())));
     }
     Ok(RunningServer {

@@ -163,6 +163,7 @@ impl ReminderWorker {
 /// Forgets expired idempotency keys, every ten minutes.
 pub struct Housekeeping {
     pub store: Store,
+    pub config: Arc<Config>,
 }
 
 impl Job for Housekeeping {
@@ -170,12 +171,34 @@ impl Job for Housekeeping {
     type Error = StoreError;
 
     fn idle_interval(&self) -> Duration {
-        Duration::from_secs(600)
+        Duration::from_secs(self.config.housekeeping_interval_seconds.max(1))
     }
 
     async fn pass(&self) -> Result<usize, StoreError> {
         idempotency::purge_expired(&self.store.conn).await?;
+        let keep = chrono::Duration::days(i64::from(self.config.event_retention_days.max(1)));
+        sdelka_persistence::feed::prune(&self.store, chrono::Utc::now() - keep).await?;
         // The pass is done until the next interval, whatever it removed.
         Ok(0)
+    }
+}
+
+/// INT-2: numbers committed domain events into the change feed (`sdelka_persistence::feed`).
+/// Every instance runs one; they take turns on the feed head's row lock.
+pub struct FeedSequencer {
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+impl Job for FeedSequencer {
+    const NAME: &'static str = "feed-sequencer";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.feed_sequence_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, StoreError> {
+        sdelka_persistence::feed::sequence(&self.store).await
     }
 }

@@ -167,6 +167,17 @@ pub async fn event<C: ConnectionTrait>(
     .await
 }
 
+/// The responsible user of the record a change is about, as it stands after the change (before
+/// it, for a delete).
+fn responsible_of(change: &Change<'_>) -> Option<Uuid> {
+    change
+        .after
+        .or(change.before)
+        .and_then(|o| o.get("responsible_id"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
 async fn write_event<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -194,6 +205,8 @@ async fn write_event<C: ConnectionTrait>(
         correlation_id: Set(actor.request_id.clone()),
         payload: Set(payload.to_string()),
         occurred_at: Set(now()),
+        position: Set(None),
+        responsible_id: Set(responsible_of(change)),
     }
     .insert(db)
     .await?;

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod feed;
 pub mod idempotency;
 pub mod jobs;
 pub mod journal;

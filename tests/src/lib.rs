@@ -178,6 +178,16 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// A second instance on the same database (a cluster of two behind a load balancer),
+    /// with its own data folder; answers the running server and its base URL.
+    pub async fn another_instance(&self) -> (RunningServer, String) {
+        let mut config = self.config.clone();
+        config.data_dir = temp_dir();
+        let server = boot(config).await;
+        let base = format!("http://{}", server.addr);
+        (server, base)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod companies;
 pub mod contacts;
 pub mod departments;
+pub mod events;
 pub mod health;
 pub mod imports;
 pub mod leads;
@@ -76,7 +77,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(reports::routes)
         .configure(pools::routes)
         .configure(tasks::routes)
-        .configure(supplier_invoices::routes);
+        .configure(supplier_invoices::routes)
+        // Integration
+        .configure(events::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -14,6 +14,10 @@ pub struct Model {
     pub correlation_id: Option<String>,
     pub payload: String,
     pub occurred_at: DateTimeUtc,
+    /// The feed position, given after the event commits (`None` until then).
+    pub position: Option<i64>,
+    /// The responsible user of the record, as the event saw it.
+    pub responsible_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,6 +5,8 @@ pub mod audit_record;
 pub mod bank_account;
 pub mod department;
 pub mod domain_event;
+pub mod event_consumer;
+pub mod event_feed_head;
 pub mod idempotency_key;
 pub mod import;
 pub mod lead;

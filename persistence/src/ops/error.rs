@@ -47,6 +47,7 @@ catalogue! {
     AlreadyApplied          => 409, "already_applied", "The payment is already applied to this invoice";
     AlreadyClaimed          => 409, "already_claimed", "Another user has already claimed this";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
+    CursorExpired           => 410, "cursor_expired", "The cursor is older than the change feed keeps";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";
     ValidationFailed        => 422, "validation_failed", "The request has invalid fields";

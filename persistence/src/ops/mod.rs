@@ -26,6 +26,7 @@ pub mod contacts;
 pub mod deals;
 pub mod departments;
 pub mod documents;
+pub mod feed;
 pub mod files;
 pub mod import_jobs;
 pub mod imports;
