@@ -4,6 +4,7 @@
 
 mod approvals;
 mod auth;
+mod bulk;
 mod clients;
 mod conventions;
 mod deal_to_cash;

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod bulk;
 pub mod companies;
 pub mod contacts;
 pub mod departments;
@@ -48,7 +49,9 @@ use crate::extract::etag;
 
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut ServiceConfig) {
-    cfg.configure(auth::routes)
+    // Literal paths under a collection first: `/companies/bulk-upsert` is not `/companies/{id}`.
+    cfg.configure(bulk::routes)
+        .configure(auth::routes)
         .configure(users::routes)
         .configure(departments::routes)
         .configure(organizations::routes)
