@@ -388,6 +388,19 @@ where
     }
 }
 
+/// One item of a bulk request read exactly as [`JsonBody`] reads a body: the same field-named
+/// refusals, the same `validator` rules.
+pub fn parse_item<T: DeserializeOwned + Validate>(
+    item: &serde_json::Value,
+) -> Result<T, sdelka_persistence::ops::Error> {
+    let bytes = serde_json::to_vec(item).map_err(|e| {
+        sdelka_persistence::ops::Error::internal(format!("re-encoding an item: {e}"))
+    })?;
+    let value = parse_json::<T>(&bytes).map_err(|e| e.0)?;
+    validate(&value).map_err(|e| e.0)?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{parse_json, refuse_nul};
@@ -454,17 +467,4 @@ mod tests {
         assert!(refuse_nul(br#"{"a":"x\u00001"}"#).is_err());
         assert!(refuse_nul(br#"{"a":"\u0041"}"#).is_ok());
     }
-}
-
-/// One item of a bulk request read exactly as [`JsonBody`] reads a body: the same field-named
-/// refusals, the same `validator` rules.
-pub fn parse_item<T: DeserializeOwned + Validate>(
-    item: &serde_json::Value,
-) -> Result<T, sdelka_persistence::ops::Error> {
-    let bytes = serde_json::to_vec(item).map_err(|e| {
-        sdelka_persistence::ops::Error::internal(format!("re-encoding an item: {e}"))
-    })?;
-    let value = parse_json::<T>(&bytes).map_err(|e| e.0)?;
-    validate(&value).map_err(|e| e.0)?;
-    Ok(value)
 }

@@ -224,13 +224,12 @@ pub fn external_key(item: &mut Map<String, Value>) -> Result<Key, Error> {
     let list = item
         .entry("external_ids")
         .or_insert_with(|| Value::Array(Vec::new()));
-    if let Value::Array(a) = list {
-        if !a
+    if let Value::Array(a) = list
+        && !a
             .iter()
             .any(|e| e.get("source") == entry.get("source") && e.get("id") == entry.get("id"))
-        {
-            a.push(entry);
-        }
+    {
+        a.push(entry);
     }
     Ok(Key::External {
         source,
@@ -467,7 +466,8 @@ pub async fn bulk_upsert<U: Upsert>(
         };
         results.push(result);
     }
-    let keep = !req.dry_run && !(failed && req.mode == BulkMode::AllOrNone);
+    let rolled_back = failed && req.mode == BulkMode::AllOrNone;
+    let keep = !req.dry_run && !rolled_back;
     if keep {
         txn.commit().await?;
     } else {
