@@ -16,6 +16,7 @@ mod operations;
 mod organisation;
 mod outbox;
 mod sales;
+mod security;
 mod seed_scenario;
 mod work;
 mod workflows;

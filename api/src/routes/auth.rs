@@ -1,6 +1,6 @@
 //! `/auth/*` and `/me`.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use sdelka_domain::role::RoleSet;
 use sdelka_persistence::ops::Caller;
 use sdelka_persistence::ops::auth::{
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::{self as authn, Principal, hash_password, password_fingerprint, verify_password};
 use crate::error::{ApiResult, current_request_id};
 use crate::extract::JsonBody;
+use crate::limits::client_address;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -96,9 +97,20 @@ fn token_pair(state: &AppState, s: Session) -> ApiResult<TokenPair> {
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let s = ops::login(state.db(), state.get_ref(), body.0, refresh_ttl(&state)).await?;
+    let client = client_address(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let s = ops::login(
+        state.db(),
+        state.get_ref(),
+        &state.login_throttle,
+        &client,
+        body.0,
+        refresh_ttl(&state),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(token_pair(&state, s)?))
 }
 
