@@ -220,7 +220,11 @@ impl RateLimiter {
     }
 
     pub fn admit(&self, key: RateKey) -> Admission {
-        if self.decisions.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self
+            .decisions
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
             self.sweep();
         }
         let key = match key {

@@ -1,10 +1,10 @@
 //! API-4: `Idempotency-Key` storage, tied to the effect it stands for.
 //!
-//! A keyed request runs as one *keyed unit of work*: the first transaction an operation opens
-//! with [`Db::begin`](crate::ops::Db::begin) while the request runs opens the unit's
-//! transaction, and the operation's own transaction is a savepoint inside it; reads and later
-//! transactions of the same request go through it too. The operation's `commit` releases its
-//! savepoint. When the answer is ready, [`finish`] writes the key's row — state `completed`,
+//! A keyed request runs as one *keyed unit of work*: the first statement or transaction it
+//! runs through a [`Db::Store`](crate::ops::Db) opens the unit's transaction; every later
+//! statement goes through it, and an operation's own transaction
+//! ([`Db::begin`](crate::ops::Db::begin)) is a savepoint inside it, whose `commit` only
+//! releases the savepoint. When the answer is ready, [`finish`] writes the key's row — state `completed`,
 //! with the answer to replay — into that same transaction and commits it. So the record and
 //! the key's answer are durable together or not at all: after a crash a key is either
 //! completed (a retry replays the answer) or unknown (a retry runs the request, once). Nothing
@@ -22,7 +22,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, Set, TransactionTrait,
 };
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::db::Store;
 use crate::entity::idempotency_key::{self, Column, Entity};
@@ -100,10 +100,18 @@ impl KeyedUnit {
         inner
     }
 
-    /// The unit's transaction, once the request has opened it (`None` before: statements
-    /// then go to the pool).
-    pub(crate) async fn transaction(&self) -> MutexGuard<'_, Option<DatabaseTransaction>> {
-        self.txn.lock().await
+    /// The unit's transaction, opened on the store if the request had none yet; statements
+    /// of the request run through it.
+    pub(crate) async fn open(
+        &self,
+        store: &Store,
+    ) -> Result<MappedMutexGuard<'_, DatabaseTransaction>, DbErr> {
+        let mut txn = self.txn.lock().await;
+        if txn.is_none() {
+            *txn = Some(store.begin().await?);
+        }
+        MutexGuard::try_map(txn, Option::as_mut)
+            .map_err(|_| DbErr::Custom("the keyed request's transaction is gone".into()))
     }
 
     /// Whether the request wrote (opened the unit's transaction).

@@ -59,12 +59,12 @@ fn slow_bucket(c: &mut sdelka_api::config::Config) {
 #[tokio::test]
 async fn invented_bearer_strings_share_one_anonymous_budget() {
     let app = TestApp::spawn_with(slow_bucket).await;
-    let statuses = futures_util::stream::iter(0..1000)
+    let statuses = futures_util::stream::iter(0..1000u32)
         .map(|i| {
             let app = &app;
             async move {
                 // Half of them look like API tokens, which the server must look up.
-                let token = if i % 2 == 0 {
+                let token = if i.is_multiple_of(2) {
                     format!("invented-{i}")
                 } else {
                     format!("sdk_invented{i}")
@@ -408,7 +408,7 @@ const CREATIONS: usize = 200;
 
 /// Creation `i`: users and companies alternately, each with its key.
 fn creation(i: usize) -> (&'static str, Value, String) {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (
             "/api/v1/users",
             json!({"email": format!("crash-{i}@example.com"), "name": format!("Crash {i}")}),
@@ -575,7 +575,7 @@ async fn keyed_creations_land_exactly_once_across_a_sigkill() {
     )
     .await;
     for i in 0..CREATIONS {
-        let (field, records) = if i % 2 == 0 {
+        let (field, records) = if i.is_multiple_of(2) {
             ("email", &users)
         } else {
             ("name", &companies)

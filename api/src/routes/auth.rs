@@ -92,7 +92,10 @@ fn token_pair(state: &AppState, s: Session) -> ApiResult<TokenPair> {
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
-    responses((status = 200, description = "Logged in", body = TokenPair))
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 429, description = "`login_throttled`: too many failed logins for this account from this address (after 5, a delay doubling from 4 s to at most 30 s; see `Retry-After`), or `rate_limited`", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 #[post("/auth/login")]
 pub async fn login(

@@ -111,8 +111,9 @@ impl Db<'_> {
     }
 }
 
-/// Reads outside a unit of work go straight to the pool, or through the caller's transaction
-/// (or through the keyed request's, once it has one).
+/// Statements outside a unit of work go straight to the pool, or through the caller's
+/// transaction. While a keyed request runs, every statement goes through its transaction
+/// (opened by the first), so that even a write made without `begin` commits with the key.
 #[async_trait::async_trait]
 impl ConnectionTrait for Db<'_> {
     fn get_database_backend(&self) -> DbBackend {
@@ -124,60 +125,40 @@ impl ConnectionTrait for Db<'_> {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Db::Store(s) => {
-                if let Some(unit) = KeyedUnit::current() {
-                    let txn = unit.transaction().await;
-                    if let Some(t) = txn.as_ref() {
-                        return t.execute_raw(stmt).await;
-                    }
-                }
-                s.conn.execute_raw(stmt).await
-            }
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.execute_raw(stmt).await,
+                None => s.conn.execute_raw(stmt).await,
+            },
             Db::Joined(t) => t.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            Db::Store(s) => {
-                if let Some(unit) = KeyedUnit::current() {
-                    let txn = unit.transaction().await;
-                    if let Some(t) = txn.as_ref() {
-                        return t.execute_unprepared(sql).await;
-                    }
-                }
-                s.conn.execute_unprepared(sql).await
-            }
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.execute_unprepared(sql).await,
+                None => s.conn.execute_unprepared(sql).await,
+            },
             Db::Joined(t) => t.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Db::Store(s) => {
-                if let Some(unit) = KeyedUnit::current() {
-                    let txn = unit.transaction().await;
-                    if let Some(t) = txn.as_ref() {
-                        return t.query_one_raw(stmt).await;
-                    }
-                }
-                s.conn.query_one_raw(stmt).await
-            }
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.query_one_raw(stmt).await,
+                None => s.conn.query_one_raw(stmt).await,
+            },
             Db::Joined(t) => t.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Db::Store(s) => {
-                if let Some(unit) = KeyedUnit::current() {
-                    let txn = unit.transaction().await;
-                    if let Some(t) = txn.as_ref() {
-                        return t.query_all_raw(stmt).await;
-                    }
-                }
-                s.conn.query_all_raw(stmt).await
-            }
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.query_all_raw(stmt).await,
+                None => s.conn.query_all_raw(stmt).await,
+            },
             Db::Joined(t) => t.query_all_raw(stmt).await,
         }
     }
