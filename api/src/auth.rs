@@ -214,11 +214,16 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
         return Ok(Principal::of(owner.id, roles, Some(t.id)));
     }
     let claims = state.jwt.verify(&token, "access")?;
-    Ok(Principal::of(
-        claims.sub,
-        claims.roles.into_iter().collect(),
-        None,
-    ))
+    // The token says who; the account says whether he still may, and with which roles: a
+    // deactivation or a role change takes effect on the next request.
+    let account = sdelka_persistence::accounts::current(&state.store.conn, claims.sub).await?;
+    match account {
+        Some(a) if a.active => Ok(Principal::of(claims.sub, a.roles, None)),
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "the account of this token is deactivated or deleted",
+        )),
+    }
 }
 
 impl FromRequest for Principal {

@@ -52,6 +52,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     pub idempotency_retention_hours: i64,
     /// Run the background workers (outbox delivery, housekeeping) in this process.
     pub workers: bool,
@@ -102,6 +105,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             rate_limit_per_second: 50.0,
             rate_limit_burst: 200.0,
+            trusted_proxies: Vec::new(),
             idempotency_retention_hours: 24,
             workers: true,
             outbox_poll_ms: 500,
@@ -223,6 +227,13 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_RATE_LIMIT_BURST") {
             self.rate_limit_burst = parse("SDELKA_RATE_LIMIT_BURST", &v)?;
+        }
+        if let Some(v) = get("SDELKA_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = get("SDELKA_WORKERS") {
             self.workers = parse("SDELKA_WORKERS", &v)?;

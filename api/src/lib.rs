@@ -15,6 +15,7 @@ pub mod extract;
 pub mod heap;
 pub mod imports;
 pub mod jobs;
+pub mod limits;
 pub mod lists {
     //! The list conventions live with the operations; re-exported for the handlers.
     pub use sdelka_persistence::ops::list::*;

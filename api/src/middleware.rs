@@ -1,7 +1,6 @@
 //! Cross-cutting request handling: request ids and logs, metrics, rate limits (API-8) and
 //! `Idempotency-Key` replay (API-4).
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -9,15 +8,17 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use dashmap::DashMap;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
-use sdelka_persistence::idempotency::{self, Reservation, StoredResponse};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use sdelka_persistence::idempotency::{self, Finished, KeyedUnit, Lookup, StoredResponse};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 use crate::extract::read_limited;
+use crate::limits::{Admission, RateKey, client_address};
 use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -91,6 +92,8 @@ pub struct Metrics {
     pub registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Callers the rate limiter holds a bucket for (bounded, see `limits::MAX_KEYS`).
+    pub rate_limit_keys: IntGauge,
 }
 
 impl Metrics {
@@ -110,12 +113,18 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let rate_limit_keys = IntGauge::new(
+            "sdelka_rate_limit_keys",
+            "Callers the rate limiter currently holds a bucket for",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(rate_limit_keys.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
+            rate_limit_keys,
         })
     }
 
@@ -135,86 +144,69 @@ impl Metrics {
     }
 }
 
-/// Token buckets keyed by credential (or by client address for anonymous calls).
-pub struct RateLimiter {
-    per_second: f64,
-    burst: f64,
-    buckets: DashMap<String, Mutex<Bucket>>,
-}
-
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-pub enum Admission {
-    Allowed { remaining: u64 },
-    Refused { retry_after_seconds: u64 },
-}
-
-impl RateLimiter {
-    pub fn new(per_second: f64, burst: f64) -> Self {
-        RateLimiter {
-            per_second: per_second.max(0.001),
-            burst: burst.max(1.0),
-            buckets: DashMap::new(),
+/// The caller of `req`, authenticated once per request: the rate limiter, the idempotency
+/// layer and the handlers' extractors share the answer.
+pub async fn principal_of(state: &AppState, req: &HttpRequest) -> Option<Principal> {
+    if let Some(p) = req.extensions().get::<Principal>() {
+        return Some(p.clone());
+    }
+    if req.extensions().get::<Unauthenticated>().is_some() {
+        return None;
+    }
+    match crate::auth::authenticate(state, req).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p.clone());
+            Some(p)
+        }
+        Err(_) => {
+            req.extensions_mut().insert(Unauthenticated);
+            None
         }
     }
+}
 
-    pub fn admit(&self, key: &str) -> Admission {
-        let now = Instant::now();
-        let entry = self.buckets.entry(key.to_owned()).or_insert_with(|| {
-            Mutex::new(Bucket {
-                tokens: self.burst,
-                at: now,
-            })
-        });
-        let Ok(mut b) = entry.lock() else {
-            return Admission::Allowed { remaining: 0 };
-        };
-        let refill = now.duration_since(b.at).as_secs_f64() * self.per_second;
-        b.tokens = (b.tokens + refill).min(self.burst);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Admission::Allowed {
-                remaining: b.tokens as u64,
-            }
-        } else {
-            let wait = ((1.0 - b.tokens) / self.per_second).ceil() as u64;
-            Admission::Refused {
-                retry_after_seconds: wait.max(1),
-            }
-        }
-    }
+/// Marks a request whose credential (if any) did not authenticate; its handler's extractor
+/// still answers the precise 401.
+#[derive(Clone, Copy)]
+struct Unauthenticated;
 
-    pub fn limit(&self) -> u64 {
-        self.burst as u64
+/// Whom `req` is counted against: its authenticated credential, or else its client address.
+fn rate_key(principal: Option<&Principal>, req: &HttpRequest, state: &AppState) -> RateKey {
+    match principal {
+        Some(p) => match p.api_token_id {
+            Some(t) => RateKey::ApiToken(t),
+            None => RateKey::User(p.user_id),
+        },
+        None => match client_address(req, &state.trusted_proxies) {
+            Some(ip) => RateKey::address(ip),
+            None => RateKey::Overflow,
+        },
     }
 }
 
-fn client_key(req: &ServiceRequest) -> String {
-    match req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        // The credential itself identifies the caller; hashing keeps it out of memory dumps.
-        Some(auth) => format!(
-            "cred:{}",
-            hex::encode(&Sha256::digest(auth.as_bytes())[..12])
-        ),
-        None => format!(
-            "ip:{}",
-            req.connection_info()
-                .realip_remote_addr()
-                .unwrap_or("unknown")
-        ),
+fn rate_limit_headers(h: &mut header::HeaderMap, a: &Admission, window: u64) {
+    h.insert(
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderValue::from(a.limit),
+    );
+    h.insert(
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderValue::from(a.remaining),
+    );
+    h.insert(
+        HeaderName::from_static("ratelimit-reset"),
+        HeaderValue::from(a.reset_seconds),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("{};w={window}", a.limit)) {
+        h.insert(HeaderName::from_static("ratelimit-policy"), v);
     }
 }
 
-/// API-8: at most `burst` requests at once and `per_second` sustained per caller; beyond
-/// that 429 with `Retry-After`. Health and metrics endpoints are not limited.
+/// API-8: at most `burst` requests at once and `per_second` sustained per caller — an
+/// authenticated user or API token, or else (no or an invalid credential) the client
+/// address; beyond that 429 with `Retry-After`. Every answer carries the draft IETF
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the bucket is
+/// full) and `RateLimit-Policy` fields. Health and metrics endpoints are not limited.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -222,58 +214,85 @@ pub async fn rate_limit(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
+    let principal = principal_of(&state, req.request()).await;
+    let key = rate_key(principal.as_ref(), req.request(), &state);
     let limiter = &state.rate_limiter;
-    match limiter.admit(&client_key(&req)) {
-        Admission::Allowed { remaining } => {
-            let mut res = next.call(req).await?.map_into_boxed_body();
-            let h = res.headers_mut();
-            h.insert(
-                HeaderName::from_static("ratelimit-limit"),
-                HeaderValue::from(limiter.limit()),
-            );
-            h.insert(
-                HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(remaining),
-            );
-            h.insert(
-                HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(0u64),
-            );
-            Ok(res)
-        }
-        Admission::Refused {
-            retry_after_seconds,
-        } => {
-            let mut err = ApiError::new(
-                ErrorCode::RateLimited,
-                format!("slow down: retry in {retry_after_seconds} s"),
-            );
-            err.retry_after = Some(retry_after_seconds);
-            let mut res = err.error_response();
-            let h = res.headers_mut();
-            h.insert(
-                HeaderName::from_static("ratelimit-limit"),
-                HeaderValue::from(limiter.limit()),
-            );
-            h.insert(
-                HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(0u64),
-            );
-            h.insert(
-                HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(retry_after_seconds),
-            );
-            Ok(req.into_response(res))
-        }
+    let admission = limiter.admit(key);
+    if admission.allowed {
+        let mut res = next.call(req).await?.map_into_boxed_body();
+        rate_limit_headers(res.headers_mut(), &admission, limiter.window_seconds());
+        Ok(res)
+    } else {
+        let wait = admission.retry_after_seconds;
+        let mut err = ApiError::new(
+            ErrorCode::RateLimited,
+            format!("slow down: retry in {wait} s"),
+        );
+        err.retry_after = Some(wait);
+        let mut res = err.error_response();
+        rate_limit_headers(res.headers_mut(), &admission, limiter.window_seconds());
+        Ok(req.into_response(res))
     }
 }
 
 /// Response headers worth replaying with a stored response.
 const REPLAYED_HEADERS: [&str; 3] = ["content-type", "etag", "location"];
 
+/// Keys whose first request runs in this process now. Only a fast path for an impatient
+/// retry: nothing about a running request is stored, so a crash leaves no key stuck.
+#[derive(Default)]
+pub struct KeysInFlight(DashMap<(String, String), ()>);
+
+struct InFlightGuard<'a> {
+    keys: &'a KeysInFlight,
+    id: (String, String),
+}
+
+impl KeysInFlight {
+    fn claim(&self, scope: &str, key: &str) -> Option<InFlightGuard<'_>> {
+        let id = (scope.to_owned(), key.to_owned());
+        match self.0.entry(id.clone()) {
+            dashmap::Entry::Occupied(_) => None,
+            dashmap::Entry::Vacant(v) => {
+                v.insert(());
+                Some(InFlightGuard { keys: self, id })
+            }
+        }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.keys.0.remove(&self.id);
+    }
+}
+
+fn replay(stored: StoredResponse) -> HttpResponse {
+    let mut res =
+        HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
+    for (k, v) in &stored.headers {
+        res.insert_header((k.as_str(), v.as_str()));
+    }
+    res.insert_header(("idempotent-replayed", "true"));
+    res.body(stored.body)
+}
+
+fn key_reused() -> HttpResponse {
+    ApiError::new(
+        ErrorCode::IdempotencyKeyReused,
+        "this Idempotency-Key was already used with a different request; use a new key",
+    )
+    .error_response()
+}
+
 /// API-4: a POST with `Idempotency-Key` runs once per caller and key; repeats replay the
 /// first answer (`Idempotent-Replayed: true`), a different body is 422, a repeat while the
-/// first still runs is 409. Answers of 5xx are not kept, so the client may retry them.
+/// first still runs on this instance is 409. Answers of 5xx are not kept (everything the
+/// request wrote is rolled back), so the client may retry them.
+///
+/// The request runs as a keyed unit of work ([`idempotency::KeyedUnit`]): its writes and the
+/// key's answer commit in one transaction, after the answer is known. A crash before that
+/// commit leaves neither; a crash after it leaves both.
 pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -312,12 +331,12 @@ pub async fn idempotency(
             return Ok(req.into_response(res));
         }
     };
-    let scope = match crate::auth::authenticate(&state, http_req).await {
-        Ok(p) => {
-            http_req.extensions_mut().insert(p.clone());
-            format!("user:{}", p.user_id)
-        }
-        Err(_) => client_key(&req),
+    let scope = match principal_of(&state, http_req).await {
+        Some(p) => format!("user:{}", p.user_id),
+        None => match client_address(http_req, &state.trusted_proxies) {
+            Some(ip) => format!("anonymous:{ip}"),
+            None => "anonymous".to_owned(),
+        },
     };
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str().as_bytes());
@@ -327,65 +346,85 @@ pub async fn idempotency(
     hasher.update(&body);
     let request_hash = hex::encode(hasher.finalize());
     let retention = chrono::Duration::hours(state.config.idempotency_retention_hours);
-    let db = &state.store.conn;
-    match idempotency::reserve(db, &scope, &key, &request_hash, retention).await {
-        Err(e) => Ok(req.into_response(ApiError::from(e).error_response())),
-        Ok(Reservation::InFlight) => {
+    let store = &state.store;
+    match idempotency::lookup(&store.conn, &scope, &key, &request_hash).await {
+        Err(e) => return Ok(req.into_response(ApiError::from(e).error_response())),
+        Ok(Lookup::Mismatch) => return Ok(req.into_response(key_reused())),
+        Ok(Lookup::Replay(stored)) => return Ok(req.into_response(replay(stored))),
+        Ok(Lookup::Unknown) => {}
+    }
+    let Some(_running) = state.keys_in_flight.claim(&scope, &key) else {
+        let mut err = ApiError::new(
+            ErrorCode::IdempotencyKeyInFlight,
+            "the first request with this Idempotency-Key is still running; retry shortly",
+        );
+        err.retry_after = Some(1);
+        return Ok(req.into_response(err.error_response()));
+    };
+    req.set_payload(bytes_payload(body));
+    let unit = KeyedUnit::new();
+    let res = match unit.run(async { next.call(req).await }).await {
+        Ok(res) => res,
+        Err(e) => {
+            unit.abandon().await;
+            return Err(e);
+        }
+    };
+    let status = res.status();
+    let (http_req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let Ok(bytes) = actix_web::body::to_bytes(body).await else {
+        unit.abandon().await;
+        let err = ApiError::internal("the answer could not be read");
+        return Ok(ServiceResponse::new(http_req, err.error_response()));
+    };
+    if status.is_server_error() {
+        unit.abandon().await;
+        let res = head.set_body(bytes).map_into_boxed_body();
+        return Ok(ServiceResponse::new(http_req, res));
+    }
+    let headers = REPLAYED_HEADERS
+        .iter()
+        .filter_map(|h| {
+            head.headers()
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| ((*h).to_owned(), v.to_owned()))
+        })
+        .collect();
+    let stored = StoredResponse {
+        status: status.as_u16(),
+        headers,
+        body: bytes.to_vec(),
+    };
+    let finished = idempotency::finish(
+        store,
+        &unit,
+        &scope,
+        &key,
+        &request_hash,
+        retention,
+        &stored,
+    )
+    .await;
+    let res = match finished {
+        Ok(Finished::Committed) => head.set_body(bytes).map_into_boxed_body(),
+        Ok(Finished::Lost(Lookup::Replay(first))) => replay(first),
+        Ok(Finished::Lost(Lookup::Mismatch)) => key_reused(),
+        Ok(Finished::Lost(Lookup::Unknown)) => {
             let mut err = ApiError::new(
                 ErrorCode::IdempotencyKeyInFlight,
-                "the first request with this Idempotency-Key is still running; retry shortly",
+                "another request with this Idempotency-Key was running at the same time; retry",
             );
             err.retry_after = Some(1);
-            Ok(req.into_response(err.error_response()))
+            err.error_response()
         }
-        Ok(Reservation::Mismatch) => Ok(req.into_response(
-            ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was already used with a different request; use a new key",
-            )
-            .error_response(),
-        )),
-        Ok(Reservation::Replay(stored)) => {
-            let mut res =
-                HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
-            for (k, v) in &stored.headers {
-                res.insert_header((k.as_str(), v.as_str()));
-            }
-            res.insert_header(("idempotent-replayed", "true"));
-            Ok(req.into_response(res.body(stored.body)))
+        Err(e) => {
+            tracing::warn!(error = %e, "could not commit the keyed request");
+            ApiError::from(e).error_response()
         }
-        Ok(Reservation::Proceed) => {
-            req.set_payload(bytes_payload(body));
-            let res = next.call(req).await?;
-            let status = res.status();
-            let (http_req, res) = res.into_parts();
-            let (head, body) = res.into_parts();
-            let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-            if status.is_server_error() {
-                let _ = idempotency::release(db, &scope, &key).await;
-            } else {
-                let headers = REPLAYED_HEADERS
-                    .iter()
-                    .filter_map(|h| {
-                        head.headers()
-                            .get(*h)
-                            .and_then(|v| v.to_str().ok())
-                            .map(|v| ((*h).to_owned(), v.to_owned()))
-                    })
-                    .collect();
-                let stored = StoredResponse {
-                    status: status.as_u16(),
-                    headers,
-                    body: bytes.to_vec(),
-                };
-                if let Err(e) = idempotency::complete(db, &scope, &key, &stored).await {
-                    tracing::warn!(error = %e, "could not store the idempotent response");
-                }
-            }
-            let res = head.set_body(bytes).map_into_boxed_body();
-            Ok(ServiceResponse::new(http_req, res))
-        }
-    }
+    };
+    Ok(ServiceResponse::new(http_req, res))
 }
 
 fn bytes_payload(body: web::Bytes) -> actix_web::dev::Payload {

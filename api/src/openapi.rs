@@ -77,6 +77,47 @@ fn add(op: &mut Operation, status: &str, description: &str) {
         .or_insert_with(|| problem(description));
 }
 
+/// `429`: the description a handler gave (or the general one), with the headers every 429
+/// carries.
+fn add_rate_limited(op: &mut Operation) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let description = match op.responses.responses.get("429") {
+        Some(RefOr::T(r)) => r.description.clone(),
+        _ => "Rate limited (`rate_limited`): this caller's bucket is empty; see `Retry-After` and \
+              the `RateLimit-*` fields"
+            .to_owned(),
+    };
+    let integer = |d: &str| {
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+            .description(Some(d))
+            .build()
+    };
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .header(
+            "Retry-After",
+            integer("Seconds until a request may succeed"),
+        )
+        .header("RateLimit-Limit", integer("The caller's bucket size"))
+        .header("RateLimit-Remaining", integer("Requests left now"))
+        .header(
+            "RateLimit-Reset",
+            integer("Seconds until the bucket is full again"),
+        )
+        .build();
+    op.responses
+        .responses
+        .insert("429".to_owned(), response.into());
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         if let Some(components) = openapi.components.as_mut() {
@@ -126,7 +167,7 @@ impl Modify for Conventions {
                     "422",
                     "Validation failed; `errors` names each field and rule",
                 );
-                add(op, "429", "Rate limited; see `Retry-After`");
+                add_rate_limited(op);
                 add(op, "500", "Unexpected server error");
                 if matches!(method, "post" | "patch" | "put") {
                     add(op, "413", "Body too large");

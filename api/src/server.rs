@@ -19,8 +19,9 @@ use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::extract::{no_route, path_error, query_error};
 use crate::jobs;
+use crate::limits::{RateLimiter, TrustedProxies};
 use crate::mail::Mailer;
-use crate::middleware::{Metrics, RateLimiter, idempotency, rate_limit, request_context};
+use crate::middleware::{KeysInFlight, Metrics, idempotency, rate_limit, request_context};
 use crate::openapi::ApiDoc;
 use crate::routes::{api_v1, health};
 use crate::state::AppState;
@@ -66,6 +67,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.access_token_ttl_seconds,
     );
     let rate_limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
+    let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("SDELKA_TRUSTED_PROXIES: {e}"))?;
     let openapi_json = serde_json::to_string(&openapi_document())?;
     crate::heap::release_freed_memory();
     Ok(AppState {
@@ -74,6 +77,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         jwt: Arc::new(jwt),
         metrics: Arc::new(Metrics::new()?),
         rate_limiter: Arc::new(rate_limiter),
+        trusted_proxies: Arc::new(trusted_proxies),
+        keys_in_flight: Arc::new(KeysInFlight::default()),
+        login_throttle: Arc::new(sdelka_persistence::ops::auth::LoginThrottle::default()),
         openapi_json: Arc::new(openapi_json),
     })
 }
@@ -228,6 +234,7 @@ fn cors(origins: &[String]) -> Cors {
             "ratelimit-limit",
             "ratelimit-remaining",
             "ratelimit-reset",
+            "ratelimit-policy",
             "idempotent-replayed",
         ])
         .max_age(3600);

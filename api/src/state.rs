@@ -4,7 +4,8 @@ use sdelka_persistence::Store;
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
-use crate::middleware::{Metrics, RateLimiter};
+use crate::limits::{RateLimiter, TrustedProxies};
+use crate::middleware::{KeysInFlight, Metrics};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -14,6 +15,12 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Proxies whose forwarded-for headers name the client (`SDELKA_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<TrustedProxies>,
+    /// `Idempotency-Key`s whose first request runs in this process.
+    pub keys_in_flight: Arc<KeysInFlight>,
+    /// Per-account backoff after failed logins.
+    pub login_throttle: Arc<sdelka_persistence::ops::auth::LoginThrottle>,
     /// The OpenAPI document, serialised once at start.
     pub openapi_json: Arc<String>,
 }

@@ -4,6 +4,7 @@
 //! (`journal`), and any outgoing message (`outbox`), so that a state change and its effects
 //! commit or vanish together.
 
+pub mod accounts;
 pub mod clients;
 pub mod credentials;
 pub mod db;

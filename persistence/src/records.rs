@@ -121,6 +121,7 @@ where
     let before = present(&current);
     E::touch(&mut next, version + 1, now());
     write_if_version::<E, C>(db, &next, version).await?;
+    account_written::<E>(id);
     let after = present(&next);
     journal::record(
         db,
@@ -161,6 +162,7 @@ where
     E::touch(&mut next, version + 1, at);
     E::set_deleted(&mut next, at);
     write_if_version::<E, C>(db, &next, version).await?;
+    account_written::<E>(id);
     let before = present(&current);
     journal::record(
         db,
@@ -176,6 +178,20 @@ where
     )
     .await?;
     Ok(())
+}
+
+/// A user's account state (active, roles) is cached for authentication; a write of a user
+/// record makes the next request read it again.
+fn account_written<E>(id: Uuid)
+where
+    E: VersionedRecord,
+    E::Model: Serialize + Clone + PartialEq + Send + Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+    <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    if E::RECORD_TYPE == <user::Entity as VersionedRecord>::RECORD_TYPE {
+        crate::accounts::changed(id);
+    }
 }
 
 /// The caller's `If-Match` (when sent) must name the current version.

@@ -194,22 +194,40 @@ async fn idempotency_key_replays_and_refuses_another_body() {
 }
 
 #[tokio::test]
-async fn a_key_still_in_flight_is_a_conflict() {
-    use sdelka_persistence::idempotency::{Reservation, reserve};
+async fn a_key_whose_request_never_committed_is_unknown() {
+    use sdelka_persistence::entity::idempotency_key;
+    use sdelka_persistence::idempotency::{Lookup, lookup};
+    use sea_orm::{ActiveModelTrait, Set};
     let app = TestApp::spawn().await;
     let conn = &app.server.as_ref().unwrap().state.store.conn;
-    let ttl = chrono::Duration::hours(24);
     assert!(matches!(
-        reserve(conn, "user:x", "k", "h1", ttl).await.unwrap(),
-        Reservation::Proceed
+        lookup(conn, "user:x", "k", "h1").await.unwrap(),
+        Lookup::Unknown
+    ));
+    // A reservation an earlier version left behind when it crashed does not block the key:
+    // nothing runs it, so the key is unknown (and the row goes).
+    let at = chrono::Utc::now();
+    idempotency_key::ActiveModel {
+        scope: Set("user:x".into()),
+        key: Set("k".into()),
+        request_hash: Set("h1".into()),
+        state: Set("in_flight".into()),
+        response_status: Set(None),
+        response_headers: Set(None),
+        response_body: Set(None),
+        created_at: Set(at),
+        expires_at: Set(at + chrono::Duration::hours(24)),
+    }
+    .insert(conn)
+    .await
+    .unwrap();
+    assert!(matches!(
+        lookup(conn, "user:x", "k", "h1").await.unwrap(),
+        Lookup::Unknown
     ));
     assert!(matches!(
-        reserve(conn, "user:x", "k", "h1", ttl).await.unwrap(),
-        Reservation::InFlight
-    ));
-    assert!(matches!(
-        reserve(conn, "user:x", "k", "h2", ttl).await.unwrap(),
-        Reservation::Mismatch
+        lookup(conn, "user:x", "k", "h2").await.unwrap(),
+        Lookup::Unknown
     ));
 }
 

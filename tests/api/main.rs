@@ -18,6 +18,7 @@ mod operations;
 mod organisation;
 mod outbox;
 mod sales;
+mod security;
 mod seed_scenario;
 mod work;
 mod workflows;

@@ -1,6 +1,6 @@
 //! `/auth/*` and `/me`.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use sdelka_domain::role::RoleSet;
 use sdelka_persistence::ops::Caller;
 use sdelka_persistence::ops::auth::{
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::{self as authn, Principal, hash_password, password_fingerprint, verify_password};
 use crate::error::{ApiResult, current_request_id};
 use crate::extract::JsonBody;
+use crate::limits::client_address;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -91,14 +92,28 @@ fn token_pair(state: &AppState, s: Session) -> ApiResult<TokenPair> {
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
-    responses((status = 200, description = "Logged in", body = TokenPair))
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 429, description = "`login_throttled`: too many failed logins for this account from this address (after 5, a delay doubling from 4 s to at most 30 s; see `Retry-After`), or `rate_limited`", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let s = ops::login(state.db(), state.get_ref(), body.0, refresh_ttl(&state)).await?;
+    let client = client_address(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let s = ops::login(
+        state.db(),
+        state.get_ref(),
+        &state.login_throttle,
+        &client,
+        body.0,
+        refresh_ttl(&state),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(token_pair(&state, s)?))
 }
 

@@ -42,6 +42,11 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let keys = state.rate_limiter.key_count();
+    state
+        .metrics
+        .rate_limit_keys
+        .set(i64::try_from(keys).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())

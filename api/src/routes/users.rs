@@ -83,7 +83,10 @@ pub async fn get_user(
     tag = "organisation",
     params(("id" = Uuid, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag of the version you read")),
     request_body = UpdateUser,
-    responses((status = 200, description = "Updated", body = UserView))
+    responses(
+        (status = 200, description = "Updated", body = UserView),
+        (status = 409, description = "`last_admin`: the last active admin cannot be deactivated or lose the admin role", body = crate::error::Problem, content_type = "application/problem+json")
+    )
 )]
 #[patch("/users/{id}")]
 pub async fn update_user(

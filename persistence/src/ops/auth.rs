@@ -1,5 +1,8 @@
 //! `/auth/*` and `/me`.
 
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
 use sdelka_domain::email::Email;
 use sdelka_domain::role::RoleSet;
 use serde::{Deserialize, Serialize};
@@ -113,24 +116,147 @@ async fn open_session(
     })
 }
 
-/// Checks an email and password; an active account opens a session.
+/// Per-account login throttling (SEC): failed logins for one account from one client address
+/// are counted; the first [`FREE_FAILURES`] cost nothing, after them each attempt must wait a
+/// delay that doubles from 4 s up to [`MAX_DELAY_SECONDS`] (429 `login_throttled` with
+/// `Retry-After`; while it runs no password is even checked). Attempts refused by the delay
+/// do not lengthen it, so an attacker cannot lock anyone out for more than
+/// [`MAX_DELAY_SECONDS`] at a time, and the owner logging in from another address is not
+/// affected at all. A successful login clears the count; failures are forgotten
+/// [`FORGET_AFTER`] after the last one. Counts live in the memory of each instance (bounded:
+/// past [`MAX_ENTRIES`] pairs, new ones are counted per account alone).
+#[derive(Default)]
+pub struct LoginThrottle {
+    entries: DashMap<String, Throttled>,
+}
+
+pub const FREE_FAILURES: u32 = 5;
+pub const MAX_DELAY_SECONDS: u64 = 30;
+pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Clone, Copy)]
+struct Throttled {
+    failures: u32,
+    last: Instant,
+    blocked_until: Option<Instant>,
+}
+
+impl LoginThrottle {
+    fn delay(failures: u32) -> Duration {
+        let step = failures.saturating_sub(FREE_FAILURES).min(10);
+        Duration::from_secs((4u64 << step).min(MAX_DELAY_SECONDS))
+    }
+
+    fn key(&self, email: &str, client: &str) -> String {
+        let pair = format!("{email}\u{0}{client}");
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(&pair) {
+            let now = Instant::now();
+            self.entries.retain(|_, t| {
+                now.duration_since(t.last) < FORGET_AFTER
+                    || t.blocked_until.is_some_and(|b| b > now)
+            });
+            if self.entries.len() >= MAX_ENTRIES {
+                return email.to_owned();
+            }
+        }
+        pair
+    }
+
+    /// Admits an attempt, counted as a failure until it succeeds (so that parallel guesses
+    /// are counted before their slow password checks end); or the seconds to wait.
+    fn attempt(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut t = self.entries.entry(key.to_owned()).or_insert(Throttled {
+            failures: 0,
+            last: now,
+            blocked_until: None,
+        });
+        if now.duration_since(t.last) >= FORGET_AFTER {
+            t.failures = 0;
+            t.blocked_until = None;
+        }
+        if let Some(until) = t.blocked_until.filter(|u| *u > now) {
+            let wait = until.duration_since(now);
+            return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        }
+        t.failures += 1;
+        t.last = now;
+        if t.failures > FREE_FAILURES {
+            t.blocked_until = Some(now + Self::delay(t.failures - 1));
+        }
+        Ok(())
+    }
+
+    fn failed(&self, key: &str) {
+        if let Some(mut t) = self.entries.get_mut(key) {
+            let now = Instant::now();
+            t.last = now;
+            if t.failures >= FREE_FAILURES {
+                let until = now + Self::delay(t.failures);
+                t.blocked_until = Some(t.blocked_until.map_or(until, |b| b.max(until)));
+            }
+        }
+    }
+
+    fn uncount(&self, key: &str) {
+        if let Some(mut t) = self.entries.get_mut(key) {
+            t.failures = t.failures.saturating_sub(1);
+        }
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.entries.remove(key);
+    }
+}
+
+/// Checks an email and password; an active account opens a session. `client` is the
+/// caller's address, for the [`LoginThrottle`].
 pub async fn login(
     db: Db<'_>,
     creds: &dyn Credentials,
+    throttle: &LoginThrottle,
+    client: &str,
     req: LoginRequest,
     refresh_ttl: chrono::Duration,
 ) -> OpResult<Session> {
     let email = Email::parse(&req.email).map_err(|_| bad_credentials())?;
-    let user = crate::people::find_user_by_email(&db, email.as_str()).await?;
+    let key = throttle.key(email.as_str(), client);
+    if let Err(wait) = throttle.attempt(&key) {
+        let mut e = Error::new(
+            ErrorCode::LoginThrottled,
+            format!("too many failed logins for this account from your address; retry in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    let result = check_password(&db, creds, &email, req.password, refresh_ttl).await;
+    match &result {
+        Ok(_) => throttle.succeeded(&key),
+        Err(e) if e.code == ErrorCode::InvalidCredentials => throttle.failed(&key),
+        // A failure of ours says nothing about the password: the attempt does not count.
+        Err(_) => throttle.uncount(&key),
+    }
+    result
+}
+
+async fn check_password(
+    db: &Db<'_>,
+    creds: &dyn Credentials,
+    email: &Email,
+    password: String,
+    refresh_ttl: chrono::Duration,
+) -> OpResult<Session> {
+    let user = crate::people::find_user_by_email(db, email.as_str()).await?;
     // Verify against a real hash either way, so the answer time does not reveal which
     // emails have accounts.
     let (hash, active) = match &user {
         Some(u) => (u.password_hash.clone(), u.active),
         None => (creds.dummy_hash(), false),
     };
-    let ok = creds.verify_password(req.password, hash).await?;
+    let ok = creds.verify_password(password, hash).await?;
     match user {
-        Some(u) if ok && active => open_session(&db, creds, &u, None, refresh_ttl).await,
+        Some(u) if ok && active => open_session(db, creds, &u, None, refresh_ttl).await,
         _ => Err(bad_credentials()),
     }
 }

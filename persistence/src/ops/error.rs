@@ -46,6 +46,7 @@ catalogue! {
     NoNumberingTemplate     => 409, "no_numbering_template", "The organisation has no numbering template for this document type";
     AlreadyApplied          => 409, "already_applied", "The payment is already applied to this invoice";
     AlreadyClaimed          => 409, "already_claimed", "Another user has already claimed this";
+    LastAdmin               => 409, "last_admin", "The last active admin must stay an active admin";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
     CursorExpired           => 410, "cursor_expired", "The cursor is older than the change feed keeps";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
@@ -53,6 +54,7 @@ catalogue! {
     ValidationFailed        => 422, "validation_failed", "The request has invalid fields";
     IdempotencyKeyReused    => 422, "idempotency_key_reused", "This Idempotency-Key was used for a different request";
     RateLimited             => 429, "rate_limited", "Too many requests";
+    LoginThrottled          => 429, "login_throttled", "Too many failed logins for this account";
     Internal                => 500, "internal_error", "Something went wrong on our side";
     Unavailable             => 503, "unavailable", "The service is not ready";
 }

@@ -63,6 +63,7 @@ use sdelka_domain::role::{Role, RoleSet};
 use uuid::Uuid;
 
 use crate::db::{Backend, Store};
+use crate::idempotency::KeyedUnit;
 use crate::visibility::Scope;
 
 /// Where an operation runs: on the store, in a transaction of its own, or inside a
@@ -90,9 +91,16 @@ impl<'a> From<&'a DatabaseTransaction> for Db<'a> {
 impl Db<'_> {
     /// Opens the operation's unit of work: a write transaction on the store (`BEGIN IMMEDIATE`
     /// on SQLite), or a savepoint inside the caller's transaction.
+    ///
+    /// While a request with an `Idempotency-Key` runs, the store's transaction is a savepoint
+    /// of the request's keyed unit of work (see [`crate::idempotency`]): its commit is the
+    /// unit's, which also stores the key's answer.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         match self {
-            Db::Store(s) => s.begin().await,
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.begin(s).await,
+                None => s.begin().await,
+            },
             Db::Joined(t) => t.begin().await,
         }
     }
@@ -105,7 +113,9 @@ impl Db<'_> {
     }
 }
 
-/// Reads outside a unit of work go straight to the pool, or through the caller's transaction.
+/// Statements outside a unit of work go straight to the pool, or through the caller's
+/// transaction. While a keyed request runs, every statement goes through its transaction
+/// (opened by the first), so that even a write made without `begin` commits with the key.
 #[async_trait::async_trait]
 impl ConnectionTrait for Db<'_> {
     fn get_database_backend(&self) -> DbBackend {
@@ -117,28 +127,40 @@ impl ConnectionTrait for Db<'_> {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
-            Db::Store(s) => s.conn.execute_raw(stmt).await,
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.execute_raw(stmt).await,
+                None => s.conn.execute_raw(stmt).await,
+            },
             Db::Joined(t) => t.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
-            Db::Store(s) => s.conn.execute_unprepared(sql).await,
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.execute_unprepared(sql).await,
+                None => s.conn.execute_unprepared(sql).await,
+            },
             Db::Joined(t) => t.execute_unprepared(sql).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
-            Db::Store(s) => s.conn.query_one_raw(stmt).await,
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.query_one_raw(stmt).await,
+                None => s.conn.query_one_raw(stmt).await,
+            },
             Db::Joined(t) => t.query_one_raw(stmt).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
-            Db::Store(s) => s.conn.query_all_raw(stmt).await,
+            Db::Store(s) => match KeyedUnit::current() {
+                Some(unit) => unit.open(s).await?.query_all_raw(stmt).await,
+                None => s.conn.query_all_raw(stmt).await,
+            },
             Db::Joined(t) => t.query_all_raw(stmt).await,
         }
     }

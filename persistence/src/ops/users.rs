@@ -18,7 +18,7 @@ use validator::Validate;
 
 use super::auth::Credentials;
 use super::dto::{RoleName, double_option};
-use super::{Actor, Caller, Db, Error, ListPage, ListParams, OpResult, present};
+use super::{Actor, Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 
 use super::ensure_exists;
 
@@ -275,6 +275,7 @@ pub async fn update_user(
             "a user cannot be his own supervisor or deputy",
         ));
     }
+    let admins_before = lock_active_admins(&txn).await?;
     let updated = records::update::<user::Entity, _, _, Error>(
         &txn,
         &caller.actor(),
@@ -310,8 +311,43 @@ pub async fn update_user(
         public,
     )
     .await??;
+    ensure_an_admin_remains(admins_before, &updated)?;
     txn.commit().await?;
     Ok(UserView::from(&updated))
+}
+
+/// The ids of the active admins. On PostgreSQL their rows stay locked until the transaction
+/// ends, so two admins demoting each other at once cannot both succeed; SQLite's single
+/// writer serialises the transactions anyway.
+pub async fn lock_active_admins<C: ConnectionTrait>(db: &C) -> OpResult<Vec<Uuid>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let mut q = user::Entity::find()
+        .filter(user::Column::Active.eq(true))
+        .filter(user::Column::DeletedAt.is_null())
+        .filter(user::Column::Roles.contains(Role::Admin.as_str()));
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .filter(|u| RoleSet::from_storage(&u.roles).contains(Role::Admin))
+        .map(|u| u.id)
+        .collect())
+}
+
+/// ORG-2: the organisation always keeps an active admin — the last one can neither lose the
+/// admin role nor be deactivated (by himself or anyone), or nobody could manage users again.
+pub fn ensure_an_admin_remains(admins_before: Vec<Uuid>, changed: &user::Model) -> OpResult<()> {
+    let still_admin = changed.active && RoleSet::from_storage(&changed.roles).contains(Role::Admin);
+    if still_admin || admins_before.iter().any(|a| *a != changed.id) || admins_before.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::LastAdmin,
+        "rule last_admin: this is the last active admin; he cannot be deactivated or lose the \
+         admin role until another active user is an admin",
+    ))
 }
 
 /// Queues the welcome email in `db`'s transaction. It carries a token for
