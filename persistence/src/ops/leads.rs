@@ -1,7 +1,7 @@
 //! `/leads` (CRM-4): unqualified requests and cold-list rows, worked to qualified or junk.
 
 use crate::StoreError;
-use crate::entity::{company, contact, lead, user};
+use crate::entity::{company, contact, lead};
 use crate::journal::now;
 use crate::leads::{LeadFilter, leads_query, search_text};
 use crate::pagination::{CursorValue, SortKey, fetch_page};
@@ -25,7 +25,7 @@ use super::contacts::{ContactView, new_contact, refresh_search};
 use super::deals::{NewDeal, open_deal};
 use super::dto::double_option;
 use super::timeline::TimelineEntity;
-use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use sea_orm::ConnectionTrait;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -435,7 +435,8 @@ pub async fn create_lead(db: Db<'_>, caller: &Caller, req: CreateLead) -> OpResu
     )?;
     let txn = db.begin().await?;
     if responsible != caller.user_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::responsible(&txn, &scope, "responsible_id", responsible).await?;
     }
     let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model, public).await?;
     txn.commit().await?;
@@ -460,7 +461,8 @@ pub async fn update_lead(
     visible_lead(&db, caller, id).await?;
     let txn = db.begin().await?;
     if let Some(r) = req.responsible_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::responsible(&txn, &scope, "responsible_id", r).await?;
     }
     let updated = records::update::<lead::Entity, _, _, Error>(
         &txn,
