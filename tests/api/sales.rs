@@ -908,7 +908,7 @@ async fn deals_are_visible_by_responsible_user() {
     assert_eq!(status, 422);
     assert_eq!(
         field_error(&problem),
-        ("responsible_id", "outside_your_scope")
+        ("responsible_id", "not_found")
     );
 
     // The head sees his department's deals, not B's; the admin sees all.

@@ -435,8 +435,7 @@ pub async fn create_activity(
         deleted_at: None,
     };
     let txn = db.begin().await?;
-    let scope = caller.visibility(&txn).await?;
-    super::refs::responsible(&txn, &scope, "responsible_id", responsible_id).await?;
+    super::refs::assignee(&txn, "responsible_id", responsible_id).await?;
     if let (Some(t), Some(o)) = (req.owner_type, req.owner_id) {
         super::refs::owner(&txn, caller, t.into(), o).await?;
     }
@@ -489,8 +488,7 @@ pub async fn update_activity(
     if let Some(r) = req.responsible_id
         && r != current.responsible_id
     {
-        let scope = caller.visibility(&txn).await?;
-        super::refs::responsible(&txn, &scope, "responsible_id", r).await?;
+        super::refs::assignee(&txn, "responsible_id", r).await?;
     }
     // The reminder changes first, so that the update's event shows the reminder as it is
     // after the write (and the audit diff, as it was before).

@@ -284,8 +284,7 @@ pub async fn create_event(
     };
     let txn = db.begin().await?;
     check_participants(&txn, &req.participants).await?;
-    let scope = caller.visibility(&txn).await?;
-    super::refs::responsible(&txn, &scope, "responsible_id", responsible_id).await?;
+    super::refs::assignee(&txn, "responsible_id", responsible_id).await?;
     if let (Some(t), Some(o)) = (req.owner_type, req.owner_id) {
         super::refs::owner(&txn, caller, t.into(), o).await?;
     }
@@ -338,8 +337,7 @@ pub async fn update_event(
     if let Some(r) = req.responsible_id
         && r != current.responsible_id
     {
-        let scope = caller.visibility(&txn).await?;
-        super::refs::responsible(&txn, &scope, "responsible_id", r).await?;
+        super::refs::assignee(&txn, "responsible_id", r).await?;
     }
     // Participants and reminder change first, so that the update's event shows the event as
     // it is after the write (and the audit diff, as it was before).

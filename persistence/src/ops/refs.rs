@@ -5,9 +5,11 @@
 //! must name a live record the caller may see — what its `GET` would show him. A record that
 //! does not exist and one he may not see are refused alike, with the same `422` naming the
 //! field (code `not_found`), so that a reference cannot be used to probe for another
-//! manager's clients. A responsible user must be one whose records the caller sees (himself,
-//! for a head his departments' people, for an admin anyone): handing a record to someone
-//! outside that scope would make it vanish from the caller's own lists.
+//! manager's clients. The responsible user of a client record (company, contact, lead, deal,
+//! import) must be one whose records the caller sees (himself, for a head his departments'
+//! people, for an admin anyone): handing a record to someone outside that scope would make it
+//! vanish from the caller's own lists. The assignee of an activity or a calendar event must be
+//! an active user.
 
 use sdelka_domain::work::OwnerType;
 use sea_orm::ConnectionTrait;
@@ -56,6 +58,22 @@ pub async fn responsible<C: ConnectionTrait>(
                  assign yourself or the people whose records you see"
             ),
         )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The assignee of an activity or a calendar event: an active user. Unlike a client record's
+/// responsible he need not be in the caller's scope — a task may be set for any colleague, as
+/// an inbox task may be delegated to any (SPEC §3); it then leaves the caller's view.
+pub async fn assignee<C: ConnectionTrait>(db: &C, field: &str, id: Uuid) -> OpResult<()> {
+    match records::find::<user::Entity, _>(db, id).await {
+        Ok(u) if u.active => Ok(()),
+        Ok(_) => Err(Error::field(
+            field,
+            "inactive",
+            format!("user {id} is deactivated and cannot be assigned work"),
+        )),
+        Err(crate::StoreError::NotFound) => Err(unknown(field, id)),
         Err(e) => Err(e.into()),
     }
 }
