@@ -1,10 +1,10 @@
 //! Who may see which record, for the routes that address any record by type and id (timeline,
 //! comments). One exhaustive match: a new record type must say how it is guarded.
 
+use crate::entity::invoice;
 use crate::entity::{
     activity, calendar_event, deal, department, lead, organization, pipeline, product, user,
 };
-use crate::entity::invoice;
 use crate::entity::{order, quote};
 use crate::records::VersionedRecord;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};

@@ -714,8 +714,7 @@ pub async fn link_contact_legal_entity(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let c = visible(&txn, &scope, id).await?;
-    let e =
-        super::refs::legal_entity(&txn, &scope, "legal_entity_id", req.legal_entity_id).await?;
+    let e = super::refs::legal_entity(&txn, &scope, "legal_entity_id", req.legal_entity_id).await?;
     if store::find_link(&txn, c.id, e.id).await?.is_some() {
         return Err(Error::new(
             ErrorCode::Duplicate,

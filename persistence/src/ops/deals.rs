@@ -712,7 +712,14 @@ pub async fn open_deal<C: ConnectionTrait>(
         updated_at: at,
         deleted_at: None,
     };
-    check_parties(txn, &scope, req.company_id, req.legal_entity_id, &contact_ids).await?;
+    check_parties(
+        txn,
+        &scope,
+        req.company_id,
+        req.legal_entity_id,
+        &contact_ids,
+    )
+    .await?;
     let saved =
         records::create::<deal::Entity, _>(txn, &actor, model, public_with(&contact_ids)).await?;
     set_deal_contacts(txn, saved.id, &contact_ids).await?;
@@ -1043,8 +1050,7 @@ pub async fn update_deal(
     let company_after = req.company_id.unwrap_or(current.company_id);
     match req.legal_entity_id {
         Some(Some(l)) if Some(l) != current.legal_entity_id => {
-            super::refs::legal_entity_of(&txn, &scope, "legal_entity_id", l, company_after)
-                .await?;
+            super::refs::legal_entity_of(&txn, &scope, "legal_entity_id", l, company_after).await?;
         }
         _ => {
             if let (Some(l), Some(c)) = (

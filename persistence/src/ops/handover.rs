@@ -186,7 +186,9 @@ pub async fn hand_over(
     req: Handover,
 ) -> OpResult<HandoverView> {
     if !caller.is_admin() {
-        return Err(Error::forbidden("only an admin hands an employee's work over"));
+        return Err(Error::forbidden(
+            "only an admin hands an employee's work over",
+        ));
     }
     let to = req.to_user_id;
     let txn = db.begin().await?;

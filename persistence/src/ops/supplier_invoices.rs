@@ -6,9 +6,7 @@
 
 use crate::approvals::{self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, invoices_query};
 use crate::clients::fold;
-use crate::entity::{
-    approval_step, organization, supplier_invoice, supplier_invoice_transition,
-};
+use crate::entity::{approval_step, organization, supplier_invoice, supplier_invoice_transition};
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use chrono::{DateTime, NaiveDate, Utc};
