@@ -19,12 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::access::ensure_visible;
 use super::companies::{CompanyType, CompanyView, new_company};
 use super::contacts::{ContactView, new_contact, refresh_search};
 use super::deals::{NewDeal, open_deal};
 use super::dto::double_option;
-use super::timeline::TimelineEntity;
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use sea_orm::ConnectionTrait;
 
@@ -585,15 +583,8 @@ pub async fn convert_lead(
     let txn = db.begin().await?;
     let actor = caller.actor();
     if let Some(c) = req.company_id {
-        ensure_visible(&txn, caller, TimelineEntity::Companies, c, false)
-            .await
-            .map_err(|_| {
-                Error::field(
-                    "company_id",
-                    "not_found",
-                    format!("company {c} does not exist"),
-                )
-            })?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::company(&txn, &scope, "company_id", c).await?;
     }
     let company_id = if make_company {
         let Some(name) = lead.company_name.clone() else {
