@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use sea_orm::sea_query::SimpleExpr;
+use sea_orm::sea_query::{ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entity::{department, user};
+use crate::entity::{department, invoice, payment, payment_application, user};
 use crate::error::StoreResult;
 
 /// Whose records a caller may see.
@@ -46,6 +46,27 @@ impl Scope {
             None => select,
         }
     }
+}
+
+/// The payments a scope covers (OWASP API1): those registered by someone in it, and those
+/// applied to an invoice it covers. `None`: every payment. Accountants and admins see all
+/// money whatever their scope; the caller decides that before asking.
+pub fn payments_condition(scope: &Scope) -> Option<SimpleExpr> {
+    let registered = scope.condition(payment::Column::CreatedBy)?;
+    let invoices = scope.condition(invoice::Column::ResponsibleId)?;
+    let visible_invoices = Query::select()
+        .column(invoice::Column::Id)
+        .from(invoice::Entity)
+        .and_where(invoice::Column::DeletedAt.is_null())
+        .and_where(invoices)
+        .to_owned();
+    let applied = Query::select()
+        .column(payment_application::Column::PaymentId)
+        .from(payment_application::Entity)
+        .and_where(payment_application::Column::UnappliedAt.is_null())
+        .and_where(payment_application::Column::InvoiceId.in_subquery(visible_invoices))
+        .to_owned();
+    Some(registered.or(payment::Column::Id.in_subquery(applied)))
 }
 
 /// The scope of `user_id`: everything for admins; for everyone else himself plus, for the

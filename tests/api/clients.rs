@@ -514,7 +514,8 @@ async fn a_manager_sees_only_his_clients_his_head_and_admin_see_all() {
     .await;
     let problem = json_of(res, 422).await;
     assert_eq!(problem["errors"][0]["field"], "responsible_id");
-    assert_eq!(problem["errors"][0]["code"], "not_in_scope");
+    // The same refusal as for a user that does not exist (one reference check).
+    assert_eq!(problem["errors"][0]["code"], "not_found");
 
     // The head of their department sees both; he may reassign between them.
     let seen = json_of(get_as(&app, head, "/api/v1/companies?sort=name").await, 200).await;

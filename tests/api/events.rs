@@ -1469,6 +1469,50 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
     w.check_get(&r, &import, &format!("/api/v1/imports/{import}"))
         .await;
 
+    // A handover: the leaving user's timeline records it; his company moves with its own event.
+    let mut leaving = Vec::new();
+    for email in ["leaving@example.com", "colleague@example.com"] {
+        let r = w
+            .json(
+                &w.app.admin_token.clone(),
+                M::POST,
+                "/users",
+                "/api/v1/users",
+                json!({"email": email, "name": "Сотрудник", "password": "password-123",
+                       "roles": ["sales_manager"]}),
+            )
+            .await;
+        leaving.push(r.id());
+    }
+    let (from, to) = (leaving[0].clone(), leaving[1].clone());
+    let r = w
+        .json(
+            &w.app.admin_token.clone(),
+            M::POST,
+            "/companies",
+            "/api/v1/companies",
+            json!({"name": "ООО «Передача»", "responsible_id": from}),
+        )
+        .await;
+    let moved = r.id();
+    let r = w
+        .admin(
+            M::POST,
+            "/users/{id}/handover",
+            &format!("/api/v1/users/{from}/handover"),
+            json!({"to_user_id": to}),
+        )
+        .await;
+    w.check_get(&r, &from, &format!("/api/v1/users/{from}"))
+        .await;
+    let events = w.events(&r.request_id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.entity_id.to_string() == moved && e.event_type == "company.updated"),
+        "the moved company's event"
+    );
+
     // Every write operation of the document has a case here, or is exempt.
     let exempt: BTreeSet<(String, String)> = EXEMPT
         .iter()

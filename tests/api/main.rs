@@ -2,6 +2,7 @@
 //! `SDELKA_TEST_DATABASE_URL=postgres://…/postgres-db` to run the same suite on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod approvals;
 mod auth;
 mod bulk;

@@ -896,12 +896,14 @@ async fn an_invoice_from_a_deal_copies_its_rows_and_is_visible_like_the_deal() {
     let (_, acc_token) = app
         .user_with_roles("acc@example.com", &["accountant"])
         .await;
+    // The client is the admin's: he opens the deal for m1 (a manager names only clients he
+    // sees).
     let (s, deal) = as_user(
         &app,
-        &m1_token,
+        &app.admin_token,
         Method::POST,
         "/api/v1/deals",
-        Some(&json!({"title": "Лифты", "legal_entity_id": buyer})),
+        Some(&json!({"title": "Лифты", "legal_entity_id": buyer, "responsible_id": m1})),
     )
     .await;
     assert_eq!(s, 201, "{deal}");

@@ -52,7 +52,8 @@ async fn call_reminder_arrives_in_the_responsibles_inbox_once() {
         .user_with_roles("m.ivanova@example.com", &["sales_manager"])
         .await;
     let remind_at = Utc::now() + Span::seconds(1);
-    let deal = Uuid::now_v7();
+    let company = a_company(&app, "ТСЖ «Берёзка»").await;
+    let deal = a_deal(&app, company).await;
     let call = create_activity(
         &app,
         &app.admin_token,
@@ -304,7 +305,8 @@ async fn calendar_events_are_validated_and_found_by_participant_and_window() {
             "/api/v1/calendar-events",
             &json!({"title": "Встреча с ООО «Ромашка»", "starts_at": starts,
                     "ends_at": starts + Span::hours(1), "place": "Переговорная 2",
-                    "participants": [guest], "owner_type": "company", "owner_id": Uuid::now_v7()}),
+                    "participants": [guest], "owner_type": "company",
+                    "owner_id": a_company(&app, "ООО «Ромашка»").await}),
         )
         .await;
     assert_eq!(res.status(), 201);

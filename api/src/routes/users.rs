@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
+use sdelka_persistence::ops::handover::{self, Handover, HandoverView};
 use sdelka_persistence::ops::users::{
     self as ops, CreateUser, UpdateUser, UserListFilter, UserView,
 };
@@ -18,7 +19,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_users)
         .service(create_user)
         .service(get_user)
-        .service(update_user);
+        .service(update_user)
+        .service(hand_over);
 }
 
 /// Lists users (the company directory).
@@ -98,4 +100,29 @@ pub async fn update_user(
 ) -> ApiResult<HttpResponse> {
     let u = ops::update_user(state.db(), &admin, id.into_inner(), if_match.0, body.0).await?;
     Ok(versioned(StatusCode::OK, u.version, &u))
+}
+
+/// Hands everything a leaving employee holds to a colleague (admin), in one transaction: his
+/// companies, contacts, leads and deals, his open activities and tasks, his places in pools
+/// and the automation rules that notify him; deactivates him if asked. Every moved record's
+/// timeline shows the change; `dry_run` lists what would move without writing.
+#[utoipa::path(
+    tag = "organisation",
+    params(("id" = Uuid, Path, description = "The leaving user's id")),
+    request_body(content = Handover, example = json!({"to_user_id": "0193a0b0-0000-7000-8000-000000000002", "deactivate": true, "dry_run": false})),
+    responses(
+        (status = 200, description = "What moved (or, in a dry run, would move)", body = HandoverView),
+        (status = 404, description = "No such user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The colleague does not exist, is deactivated or is the same user", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/users/{id}/handover")]
+pub async fn hand_over(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<Uuid>,
+    body: JsonBody<Handover>,
+) -> ApiResult<HttpResponse> {
+    let v = handover::hand_over(state.db(), &admin, id.into_inner(), body.0).await?;
+    Ok(HttpResponse::Ok().json(v))
 }

@@ -2,7 +2,7 @@
 //! on tasks, and reminders (ACT-2).
 //!
 //! An activity's owner (`owner_type`, `owner_id`) may be a record of another area (a deal, a
-//! company, …); the reference is validated as a type, but its existence is not checked here.
+//! company, …); it must be a live record the caller may see (`refs::owner`).
 //! A task's `responsible_id` is its assignee: the shared task inbox of SPEC §3 can add a role
 //! or pool assignee next to it.
 
@@ -435,7 +435,10 @@ pub async fn create_activity(
         deleted_at: None,
     };
     let txn = db.begin().await?;
-    ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
+    super::refs::assignee(&txn, "responsible_id", responsible_id).await?;
+    if let (Some(t), Some(o)) = (req.owner_type, req.owner_id) {
+        super::refs::owner(&txn, caller, t.into(), o).await?;
+    }
     // The reminder is scheduled first, so that the creation's event shows it.
     let mut scheduled = Vec::new();
     if let Some(remind_at) = req.remind_at {
@@ -482,8 +485,10 @@ pub async fn update_activity(
 ) -> OpResult<ActivityView> {
     let txn = db.begin().await?;
     let current = visible_activity(&txn, caller, id).await?;
-    if let Some(r) = req.responsible_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    if let Some(r) = req.responsible_id
+        && r != current.responsible_id
+    {
+        super::refs::assignee(&txn, "responsible_id", r).await?;
     }
     // The reminder changes first, so that the update's event shows the reminder as it is
     // after the write (and the audit diff, as it was before).

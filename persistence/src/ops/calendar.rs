@@ -4,7 +4,7 @@
 use crate::activities::{
     self, EventFilter, events_query, participants_of, set_participants, visible_events,
 };
-use crate::entity::{calendar_event, calendar_event_participant, reminder, user};
+use crate::entity::{calendar_event, calendar_event_participant, reminder};
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::double_option;
-use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists, present};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
 use super::activities::{OwnerTypeName, ReminderView, owner_pair};
 
@@ -284,7 +284,10 @@ pub async fn create_event(
     };
     let txn = db.begin().await?;
     check_participants(&txn, &req.participants).await?;
-    ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible_id).await?;
+    super::refs::assignee(&txn, "responsible_id", responsible_id).await?;
+    if let (Some(t), Some(o)) = (req.owner_type, req.owner_id) {
+        super::refs::owner(&txn, caller, t.into(), o).await?;
+    }
     // The reminder is scheduled first and the participants are known, so that the creation's
     // event shows the event whole.
     let mut scheduled = Vec::new();
@@ -331,8 +334,10 @@ pub async fn update_event(
     if let Some(p) = &req.participants {
         check_participants(&txn, p).await?;
     }
-    if let Some(r) = req.responsible_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+    if let Some(r) = req.responsible_id
+        && r != current.responsible_id
+    {
+        super::refs::assignee(&txn, "responsible_id", r).await?;
     }
     // Participants and reminder change first, so that the update's event shows the event as
     // it is after the write (and the audit diff, as it was before).

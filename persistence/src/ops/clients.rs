@@ -7,9 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use super::{Caller, Error, OpResult, ensure_exists};
+use super::{Caller, Error, OpResult};
 use crate::clients::ExternalRef;
-use crate::entity::user;
 use crate::visibility::Scope;
 
 /// A record's id in another system, e.g. a 1C GUID. Unique per record type and source.
@@ -122,13 +121,6 @@ pub async fn responsible(
     let Some(id) = requested else {
         return Ok(caller.user_id);
     };
-    ensure_exists::<user::Entity, _>(db, "responsible_id", id).await?;
-    if !scope.allows(Some(id)) {
-        return Err(Error::field(
-            "responsible_id",
-            "not_in_scope",
-            "you may assign only yourself or the people whose records you see",
-        ));
-    }
+    super::refs::responsible(db, scope, "responsible_id", id).await?;
     Ok(id)
 }

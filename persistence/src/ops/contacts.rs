@@ -714,13 +714,7 @@ pub async fn link_contact_legal_entity(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let c = visible(&txn, &scope, id).await?;
-    let Some(e) = store::visible_legal_entity(&txn, &scope, req.legal_entity_id).await? else {
-        return Err(Error::field(
-            "legal_entity_id",
-            "not_found",
-            format!("legal_entity_id {} does not exist", req.legal_entity_id),
-        ));
-    };
+    let e = super::refs::legal_entity(&txn, &scope, "legal_entity_id", req.legal_entity_id).await?;
     if store::find_link(&txn, c.id, e.id).await?.is_some() {
         return Err(Error::new(
             ErrorCode::Duplicate,

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::entity::{deal, pipeline, pipeline_stage, product, product_row, user};
+use crate::entity::{deal, pipeline, pipeline_stage, product, product_row};
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
@@ -37,7 +37,6 @@ use validator::Validate;
 use super::dto::double_option;
 use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 
-use super::ensure_exists;
 use super::pipelines::kind_of;
 use super::products::{currency, non_negative, today};
 
@@ -450,15 +449,25 @@ pub async fn check_responsible<C: ConnectionTrait>(
     scope: &Scope,
     id: Uuid,
 ) -> OpResult<()> {
-    ensure_exists::<user::Entity, _>(db, "responsible_id", id).await?;
-    if !scope.allows(Some(id)) {
-        return Err(Error::field(
-            "responsible_id",
-            "outside_your_scope",
-            "you may only make responsible yourself or users whose deals you see",
-        ));
+    super::refs::responsible(db, scope, "responsible_id", id).await
+}
+
+/// The client a new deal names: its company, legal entity (one of that company's) and
+/// contacts must be records the caller may see.
+pub async fn check_parties<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    company_id: Option<Uuid>,
+    legal_entity_id: Option<Uuid>,
+    contact_ids: &[Uuid],
+) -> OpResult<()> {
+    if let Some(c) = company_id {
+        super::refs::company(db, scope, "company_id", c).await?;
     }
-    Ok(())
+    if let Some(l) = legal_entity_id {
+        super::refs::legal_entity_of(db, scope, "legal_entity_id", l, company_id).await?;
+    }
+    super::refs::contacts(db, scope, "contact_ids", contact_ids).await
 }
 
 /// Resolves the pipeline and stage a deal should stand in.
@@ -703,10 +712,14 @@ pub async fn open_deal<C: ConnectionTrait>(
         updated_at: at,
         deleted_at: None,
     };
-    for (i, c) in contact_ids.iter().enumerate() {
-        ensure_exists::<crate::entity::contact::Entity, _>(txn, &format!("contact_ids[{i}]"), *c)
-            .await?;
-    }
+    check_parties(
+        txn,
+        &scope,
+        req.company_id,
+        req.legal_entity_id,
+        &contact_ids,
+    )
+    .await?;
     let saved =
         records::create::<deal::Entity, _>(txn, &actor, model, public_with(&contact_ids)).await?;
     set_deal_contacts(txn, saved.id, &contact_ids).await?;
@@ -1027,14 +1040,45 @@ pub async fn update_deal(
             .into_iter()
             .collect()
     });
+    // Only what the request names is checked (a colleague's contact already on the deal
+    // stays), and the legal entity against the company the deal will have.
+    if let Some(Some(c)) = req.company_id
+        && Some(c) != current.company_id
+    {
+        super::refs::company(&txn, &scope, "company_id", c).await?;
+    }
+    let company_after = req.company_id.unwrap_or(current.company_id);
+    match req.legal_entity_id {
+        Some(Some(l)) if Some(l) != current.legal_entity_id => {
+            super::refs::legal_entity_of(&txn, &scope, "legal_entity_id", l, company_after).await?;
+        }
+        _ => {
+            if let (Some(l), Some(c)) = (
+                req.legal_entity_id.unwrap_or(current.legal_entity_id),
+                company_after,
+            ) && req.company_id.is_some()
+            {
+                let le = records::find::<crate::entity::legal_entity::Entity, _>(&txn, l).await;
+                if le.is_ok_and(|le| le.company_id != c) {
+                    return Err(Error::field(
+                        "legal_entity_id",
+                        "not_of_company",
+                        format!("legal entity {l} is not one of company {c}"),
+                    ));
+                }
+            }
+        }
+    }
     if let Some(n) = &new_contacts {
+        let added: Vec<Uuid> = n
+            .iter()
+            .copied()
+            .filter(|c| !old_contacts.contains(c))
+            .collect();
         for (i, c) in n.iter().enumerate() {
-            ensure_exists::<crate::entity::contact::Entity, _>(
-                &txn,
-                &format!("contact_ids[{i}]"),
-                *c,
-            )
-            .await?;
+            if added.contains(c) {
+                super::refs::contact(&txn, &scope, &format!("contact_ids[{i}]"), *c).await?;
+            }
         }
     }
     let read_version = current.version;

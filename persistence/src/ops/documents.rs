@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::Caller;
 use super::deals::{NewProductRow, priced_row, stored_discount};
 use super::ensure_exists;
-use super::timeline::TimelineEntity;
 use super::{Error, OpResult};
 
 /// A product row of a document, with its amounts (each rounded to kopecks per line).
@@ -191,20 +190,13 @@ pub async fn check_parties<C: ConnectionTrait>(
     if let Some(o) = organization_id {
         ensure_exists::<organization::Entity, _>(txn, "organization_id", o).await?;
     }
-    for (field, entity, id) in [
-        (
-            "legal_entity_id",
-            TimelineEntity::LegalEntities,
-            legal_entity_id,
-        ),
-        ("contact_id", TimelineEntity::Contacts, contact_id),
-    ] {
-        if let Some(id) = id {
-            super::access::ensure_visible(txn, caller, entity, id, false)
-                .await
-                .map_err(|_| {
-                    Error::field(field, "not_found", format!("{field} {id} does not exist"))
-                })?;
+    if legal_entity_id.is_some() || contact_id.is_some() {
+        let scope = caller.visibility(txn).await?;
+        if let Some(id) = legal_entity_id {
+            super::refs::legal_entity(txn, &scope, "legal_entity_id", id).await?;
+        }
+        if let Some(id) = contact_id {
+            super::refs::contact(txn, &scope, "contact_id", id).await?;
         }
     }
     Ok(())

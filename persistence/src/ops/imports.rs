@@ -13,8 +13,7 @@ use validator::Validate;
 use super::import_jobs::{
     ImportKind, RowError, StoredMapping, already_imported, parse_rows, queued_import,
 };
-use super::{Caller, Db, Error, OpResult, ensure_exists};
-use crate::entity::user;
+use super::{Caller, Db, Error, OpResult};
 use crate::leads;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -146,7 +145,8 @@ pub async fn start_import(
     let parsed = parse_rows(kind, &req.content, &req.mapping, delimiter)?;
     let responsible = req.responsible_id.unwrap_or(caller.user_id);
     if responsible != caller.user_id {
-        ensure_exists::<user::Entity, _>(&db, "responsible_id", responsible).await?;
+        let scope = caller.visibility(&db).await?;
+        super::refs::responsible(&db, &scope, "responsible_id", responsible).await?;
     }
     if req.dry_run {
         let mut seen = std::collections::HashSet::new();

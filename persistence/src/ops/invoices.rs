@@ -610,7 +610,16 @@ pub async fn create_invoice(
                 "name the buyer (or a deal with a legal entity)",
             )
         })?;
-    ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?;
+    // A buyer named in the request must be a client the caller sees (it prints with its
+    // requisites); one that comes with the order or deal was checked there.
+    match req.buyer_legal_entity_id {
+        Some(b) => {
+            super::refs::billed_party(&txn, caller, "buyer_legal_entity_id", b).await?;
+        }
+        None => {
+            ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", buyer).await?
+        }
+    }
     let currency = deal
         .as_ref()
         .map(|d| d.currency.clone())
@@ -699,8 +708,10 @@ pub async fn update_invoice(
         paid_minor: current.paid_minor,
     };
     decide(state_now, InvoiceAction::Edit, 0).map_err(refusal)?;
-    if let Some(b) = req.buyer_legal_entity_id {
-        ensure_exists::<legal_entity::Entity, _>(&txn, "buyer_legal_entity_id", b).await?;
+    if let Some(b) = req.buyer_legal_entity_id
+        && b != current.buyer_legal_entity_id
+    {
+        super::refs::billed_party(&txn, caller, "buyer_legal_entity_id", b).await?;
     }
     let bank_account_id = match req.bank_account_id {
         Some(b) => check_bank_account(&txn, current.organization_id, Some(b)).await?,

@@ -1,7 +1,7 @@
 //! `/leads` (CRM-4): unqualified requests and cold-list rows, worked to qualified or junk.
 
 use crate::StoreError;
-use crate::entity::{company, contact, lead, user};
+use crate::entity::{company, contact, lead};
 use crate::journal::now;
 use crate::leads::{LeadFilter, leads_query, search_text};
 use crate::pagination::{CursorValue, SortKey, fetch_page};
@@ -19,13 +19,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::access::ensure_visible;
 use super::companies::{CompanyType, CompanyView, new_company};
 use super::contacts::{ContactView, new_contact, refresh_search};
 use super::deals::{NewDeal, open_deal};
 use super::dto::double_option;
-use super::timeline::TimelineEntity;
-use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists, present};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use sea_orm::ConnectionTrait;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -435,7 +433,8 @@ pub async fn create_lead(db: Db<'_>, caller: &Caller, req: CreateLead) -> OpResu
     )?;
     let txn = db.begin().await?;
     if responsible != caller.user_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", responsible).await?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::responsible(&txn, &scope, "responsible_id", responsible).await?;
     }
     let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model, public).await?;
     txn.commit().await?;
@@ -460,7 +459,8 @@ pub async fn update_lead(
     visible_lead(&db, caller, id).await?;
     let txn = db.begin().await?;
     if let Some(r) = req.responsible_id {
-        ensure_exists::<user::Entity, _>(&txn, "responsible_id", r).await?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::responsible(&txn, &scope, "responsible_id", r).await?;
     }
     let updated = records::update::<lead::Entity, _, _, Error>(
         &txn,
@@ -583,15 +583,8 @@ pub async fn convert_lead(
     let txn = db.begin().await?;
     let actor = caller.actor();
     if let Some(c) = req.company_id {
-        ensure_visible(&txn, caller, TimelineEntity::Companies, c, false)
-            .await
-            .map_err(|_| {
-                Error::field(
-                    "company_id",
-                    "not_found",
-                    format!("company {c} does not exist"),
-                )
-            })?;
+        let scope = caller.visibility(&txn).await?;
+        super::refs::company(&txn, &scope, "company_id", c).await?;
     }
     let company_id = if make_company {
         let Some(name) = lead.company_name.clone() else {

@@ -429,16 +429,7 @@ pub async fn create_legal_entity(
     let actor = caller.actor();
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
-    if store::visible_company(&txn, &scope, req.company_id)
-        .await?
-        .is_none()
-    {
-        return Err(Error::field(
-            "company_id",
-            "not_found",
-            format!("company_id {} does not exist", req.company_id),
-        ));
-    }
+    super::refs::company(&txn, &scope, "company_id", req.company_id).await?;
     let warnings = duplicate_warnings(&txn, &scope, &model).await?;
     // The legal entity's event carries it with the bank accounts it is created with.
     let model = records::create::<legal_entity::Entity, _>(&txn, &actor, model, |m| {

@@ -16,7 +16,7 @@
 //! amount zero counts as fully paid once anything is paid on it).
 
 use crate::entity::{
-    deal, invoice, legal_entity, order, organization, payment, payment_application, pipeline_stage,
+    deal, invoice, order, organization, payment, payment_application, pipeline_stage,
 };
 use crate::journal::{self, Change, now};
 use crate::notifications::{EntityRef, notify, notify_and_email};
@@ -534,6 +534,41 @@ pub async fn journal_payment<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The condition on `payments` of those the caller may see (`None`: all): accountants and
+/// admins see every payment; heads and sales managers those registered in their scope and
+/// those applied to an invoice they may see (`visibility::payments_condition`).
+pub async fn payment_scope<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> OpResult<Option<sea_orm::sea_query::SimpleExpr>> {
+    if super::invoices::sees_all_invoices(caller) {
+        return Ok(None);
+    }
+    let scope = caller.visibility(db).await?;
+    Ok(crate::visibility::payments_condition(&scope))
+}
+
+/// A payment the caller may see, or 404 — the same answer as for an unknown id. With
+/// `history`, a deleted one too (its timeline stays readable).
+pub async fn visible_payment<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+    history: bool,
+) -> OpResult<payment::Model> {
+    let mut q = payment::Entity::find().filter(payment::Column::Id.eq(id));
+    if !history {
+        q = q.filter(payment::Column::DeletedAt.is_null());
+    }
+    if let Some(c) = payment_scope(db, caller).await? {
+        q = q.filter(c);
+    }
+    q.one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)
+}
+
 /// The payment as its `GET` answers it, read in `db`.
 async fn payment_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<PaymentView> {
     let p = records::find::<payment::Entity, _>(db, id).await?;
@@ -717,13 +752,16 @@ pub async fn run_payment_rules<C: ConnectionTrait>(
 /// The payments, a page at a time.
 pub async fn list_payments(
     db: Db<'_>,
-    _caller: &Caller,
+    caller: &Caller,
     page: &ListParams,
     f: PaymentListFilter,
 ) -> OpResult<ListPage<PaymentView>> {
     let sorts = sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let mut q = payment::Entity::find().filter(payment::Column::DeletedAt.is_null());
+    if let Some(c) = payment_scope(&db, caller).await? {
+        q = q.filter(c);
+    }
     if let Some(v) = f.organization_id {
         q = q.filter(payment::Column::OrganizationId.eq(v));
     }
@@ -782,7 +820,7 @@ pub async fn register_payment(
         ensure_exists::<organization::Entity, _>(&txn, "organization_id", o).await?;
     }
     if let Some(l) = req.payer_legal_entity_id {
-        ensure_exists::<legal_entity::Entity, _>(&txn, "payer_legal_entity_id", l).await?;
+        super::refs::billed_party(&txn, caller, "payer_legal_entity_id", l).await?;
     }
     let at = now();
     let model = payment::Model {
@@ -819,7 +857,8 @@ pub async fn register_payment(
 }
 
 /// One payment with its applications.
-pub async fn get_payment(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<PaymentView> {
+pub async fn get_payment(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<PaymentView> {
+    visible_payment(&db, caller, id, false).await?;
     payment_view(&db, id).await
 }
 
@@ -831,6 +870,7 @@ pub async fn apply_payment(
     req: NewApplication,
 ) -> OpResult<PaymentView> {
     let txn = db.begin().await?;
+    visible_payment(&txn, caller, id, false).await?;
     let before = payment_view(&txn, id).await?;
     let note = apply(&txn, caller, id, &req).await?;
     let view = payment_view(&txn, id).await?;
@@ -855,6 +895,7 @@ pub async fn unapply_payment(
     application_id: Uuid,
 ) -> OpResult<PaymentView> {
     let txn = db.begin().await?;
+    visible_payment(&txn, caller, id, false).await?;
     let before = payment_view(&txn, id).await;
     let note = unapply(&txn, caller, id, application_id).await?;
     let view = payment_view(&txn, id).await?;

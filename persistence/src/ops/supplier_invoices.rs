@@ -6,12 +6,9 @@
 
 use crate::approvals::{self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, invoices_query};
 use crate::clients::fold;
-use crate::entity::{
-    approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
-};
+use crate::entity::{approval_step, organization, supplier_invoice, supplier_invoice_transition};
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
-use crate::records;
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::email::Email;
 use sdelka_domain::money::Money;
@@ -506,14 +503,13 @@ pub async fn register_supplier_invoice(
     let vat_kopecks = vat.map(|m| to_minor("vat_amount", m)).transpose()?;
     let txn = db.begin().await?;
     ensure_exists::<organization::Entity, _>(&txn, "organization_id", req.organization_id).await?;
-    ensure_exists::<legal_entity::Entity, _>(
+    let supplier = super::refs::billed_party(
         &txn,
+        caller,
         "supplier_legal_entity_id",
         req.supplier_legal_entity_id,
     )
     .await?;
-    let supplier =
-        records::find::<legal_entity::Entity, _>(&txn, req.supplier_legal_entity_id).await?;
     let at = now();
     let number = req.number.trim().to_owned();
     let model = supplier_invoice::Model {
