@@ -17,5 +17,6 @@ mod organisation;
 mod outbox;
 mod sales;
 mod seed_scenario;
+mod tax;
 mod work;
 mod workflows;
