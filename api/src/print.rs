@@ -92,7 +92,7 @@ pub fn totals_rows(lines: &[LineFigures]) -> Vec<(String, String)> {
         .iter()
         .map(|l| (l.vat_percent, l.vat_included))
         .collect();
-    groups.sort_by(|a, b| (b.0.is_some(), b.0, !b.1).cmp(&(a.0.is_some(), a.0, !a.1)));
+    groups.sort_by_key(|g| std::cmp::Reverse((g.0.is_some(), g.0, !g.1)));
     groups.dedup();
     for (percent, included) in groups {
         let vat: i64 = lines
