@@ -26,11 +26,16 @@ pub struct BankBlock {
 #[derive(Debug, Clone)]
 pub struct PrintedLine {
     pub name: String,
+    /// `4`, `120,5`: no trailing zeros, a decimal comma.
     pub quantity: String,
     pub unit: String,
+    /// `12 500,00`.
     pub price: String,
+    /// `22 %`, `Без НДС`.
     pub vat: String,
-    pub total: String,
+    /// The «Сумма» column: price × quantity less the discount — the net when VAT is charged on
+    /// top, the gross when the price includes it.
+    pub amount: String,
 }
 
 /// Everything the form shows, as text. Built from the records by the invoices module.
@@ -42,21 +47,111 @@ pub struct PrintedInvoice {
     pub date: String,
     pub void: bool,
     pub bank: Option<BankBlock>,
-    /// "ООО «Ромашка», ИНН …, address".
+    /// "ООО «Ромашка», ИНН …, КПП …, address".
     pub supplier: String,
+    /// "ТСЖ «Берёзка», ИНН …, КПП …, address".
     pub buyer: Option<String>,
     /// "27.11.2026".
     pub due_date: Option<String>,
     pub lines: Vec<PrintedLine>,
-    /// ("В том числе НДС 22%", "224.60"), ("Без НДС", "0.00").
-    pub vat_rows: Vec<(String, String)>,
+    /// The rows under the table before «Всего к оплате»: («Итого:», "50 000,00"),
+    /// («НДС 22 %:», "11 000,00") or («В том числе НДС 22 %:», …), («Без НДС:», "—").
+    pub totals: Vec<(String, String)>,
+    /// `61 000,00`.
     pub total: String,
+    /// `руб.`, or the currency code for other currencies.
     pub currency: String,
     /// The total in words, capitalised.
     pub total_in_words: String,
     pub comment: Option<String>,
     pub director: String,
     pub chief_accountant: String,
+}
+
+/// The figures of one stored line the totals are made of (kopecks).
+#[derive(Debug, Clone, Copy)]
+pub struct LineFigures {
+    /// `None` for "без НДС".
+    pub vat_percent: Option<u32>,
+    pub vat_included: bool,
+    /// Price × quantity less the discount: the «Сумма» column.
+    pub amount_minor: i64,
+    pub vat_minor: i64,
+}
+
+/// The rows under the goods table as a Russian accountant reads them: «Итого» (the sum of the
+/// «Сумма» column), then per rate «НДС 22 %» when VAT is charged on top of it, «В том числе НДС
+/// 22 %» when the prices include it, «Без НДС» for lines outside VAT.
+pub fn totals_rows(lines: &[LineFigures]) -> Vec<(String, String)> {
+    let mut rows = vec![(
+        "Итого:".to_owned(),
+        money_ru(lines.iter().map(|l| l.amount_minor).sum()),
+    )];
+    // Rates from the highest down, on-top before included, without-VAT last.
+    let mut groups: Vec<(Option<u32>, bool)> = lines
+        .iter()
+        .map(|l| (l.vat_percent, l.vat_included))
+        .collect();
+    groups.sort_by_key(|g| std::cmp::Reverse((g.0.is_some(), g.0, !g.1)));
+    groups.dedup();
+    for (percent, included) in groups {
+        let vat: i64 = lines
+            .iter()
+            .filter(|l| l.vat_percent == percent && l.vat_included == included)
+            .map(|l| l.vat_minor)
+            .sum();
+        match percent {
+            None => rows.push(("Без НДС:".to_owned(), "—".to_owned())),
+            Some(p) if included => {
+                rows.push((format!("В том числе НДС {p} %:"), money_ru(vat)));
+            }
+            Some(p) => rows.push((format!("НДС {p} %:"), money_ru(vat))),
+        }
+    }
+    rows
+}
+
+/// Kopecks as a Russian document prints money: `12 500,00`, `-3,50`.
+pub fn money_ru(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}{},{:02}", group_thousands(abs / 100), abs % 100)
+}
+
+/// Thousandths as a quantity prints: `4`, `120,5`, `0,125` — no trailing zeros.
+pub fn quantity_ru(thousandths: i64) -> String {
+    let sign = if thousandths < 0 { "-" } else { "" };
+    let abs = thousandths.unsigned_abs();
+    let whole = group_thousands(abs / 1000);
+    let fraction = format!("{:03}", abs % 1000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole},{fraction}")
+    }
+}
+
+/// `руб.` for roubles, else the ISO code.
+pub fn currency_ru(code: &str) -> String {
+    if code == "RUB" {
+        "руб.".to_owned()
+    } else {
+        code.to_owned()
+    }
+}
+
+/// `12500` → `12 500`.
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl PrintedInvoice {
@@ -107,7 +202,8 @@ impl PrintedInvoice {
         html.push_str(&format!("<title>{}</title>", e(&self.title())));
         html.push_str(
             "<style>body{font-family:sans-serif;font-size:12px}table{border-collapse:collapse;width:100%}\
-             td,th{border:1px solid #000;padding:3px}.r{text-align:right}</style></head><body>",
+             td,th{border:1px solid #000;padding:3px}.r{text-align:right;white-space:nowrap}\
+             table.totals td{border:none}</style></head><body>",
         );
         if let Some(b) = &self.bank {
             html.push_str(&format!(
@@ -147,19 +243,19 @@ impl PrintedInvoice {
                 e(&l.unit),
                 e(&l.price),
                 e(&l.vat),
-                e(&l.total)
+                e(&l.amount)
             ));
         }
         html.push_str("</table><table class=\"totals\">");
-        for (label, amount) in &self.vat_rows {
+        for (label, amount) in &self.totals {
             html.push_str(&format!(
-                "<tr><td>{}</td><td class=\"r\">{}</td></tr>",
+                "<tr><td class=\"r\" style=\"width:85%\">{}</td><td class=\"r\">{}</td></tr>",
                 e(label),
                 e(amount)
             ));
         }
         html.push_str(&format!(
-            "<tr><td>Всего к оплате</td><td class=\"r\">{}</td></tr></table>",
+            "<tr><td class=\"r\"><strong>Всего к оплате:</strong></td><td class=\"r\"><strong>{}</strong></td></tr></table>",
             e(&self.total)
         ));
         html.push_str(&format!(
@@ -295,7 +391,7 @@ impl Sheet<'_> {
         self.y -= 6.0;
         self.goods_table(&inv.lines);
         self.y -= 4.0;
-        for (label, amount) in &inv.vat_rows {
+        for (label, amount) in &inv.totals {
             self.total_row(label, amount, false);
         }
         self.total_row("Всего к оплате:", &inv.total, true);
@@ -407,7 +503,7 @@ impl Sheet<'_> {
                 l.unit.as_str(),
                 l.price.as_str(),
                 l.vat.as_str(),
-                l.total.as_str(),
+                l.amount.as_str(),
             ];
             let wrapped: Vec<Vec<String>> = cells
                 .iter()
@@ -671,19 +767,68 @@ mod tests {
                     name: format!("Монтаж видеокамеры в подъезде {n} с прокладкой кабеля по стене и настройкой записи"),
                     quantity: "1".into(),
                     unit: "шт".into(),
-                    price: "100.00".into(),
-                    vat: "22%".into(),
-                    total: "100.00".into(),
+                    price: "100,00".into(),
+                    vat: "22 %".into(),
+                    amount: "100,00".into(),
                 })
                 .collect(),
-            vat_rows: vec![("В том числе НДС 22%".into(), "18.03".into())],
-            total: "100.00".into(),
-            currency: "RUB".into(),
+            totals: vec![
+                ("Итого:".into(), "100,00".into()),
+                ("В том числе НДС 22 %:".into(), "18,03".into()),
+            ],
+            total: "100,00".into(),
+            currency: "руб.".into(),
             total_in_words: "Сто рублей 00 копеек".into(),
             comment: None,
             director: "Иванов И. И.".into(),
             chief_accountant: "Петрова П. П.".into(),
         }
+    }
+
+    #[test]
+    fn figures_print_as_a_russian_accountant_reads_them() {
+        assert_eq!(money_ru(1_250_000), "12 500,00");
+        assert_eq!(money_ru(12_500_050), "125 000,50");
+        assert_eq!(money_ru(5), "0,05");
+        assert_eq!(money_ru(100_000_000_000), "1 000 000 000,00");
+        assert_eq!(money_ru(-350), "-3,50");
+        assert_eq!(quantity_ru(4000), "4");
+        assert_eq!(quantity_ru(120_500), "120,5");
+        assert_eq!(quantity_ru(125), "0,125");
+        assert_eq!(quantity_ru(2_500_000), "2 500");
+        assert_eq!(currency_ru("RUB"), "руб.");
+        assert_eq!(currency_ru("EUR"), "EUR");
+    }
+
+    #[test]
+    fn totals_say_whether_vat_is_on_top_or_included() {
+        let on_top = LineFigures {
+            vat_percent: Some(22),
+            vat_included: false,
+            amount_minor: 5_000_000,
+            vat_minor: 1_100_000,
+        };
+        let none = LineFigures {
+            vat_percent: None,
+            vat_included: false,
+            amount_minor: 25_000,
+            vat_minor: 0,
+        };
+        let included = LineFigures {
+            vat_percent: Some(10),
+            vat_included: true,
+            amount_minor: 11_000,
+            vat_minor: 1_000,
+        };
+        assert_eq!(
+            totals_rows(&[none, on_top, included]),
+            vec![
+                ("Итого:".to_owned(), "50 360,00".to_owned()),
+                ("НДС 22 %:".to_owned(), "11 000,00".to_owned()),
+                ("В том числе НДС 10 %:".to_owned(), "10,00".to_owned()),
+                ("Без НДС:".to_owned(), "—".to_owned()),
+            ]
+        );
     }
 
     #[test]

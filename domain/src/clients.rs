@@ -5,7 +5,7 @@
 use std::fmt;
 
 use crate::organisation::{LegalRequisites, check_legal_requisites};
-use crate::requisites::{InnKind, Ogrn, OgrnKind};
+use crate::requisites::{Inn, InnKind, Ogrn, OgrnKind};
 use crate::validation::{FieldViolation, RuleBroken, Violations};
 
 /// The legal form of a counterparty (CRM-2).
@@ -48,30 +48,17 @@ pub fn check_counterparty_requisites(
         ));
         return Err(v);
     }
+    // The kind decides first: a 10-digit INN on an entrepreneur is a wrong INN, not a missing
+    // KPP (the KPP rules follow from the INN's kind, which is the wrong one here).
+    if let Ok(parsed) = Inn::parse(inn)
+        && let Some(wrong) = inn_kind_mismatch(kind, parsed.kind())
+    {
+        return Err(wrong.into());
+    }
     let checked = check_legal_requisites(inn, kpp, ogrn)?;
     let mut v = Violations::new();
-    match (kind, checked.inn.kind()) {
-        (CounterpartyKind::LegalEntity, InnKind::Organisation)
-        | (CounterpartyKind::Entrepreneur, InnKind::Individual)
-        | (CounterpartyKind::Individual, InnKind::Individual) => {}
-        (CounterpartyKind::LegalEntity, InnKind::Individual) => v.push(FieldViolation::new(
-            "inn",
-            "kind_mismatch",
-            "a legal entity has a 10-digit INN; 12 digits belong to a person",
-        )),
-        (CounterpartyKind::Entrepreneur | CounterpartyKind::Individual, InnKind::Organisation) => v
-            .push(FieldViolation::new(
-                "inn",
-                "kind_mismatch",
-                format!(
-                    "an {} has a 12-digit INN; 10 digits belong to an organisation",
-                    if kind == CounterpartyKind::Entrepreneur {
-                        "entrepreneur"
-                    } else {
-                        "individual"
-                    }
-                ),
-            )),
+    if let Some(wrong) = inn_kind_mismatch(kind, checked.inn.kind()) {
+        v.push(wrong);
     }
     if kind == CounterpartyKind::Entrepreneur
         && matches!(
@@ -87,6 +74,34 @@ pub fn check_counterparty_requisites(
         ));
     }
     v.finish(|| checked)
+}
+
+/// The refusal of an INN whose length belongs to another kind of counterparty.
+fn inn_kind_mismatch(kind: CounterpartyKind, inn: InnKind) -> Option<FieldViolation> {
+    match (kind, inn) {
+        (CounterpartyKind::LegalEntity, InnKind::Organisation)
+        | (CounterpartyKind::Entrepreneur, InnKind::Individual)
+        | (CounterpartyKind::Individual, InnKind::Individual) => None,
+        (CounterpartyKind::LegalEntity, InnKind::Individual) => Some(FieldViolation::new(
+            "inn",
+            "kind_mismatch",
+            "a legal entity has a 10-digit INN; 12 digits belong to a person",
+        )),
+        (CounterpartyKind::Entrepreneur | CounterpartyKind::Individual, InnKind::Organisation) => {
+            Some(FieldViolation::new(
+                "inn",
+                "kind_mismatch",
+                format!(
+                    "an {} has a 12-digit INN; 10 digits belong to an organisation",
+                    if kind == CounterpartyKind::Entrepreneur {
+                        "entrepreneur"
+                    } else {
+                        "individual"
+                    }
+                ),
+            ))
+        }
+    }
 }
 
 /// Why a phone number was refused; the code is always `invalid_phone`.
@@ -249,6 +264,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(org.as_slice()[0].code, "kind_mismatch");
+        // Without a KPP the refusal is still the INN's kind, not a missing KPP.
+        let no_kpp =
+            check_counterparty_requisites(CounterpartyKind::Entrepreneur, "7707083893", None, None)
+                .unwrap_err();
+        assert_eq!(no_kpp.as_slice().len(), 1);
+        assert_eq!(no_kpp.as_slice()[0].field, "inn");
+        assert_eq!(no_kpp.as_slice()[0].code, "kind_mismatch");
     }
 
     #[test]

@@ -137,6 +137,19 @@ pub enum RequisiteError {
         /// The BIK the account was checked against.
         bik: String,
     },
+    /// A correspondent account that belongs to another bank: its last three digits are not the
+    /// BIK's last three (the key alone only checks the Bank of Russia division).
+    #[error("{kind} ends in {actual}, the bank with BIK {bik} has one ending in {expected}")]
+    BikMismatch {
+        /// [`RequisiteKind::CorrespondentAccount`].
+        kind: RequisiteKind,
+        /// The BIK the account was checked against.
+        bik: String,
+        /// The BIK's last three digits.
+        expected: String,
+        /// The account's last three digits.
+        actual: String,
+    },
 }
 
 impl RequisiteError {
@@ -151,6 +164,7 @@ impl RequisiteError {
             Self::NotDigits { .. } => "not_digits",
             Self::InvalidFormat { .. } => "invalid_format",
             Self::ChecksumMismatch { .. } | Self::AccountKeyMismatch { .. } => "checksum_mismatch",
+            Self::BikMismatch { .. } => "bik_mismatch",
         }
     }
 
@@ -163,7 +177,8 @@ impl RequisiteError {
             | Self::NotDigits { kind, .. }
             | Self::InvalidFormat { kind, .. }
             | Self::ChecksumMismatch { kind, .. }
-            | Self::AccountKeyMismatch { kind, .. } => *kind,
+            | Self::AccountKeyMismatch { kind, .. }
+            | Self::BikMismatch { kind, .. } => *kind,
         }
     }
 }
@@ -648,10 +663,12 @@ pub struct CorrespondentAccount {
 }
 
 impl CorrespondentAccount {
-    /// Parses a correspondent account and checks its control key against `bik`.
+    /// Parses a correspondent account and checks its control key against `bik`, and that it
+    /// is that bank's account: its last three digits are the BIK's last three.
     ///
     /// # Errors
-    /// `empty`, `not_digits`, `invalid_length`, `checksum_mismatch` (key does not match the BIK).
+    /// `empty`, `not_digits`, `invalid_length`, `checksum_mismatch` (key does not match the BIK),
+    /// `bik_mismatch` (the account of another bank).
     pub fn parse(account: &str, bik: &Bik) -> Result<Self, RequisiteError> {
         let number = parse_account(
             RequisiteKind::CorrespondentAccount,
@@ -659,6 +676,16 @@ impl CorrespondentAccount {
             &bik.correspondent_prefix(),
             bik,
         )?;
+        let expected = bik.settlement_prefix();
+        let actual = &number[17..20];
+        if actual != expected {
+            return Err(RequisiteError::BikMismatch {
+                kind: RequisiteKind::CorrespondentAccount,
+                bik: bik.as_str().to_owned(),
+                expected: expected.to_owned(),
+                actual: actual.to_owned(),
+            });
+        }
         Ok(Self {
             number,
             bik: bik.clone(),
@@ -1014,6 +1041,22 @@ mod tests {
             e.to_string(),
             "correspondent account control key does not match BIK 044030861"
         );
+    }
+
+    #[test]
+    fn correspondent_account_of_another_bank_is_refused() {
+        // Another Moscow bank's account: same Bank of Russia division, so the key agrees.
+        let e = err(CorrespondentAccount::parse(
+            "30101810145250000974",
+            &bik(SBER_BIK),
+        ));
+        assert_eq!(e.code(), "bik_mismatch");
+        assert_eq!(e.kind(), RequisiteKind::CorrespondentAccount);
+        assert_eq!(
+            e.to_string(),
+            "correspondent account ends in 974, the bank with BIK 044525225 has one ending in 225"
+        );
+        assert!(CorrespondentAccount::parse("30101810145250000974", &bik("044525974")).is_ok());
     }
 
     #[test]

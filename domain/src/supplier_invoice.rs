@@ -12,6 +12,8 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use crate::money::Money;
+
 use crate::workflow::WrongState;
 
 /// Where an invoice stands, and who holds it.
@@ -222,6 +224,69 @@ pub struct Payment {
     pub paid_on: NaiveDate,
     pub amount_kopecks: i64,
     pub order_number: String,
+}
+
+/// Why a payment does not settle the invoice it is recorded on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentMismatch {
+    /// A supplier invoice is paid in full, by one payment: anything else would count a part
+    /// as the whole.
+    #[error(
+        "the paid amount {paid} differs from the invoice's amount {invoiced}: pay the invoice in full"
+    )]
+    Amount { paid: Money, invoiced: Money },
+    #[error("the payment date {paid_on} is before the invoice's date {invoice_date}")]
+    BeforeInvoiceDate {
+        paid_on: NaiveDate,
+        invoice_date: NaiveDate,
+    },
+}
+
+impl PaymentMismatch {
+    /// The field of the `mark-paid` body it is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            PaymentMismatch::Amount { .. } => "payment.amount",
+            PaymentMismatch::BeforeInvoiceDate { .. } => "payment.paid_on",
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            PaymentMismatch::Amount { .. } => "amount_mismatch",
+            PaymentMismatch::BeforeInvoiceDate { .. } => "before_invoice_date",
+        }
+    }
+}
+
+impl Payment {
+    /// A payment settles an invoice of `amount_kopecks` dated `invoice_date` when it pays
+    /// exactly that amount, on or after that date (partial payment of supplier invoices is not
+    /// supported).
+    pub fn settles(
+        &self,
+        amount_kopecks: i64,
+        invoice_date: NaiveDate,
+    ) -> Result<(), PaymentMismatch> {
+        if self.amount_kopecks != amount_kopecks {
+            return Err(PaymentMismatch::Amount {
+                paid: Money::from_minor(self.amount_kopecks),
+                invoiced: Money::from_minor(amount_kopecks),
+            });
+        }
+        if self.paid_on < invoice_date {
+            return Err(PaymentMismatch::BeforeInvoiceDate {
+                paid_on: self.paid_on,
+                invoice_date,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A due date is on or after the invoice's date.
+pub fn due_date_ok(invoice_date: NaiveDate, due_date: Option<NaiveDate>) -> bool {
+    due_date.is_none_or(|d| d >= invoice_date)
 }
 
 /// A requested action with what it carries. File counts are of files already checked to exist
@@ -578,6 +643,31 @@ mod tests {
             Ok(d) => d.next,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn a_payment_settles_only_the_whole_invoice_on_or_after_its_date() {
+        let on = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let p = |k, d| Payment {
+            paid_on: on(d),
+            amount_kopecks: k,
+            order_number: "1".into(),
+        };
+        assert_eq!(p(12_500_050, 20).settles(12_500_050, on(20)), Ok(()));
+        assert_eq!(p(12_500_050, 25).settles(12_500_050, on(20)), Ok(()));
+        let e = p(100, 20).settles(12_500_050, on(20)).unwrap_err();
+        assert_eq!((e.field(), e.code()), ("payment.amount", "amount_mismatch"));
+        assert!(
+            e.to_string().contains("1.00") && e.to_string().contains("125000.50"),
+            "{e}"
+        );
+        let e = p(12_500_050, 19).settles(12_500_050, on(20)).unwrap_err();
+        assert_eq!(
+            (e.field(), e.code()),
+            ("payment.paid_on", "before_invoice_date")
+        );
+        assert!(due_date_ok(on(20), None) && due_date_ok(on(20), Some(on(20))));
+        assert!(!due_date_ok(on(20), Some(on(19))));
     }
 
     #[test]

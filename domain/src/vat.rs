@@ -32,13 +32,15 @@ pub enum VatRateError {
     #[error("unknown VAT rate `{0}`: use one of 22, 20, 10, 0, none")]
     Unknown(String),
     #[error(
-        "VAT rate {rate} is valid for documents dated {valid}; the document is dated {date}, use {standard} %"
+        "VAT rate {rate} is valid for documents dated {valid}; the document is dated {date}{advice}"
     )]
     NotValidOn {
         rate: &'static str,
-        valid: &'static str,
+        /// The periods the rate is valid in, e.g. `from 2026-01-01`.
+        valid: String,
         date: NaiveDate,
-        standard: &'static str,
+        /// `, use 22 %` (the standard rate of the date), or nothing when there is none.
+        advice: String,
     },
 }
 
@@ -114,44 +116,22 @@ impl VatRate {
         }
     }
 
-    /// First and last day (inclusive) on which a document may carry this rate.
-    pub fn validity(self) -> (Option<NaiveDate>, Option<NaiveDate>) {
-        match self {
-            VatRate::Standard22 => (Some(standard_22_from()), Option::None),
-            VatRate::Historic20 => (Option::None, standard_22_from().pred_opt()),
-            VatRate::Reduced10 | VatRate::Zero | VatRate::None => (Option::None, Option::None),
-        }
-    }
-
+    /// Whether a document dated `on` may carry this rate under the statutory schedule.
     pub fn is_valid_on(self, on: NaiveDate) -> bool {
-        let (from, to) = self.validity();
-        from.is_none_or(|f| on >= f) && to.is_none_or(|t| on <= t)
+        VatSchedule::statutory().is_valid_on(self, on)
     }
 
-    /// The standard rate of a document dated `on`.
+    /// The standard rate of a document dated `on` under the statutory schedule.
     pub fn standard_for(on: NaiveDate) -> VatRate {
-        if on >= standard_22_from() {
-            VatRate::Standard22
-        } else {
-            VatRate::Historic20
-        }
+        VatSchedule::statutory()
+            .standard_for(on)
+            .unwrap_or(VatRate::Standard22)
     }
 
-    /// Refuses a rate the document date does not allow (22 % before 2026, 20 % from 2026).
+    /// Refuses a rate the statutory schedule does not allow on `on` (22 % before 2026, 20 %
+    /// from 2026).
     pub fn check_on(self, on: NaiveDate) -> Result<VatRate, VatRateError> {
-        if self.is_valid_on(on) {
-            return Ok(self);
-        }
-        let valid = match self {
-            VatRate::Standard22 => "from 2026-01-01",
-            _ => "before 2026-01-01",
-        };
-        Err(VatRateError::NotValidOn {
-            rate: self.label(),
-            valid,
-            date: on,
-            standard: VatRate::standard_for(on).code(),
-        })
+        VatSchedule::statutory().check_on(self, on)
     }
 
     /// VAT contained in a gross amount: gross × rate / (100 + rate), unrounded.
@@ -166,6 +146,140 @@ impl VatRate {
     pub fn vat_on_net(self, net: Decimal) -> Option<Decimal> {
         let rate = self.percent().filter(|r| !r.is_zero())?;
         net.checked_mul(rate)?.checked_div(Decimal::ONE_HUNDRED)
+    }
+}
+
+/// One period in which documents may carry a rate; both ends inclusive, `None` unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePeriod {
+    pub rate: VatRate,
+    /// The rate a line without one gets on a document dated in the period.
+    pub standard: bool,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl RatePeriod {
+    pub fn covers(&self, on: NaiveDate) -> bool {
+        self.from.is_none_or(|f| on >= f) && self.to.is_none_or(|t| on <= t)
+    }
+
+    fn describe(&self) -> String {
+        match (self.from, self.to) {
+            (Some(f), Some(t)) => format!("from {f} to {t}"),
+            (Some(f), None) => format!("from {f}"),
+            (None, Some(t)) => format!("until {t}"),
+            (None, None) => "on any date".to_owned(),
+        }
+    }
+}
+
+/// The VAT rates with their periods of validity (CAT-2), as kept in data (the `vat_rates`
+/// table): what a document of a given date may carry, and its standard rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VatSchedule {
+    periods: Vec<RatePeriod>,
+}
+
+impl VatSchedule {
+    pub fn new(periods: Vec<RatePeriod>) -> Self {
+        VatSchedule { periods }
+    }
+
+    /// The schedule of the law as the first migration seeds it: 22 % standard from
+    /// 2026-01-01 (425-FZ), 20 % standard before, 10 %, 0 % and "без НДС" on any date.
+    pub fn statutory() -> Self {
+        let from = standard_22_from();
+        VatSchedule::new(vec![
+            RatePeriod {
+                rate: VatRate::Standard22,
+                standard: true,
+                from: Some(from),
+                to: Option::None,
+            },
+            RatePeriod {
+                rate: VatRate::Historic20,
+                standard: true,
+                from: Option::None,
+                to: from.pred_opt(),
+            },
+            RatePeriod {
+                rate: VatRate::Reduced10,
+                standard: false,
+                from: Option::None,
+                to: Option::None,
+            },
+            RatePeriod {
+                rate: VatRate::Zero,
+                standard: false,
+                from: Option::None,
+                to: Option::None,
+            },
+            RatePeriod {
+                rate: VatRate::None,
+                standard: false,
+                from: Option::None,
+                to: Option::None,
+            },
+        ])
+    }
+
+    pub fn periods(&self) -> &[RatePeriod] {
+        &self.periods
+    }
+
+    pub fn is_valid_on(&self, rate: VatRate, on: NaiveDate) -> bool {
+        self.periods.iter().any(|p| p.rate == rate && p.covers(on))
+    }
+
+    /// The standard rate of a document dated `on`, if the schedule names one.
+    pub fn standard_for(&self, on: NaiveDate) -> Option<VatRate> {
+        self.periods
+            .iter()
+            .find(|p| p.standard && p.covers(on))
+            .map(|p| p.rate)
+    }
+
+    /// Refuses a rate a document dated `on` may not carry, naming when it may and the standard
+    /// rate of that date.
+    pub fn check_on(&self, rate: VatRate, on: NaiveDate) -> Result<VatRate, VatRateError> {
+        if self.is_valid_on(rate, on) {
+            return Ok(rate);
+        }
+        let valid: Vec<String> = self
+            .periods
+            .iter()
+            .filter(|p| p.rate == rate)
+            .map(RatePeriod::describe)
+            .collect();
+        Err(VatRateError::NotValidOn {
+            rate: rate.label(),
+            valid: if valid.is_empty() {
+                "on no date".to_owned()
+            } else {
+                valid.join(" or ")
+            },
+            date: on,
+            advice: self
+                .standard_for(on)
+                .map(|s| format!(", use {} %", s.code()))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The rate a line takes on a document dated `on` when it names none: the product's
+    /// rate if it has one, else the standard rate of the date. A product at a standard rate
+    /// (22 % or 20 %) follows the standard of the date, so that the product of today keeps
+    /// pricing a document dated before 2026 at 20 %.
+    pub fn default_for(&self, product_rate: Option<VatRate>, on: NaiveDate) -> Option<VatRate> {
+        match product_rate {
+            Some(r) if self.is_valid_on(r, on) => Some(r),
+            Some(r) if self.periods.iter().any(|p| p.rate == r && p.standard) => {
+                self.standard_for(on).or(Some(r))
+            }
+            Some(r) => Some(r),
+            Option::None => self.standard_for(on),
+        }
     }
 }
 
@@ -230,6 +344,56 @@ mod tests {
         for r in [VatRate::Reduced10, VatRate::Zero, VatRate::None] {
             assert!(r.is_valid_on(dec31) && r.is_valid_on(jan1));
         }
+    }
+
+    #[test]
+    fn a_schedule_in_data_decides_validity_and_the_default() {
+        let dec31 = date(2025, 12, 31);
+        let jan1 = date(2026, 1, 1);
+        let law = VatSchedule::statutory();
+        assert_eq!(
+            law.default_for(Option::None, dec31),
+            Some(VatRate::Historic20)
+        );
+        assert_eq!(
+            law.default_for(Option::None, jan1),
+            Some(VatRate::Standard22)
+        );
+        assert_eq!(
+            law.default_for(Some(VatRate::Standard22), dec31),
+            Some(VatRate::Historic20)
+        );
+        assert_eq!(
+            law.default_for(Some(VatRate::Reduced10), dec31),
+            Some(VatRate::Reduced10)
+        );
+        let err = law.check_on(VatRate::Standard22, dec31).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "VAT rate 22% is valid for documents dated from 2026-01-01; the document is dated 2025-12-31, use 20 %"
+        );
+        // A later change is a new period: 10 % ends, nothing else moves.
+        let mut periods = law.periods().to_vec();
+        for p in &mut periods {
+            if p.rate == VatRate::Reduced10 {
+                p.to = Some(date(2026, 6, 30));
+            }
+        }
+        let changed = VatSchedule::new(periods);
+        assert!(changed.is_valid_on(VatRate::Reduced10, date(2026, 6, 30)));
+        let err = changed
+            .check_on(VatRate::Reduced10, date(2026, 7, 1))
+            .unwrap_err();
+        assert!(err.to_string().contains("until 2026-06-30"), "{err}");
+        let empty = VatSchedule::new(Vec::new());
+        assert_eq!(empty.standard_for(jan1), Option::None);
+        assert!(
+            empty
+                .check_on(VatRate::Zero, jan1)
+                .unwrap_err()
+                .to_string()
+                .contains("on no date")
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub const TASK_CANCELLED: &str = "cancelled";
 pub const KIND_GENERAL: &str = "general";
 
 pub const SUBJECT_SUPPLIER_INVOICE: &str = "supplier_invoice";
+/// The state of a cancelled supplier invoice (no longer counts as registered).
+pub const INVOICE_CANCELLED: &str = "cancelled";
 pub const SUBJECT_ACTIVITY: &str = "activity";
 
 // ---------------------------------------------------------------------------------------------
@@ -731,6 +733,24 @@ pub async fn write_task_if_unchanged<C: ConnectionTrait>(
 }
 
 /// Inserts a new supplier invoice without journalling it.
+/// The live, not cancelled supplier invoice that is the same invoice as `model` (same
+/// supplier legal entity, number and date), if one is registered. The partial unique index
+/// `ux_supplier_invoices_live_number` guards the same rule against concurrent registrations.
+pub async fn live_duplicate<C: ConnectionTrait>(
+    db: &C,
+    model: &supplier_invoice::Model,
+) -> StoreResult<Option<supplier_invoice::Model>> {
+    Ok(supplier_invoice::Entity::find()
+        .filter(supplier_invoice::Column::SupplierLegalEntityId.eq(model.supplier_legal_entity_id))
+        .filter(supplier_invoice::Column::Number.eq(model.number.as_str()))
+        .filter(supplier_invoice::Column::InvoiceDate.eq(model.invoice_date))
+        .filter(supplier_invoice::Column::State.ne(INVOICE_CANCELLED))
+        .filter(supplier_invoice::Column::DeletedAt.is_null())
+        .filter(supplier_invoice::Column::Id.ne(model.id))
+        .one(db)
+        .await?)
+}
+
 pub async fn insert_invoice<C: ConnectionTrait>(
     db: &C,
     model: &supplier_invoice::Model,

@@ -21,5 +21,6 @@ mod outbox;
 mod sales;
 mod security;
 mod seed_scenario;
+mod tax;
 mod work;
 mod workflows;

@@ -284,8 +284,9 @@ async fn the_printed_form_has_bank_details_lines_vat_and_words_escaped() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!html.contains("<script>"));
     assert!(html.contains("ТСЖ «Берёзка» &lt;b&gt;"));
-    assert!(html.contains("В том числе НДС 22%"));
-    assert!(html.contains("224.60"));
+    // VAT charged on top of the price: «НДС 22 %», not «В том числе».
+    assert!(html.contains("НДС 22 %:") && !html.contains("В том числе НДС"));
+    assert!(html.contains("224,60"));
     assert!(
         html.contains("Одна тысяча двести сорок пять рублей 50 копеек"),
         "{html}"
@@ -338,13 +339,13 @@ async fn the_printed_form_is_also_a_pdf_with_the_same_content() {
         "40702810938000000001",
         "<script>alert(1)</script>",
         "Монтаж видеокамеры",
-        "2.500",
-        "1245.50",
-        "250.00",
-        "В том числе НДС 22%",
-        "224.60",
+        "2,5",
+        "1 020,90",
+        "250,00",
+        "НДС 22 %:",
+        "224,60",
         "Без НДС",
-        "1495.50",
+        "1 495,50",
         "Одна тысяча четыреста девяносто пять рублей 50 копеек",
         "27.11.2026",
     ] {

@@ -189,7 +189,7 @@ async fn vat_worked_examples_are_computed_per_line() {
         problem["errors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("before 2026-01-01"),
+            .contains("until 2025-12-31"),
         "{problem}"
     );
 

@@ -12,9 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use sdelka_domain::customer_invoice::InvoiceStatus;
-use sdelka_domain::money::{Money, Quantity};
 use sdelka_domain::vat::VatRate;
-use sdelka_persistence::ops::documents::vat_by_rate;
 use sdelka_persistence::ops::invoices::{
     self as ops, CreateInvoice, InvoiceActionRequest, InvoiceListFilter, InvoicePrint, InvoiceView,
     PrintQuery, UpdateInvoice,
@@ -26,7 +24,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
 use crate::negotiate::{HTML, PDF, negotiate};
-use crate::print::{BankBlock, PrintedInvoice, PrintedLine};
+use crate::print::{
+    BankBlock, LineFigures, PrintedInvoice, PrintedLine, currency_ru, money_ru, quantity_ru,
+    totals_rows,
+};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
 
@@ -203,6 +204,24 @@ pub async fn print_invoice(
         .body(form.to_html()))
 }
 
+/// A party of the invoice as its line reads: «name, ИНН …, КПП …, address» (no KPP for an
+/// entrepreneur).
+fn party(name: &str, inn: &str, kpp: Option<&str>, address: Option<&str>) -> String {
+    let mut s = format!("{name}, ИНН {inn}");
+    if let Some(k) = kpp.filter(|k| !k.trim().is_empty()) {
+        s.push_str(&format!(", КПП {k}"));
+    }
+    if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
+        s.push_str(&format!(", {a}"));
+    }
+    s
+}
+
+/// The percent of a stored rate code (`22` → 22); `None` for «без НДС».
+fn percent_of(code: &str) -> Option<u32> {
+    code.parse().ok()
+}
+
 /// The content of the printed form, formatted once for both renderings.
 pub fn printed(data: &InvoicePrint) -> PrintedInvoice {
     let InvoicePrint {
@@ -231,50 +250,57 @@ pub fn printed(data: &InvoicePrint) -> PrintedInvoice {
             ),
             seller_name: seller.name.clone(),
         }),
-        supplier: format!(
-            "{}, ИНН {}, {}",
-            seller.name, seller.inn, seller.legal_address
+        supplier: party(
+            &seller.name,
+            &seller.inn,
+            seller.kpp.as_deref(),
+            Some(&seller.legal_address),
         ),
         buyer: buyer.as_ref().map(|b| {
-            format!(
-                "{}, ИНН {}{}",
-                b.full_name,
-                b.inn,
-                b.legal_address
-                    .as_deref()
-                    .map(|a| format!(", {a}"))
-                    .unwrap_or_default()
+            party(
+                &b.full_name,
+                &b.inn,
+                b.kpp.as_deref(),
+                b.legal_address.as_deref(),
             )
         }),
         due_date: i.due_date.map(|d| d.format("%d.%m.%Y").to_string()),
         lines: lines
             .iter()
             .map(|l| PrintedLine {
-                name: l.name.clone(),
-                quantity: Quantity::from_thousandths(l.quantity_thousandths)
-                    .map(|q| q.to_string())
-                    .unwrap_or_default(),
+                name: match l.discount_minor {
+                    0 => l.name.clone(),
+                    d => format!(
+                        "{} (скидка {} {})",
+                        l.name,
+                        money_ru(d),
+                        currency_ru(&i.currency)
+                    ),
+                },
+                quantity: quantity_ru(l.quantity_thousandths),
                 unit: l.unit_name.clone(),
-                price: Money::from_minor(l.price_minor).to_string(),
-                vat: VatRate::parse(&l.vat_rate)
-                    .map(|v| v.label().to_owned())
-                    .unwrap_or_else(|_| l.vat_rate.clone()),
-                total: Money::from_minor(l.total_minor).to_string(),
+                price: money_ru(l.price_minor),
+                vat: match (VatRate::parse(&l.vat_rate), percent_of(&l.vat_rate)) {
+                    (Ok(_), Some(p)) => format!("{p} %"),
+                    (Ok(_), None) => "Без НДС".to_owned(),
+                    (Err(_), _) => l.vat_rate.clone(),
+                },
+                amount: money_ru(l.sum_minor - l.discount_minor),
             })
             .collect(),
-        vat_rows: vat_by_rate(lines)
-            .into_iter()
-            .map(|v| {
-                let label = if v.vat_rate == "none" {
-                    "Без НДС".to_owned()
-                } else {
-                    format!("В том числе НДС {}", v.vat_rate_label)
-                };
-                (label, v.vat.to_string())
-            })
-            .collect(),
-        total: Money::from_minor(i.total_minor).to_string(),
-        currency: i.currency.clone(),
+        totals: totals_rows(
+            &lines
+                .iter()
+                .map(|l| LineFigures {
+                    vat_percent: percent_of(&l.vat_rate),
+                    vat_included: l.vat_included,
+                    amount_minor: l.sum_minor - l.discount_minor,
+                    vat_minor: l.vat_minor,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        total: money_ru(i.total_minor),
+        currency: currency_ru(&i.currency),
         total_in_words: sdelka_domain::amount_in_words::rubles_in_words_capitalized(i.total_minor),
         comment: i.comment.clone(),
         director: seller.director_name.clone().unwrap_or_default(),

@@ -50,7 +50,9 @@ pub async fn list_supplier_invoices(
 
 /// Registers a supplier invoice (WF-INV-1) with its file; it enters `awaiting_decision` and
 /// the organisation's decision makers get the task. Both pools of the organisation must be
-/// configured first.
+/// configured first. The same invoice — same supplier legal entity, number and date — is
+/// registered once while it is not cancelled: a second registration (also a concurrent one) is
+/// `409 duplicate` naming the first. A due date before the invoice date is 422.
 #[utoipa::path(
     tag = "approvals",
     request_body(content = RegisterSupplierInvoice, example = json!({
@@ -62,7 +64,12 @@ pub async fn list_supplier_invoices(
     })),
     responses(
         (status = 201, description = "Registered", body = SupplierInvoiceView),
-        (status = 422, description = "Invalid fields, no pools, a file not visible", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 409, description = "The same invoice (supplier legal entity, number, date) is already registered and not cancelled", body = crate::error::Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:sdelka:problem:duplicate", "title": "A record with these values already exists", "status": 409,
+                "detail": "supplier invoice № 17 of 2026-11-20 from Василёк is already registered as 0191d0a4-7b1e-7c3a-9a55-1f2e3d4c5b6d (awaiting_decision)",
+                "code": "duplicate",
+                "errors": [{"field": "number", "code": "duplicate", "message": "supplier invoice № 17 of 2026-11-20 from Василёк is already registered as 0191d0a4-7b1e-7c3a-9a55-1f2e3d4c5b6d (awaiting_decision)"}]})),
+        (status = 422, description = "Invalid fields (a due date before the invoice date), no pools, a file not visible", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/supplier-invoices")]
@@ -119,7 +126,10 @@ pub async fn list_transitions(
 
 /// Applies a WF-INV action. An action the current state does not allow is 409
 /// `invalid_transition` naming the current state and the allowed actions; losing a claim (or
-/// take) race is 409 `already_claimed`; a stale `If-Match` is 412. The same operation runs when
+/// take) race is 409 `already_claimed`; a stale `If-Match` is 412. `mark-paid` pays the
+/// invoice in full: an amount other than the invoice's is 422 `amount_mismatch` on
+/// `payment.amount`, a date before the invoice date 422 `before_invoice_date` on
+/// `payment.paid_on` (partial payment of supplier invoices is not supported). The same operation runs when
 /// the matching task of `/tasks` is claimed or completed.
 #[utoipa::path(
     tag = "approvals",
@@ -134,7 +144,7 @@ pub async fn list_transitions(
                 "detail": "cannot claim an invoice that is in_work_at_accountant; allowed: mark-paid, cancel", "code": "invalid_transition",
                 "current_state": "in_work_at_accountant", "allowed_actions": ["mark-paid", "cancel"]})),
         (status = 412, description = "Stale If-Match", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A comment, payment or file is missing or invalid", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 422, description = "A comment, payment or file is missing or invalid; the payment is not the invoice's amount or is dated before the invoice", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/supplier-invoices/{id}/actions/{action}")]

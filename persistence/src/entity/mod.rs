@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod pipeline_stage;
 pub mod product;
 pub mod product_row;
+pub mod vat_rate;
 // Work (ACT-1..ACT-5)
 pub mod activity;
 pub mod activity_time_entry;

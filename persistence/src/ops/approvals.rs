@@ -520,6 +520,11 @@ pub async fn act_on_invoice<C: ConnectionTrait>(
         },
     };
     let decision = wf::decide(current, &action, &actor).map_err(refusal)?;
+    if let Action::MarkPaid { payment } = &action {
+        payment
+            .settles(inv.amount_kopecks, inv.invoice_date)
+            .map_err(|e| Error::field(e.field(), e.code(), e.to_string()))?;
+    }
     let files = visible_files(db, caller, &input.file_ids).await?;
     let before = present(&full_view(db, &inv).await?);
 

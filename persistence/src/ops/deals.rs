@@ -637,10 +637,9 @@ pub fn price_row(
     Ok(())
 }
 
-/// A VAT rate typed now must be valid today (22 % from 2026, 20 % before).
-pub fn vat_rate_today(field: &str, rate: VatRate) -> OpResult<VatRate> {
-    rate.check_on(today())
-        .map_err(|e| Error::validation(violation(field, e).into()))
+/// The date the VAT rates of a deal's rows follow: its expected close date, or today.
+pub fn deal_vat_date(d: &deal::Model) -> NaiveDate {
+    d.expected_close_date.unwrap_or_else(today)
 }
 
 /// What a new deal is made of, already parsed (the API's create and a lead's conversion).
@@ -727,15 +726,17 @@ pub async fn open_deal<C: ConnectionTrait>(
     Ok(saved)
 }
 
-/// A new product row of a sales document, priced and checked but not yet stored. With
-/// `product_id`, name, unit, price and VAT rate default to the product's. Shared by deals and
-/// the documents made from them (quotes, orders).
+/// A new product row of a sales document dated `on`, priced and checked but not yet stored.
+/// With `product_id`, name, unit, price and VAT rate default to the product's. The VAT rate
+/// must be valid on `on`, and defaults from it. Shared by deals and the documents made from
+/// them (quotes, orders, invoices).
 pub async fn priced_row<C: ConnectionTrait>(
     txn: &C,
     req: &NewProductRow,
     currency: &str,
     document_type: &str,
     document_id: Uuid,
+    on: NaiveDate,
 ) -> OpResult<product_row::Model> {
     let product = match req.product_id {
         Some(pid) => match records::find::<product::Entity, _>(txn, pid).await {
@@ -799,17 +800,25 @@ pub async fn priced_row<C: ConnectionTrait>(
         }
     };
     let discount = discount_from(req.discount_percent, req.discount_amount, &mut v);
+    let schedule = super::vat::schedule(txn).await?;
     let vat_rate = match (&req.vat_rate, &product) {
         (Some(r), _) => Some(*r),
-        (None, Some(p)) => VatRate::parse(&p.vat_rate).ok(),
-        (None, None) => Some(VatRate::standard_for(today())),
+        (None, p) => {
+            let product_rate = p.as_ref().and_then(|p| VatRate::parse(&p.vat_rate).ok());
+            Some(super::vat::default_rate(
+                &schedule,
+                "vat_rate",
+                product_rate,
+                on,
+            )?)
+        }
     };
     let (Some(name), Some(quantity), Some(unit_code), Some(price), Some(vat_rate), true) =
         (name, quantity, unit_code, price, vat_rate, v.is_empty())
     else {
         return Err(v.into());
     };
-    let vat_rate = vat_rate_today("vat_rate", vat_rate)?;
+    let vat_rate = super::vat::check(&schedule, "vat_rate", vat_rate, on)?;
     let at = now();
     let mut row = product_row::Model {
         id: Uuid::now_v7(),
@@ -1012,6 +1021,14 @@ pub async fn update_deal(
             "computed_from_rows",
             "the deal has product rows: its amount is their sum; change the rows instead",
         ));
+    }
+    // CAT-2: the rows' VAT rates follow the deal's date; a new date checks them again.
+    if let Some(e) = req.expected_close_date
+        && e != current.expected_close_date
+    {
+        let on = e.unwrap_or_else(today);
+        let rows = rows_of(&txn, DEAL_ROWS, id).await?;
+        super::vat::recheck_rows(&txn, &rows, "expected_close_date", on).await?;
     }
     // Where the deal will stand: a new pipeline without a stage means its first open stage.
     let target = match (req.pipeline_id, req.stage_id) {
@@ -1244,7 +1261,15 @@ pub async fn add_product_row(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let d = visible_deal(&txn, &scope, deal_id).await?;
-    let row = priced_row(&txn, &req, &d.currency, DEAL_ROWS, deal_id).await?;
+    let row = priced_row(
+        &txn,
+        &req,
+        &d.currency,
+        DEAL_ROWS,
+        deal_id,
+        deal_vat_date(&d),
+    )
+    .await?;
     let saved = records::create::<product_row::Entity, _>(&txn, &actor, row, row_public).await?;
     refresh_deal_amount(&txn, &actor, deal_id).await?;
     txn.commit().await?;
@@ -1263,7 +1288,7 @@ pub async fn update_product_row(
     let actor = caller.actor();
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
-    visible_deal(&txn, &scope, id).await?;
+    let deal = visible_deal(&txn, &scope, id).await?;
     let current = row_of_deal(&txn, id, row_id).await?;
 
     let mut v = Violations::new();
@@ -1296,9 +1321,13 @@ pub async fn update_product_row(
     else {
         return Err(v.into());
     };
-    // A newly given rate must be valid today; an unchanged one stays what it was priced with.
+    // A newly given rate must be valid on the deal's date; an unchanged one stays what it was
+    // priced with.
     let vat_rate = match vat_rate {
-        Some(r) => vat_rate_today("vat_rate", r)?,
+        Some(r) => {
+            let schedule = super::vat::schedule(&txn).await?;
+            super::vat::check(&schedule, "vat_rate", r, deal_vat_date(&deal))?
+        }
         None => VatRate::parse(&current.vat_rate)
             .map_err(|e| Error::validation(violation("vat_rate", e).into()))?,
     };

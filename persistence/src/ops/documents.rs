@@ -2,7 +2,7 @@
 //! the API shows them, totals with VAT per rate, and the checks of seller and buyer.
 
 use crate::entity::{organization, product_row};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::money::{Money, Percent, Quantity};
 use sdelka_domain::product_row::{Discount, DocumentTotals, LineAmounts};
 use sdelka_domain::vat::VatRate;
@@ -148,13 +148,15 @@ pub fn totals(rows: &[product_row::Model]) -> OpResult<(i64, i64, i64)> {
 /// How many rows one document may have.
 pub const MAX_ROWS: usize = 500;
 
-/// Prices rows given in a request for a document; a refusal names the row (`rows[1].price`).
+/// Prices rows given in a request for a document dated `on` (the VAT rates follow it); a
+/// refusal names the row (`rows[1].price`).
 pub async fn priced_rows<C: ConnectionTrait>(
     txn: &C,
     rows: &[NewProductRow],
     currency: &str,
     document_type: &str,
     document_id: Uuid,
+    on: NaiveDate,
 ) -> OpResult<Vec<product_row::Model>> {
     if rows.is_empty() || rows.len() > MAX_ROWS {
         return Err(Error::field(
@@ -165,7 +167,7 @@ pub async fn priced_rows<C: ConnectionTrait>(
     }
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        match priced_row(txn, r, currency, document_type, document_id).await {
+        match priced_row(txn, r, currency, document_type, document_id, on).await {
             Ok(row) => out.push(row),
             Err(mut e) => {
                 for f in &mut e.errors {
@@ -218,8 +220,9 @@ pub fn row_public(r: &product_row::Model) -> serde_json::Value {
     super::present(&DocumentRowView::from(r))
 }
 
-/// Copies rows as they are priced (amounts, VAT rate and all) onto another document, each
-/// journalled as the row its document answers.
+/// Copies rows as they are priced (amounts, VAT rate and all) onto another document made
+/// today, each journalled as the row its document answers; a rate not valid today is a 422 on
+/// `rows`.
 pub async fn copy_rows<C: ConnectionTrait>(
     db: &C,
     actor: &crate::Actor,
@@ -227,6 +230,7 @@ pub async fn copy_rows<C: ConnectionTrait>(
     document_type: &str,
     document_id: Uuid,
 ) -> OpResult<Vec<product_row::Model>> {
+    super::vat::recheck_rows(db, rows, "rows", super::products::today()).await?;
     let at = crate::journal::now();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {

@@ -167,7 +167,8 @@ pub struct InvoiceLineInput {
     pub discount_percent: Option<Percent>,
     #[schema(value_type = Option<String>)]
     pub discount_amount: Option<Money>,
-    /// `22`, `20`, `10`, `0` or `none`; default: the standard rate today.
+    /// `22`, `20`, `10`, `0` or `none`, valid on the invoice's date; default: the product's rate,
+    /// else the standard rate of the invoice's date.
     #[schema(value_type = Option<String>, example = "22")]
     pub vat_rate: Option<VatRate>,
     pub vat_included: Option<bool>,
@@ -326,13 +327,14 @@ pub async fn lines_of<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<Vec<prod
     Ok(rows_of(db, INVOICE, id).await?)
 }
 
-/// Prices the given lines into row models of the invoice, with the row pricing every sales
-/// document uses; every bad line is reported, its fields under `lines[i].`.
+/// Prices the given lines into row models of the invoice dated `on`, with the row pricing every
+/// sales document uses; every bad line is reported, its fields under `lines[i].`.
 pub async fn priced_lines<C: ConnectionTrait>(
     txn: &C,
     invoice_id: Uuid,
     currency: &str,
     input: &[InvoiceLineInput],
+    on: NaiveDate,
 ) -> OpResult<Vec<product_row::Model>> {
     let mut v = Violations::new();
     let mut out = Vec::with_capacity(input.len());
@@ -349,7 +351,7 @@ pub async fn priced_lines<C: ConnectionTrait>(
             vat_rate: l.vat_rate,
             vat_included: l.vat_included,
         };
-        match priced_row(txn, &row, currency, INVOICE, invoice_id).await {
+        match priced_row(txn, &row, currency, INVOICE, invoice_id, on).await {
             Ok(r) => out.push(r),
             Err(e) if !e.errors.is_empty() => {
                 for x in e.errors {
@@ -624,12 +626,17 @@ pub async fn create_invoice(
         .as_ref()
         .map(|d| d.currency.clone())
         .unwrap_or_else(|| "RUB".to_owned());
+    // CAT-2: the lines' VAT rates follow the invoice's date, copied ones too.
+    let invoice_date = req.date.unwrap_or_else(today);
     let lines = match (&req.lines, &order, &deal) {
-        (Some(l), _, _) => priced_lines(&txn, id, &currency, l).await?,
+        (Some(l), _, _) => priced_lines(&txn, id, &currency, l, invoice_date).await?,
         (None, Some(o), _) => copied_lines(id, &rows_of(&txn, ORDER_ROWS, o.id).await?),
         (None, None, Some(d)) => copied_lines(id, &rows_of(&txn, DEAL_ROWS, d.id).await?),
         (None, None, None) => Vec::new(),
     };
+    if req.lines.is_none() {
+        super::vat::recheck_rows(&txn, &lines, "date", invoice_date).await?;
+    }
     let (net, vat, total) = totals(&lines)?;
     let at = now();
     let model = invoice::Model {
@@ -648,7 +655,7 @@ pub async fn create_invoice(
         numbering_template_id: None,
         numbering_period: None,
         numbering_counter: None,
-        invoice_date: req.date.unwrap_or_else(today),
+        invoice_date,
         due_date: req.due_date,
         currency,
         net_minor: net,
@@ -717,9 +724,16 @@ pub async fn update_invoice(
         Some(b) => check_bank_account(&txn, current.organization_id, Some(b)).await?,
         None => current.bank_account_id,
     };
+    // CAT-2: new lines are priced for the invoice's (new) date; a new date alone checks the
+    // lines already there.
+    let invoice_date = req.date.unwrap_or(current.invoice_date);
+    if req.lines.is_none() && invoice_date != current.invoice_date {
+        let lines = lines_of(&txn, id).await?;
+        super::vat::recheck_rows(&txn, &lines, "date", invoice_date).await?;
+    }
     let new_lines = match &req.lines {
         Some(l) => {
-            let priced = priced_lines(&txn, id, &current.currency, l).await?;
+            let priced = priced_lines(&txn, id, &current.currency, l, invoice_date).await?;
             for old in lines_of(&txn, id).await? {
                 records::soft_delete::<product_row::Entity, _>(
                     &txn, &actor, old.id, None, row_public,

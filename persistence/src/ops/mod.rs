@@ -50,6 +50,7 @@ pub mod supplier_invoices;
 pub mod tasks;
 pub mod timeline;
 pub mod users;
+pub mod vat;
 pub mod workflow;
 
 use sea_orm::{

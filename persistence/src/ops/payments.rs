@@ -707,11 +707,22 @@ pub async fn run_payment_rules<C: ConnectionTrait>(
         .map(|p| p.to_string())
         .unwrap_or_else(|_| change.after_hundredths.to_string());
     let order = order_number_for(txn, inv, d).await?;
-    let title = format!("Оплата по сделке «{}»: {}%", d.title, percent);
+    // Money taken back (a payment un-applied) is said as such, its amount positive.
+    let withdrawn = moved_minor < 0;
+    let title = if withdrawn {
+        format!("Платёж отозван по сделке «{}»: {}%", d.title, percent)
+    } else {
+        format!("Оплата по сделке «{}»: {}%", d.title, percent)
+    };
     let body = format!(
-        "Сделка: {}\nСумма платежа: {} {}\nОплачено по сделке: {}%\nЗаказ: {}\nСчёт: {}\nСтадия сделки: {}",
+        "{}Сделка: {}\nСумма платежа: {} {}\nОплачено по сделке: {}%\nЗаказ: {}\nСчёт: {}\nСтадия сделки: {}",
+        if withdrawn {
+            "Платёж отозван\n"
+        } else {
+            ""
+        },
         d.title,
-        Money::from_minor(moved_minor),
+        Money::from_minor(moved_minor.saturating_abs()),
         inv.currency,
         percent,
         order,

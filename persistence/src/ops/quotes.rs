@@ -701,8 +701,15 @@ pub async fn create_quote(db: Db<'_>, caller: &Caller, req: CreateQuote) -> OpRe
     let mut version = new_version(quote_id, 1, Some(valid_until), clean(&req.comment));
     let rows = match &req.rows {
         Some(given) => {
-            let priced =
-                priced_rows(&txn, given, &deal.currency, QUOTE_VERSION_ROWS, version.id).await?;
+            let priced = priced_rows(
+                &txn,
+                given,
+                &deal.currency,
+                QUOTE_VERSION_ROWS,
+                version.id,
+                today(),
+            )
+            .await?;
             store_rows(&txn, &actor, priced).await?
         }
         None => {
@@ -821,7 +828,15 @@ pub async fn create_version(
     let old = rows_of_version(&txn, current.id).await?;
     let rows = match &req.rows {
         Some(given) => {
-            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, next.id).await?;
+            let priced = priced_rows(
+                &txn,
+                given,
+                &q.currency,
+                QUOTE_VERSION_ROWS,
+                next.id,
+                today(),
+            )
+            .await?;
             store_rows(&txn, &actor, priced).await?
         }
         None => {
@@ -898,7 +913,8 @@ pub async fn update_version(
     let old = rows_of_version(&txn, v.id).await?;
     let rows = match &req.rows {
         Some(given) => {
-            let priced = priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, v.id).await?;
+            let priced =
+                priced_rows(&txn, given, &q.currency, QUOTE_VERSION_ROWS, v.id, today()).await?;
             super::documents::remove_rows(&txn, &actor, QUOTE_VERSION_ROWS, v.id).await?;
             store_rows(&txn, &actor, priced).await?
         }

@@ -12,7 +12,7 @@ use crate::pagination::{CursorValue, SortKey, fetch_page};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::email::Email;
 use sdelka_domain::money::Money;
-use sdelka_domain::supplier_invoice::{ActionKind, InvoiceState, STATE_NAMES};
+use sdelka_domain::supplier_invoice::{ActionKind, InvoiceState, STATE_NAMES, due_date_ok};
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use validator::Validate;
 
 use super::approvals::{self, ActionInput, PaymentInput};
 use super::products::{currency, non_negative};
-use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists};
+use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, ensure_exists};
 
 use super::tasks::{PaymentBody, TaskView};
 
@@ -489,6 +489,17 @@ pub async fn register_supplier_invoice(
             "the VAT cannot exceed the invoice amount",
         ));
     }
+    if !due_date_ok(req.invoice_date, req.due_date) {
+        v.push(FieldViolation::new(
+            "due_date",
+            "before_invoice_date",
+            format!(
+                "the due date {} is before the invoice's date {}",
+                req.due_date.unwrap_or(req.invoice_date),
+                req.invoice_date
+            ),
+        ));
+    }
     let (Some(email), Some(amount), Some(currency)) = (email, amount, currency) else {
         return Err(Error::validation(v));
     };
@@ -547,10 +558,37 @@ pub async fn register_supplier_invoice(
         updated_at: at,
         deleted_at: None,
     };
-    let inv = approvals::register_invoice(&txn, caller, model, &req.file_ids).await?;
+    if let Some(existing) = store::live_duplicate(&txn, &model).await? {
+        return Err(duplicate(&existing));
+    }
+    let inv = match approvals::register_invoice(&txn, caller, model.clone(), &req.file_ids).await {
+        Ok(inv) => inv,
+        // A concurrent registration of the same invoice won the unique index: name it.
+        Err(e) if e.code == ErrorCode::Duplicate => {
+            txn.rollback().await?;
+            return Err(match store::live_duplicate(&db, &model).await? {
+                Some(existing) => duplicate(&existing),
+                None => e,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let view = full_view(&txn, &inv).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// WF-INV: the same supplier invoice (supplier legal entity, number, date) is registered once
+/// while it is not cancelled; a second registration is `409 duplicate` naming the first.
+fn duplicate(existing: &supplier_invoice::Model) -> Error {
+    let message = format!(
+        "supplier invoice № {} of {} from {} is already registered as {} ({})",
+        existing.number, existing.invoice_date, existing.supplier_name, existing.id, existing.state
+    );
+    Error {
+        errors: vec![FieldViolation::new("number", "duplicate", message.clone())],
+        ..Error::new(ErrorCode::Duplicate, message)
+    }
 }
 
 /// One supplier invoice the caller may see, with its files, steps and current task.
