@@ -66,6 +66,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.access_token_ttl_seconds,
     );
     let rate_limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
+    let files = crate::storage::file_storage(&config).await?;
     let openapi_json = serde_json::to_string(&openapi_document())?;
     crate::heap::release_freed_memory();
     Ok(AppState {
@@ -74,6 +75,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         jwt: Arc::new(jwt),
         metrics: Arc::new(Metrics::new()?),
         rate_limiter: Arc::new(rate_limiter),
+        files,
         openapi_json: Arc::new(openapi_json),
     })
 }
@@ -188,6 +190,7 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             store: state.store.clone(),
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+            files: state.files.clone(),
         };
         worker_tasks.push(tokio::spawn(jobs::run(imports, stop_workers.clone())));
         let deadlines = crate::approvals::TaskDeadlineWorker {

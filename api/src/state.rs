@@ -5,6 +5,7 @@ use sdelka_persistence::Store;
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::middleware::{Metrics, RateLimiter};
+use crate::storage::FileStorage;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -14,6 +15,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Where file contents live (attachments and uploaded import files).
+    pub files: Arc<dyn FileStorage>,
     /// The OpenAPI document, serialised once at start.
     pub openapi_json: Arc<String>,
 }

@@ -9,6 +9,8 @@ mod conventions;
 mod deal_to_cash;
 mod documents;
 mod events;
+mod files_s3;
+mod imports_large;
 mod leads;
 mod lists;
 mod money;

@@ -505,8 +505,8 @@ impl From<StoreError> for Refused {
     }
 }
 
-pub fn content_hash(content: &str) -> String {
-    hex::encode(Sha256::digest(content.as_bytes()))
+pub fn content_hash(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
 }
 
 /// The state an import keeps between batches (stored in the `imports` row).
@@ -515,6 +515,29 @@ pub struct StoredMapping {
     pub mapping: BTreeMap<String, String>,
     pub delimiter: Option<u8>,
     pub responsible_id: Uuid,
+    /// Where the file store keeps the uploaded file; absent for imports whose text was kept
+    /// in the row itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_key: Option<String>,
+    /// The encoding the file was read in (`UTF-8`, `windows-1251`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+}
+
+/// Why an import's file could not be read.
+enum Unreadable {
+    /// For good (missing, or not in its encoding): the import fails.
+    Gone(String),
+    /// For now (the store did not answer): the import is tried again later.
+    ForNow(String),
+}
+
+/// Where the runner reads an import's file from (and removes it once the import has run):
+/// the same file store that keeps attachments, so that any instance can run any import.
+#[async_trait::async_trait]
+pub trait ImportFiles: Send + Sync {
+    async fn read(&self, key: &str) -> std::io::Result<Vec<u8>>;
+    async fn remove(&self, key: &str) -> std::io::Result<()>;
 }
 
 const LEASE_SECONDS: i64 = 120;
@@ -526,9 +549,42 @@ pub struct ImportRunner {
     pub store: Store,
     /// Names this runner in the import's lease.
     pub owner: String,
+    pub files: std::sync::Arc<dyn ImportFiles>,
 }
 
 impl ImportRunner {
+    /// The import's CSV text: from the file store (decoded in the encoding found at upload),
+    /// or from the row for imports that kept it there.
+    async fn text_of(
+        &self,
+        job: &import::Model,
+        stored: &StoredMapping,
+    ) -> Result<String, Unreadable> {
+        let Some(key) = &stored.content_key else {
+            return Ok(job.content.clone());
+        };
+        let bytes = self.files.read(key).await.map_err(|e| {
+            let reason = format!("the uploaded file cannot be read from the file store: {e}");
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Unreadable::Gone(reason)
+            } else {
+                Unreadable::ForNow(reason)
+            }
+        })?;
+        sdelka_domain::text_encoding::decode(&bytes, stored.encoding.as_deref())
+            .map(|d| d.text)
+            .map_err(|e| Unreadable::Gone(e.to_string()))
+    }
+
+    /// The uploaded file is only needed to run the import.
+    async fn remove_file(&self, stored: &StoredMapping) {
+        if let Some(key) = &stored.content_key
+            && let Err(e) = self.files.remove(key).await
+        {
+            tracing::warn!(error = %e, key, "could not remove the file of a finished import");
+        }
+    }
+
     async fn fail(&self, mut job: import::Model, reason: String) -> Result<bool, StoreError> {
         job.state = "failed".into();
         job.errors = serde_json::to_string(&[RowError {
@@ -620,10 +676,25 @@ impl ImportRunner {
         let Some(kind) = ImportKind::parse(&job.entity_type) else {
             return self.fail(job, "unknown import kind".into()).await;
         };
-        let parsed = match parse_rows(kind, &job.content, &stored.mapping, stored.delimiter) {
-            Ok(p) => p,
-            Err(e) => return self.fail(job, e.detail).await,
+        let text = match self.text_of(&job, &stored).await {
+            Ok(t) => t,
+            Err(Unreadable::Gone(reason)) => return self.fail(job, reason).await,
+            Err(Unreadable::ForNow(reason)) => {
+                // The store may be back by the time the lease runs out and a runner (this
+                // one or another) claims the import again.
+                tracing::warn!(import_id = %job.id, reason, "import postponed");
+                return Ok(false);
+            }
         };
+        let parsed = match parse_rows(kind, &text, &stored.mapping, stored.delimiter) {
+            Ok(p) => p,
+            Err(e) => {
+                let failed = self.fail(job, e.detail).await;
+                self.remove_file(&stored).await;
+                return failed;
+            }
+        };
+        drop(text);
         let mut errors = parsed.errors;
         job.total_rows = parsed.total as i32;
         job.error_count = errors.len() as i32;
@@ -678,15 +749,19 @@ impl ImportRunner {
         job.processed_rows = job.total_rows;
         job.errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
         leads::save_progress(&self.store.conn, &job, &self.owner, lease, true).await?;
+        self.remove_file(&stored).await;
         tracing::info!(import_id = %job.id, created = job.created_count, skipped = job.skipped_count, errors = job.error_count, "import finished");
         Ok(true)
     }
 }
 
 /// A new queued import row.
+/// `content` is the CSV text kept in the row — empty when the file store keeps the file
+/// (`stored.content_key`); `content_sha256` is the hash of the file's bytes as sent.
 pub fn queued_import(
     entity_type: &str,
     content: String,
+    content_sha256: String,
     stored: &StoredMapping,
     created_by: Uuid,
     total_rows: u64,
@@ -697,7 +772,7 @@ pub fn queued_import(
         entity_type: entity_type.to_owned(),
         state: "queued".into(),
         mapping: serde_json::to_string(stored).unwrap_or_default(),
-        content_sha256: content_hash(&content),
+        content_sha256,
         content,
         total_rows: total_rows as i32,
         processed_rows: 0,
