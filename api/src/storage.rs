@@ -166,7 +166,9 @@ impl FileStorage for S3Storage {
 /// `SDELKA_S3_*` settings, else the usual `AWS_*` variables), or local disk when unset.
 pub async fn file_storage(config: &Config) -> anyhow::Result<Arc<dyn FileStorage>> {
     let Some(url) = config.files_url.as_deref().filter(|u| !u.is_empty()) else {
-        return Ok(Arc::new(LocalDiskStorage::new(config.data_dir.join("files"))));
+        return Ok(Arc::new(LocalDiskStorage::new(
+            config.data_dir.join("files"),
+        )));
     };
     let Some(rest) = url.strip_prefix("s3://") else {
         anyhow::bail!("SDELKA_FILES_URL must be s3://bucket[/prefix] (unset: local disk)");

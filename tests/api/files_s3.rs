@@ -128,7 +128,10 @@ async fn an_import_queued_on_one_instance_runs_on_another_from_the_bucket() {
     let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&csv);
     let form = Form::new()
         .text("entity", "companies")
-        .text("mapping", r#"{"Наименование": "name", "Отрасль": "industry"}"#)
+        .text(
+            "mapping",
+            r#"{"Наименование": "name", "Отрасль": "industry"}"#,
+        )
         .part(
             "file",
             Part::bytes(bytes.into_owned())
@@ -159,7 +162,12 @@ async fn an_import_queued_on_one_instance_runs_on_another_from_the_bucket() {
     .expect("the import finishes");
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["created_count"], 300, "{done}");
-    let page = json_of(front.get("/api/v1/companies?q=%D0%94%D0%BE%D0%BC%20300").await).await;
+    let page = json_of(
+        front
+            .get("/api/v1/companies?q=%D0%94%D0%BE%D0%BC%20300")
+            .await,
+    )
+    .await;
     assert_eq!(page["items"][0]["name"], "ТСЖ «Дом 300»", "{page}");
     // Once run, the file is removed from the bucket.
     let left = eventually(Duration::from_secs(30), || async {
@@ -167,7 +175,10 @@ async fn an_import_queued_on_one_instance_runs_on_another_from_the_bucket() {
         keys.is_empty().then_some(())
     })
     .await;
-    assert!(left.is_some(), "the import's file is removed once it has run");
+    assert!(
+        left.is_some(),
+        "the import's file is removed once it has run"
+    );
     drop(worker);
 }
 

@@ -43,7 +43,9 @@ impl S3Server {
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let out = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!("the S3 test server (moto) exited with {status} (pip install 'moto[server]'):\n{out}");
+                panic!(
+                    "the S3 test server (moto) exited with {status} (pip install 'moto[server]'):\n{out}"
+                );
             }
             if client
                 .get(format!("{endpoint}/moto-api/"))
@@ -73,13 +75,20 @@ impl S3Server {
             .send()
             .await
             .expect("create bucket");
-        assert!(res.status().is_success(), "create bucket {name}: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "create bucket {name}: {}",
+            res.status()
+        );
     }
 
     /// The keys of a bucket's objects under `prefix`, read from the server itself.
     pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let body = reqwest::Client::new()
-            .get(format!("{}/{bucket}?list-type=2&prefix={prefix}", self.endpoint))
+            .get(format!(
+                "{}/{bucket}?list-type=2&prefix={prefix}",
+                self.endpoint
+            ))
             .send()
             .await
             .expect("list bucket")

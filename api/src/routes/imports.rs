@@ -138,7 +138,9 @@ pub async fn start_import(
         .await
         .map_err(ApiError::internal)?;
     let decoded = decode(&bytes, charset.as_deref()).map_err(|e| match e {
-        DecodeError::UnknownCharset(_) => ApiError::field("charset", "unknown_value", e.to_string()),
+        DecodeError::UnknownCharset(_) => {
+            ApiError::field("charset", "unknown_value", e.to_string())
+        }
         DecodeError::Invalid { .. } => ApiError::field(field, "invalid_encoding", e.to_string()),
     })?;
     drop(bytes);

@@ -299,6 +299,21 @@ pub fn parse_rows(
     Ok(out)
 }
 
+/// [`parse_rows`] on a blocking thread: reading 50 000 rows takes a while, and the async
+/// workers serving requests must not wait for it. Gives the text back.
+pub async fn parse_rows_apart(
+    kind: ImportKind,
+    content: String,
+    mapping: BTreeMap<String, String>,
+    delimiter: Option<u8>,
+) -> Result<(ParsedFile, String), Error> {
+    tokio::task::spawn_blocking(move || {
+        parse_rows(kind, &content, &mapping, delimiter).map(|p| (p, content))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("reading the file failed: {e}")))?
+}
+
 /// The column to blame for a field's error. A missing title is blamed on the column it is
 /// taken from when no column maps to it (the company, else the contact name).
 fn column_for(column_of: &BTreeMap<&str, &str>, field: &str) -> String {
@@ -465,18 +480,61 @@ fn check_contact_row(get: &dyn Fn(&str) -> Option<String>) -> Result<ContactRow,
     }
 }
 
-/// Whether the row's record exists already (an earlier run, or an earlier row of this file).
-pub async fn already_imported<C: sea_orm::ConnectionTrait>(
+/// Which of `keys` exist already (earlier runs): a few queries of many keys each, rather than
+/// one query per row — a file of 50 000 rows is checked in a hundred round trips.
+pub async fn imported_keys<C: sea_orm::ConnectionTrait>(
     db: &C,
     kind: ImportKind,
-    key: &ExternalRef,
-) -> Result<bool, StoreError> {
-    match kind {
-        ImportKind::Leads => leads::import_key_exists(db, &lead_key(key)).await,
-        ImportKind::Companies | ImportKind::Contacts => {
-            clients::external_id_taken(db, kind.record_type(), key).await
+    keys: &[&ExternalRef],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    use crate::entity::external_id;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    const CHUNK: usize = 500;
+    let mut found = std::collections::HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        match kind {
+            ImportKind::Leads => {
+                let by_lead_key: std::collections::HashMap<String, &ExternalRef> =
+                    chunk.iter().map(|k| (lead_key(k), *k)).collect();
+                let rows: Vec<Option<String>> = lead::Entity::find()
+                    .select_only()
+                    .column(lead::Column::ImportKey)
+                    .filter(lead::Column::ImportKey.is_in(by_lead_key.keys().cloned()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                for k in rows.into_iter().flatten() {
+                    if let Some(r) = by_lead_key.get(&k) {
+                        found.insert((r.source.clone(), r.id.clone()));
+                    }
+                }
+            }
+            ImportKind::Companies | ImportKind::Contacts => {
+                let rows: Vec<(String, String)> = external_id::Entity::find()
+                    .select_only()
+                    .column(external_id::Column::Source)
+                    .column(external_id::Column::ExternalId)
+                    .filter(external_id::Column::RecordType.eq(kind.record_type()))
+                    // The key's columns in the key's order: an index range per source.
+                    .filter(
+                        external_id::Column::Source.is_in(
+                            chunk
+                                .iter()
+                                .map(|k| k.source.clone())
+                                .collect::<std::collections::BTreeSet<_>>(),
+                        ),
+                    )
+                    .filter(
+                        external_id::Column::ExternalId.is_in(chunk.iter().map(|k| k.id.clone())),
+                    )
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                found.extend(rows);
+            }
         }
     }
+    Ok(found)
 }
 
 /// Leads keep their import key in a column of their own.
@@ -686,15 +744,15 @@ impl ImportRunner {
                 return Ok(false);
             }
         };
-        let parsed = match parse_rows(kind, &text, &stored.mapping, stored.delimiter) {
-            Ok(p) => p,
+        let parsed = parse_rows_apart(kind, text, stored.mapping.clone(), stored.delimiter).await;
+        let parsed = match parsed {
+            Ok((p, _)) => p,
             Err(e) => {
                 let failed = self.fail(job, e.detail).await;
                 self.remove_file(&stored).await;
                 return failed;
             }
         };
-        drop(text);
         let mut errors = parsed.errors;
         job.total_rows = parsed.total as i32;
         job.error_count = errors.len() as i32;
@@ -711,8 +769,10 @@ impl ImportRunner {
         job.processed_rows = bad_rows;
         for batch in parsed.rows.chunks(BATCH) {
             let txn = self.store.begin().await?;
+            let keys: Vec<&ExternalRef> = batch.iter().map(|r| &r.key).collect();
+            let existing = imported_keys(&txn, kind, &keys).await?;
             for row in batch {
-                if already_imported(&txn, kind, &row.key).await? {
+                if existing.contains(&(row.key.source.clone(), row.key.id.clone())) {
                     job.skipped_count += 1;
                     continue;
                 }

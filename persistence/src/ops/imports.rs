@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::clients::ExternalRef;
 use crate::entity::import;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,12 +12,12 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::import_jobs::{
-    ImportKind, RowError, StoredMapping, already_imported, parse_rows, queued_import,
+    ImportKind, RowError, StoredMapping, imported_keys, parse_rows_apart, queued_import,
 };
 use super::{Caller, Db, Error, ListPage, ListParams, OpResult, ensure_exists};
-use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::entity::user;
 use crate::leads;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
 
 pub const IMPORTS_PATH: &str = "/api/v1/imports";
 
@@ -218,18 +219,19 @@ pub async fn start_import(
         }
     };
     let kind = ImportKind::from(req.entity);
-    let parsed = parse_rows(kind, &file.text, &req.mapping, delimiter)?;
+    let (parsed, text) = parse_rows_apart(kind, file.text, req.mapping.clone(), delimiter).await?;
     let responsible = req.responsible_id.unwrap_or(caller.user_id);
     if responsible != caller.user_id {
         ensure_exists::<user::Entity, _>(&db, "responsible_id", responsible).await?;
     }
     if req.dry_run {
+        let keys: Vec<&ExternalRef> = parsed.rows.iter().map(|r| &r.key).collect();
+        let existing = imported_keys(&db, kind, &keys).await?;
         let mut seen = std::collections::HashSet::new();
         let mut would_skip = 0;
         for row in &parsed.rows {
-            if !seen.insert((row.key.source.as_str(), row.key.id.as_str()))
-                || already_imported(&db, kind, &row.key).await?
-            {
+            let key = (row.key.source.clone(), row.key.id.clone());
+            if existing.contains(&key) || !seen.insert(key) {
                 would_skip += 1;
             }
         }
@@ -248,7 +250,7 @@ pub async fn start_import(
     let in_row = if file.storage_key.is_some() {
         String::new()
     } else {
-        file.text
+        text
     };
     let stored = StoredMapping {
         mapping: req.mapping,
