@@ -81,6 +81,20 @@ pub struct Config {
     pub feed_sequence_ms: u64,
     /// How often housekeeping (expired idempotency keys, feed retention) runs.
     pub housekeeping_interval_seconds: u64,
+    /// Largest CSV file of an import sent as `text/csv` or multipart (413 while it streams).
+    pub max_import_bytes: usize,
+    /// Where file contents live: unset for local disk (`data_dir/files`), or
+    /// `s3://bucket/prefix` for an S3-compatible bucket that several instances share.
+    pub files_url: Option<String>,
+    /// The S3-compatible endpoint (`http://minio:9000`); unset: AWS (or `AWS_ENDPOINT`).
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region; unset: `AWS_DEFAULT_REGION`/`AWS_REGION`, else `us-east-1`.
+    pub s3_region: Option<String>,
+    /// Credentials; unset: the usual `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// Address the bucket as `bucket.endpoint` instead of `endpoint/bucket` (path style).
+    pub s3_virtual_hosted_style: bool,
 }
 
 impl Default for Config {
@@ -121,6 +135,13 @@ impl Default for Config {
             event_retention_days: 30,
             feed_sequence_ms: 100,
             housekeeping_interval_seconds: 600,
+            max_import_bytes: 64 * 1024 * 1024,
+            files_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_virtual_hosted_style: false,
         }
     }
 }
@@ -273,6 +294,27 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_MAX_UPLOAD_BYTES") {
             self.max_upload_bytes = parse("SDELKA_MAX_UPLOAD_BYTES", &v)?;
+        }
+        if let Some(v) = get("SDELKA_MAX_IMPORT_BYTES") {
+            self.max_import_bytes = parse("SDELKA_MAX_IMPORT_BYTES", &v)?;
+        }
+        if let Some(v) = get("SDELKA_FILES_URL") {
+            self.files_url = Some(v);
+        }
+        if let Some(v) = get("SDELKA_S3_ENDPOINT") {
+            self.s3_endpoint = Some(v);
+        }
+        if let Some(v) = get("SDELKA_S3_REGION") {
+            self.s3_region = Some(v);
+        }
+        if let Some(v) = get("SDELKA_S3_ACCESS_KEY_ID") {
+            self.s3_access_key_id = Some(v);
+        }
+        if let Some(v) = get("SDELKA_S3_SECRET_ACCESS_KEY") {
+            self.s3_secret_access_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("SDELKA_S3_VIRTUAL_HOSTED_STYLE") {
+            self.s3_virtual_hosted_style = parse("SDELKA_S3_VIRTUAL_HOSTED_STYLE", &v)?;
         }
         Ok(())
     }

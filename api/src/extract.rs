@@ -63,6 +63,21 @@ where
     }
 }
 
+/// A multipart body that cannot be read: 415 when it is not multipart at all, else 400.
+pub fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    use actix_multipart::MultipartError as E;
+    match e {
+        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the upload as Content-Type: multipart/form-data",
+        ),
+        other => ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("the multipart body cannot be read: {other}"),
+        ),
+    }
+}
+
 /// Reads a body up to `limit` bytes; more is a 413, not a truncated parse.
 pub async fn read_limited(mut payload: Payload, limit: usize) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();

@@ -10,12 +10,15 @@ use sdelka_persistence::{Store, StoreError};
 
 use crate::config::Config;
 use crate::jobs::Job;
+use crate::storage::{FileStorage, ImportFilesIn};
 
 /// Runs queued imports. Any instance may run this; a lease keeps one import on one worker.
 pub struct ImportWorker {
     pub store: Store,
     pub config: Arc<Config>,
     pub owner: String,
+    /// Where uploaded import files are kept.
+    pub files: Arc<dyn FileStorage>,
 }
 
 impl Job for ImportWorker {
@@ -30,6 +33,7 @@ impl Job for ImportWorker {
         let runner = ImportRunner {
             store: self.store.clone(),
             owner: self.owner.clone(),
+            files: Arc::new(ImportFilesIn(self.files.clone())),
         };
         Ok(usize::from(runner.tick().await?))
     }

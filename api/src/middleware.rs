@@ -320,6 +320,8 @@ pub async fn idempotency(
     // it streams); the margin covers the multipart framing and the small form fields.
     let limit = if req.path() == sdelka_persistence::ops::files::UPLOAD_PATH {
         state.config.max_upload_bytes.saturating_add(64 * 1024)
+    } else if req.path() == sdelka_persistence::ops::imports::IMPORTS_PATH {
+        state.config.max_import_bytes.saturating_add(64 * 1024)
     } else {
         state.config.max_body_bytes
     };

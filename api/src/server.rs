@@ -69,6 +69,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let rate_limiter = RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst);
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|e| anyhow::anyhow!("SDELKA_TRUSTED_PROXIES: {e}"))?;
+    let files = crate::storage::file_storage(&config).await?;
     let openapi_json = serde_json::to_string(&openapi_document())?;
     crate::heap::release_freed_memory();
     Ok(AppState {
@@ -80,6 +81,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         trusted_proxies: Arc::new(trusted_proxies),
         keys_in_flight: Arc::new(KeysInFlight::default()),
         login_throttle: Arc::new(sdelka_persistence::ops::auth::LoginThrottle::default()),
+        files,
         openapi_json: Arc::new(openapi_json),
     })
 }
@@ -194,6 +196,7 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             store: state.store.clone(),
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+            files: state.files.clone(),
         };
         worker_tasks.push(tokio::spawn(jobs::run(imports, stop_workers.clone())));
         let deadlines = crate::approvals::TaskDeadlineWorker {

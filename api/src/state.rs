@@ -6,6 +6,7 @@ use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::limits::{RateLimiter, TrustedProxies};
 use crate::middleware::{KeysInFlight, Metrics};
+use crate::storage::FileStorage;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub keys_in_flight: Arc<KeysInFlight>,
     /// Per-account backoff after failed logins.
     pub login_throttle: Arc<sdelka_persistence::ops::auth::LoginThrottle>,
+    /// Where file contents live (attachments and uploaded import files).
+    pub files: Arc<dyn FileStorage>,
     /// The OpenAPI document, serialised once at start.
     pub openapi_json: Arc<String>,
 }

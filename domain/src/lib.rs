@@ -11,6 +11,7 @@ pub mod requisites;
 pub mod role;
 pub mod supplier_invoice;
 pub mod task;
+pub mod text_encoding;
 pub mod validation;
 pub mod workflow;
 

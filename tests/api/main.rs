@@ -12,6 +12,8 @@ mod deal_to_cash;
 mod documents;
 mod events;
 mod feed;
+mod files_s3;
+mod imports_large;
 mod leads;
 mod lists;
 mod money;

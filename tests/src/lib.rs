@@ -2,6 +2,7 @@
 //! default, PostgreSQL when `SDELKA_TEST_DATABASE_URL` is set), and a real SMTP sink.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod s3;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -186,6 +187,31 @@ impl TestApp {
         let server = boot(config).await;
         let base = format!("http://{}", server.addr);
         (server, base)
+    }
+
+    /// A second instance on the same database, with a data folder of its own (instances
+    /// behind a load balancer share the database and, with an S3 store, the bucket — nothing
+    /// else).
+    pub async fn spawn_beside(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = temp_dir();
+        let mut config = self.config.clone();
+        config.data_dir = data_dir.clone();
+        tweak(&mut config);
+        let server = boot(config.clone()).await;
+        let mut app = TestApp {
+            base: format!("http://{}", server.addr),
+            client: self.client.clone(),
+            admin_token: String::new(),
+            data_dir,
+            database: TestDatabase {
+                url: self.database.url.clone(),
+                postgres: self.database.postgres,
+            },
+            config,
+            server: Some(server),
+        };
+        app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        app
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,7 +7,6 @@
 //! takes the deal's company unless the uploader names one.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
@@ -26,12 +25,12 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{IfMatch, too_large};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, multipart_error, too_large};
 use crate::lists::{ListPage, ListParams};
 use crate::routes::versioned;
 use crate::state::AppState;
-use crate::storage::{FileStorage, file_storage};
+use crate::storage::{FileStorage, Staged};
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_files)
@@ -60,7 +59,7 @@ pub async fn upload_file(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let storage = file_storage(&state.config);
+    let storage = state.files.clone();
     let limit = state.config.max_upload_bytes;
     let mut form = Multipart::new(req.headers(), payload);
     let mut received: Option<Received> = None;
@@ -204,7 +203,8 @@ pub async fn download_file(
 ) -> ApiResult<HttpResponse> {
     let stored = ops::open_file(state.db(), &caller, id.into_inner()).await?;
     let f = stored.file;
-    let bytes = file_storage(&state.config)
+    let bytes = state
+        .files
         .get(&stored.storage_key)
         .await
         .map_err(ApiError::internal)?;
@@ -236,20 +236,6 @@ pub async fn delete_file(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A staging file that removes itself unless it was handed to the storage.
-pub struct Staged {
-    path: PathBuf,
-    kept: bool,
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// What was learnt about the file part while it streamed in.
 pub struct Received {
     staged: Staged,
@@ -258,20 +244,6 @@ pub struct Received {
     size: usize,
     sha256: String,
     sniffed: Option<Sniffed>,
-}
-
-pub fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
-    use actix_multipart::MultipartError as E;
-    match e {
-        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the upload as Content-Type: multipart/form-data",
-        ),
-        other => ApiError::new(
-            ErrorCode::MalformedRequest,
-            format!("the multipart body cannot be read: {other}"),
-        ),
-    }
 }
 
 pub fn file_name_of(field: &actix_multipart::Field) -> String {
@@ -295,10 +267,7 @@ pub async fn receive_file(
     field: &mut actix_multipart::Field,
     limit: usize,
 ) -> ApiResult<Received> {
-    let staged = Staged {
-        path: storage.staging_path().map_err(ApiError::internal)?,
-        kept: false,
-    };
+    let staged = Staged::new(storage).map_err(ApiError::internal)?;
     let file_name = file_name_of(field);
     let declared = field.content_type().map(|m| m.essence_str().to_owned());
     let mut out = tokio::fs::File::create(&staged.path)

@@ -299,6 +299,21 @@ pub fn parse_rows(
     Ok(out)
 }
 
+/// [`parse_rows`] on a blocking thread: reading 50 000 rows takes a while, and the async
+/// workers serving requests must not wait for it. Gives the text back.
+pub async fn parse_rows_apart(
+    kind: ImportKind,
+    content: String,
+    mapping: BTreeMap<String, String>,
+    delimiter: Option<u8>,
+) -> Result<(ParsedFile, String), Error> {
+    tokio::task::spawn_blocking(move || {
+        parse_rows(kind, &content, &mapping, delimiter).map(|p| (p, content))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("reading the file failed: {e}")))?
+}
+
 /// The column to blame for a field's error. A missing title is blamed on the column it is
 /// taken from when no column maps to it (the company, else the contact name).
 fn column_for(column_of: &BTreeMap<&str, &str>, field: &str) -> String {
@@ -465,18 +480,61 @@ fn check_contact_row(get: &dyn Fn(&str) -> Option<String>) -> Result<ContactRow,
     }
 }
 
-/// Whether the row's record exists already (an earlier run, or an earlier row of this file).
-pub async fn already_imported<C: sea_orm::ConnectionTrait>(
+/// Which of `keys` exist already (earlier runs): a few queries of many keys each, rather than
+/// one query per row — a file of 50 000 rows is checked in a hundred round trips.
+pub async fn imported_keys<C: sea_orm::ConnectionTrait>(
     db: &C,
     kind: ImportKind,
-    key: &ExternalRef,
-) -> Result<bool, StoreError> {
-    match kind {
-        ImportKind::Leads => leads::import_key_exists(db, &lead_key(key)).await,
-        ImportKind::Companies | ImportKind::Contacts => {
-            clients::external_id_taken(db, kind.record_type(), key).await
+    keys: &[&ExternalRef],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    use crate::entity::external_id;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    const CHUNK: usize = 500;
+    let mut found = std::collections::HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        match kind {
+            ImportKind::Leads => {
+                let by_lead_key: std::collections::HashMap<String, &ExternalRef> =
+                    chunk.iter().map(|k| (lead_key(k), *k)).collect();
+                let rows: Vec<Option<String>> = lead::Entity::find()
+                    .select_only()
+                    .column(lead::Column::ImportKey)
+                    .filter(lead::Column::ImportKey.is_in(by_lead_key.keys().cloned()))
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                for k in rows.into_iter().flatten() {
+                    if let Some(r) = by_lead_key.get(&k) {
+                        found.insert((r.source.clone(), r.id.clone()));
+                    }
+                }
+            }
+            ImportKind::Companies | ImportKind::Contacts => {
+                let rows: Vec<(String, String)> = external_id::Entity::find()
+                    .select_only()
+                    .column(external_id::Column::Source)
+                    .column(external_id::Column::ExternalId)
+                    .filter(external_id::Column::RecordType.eq(kind.record_type()))
+                    // The key's columns in the key's order: an index range per source.
+                    .filter(
+                        external_id::Column::Source.is_in(
+                            chunk
+                                .iter()
+                                .map(|k| k.source.clone())
+                                .collect::<std::collections::BTreeSet<_>>(),
+                        ),
+                    )
+                    .filter(
+                        external_id::Column::ExternalId.is_in(chunk.iter().map(|k| k.id.clone())),
+                    )
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                found.extend(rows);
+            }
         }
     }
+    Ok(found)
 }
 
 /// Leads keep their import key in a column of their own.
@@ -505,8 +563,8 @@ impl From<StoreError> for Refused {
     }
 }
 
-pub fn content_hash(content: &str) -> String {
-    hex::encode(Sha256::digest(content.as_bytes()))
+pub fn content_hash(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
 }
 
 /// The state an import keeps between batches (stored in the `imports` row).
@@ -515,6 +573,29 @@ pub struct StoredMapping {
     pub mapping: BTreeMap<String, String>,
     pub delimiter: Option<u8>,
     pub responsible_id: Uuid,
+    /// Where the file store keeps the uploaded file; absent for imports whose text was kept
+    /// in the row itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_key: Option<String>,
+    /// The encoding the file was read in (`UTF-8`, `windows-1251`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+}
+
+/// Why an import's file could not be read.
+enum Unreadable {
+    /// For good (missing, or not in its encoding): the import fails.
+    Gone(String),
+    /// For now (the store did not answer): the import is tried again later.
+    ForNow(String),
+}
+
+/// Where the runner reads an import's file from (and removes it once the import has run):
+/// the same file store that keeps attachments, so that any instance can run any import.
+#[async_trait::async_trait]
+pub trait ImportFiles: Send + Sync {
+    async fn read(&self, key: &str) -> std::io::Result<Vec<u8>>;
+    async fn remove(&self, key: &str) -> std::io::Result<()>;
 }
 
 const LEASE_SECONDS: i64 = 120;
@@ -526,9 +607,42 @@ pub struct ImportRunner {
     pub store: Store,
     /// Names this runner in the import's lease.
     pub owner: String,
+    pub files: std::sync::Arc<dyn ImportFiles>,
 }
 
 impl ImportRunner {
+    /// The import's CSV text: from the file store (decoded in the encoding found at upload),
+    /// or from the row for imports that kept it there.
+    async fn text_of(
+        &self,
+        job: &import::Model,
+        stored: &StoredMapping,
+    ) -> Result<String, Unreadable> {
+        let Some(key) = &stored.content_key else {
+            return Ok(job.content.clone());
+        };
+        let bytes = self.files.read(key).await.map_err(|e| {
+            let reason = format!("the uploaded file cannot be read from the file store: {e}");
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Unreadable::Gone(reason)
+            } else {
+                Unreadable::ForNow(reason)
+            }
+        })?;
+        sdelka_domain::text_encoding::decode(&bytes, stored.encoding.as_deref())
+            .map(|d| d.text)
+            .map_err(|e| Unreadable::Gone(e.to_string()))
+    }
+
+    /// The uploaded file is only needed to run the import.
+    async fn remove_file(&self, stored: &StoredMapping) {
+        if let Some(key) = &stored.content_key
+            && let Err(e) = self.files.remove(key).await
+        {
+            tracing::warn!(error = %e, key, "could not remove the file of a finished import");
+        }
+    }
+
     async fn fail(&self, mut job: import::Model, reason: String) -> Result<bool, StoreError> {
         job.state = "failed".into();
         job.errors = serde_json::to_string(&[RowError {
@@ -620,9 +734,24 @@ impl ImportRunner {
         let Some(kind) = ImportKind::parse(&job.entity_type) else {
             return self.fail(job, "unknown import kind".into()).await;
         };
-        let parsed = match parse_rows(kind, &job.content, &stored.mapping, stored.delimiter) {
-            Ok(p) => p,
-            Err(e) => return self.fail(job, e.detail).await,
+        let text = match self.text_of(&job, &stored).await {
+            Ok(t) => t,
+            Err(Unreadable::Gone(reason)) => return self.fail(job, reason).await,
+            Err(Unreadable::ForNow(reason)) => {
+                // The store may be back by the time the lease runs out and a runner (this
+                // one or another) claims the import again.
+                tracing::warn!(import_id = %job.id, reason, "import postponed");
+                return Ok(false);
+            }
+        };
+        let parsed = parse_rows_apart(kind, text, stored.mapping.clone(), stored.delimiter).await;
+        let parsed = match parsed {
+            Ok((p, _)) => p,
+            Err(e) => {
+                let failed = self.fail(job, e.detail).await;
+                self.remove_file(&stored).await;
+                return failed;
+            }
         };
         let mut errors = parsed.errors;
         job.total_rows = parsed.total as i32;
@@ -640,8 +769,10 @@ impl ImportRunner {
         job.processed_rows = bad_rows;
         for batch in parsed.rows.chunks(BATCH) {
             let txn = self.store.begin().await?;
+            let keys: Vec<&ExternalRef> = batch.iter().map(|r| &r.key).collect();
+            let existing = imported_keys(&txn, kind, &keys).await?;
             for row in batch {
-                if already_imported(&txn, kind, &row.key).await? {
+                if existing.contains(&(row.key.source.clone(), row.key.id.clone())) {
                     job.skipped_count += 1;
                     continue;
                 }
@@ -678,15 +809,19 @@ impl ImportRunner {
         job.processed_rows = job.total_rows;
         job.errors = serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into());
         leads::save_progress(&self.store.conn, &job, &self.owner, lease, true).await?;
+        self.remove_file(&stored).await;
         tracing::info!(import_id = %job.id, created = job.created_count, skipped = job.skipped_count, errors = job.error_count, "import finished");
         Ok(true)
     }
 }
 
 /// A new queued import row.
+/// `content` is the CSV text kept in the row — empty when the file store keeps the file
+/// (`stored.content_key`); `content_sha256` is the hash of the file's bytes as sent.
 pub fn queued_import(
     entity_type: &str,
     content: String,
+    content_sha256: String,
     stored: &StoredMapping,
     created_by: Uuid,
     total_rows: u64,
@@ -697,7 +832,7 @@ pub fn queued_import(
         entity_type: entity_type.to_owned(),
         state: "queued".into(),
         mapping: serde_json::to_string(stored).unwrap_or_default(),
-        content_sha256: content_hash(&content),
+        content_sha256,
         content,
         total_rows: total_rows as i32,
         processed_rows: 0,

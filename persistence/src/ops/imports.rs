@@ -3,18 +3,22 @@
 
 use std::collections::BTreeMap;
 
+use crate::clients::ExternalRef;
 use crate::entity::import;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use super::import_jobs::{
-    ImportKind, RowError, StoredMapping, already_imported, parse_rows, queued_import,
+    ImportKind, RowError, StoredMapping, imported_keys, parse_rows_apart, queued_import,
 };
-use super::{Caller, Db, Error, OpResult};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult};
 use crate::leads;
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+
+pub const IMPORTS_PATH: &str = "/api/v1/imports";
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +62,71 @@ pub struct StartImport {
     pub responsible_id: Option<Uuid>,
 }
 
+impl StartImport {
+    /// The settings, and the CSV text of the JSON form.
+    pub fn into_parts(self) -> (ImportSettings, String) {
+        (
+            ImportSettings {
+                entity: self.entity,
+                mapping: self.mapping,
+                dry_run: self.dry_run,
+                delimiter: self.delimiter,
+                responsible_id: self.responsible_id,
+            },
+            self.content,
+        )
+    }
+}
+
+/// How the rows of a file become records: everything `POST /imports` says besides the file,
+/// whichever form (JSON, `text/csv`, multipart) it came in.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    pub entity: ImportEntity,
+    pub mapping: BTreeMap<String, String>,
+    pub dry_run: bool,
+    pub delimiter: Option<String>,
+    pub responsible_id: Option<Uuid>,
+}
+
+/// The CSV file of an import, as received and decoded.
+#[derive(Debug)]
+pub struct ImportFile {
+    /// The decoded text.
+    pub text: String,
+    /// The encoding it was read in (`UTF-8`, `windows-1251`, …).
+    pub encoding: String,
+    /// SHA-256 of the bytes as sent.
+    pub sha256: String,
+    /// Where the file store keeps the bytes (a real run); without one, the text is kept in
+    /// the import's row.
+    pub storage_key: Option<String>,
+}
+
+/// The CSV file itself (`text/csv`; the settings travel in the query string).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct CsvBody(pub Vec<u8>);
+
+/// The multipart form of an import (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct ImportForm {
+    /// The CSV file. Its part's `Content-Type: text/csv; charset=…` names the encoding.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    pub entity: ImportEntity,
+    /// JSON object: CSV column header → field (as in the JSON form).
+    #[schema(example = json!("{\"Наименование\": \"company_name\", \"ИНН\": \"inn\"}"))]
+    pub mapping: String,
+    /// `true` to check and report only.
+    pub dry_run: Option<bool>,
+    /// `;`, `,` or a tab; detected from the header line when absent.
+    pub delimiter: Option<String>,
+    /// The file's encoding (`utf-8`, `windows-1251`); detected from the bytes when absent.
+    pub charset: Option<String>,
+    pub responsible_id: Option<Uuid>,
+}
+
 /// The outcome of a dry run: what a real run would do, row by row.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DryRunReport {
@@ -87,6 +156,9 @@ pub struct ImportView {
     pub error_count: i32,
     pub errors: Vec<RowError>,
     pub content_sha256: String,
+    /// The encoding the file was read in (`UTF-8`, `windows-1251`, …).
+    #[schema(example = "windows-1251")]
+    pub encoding: Option<String>,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -105,6 +177,9 @@ impl From<&import::Model> for ImportView {
             error_count: m.error_count,
             errors: serde_json::from_str(&m.errors).unwrap_or_default(),
             content_sha256: m.content_sha256.clone(),
+            encoding: serde_json::from_str::<StoredMapping>(&m.mapping)
+                .ok()
+                .and_then(|s| s.encoding),
             created_by: m.created_by,
             created_at: m.created_at,
             finished_at: m.finished_at,
@@ -126,7 +201,8 @@ pub enum ImportStarted {
 pub async fn start_import(
     db: Db<'_>,
     caller: &Caller,
-    req: StartImport,
+    req: ImportSettings,
+    file: ImportFile,
 ) -> OpResult<ImportStarted> {
     let delimiter = match req.delimiter.as_deref() {
         None => None,
@@ -142,19 +218,20 @@ pub async fn start_import(
         }
     };
     let kind = ImportKind::from(req.entity);
-    let parsed = parse_rows(kind, &req.content, &req.mapping, delimiter)?;
+    let (parsed, text) = parse_rows_apart(kind, file.text, req.mapping.clone(), delimiter).await?;
     let responsible = req.responsible_id.unwrap_or(caller.user_id);
     if responsible != caller.user_id {
         let scope = caller.visibility(&db).await?;
         super::refs::responsible(&db, &scope, "responsible_id", responsible).await?;
     }
     if req.dry_run {
+        let keys: Vec<&ExternalRef> = parsed.rows.iter().map(|r| &r.key).collect();
+        let existing = imported_keys(&db, kind, &keys).await?;
         let mut seen = std::collections::HashSet::new();
         let mut would_skip = 0;
         for row in &parsed.rows {
-            if !seen.insert((row.key.source.as_str(), row.key.id.as_str()))
-                || already_imported(&db, kind, &row.key).await?
-            {
+            let key = (row.key.source.clone(), row.key.id.clone());
+            if existing.contains(&key) || !seen.insert(key) {
                 would_skip += 1;
             }
         }
@@ -168,17 +245,27 @@ pub async fn start_import(
             errors: parsed.errors,
         }));
     }
+    let total = parsed.total;
+    drop(parsed);
+    let in_row = if file.storage_key.is_some() {
+        String::new()
+    } else {
+        text
+    };
     let stored = StoredMapping {
         mapping: req.mapping,
         delimiter,
         responsible_id: responsible,
+        content_key: file.storage_key,
+        encoding: Some(file.encoding),
     };
     let job = queued_import(
         kind.as_str(),
-        req.content,
+        in_row,
+        file.sha256,
         &stored,
         caller.user_id,
-        parsed.total,
+        total,
     );
     let txn = db.begin().await?;
     let job = leads::insert_import(&txn, job).await?;
@@ -208,4 +295,65 @@ pub async fn get_import(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Impor
         .filter(|j| j.created_by == caller.user_id || caller.is_admin())
         .ok_or_else(Error::not_found)?;
     Ok(ImportView::from(&job))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportListFilter {
+    /// queued, running, completed or failed.
+    pub state: Option<String>,
+    /// leads, companies or contacts.
+    pub entity: Option<String>,
+}
+
+/// The imports the caller may see (his own; every import for admins), newest first by default.
+pub async fn list_imports(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+    f: ImportListFilter,
+) -> OpResult<ListPage<ImportView>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let sorts = [
+        SortKey::<import::Entity> {
+            name: "created_at",
+            column: import::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey::<import::Entity> {
+            name: "updated_at",
+            column: import::Column::UpdatedAt,
+            key: |m| CursorValue::Time(m.updated_at),
+        },
+    ];
+    let req = page.page_request(&sorts, "-created_at")?;
+    let mut query = import::Entity::find();
+    if !caller.is_admin() {
+        query = query.filter(import::Column::CreatedBy.eq(caller.user_id));
+    }
+    if let Some(state) = f.state.as_deref().filter(|s| !s.is_empty()) {
+        if !["queued", "running", "completed", "failed"].contains(&state) {
+            return Err(Error::field(
+                "state",
+                "unknown_value",
+                "state is queued, running, completed or failed",
+            ));
+        }
+        query = query.filter(import::Column::State.eq(state));
+    }
+    if let Some(entity) = f.entity.as_deref().filter(|s| !s.is_empty()) {
+        if ImportKind::parse(entity).is_none() {
+            return Err(Error::field(
+                "entity",
+                "unknown_value",
+                "entity is leads, companies or contacts",
+            ));
+        }
+        query = query.filter(import::Column::EntityType.eq(entity));
+    }
+    if let Some(since) = page.updated_since {
+        query = query.filter(import::Column::UpdatedAt.gte(since));
+    }
+    let page = fetch_page(&db, query, req, import::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| ImportView::from(m)))
 }
