@@ -3,11 +3,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{ColumnType, SimpleExpr};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{ColumnType, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, Value,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,6 +21,13 @@ pub enum CursorValue {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
+    Date(NaiveDate),
+}
+
+/// The key a row without a date sorts by: after every real date (ascending). 9999-12-31, not
+/// chrono's maximum, whose text form (`+262143-…`) would sort first where dates are text.
+pub fn last_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
 }
 
 impl From<CursorValue> for Value {
@@ -29,6 +36,7 @@ impl From<CursorValue> for Value {
             CursorValue::Text(s) => s.into(),
             CursorValue::Time(t) => t.into(),
             CursorValue::Int(i) => i.into(),
+            CursorValue::Date(d) => d.into(),
         }
     }
 }
@@ -99,24 +107,24 @@ where
         None
     };
     let mut select = select;
+    let key = sort_expr(req.sort.column);
+    let id = Expr::col((E::default(), id_column));
     if let Some(cursor) = &req.after {
         if cursor.sort != sort_label(req.sort.name, req.descending)
             || !fits(&cursor.value, req.sort.column.def().get_column_type())
         {
             return Err(StoreError::InvalidCursor);
         }
+        // One row-value comparison, `(key, id) > ($1, $2)`: both backends read it as a range
+        // of the (key, id) index, so a page deep in the list costs what the first one does.
         let v: Value = cursor.value.clone().into();
-        let col = req.sort.column;
-        let (past_key, past_id): (SimpleExpr, SimpleExpr) = if req.descending {
-            (col.lt(v.clone()), id_column.lt(cursor.id))
+        let row = Expr::tuple([key.clone(), id.clone()]);
+        let after = Expr::tuple([Expr::val(v), Expr::val(cursor.id)]);
+        select = select.filter(if req.descending {
+            row.lt(after)
         } else {
-            (col.gt(v.clone()), id_column.gt(cursor.id))
-        };
-        select = select.filter(
-            Condition::any()
-                .add(past_key)
-                .add(Condition::all().add(col.eq(v)).add(past_id)),
-        );
+            row.gt(after)
+        });
     }
     let order = if req.descending {
         Order::Desc
@@ -124,8 +132,8 @@ where
         Order::Asc
     };
     let mut items = select
-        .order_by(req.sort.column, order.clone())
-        .order_by(id_column, order)
+        .order_by(key, order.clone())
+        .order_by(id, order)
         .limit(req.limit + 1)
         .all(db)
         .await?;
@@ -149,6 +157,26 @@ where
     })
 }
 
+/// What a sort orders by: its column, or for a column that may be empty (a due date) the
+/// column with a value past every real one in place of NULL, so that rows without one come
+/// last ascending on both backends and the keyset comparison never meets a NULL.
+fn sort_expr<C: ColumnTrait>(column: C) -> SimpleExpr {
+    let col = Expr::col((column.entity_name(), column));
+    let def = column.def();
+    if !def.is_null() {
+        return col;
+    }
+    let last: Option<Value> = match def.get_column_type() {
+        ColumnType::Date => Some(last_date().into()),
+        ColumnType::BigInteger | ColumnType::Integer => Some(i64::MAX.into()),
+        _ => None,
+    };
+    match last {
+        Some(v) => Func::coalesce([col, Expr::val(v)]).into(),
+        None => col,
+    }
+}
+
 /// A cursor is opaque but not tamper-proof: a value of another type than the sort column
 /// would reach the database as a type error, so it is refused here as an invalid cursor.
 fn fits(value: &CursorValue, column: &ColumnType) -> bool {
@@ -165,6 +193,7 @@ fn fits(value: &CursorValue, column: &ColumnType) -> bool {
             column,
             ColumnType::BigInteger | ColumnType::Integer | ColumnType::SmallInteger
         ),
+        CursorValue::Date(_) => matches!(column, ColumnType::Date),
     }
 }
 

@@ -10,6 +10,7 @@ mod deal_to_cash;
 mod documents;
 mod events;
 mod leads;
+mod listing;
 mod lists;
 mod money;
 mod operations;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::auth::{API_TOKEN_PREFIX, Principal, random_secret};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
+use crate::lists::{ListPage, ListParams};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -37,10 +38,18 @@ pub async fn create_token(
 }
 
 /// Lists the caller's API tokens (an admin sees everyone's).
-#[utoipa::path(tag = "auth", responses((status = 200, description = "Tokens", body = Vec<ApiTokenView>)))]
+#[utoipa::path(
+    tag = "auth",
+    params(ListParams),
+    responses((status = 200, description = "A page of tokens; sorts: created_at, name", body = ListPage<ApiTokenView>))
+)]
 #[get("/api-tokens")]
-pub async fn list_tokens(state: web::Data<AppState>, caller: Principal) -> ApiResult<HttpResponse> {
-    let tokens = ops::list_api_tokens(state.db(), &caller).await?;
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: Principal,
+    page: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
+    let tokens = ops::list_api_tokens(state.db(), &caller, &page).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
 

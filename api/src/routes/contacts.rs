@@ -118,7 +118,7 @@ pub async fn delete_contact(
 #[utoipa::path(
     tag = "clients",
     params(("id" = Uuid, Path, description = "Contact id")),
-    responses((status = 200, description = "Legal entities with the contact's roles", body = Vec<ContactLegalEntityView>))
+    responses((status = 200, description = "Legal entities with the contact's roles", body = ListPage<ContactLegalEntityView>))
 )]
 #[get("/contacts/{id}/legal-entities")]
 pub async fn list_contact_legal_entities(
@@ -127,7 +127,7 @@ pub async fn list_contact_legal_entities(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let links = ops::list_contact_legal_entities(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(links))
+    Ok(HttpResponse::Ok().json(ListPage::whole(links)))
 }
 
 /// Records that a contact acts for a legal entity (of any company you may see), in a role.

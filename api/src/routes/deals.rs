@@ -133,7 +133,7 @@ pub async fn delete_deal(
 #[utoipa::path(
     tag = "sales",
     params(("id" = Uuid, Path, description = "Deal id")),
-    responses((status = 200, description = "Stage history", body = Vec<StageHistoryEntry>))
+    responses((status = 200, description = "Stage history", body = ListPage<StageHistoryEntry>))
 )]
 #[get("/deals/{id}/stage-history")]
 pub async fn deal_stage_history(
@@ -142,7 +142,7 @@ pub async fn deal_stage_history(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let entries = ops::deal_stage_history(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(entries))
+    Ok(HttpResponse::Ok().json(ListPage::whole(entries)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ pub async fn deal_stage_history(
 #[utoipa::path(
     tag = "sales",
     params(("id" = Uuid, Path, description = "Deal id")),
-    responses((status = 200, description = "Product rows", body = Vec<ProductRowView>))
+    responses((status = 200, description = "Product rows", body = ListPage<ProductRowView>))
 )]
 #[get("/deals/{id}/product-rows")]
 pub async fn list_product_rows(
@@ -161,7 +161,7 @@ pub async fn list_product_rows(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let rows = ops::list_product_rows(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    Ok(HttpResponse::Ok().json(ListPage::whole(rows)))
 }
 
 /// Adds a product row; the deal's amount becomes the sum of its rows in the same transaction

@@ -126,7 +126,7 @@ pub async fn delete_legal_entity(
 #[utoipa::path(
     tag = "clients",
     params(("id" = Uuid, Path, description = "Legal entity id")),
-    responses((status = 200, description = "Bank accounts", body = Vec<LegalEntityBankAccountView>))
+    responses((status = 200, description = "Bank accounts", body = ListPage<LegalEntityBankAccountView>))
 )]
 #[get("/legal-entities/{id}/bank-accounts")]
 pub async fn list_legal_entity_bank_accounts(
@@ -136,7 +136,7 @@ pub async fn list_legal_entity_bank_accounts(
 ) -> ApiResult<HttpResponse> {
     let accounts =
         ops::list_legal_entity_bank_accounts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(accounts))
+    Ok(HttpResponse::Ok().json(ListPage::whole(accounts)))
 }
 
 /// Adds a bank account to a legal entity; both accounts are checked against the BIK.
@@ -191,7 +191,7 @@ pub async fn delete_legal_entity_bank_account(
 #[utoipa::path(
     tag = "clients",
     params(("id" = Uuid, Path, description = "Legal entity id")),
-    responses((status = 200, description = "Contacts with their roles", body = Vec<LegalEntityContactView>))
+    responses((status = 200, description = "Contacts with their roles", body = ListPage<LegalEntityContactView>))
 )]
 #[get("/legal-entities/{id}/contacts")]
 pub async fn list_legal_entity_contacts(
@@ -200,5 +200,5 @@ pub async fn list_legal_entity_contacts(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let contacts = ops::list_legal_entity_contacts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(contacts))
+    Ok(HttpResponse::Ok().json(ListPage::whole(contacts)))
 }

@@ -141,7 +141,7 @@ pub async fn order_action(
 #[utoipa::path(
     tag = "documents",
     params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, description = "Transitions", body = Vec<TransitionView>))
+    responses((status = 200, description = "Transitions", body = ListPage<TransitionView>))
 )]
 #[get("/orders/{id}/transitions")]
 pub async fn order_transitions(
@@ -151,5 +151,5 @@ pub async fn order_transitions(
 ) -> ApiResult<HttpResponse> {
     let out: Vec<TransitionView> =
         ops::order_transitions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(ListPage::whole(out)))
 }

@@ -122,7 +122,7 @@ pub async fn delete_organization(
 #[utoipa::path(
     tag = "organisation",
     params(("id" = Uuid, Path, description = "Organisation id")),
-    responses((status = 200, description = "Bank accounts", body = Vec<BankAccountView>))
+    responses((status = 200, description = "Bank accounts", body = ListPage<BankAccountView>))
 )]
 #[get("/organizations/{id}/bank-accounts")]
 pub async fn list_bank_accounts(
@@ -131,7 +131,7 @@ pub async fn list_bank_accounts(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let accounts = ops::list_bank_accounts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(accounts))
+    Ok(HttpResponse::Ok().json(ListPage::whole(accounts)))
 }
 
 /// Adds a bank account to an own organisation (admin); its accounts are checked against the

@@ -103,7 +103,7 @@ pub async fn get_quote(
 #[utoipa::path(
     tag = "documents",
     params(("id" = Uuid, Path, description = "Quote id")),
-    responses((status = 200, description = "The versions", body = Vec<QuoteVersionView>))
+    responses((status = 200, description = "The versions", body = ListPage<QuoteVersionView>))
 )]
 #[get("/quotes/{id}/versions")]
 pub async fn list_versions(
@@ -112,7 +112,7 @@ pub async fn list_versions(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let versions = ops::list_versions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(versions))
+    Ok(HttpResponse::Ok().json(ListPage::whole(versions)))
 }
 
 /// Reads version `n` of a quote; its `ETag` is the version's own, for `If-Match` on edits.
@@ -210,7 +210,7 @@ pub async fn quote_action(
 #[utoipa::path(
     tag = "documents",
     params(("id" = Uuid, Path, description = "Quote id")),
-    responses((status = 200, description = "Transitions", body = Vec<QuoteTransitionView>))
+    responses((status = 200, description = "Transitions", body = ListPage<QuoteTransitionView>))
 )]
 #[get("/quotes/{id}/transitions")]
 pub async fn quote_transitions(
@@ -220,5 +220,5 @@ pub async fn quote_transitions(
 ) -> ApiResult<HttpResponse> {
     let out: Vec<QuoteTransitionView> =
         ops::quote_transitions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(ListPage::whole(out)))
 }

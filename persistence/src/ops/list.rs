@@ -41,6 +41,16 @@ pub struct ListPage<T: ToSchema> {
 }
 
 impl<T: ToSchema> ListPage<T> {
+    /// A sub-collection bounded by its parent (a legal entity's bank accounts, a deal's
+    /// product rows): every item in one page, in the same envelope as every other list.
+    pub fn whole(items: Vec<T>) -> Self {
+        ListPage {
+            items,
+            next_cursor: None,
+            total: None,
+        }
+    }
+
     /// The wire form of a page of records.
     pub fn of<M>(page: Page<M>, view: impl Fn(&M) -> T) -> Self {
         ListPage {

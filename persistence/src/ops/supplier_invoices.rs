@@ -10,7 +10,7 @@ use crate::entity::{
     approval_step, legal_entity, organization, supplier_invoice, supplier_invoice_transition,
 };
 use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::pagination::{CursorValue, SortKey, fetch_page, last_date};
 use crate::records;
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::email::Email;
@@ -341,7 +341,7 @@ pub struct ActionPath {
     pub action: SupplierInvoiceAction,
 }
 
-pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
+pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 6] {
     [
         SortKey {
             name: "created_at",
@@ -357,6 +357,22 @@ pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
             name: "state_since",
             column: supplier_invoice::Column::StateSince,
             key: |m| CursorValue::Time(m.state_since),
+        },
+        SortKey {
+            name: "amount",
+            column: supplier_invoice::Column::AmountKopecks,
+            key: |m| CursorValue::Int(m.amount_kopecks),
+        },
+        SortKey {
+            name: "invoice_date",
+            column: supplier_invoice::Column::InvoiceDate,
+            key: |m| CursorValue::Date(m.invoice_date),
+        },
+        // Invoices without a due date come last ascending (first descending).
+        SortKey {
+            name: "due_date",
+            column: supplier_invoice::Column::DueDate,
+            key: |m| CursorValue::Date(m.due_date.unwrap_or_else(last_date)),
         },
     ]
 }
