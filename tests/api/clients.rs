@@ -185,7 +185,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
 
     // Contact → legal entities: two, of two different companies, each with its role.
     let of_contact = json_of(app.get(&links).await, 200).await;
-    let items = of_contact.as_array().unwrap();
+    let items = of_contact["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let by_le = |id: &str| {
         items
@@ -359,7 +359,7 @@ async fn requisites_errors_name_the_field_and_the_rule() {
     ).await;
     assert_eq!(second["currency"], "USD");
     let listed = json_of(app.get(&accounts).await, 200).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     let first_id = le["bank_accounts"][0]["id"].as_str().unwrap();
     let res = send(
         &app,

@@ -453,3 +453,125 @@ async fn supplier_invoices_sort_by_amount_invoice_date_and_due_date() {
     assert_eq!(order("due_date").await, ["A-3", "A-1", "A-2"]);
     assert_eq!(order("-due_date").await, ["A-2", "A-1", "A-3"]);
 }
+
+/// A CSV answer: its content type, the BOM, and the parsed rows (header first).
+async fn csv_of(res: reqwest::Response) -> Vec<Vec<String>> {
+    let status = res.status();
+    let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 BOM first");
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[3..]);
+    r.records()
+        .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+    let at = rows[0]
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]));
+    rows[1..].iter().map(|r| r[at].clone()).collect()
+}
+
+#[tokio::test]
+async fn every_list_answers_csv_through_all_pages_with_its_filters() {
+    let app = TestApp::spawn().await;
+    // More deals than one page of the CSV reader holds (200).
+    for i in 0..203 {
+        created(
+            &app,
+            "/api/v1/deals",
+            json!({"title": format!("Поставка {i:03}"), "amount": format!("{i}.50")}),
+        )
+        .await;
+    }
+    for i in 0..3 {
+        created(
+            &app,
+            "/api/v1/deals",
+            json!({"title": format!("Ремонт «{i}»"), "amount": "1250000.05"}),
+        )
+        .await;
+    }
+    let all = csv_of(app.get("/api/v1/deals?format=csv&sort=created_at").await).await;
+    assert_eq!(all.len(), 1 + 206, "a header and every deal");
+    let titles = column(&all, "title");
+    assert_eq!(titles[0], "Поставка 000");
+    assert_eq!(titles[205], "Ремонт «2»");
+    let amounts = column(&all, "amount");
+    assert_eq!(amounts[1], "1.50", "money as a decimal string");
+    assert_eq!(amounts[205], "1250000.05");
+    // The same filters and sort as the JSON list; Accept asks the same as format.
+    let repairs = csv_of(
+        app.request(
+            Method::GET,
+            "/api/v1/deals?q=%D0%A0%D0%B5%D0%BC%D0%BE%D0%BD%D1%82&sort=-created_at",
+            &app.admin_token,
+        )
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        column(&repairs, "title"),
+        ["Ремонт «2»", "Ремонт «1»", "Ремонт «0»"]
+    );
+    let problem = app.get("/api/v1/deals?format=csv&sort=colour").await;
+    assert_eq!(problem.status(), 422, "a refused sort is still a problem");
+    let problem = app.get("/api/v1/deals?format=xml").await;
+    assert_eq!(problem.status(), 422);
+
+    // Every list of the document, top-level and sub-collection, answers CSV with a header.
+    let deal = page(&app, "/api/v1/deals?limit=1").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    created(
+        &app,
+        &format!("/api/v1/deals/{deal}/product-rows"),
+        json!({"name": "Насос", "quantity": "2", "price": "100.00"}),
+    )
+    .await;
+    let doc = document(&app).await;
+    let mut lists = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(get) = item.get("get") else { continue };
+        let schema = &get["responses"]["200"]["content"]["application/json"]["schema"];
+        let name = schema["$ref"].as_str().unwrap_or("");
+        if !name.starts_with("#/components/schemas/ListPage_") {
+            continue;
+        }
+        let concrete = path
+            .trim_start_matches("/api/v1")
+            .replace("{entity}", "deals")
+            .replace("{id}", &deal);
+        if concrete.contains('{')
+            || (path.contains("{id}") && !path.contains("/deals/") && !path.contains("{entity}"))
+        {
+            continue;
+        }
+        lists += 1;
+        let rows = csv_of(app.get(&format!("/api/v1{concrete}?format=csv")).await).await;
+        assert!(
+            !rows.is_empty() && !rows[0].is_empty(),
+            "{path}: a header row"
+        );
+        let json = page(&app, &format!("/api/v1{concrete}?include_total=true")).await;
+        let count = json["total"]
+            .as_u64()
+            .unwrap_or(json["items"].as_array().unwrap().len() as u64);
+        assert_eq!(
+            rows.len() as u64 - 1,
+            count,
+            "{path}: as many rows as the list has items"
+        );
+    }
+    assert!(lists >= 25, "only {lists} lists answered CSV");
+}

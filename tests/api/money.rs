@@ -1185,7 +1185,7 @@ async fn unapplying_the_advance_withdraws_the_orders_confirmation() {
     assert_eq!(o["status"], "awaiting_advance", "{o}");
     assert_eq!(o["paid_amount"], "0.00", "{o}");
     let (_, transitions) = get(&app, &format!("/api/v1/orders/{order}/transitions")).await;
-    let actions: Vec<&str> = transitions
+    let actions: Vec<&str> = transitions["items"]
         .as_array()
         .unwrap()
         .iter()

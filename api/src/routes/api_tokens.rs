@@ -10,7 +10,10 @@ use crate::auth::{API_TOKEN_PREFIX, Principal, random_secret};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{NoFilter, list_answer};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_tokens)
@@ -47,10 +50,20 @@ pub async fn create_token(
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let tokens = ops::list_api_tokens(state.db(), &caller, &page).await?;
-    Ok(HttpResponse::Ok().json(tokens))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        NoFilter {},
+        move |page, _: NoFilter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_api_tokens(state.db(), &caller, &page).await }
+        },
+    )
+    .await
 }
 
 /// Revokes an API token: it stops working at once.

@@ -29,9 +29,11 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{IfMatch, too_large};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::routes::versioned;
 use crate::state::AppState;
 use crate::storage::{FileStorage, file_storage};
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_files)
@@ -165,11 +167,21 @@ pub async fn upload_file(
 pub async fn list_files(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<FileListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_files(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_files(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Reads a file's metadata.
