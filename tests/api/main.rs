@@ -9,6 +9,7 @@ mod conventions;
 mod deal_to_cash;
 mod documents;
 mod events;
+mod funnel;
 mod leads;
 mod listing;
 mod lists;

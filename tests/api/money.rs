@@ -809,6 +809,7 @@ async fn reports_match_hand_computed_figures_in_json_and_csv() {
             .starts_with("text/csv")
     );
     let csv = res.text().await.unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("UTF-8 with BOM");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
@@ -859,6 +860,7 @@ async fn reports_match_hand_computed_figures_in_json_and_csv() {
         .await
         .unwrap();
     let csv = res.text().await.unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("UTF-8 with BOM");
     assert!(
         csv.starts_with(
             "manager_id,manager_name,month,payments_received,deals_won,deals_won_amount"
