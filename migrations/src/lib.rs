@@ -18,6 +18,7 @@ pub use m0006_money::PAYMENT_WATCHER_RULE_ID;
 mod m0007_quotes_orders;
 mod m0008_approvals;
 mod m0009_links;
+mod m0011_list_indexes;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_quotes_orders::Migration),
             Box::new(m0008_approvals::Migration),
             Box::new(m0009_links::Migration),
+            Box::new(m0011_list_indexes::Migration),
         ]
     }
 }
