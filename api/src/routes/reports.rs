@@ -31,7 +31,6 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     params(FunnelQuery),
     responses(
         (status = 200, description = "The funnel (JSON, or CSV with ?format=csv / Accept: text/csv)", body = FunnelReport),
-        (status = 200, description = "The funnel as CSV", content_type = "text/csv", body = String),
         (status = 422, description = "An unknown pipeline, `to` before `from`", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
