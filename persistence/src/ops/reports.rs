@@ -499,8 +499,7 @@ pub async fn funnel(db: Db<'_>, caller: &Caller, q: &FunnelQuery) -> OpResult<Fu
                 .all(db)
                 .await?
         };
-        changes
-            .sort_by(|a, b| (a.deal_id, a.changed_at, a.id).cmp(&(b.deal_id, b.changed_at, b.id)));
+        changes.sort_by_key(|c| (c.deal_id, c.changed_at, c.id));
 
         // Stage order, lost stages aside.
         let position: HashMap<Uuid, usize> = stages
