@@ -211,7 +211,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
     let mut want = vec![petrov.clone(), others[0].clone(), others[1].clone()];
     want.sort();
     assert_eq!(got, want);
-    let sidorova = of_le
+    let sidorova = of_le["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -258,7 +258,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
         200,
     )
     .await;
-    assert_eq!(of_le2, json!([]));
+    assert_eq!(of_le2, json!({"items": []}));
     let res = send(&app, Method::DELETE, t, &format!("{links}/{le2}"), None).await;
     assert_eq!(res.status(), 404);
     let timeline = json_of(

@@ -369,8 +369,8 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
         ]
     );
     let (_, tr) = get(&app, &format!("/api/v1/quotes/{qid}/transitions")).await;
-    assert_eq!(tr.as_array().unwrap().len(), 4);
-    assert_eq!(tr[0]["comment"], "sent to buyer@example.com");
+    assert_eq!(tr["items"].as_array().unwrap().len(), 4);
+    assert_eq!(tr["items"][0]["comment"], "sent to buyer@example.com");
 }
 
 #[tokio::test]
