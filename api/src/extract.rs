@@ -55,7 +55,6 @@ where
                 ));
             }
             let bytes = read_limited(payload, limit).await?;
-            refuse_nul(&bytes)?;
             let value = parse_json::<T>(&bytes)?;
             validate(&value)?;
             Ok(JsonBody(value))
@@ -105,33 +104,90 @@ pub fn too_large(limit: usize) -> ApiError {
 }
 
 /// PostgreSQL cannot store the NUL character in text, and no business field needs it: a
-/// `\u0000` escape anywhere in the body is refused up front, the same on both backends.
-pub fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        if bytes[i] == b'\\' {
-            if bytes[i + 1] == b'u' && bytes.get(i + 2..i + 6) == Some(b"0000") {
-                return Err(ApiError::field(
-                    "body",
-                    "nul_character",
-                    "text must not contain the NUL character (\\u0000)",
-                ));
-            }
-            // Skip the escaped character: an escaped backslash followed by `u0000` is text.
-            i += 2;
-        } else {
-            i += 1;
+/// NUL anywhere in the body is refused at the field holding it, the same on both backends.
+/// Every string (or member name) of `value` holding a NUL character, at its JSON path.
+fn nul_violations(value: &serde_json::Value, path: &str, out: &mut Violations) {
+    use serde_json::Value;
+    let nul = |field: &str, out: &mut Violations| {
+        out.push(FieldViolation::new(
+            field.to_owned(),
+            "nul_character",
+            format!("{field}: text must not contain the NUL character (\\u0000)"),
+        ));
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            nul(if path.is_empty() { "body" } else { path }, out)
         }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                nul_violations(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(members) => {
+            for (k, v) in members {
+                let field = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') {
+                    nul(&field, out);
+                } else {
+                    nul_violations(v, &field, out);
+                }
+            }
+        }
+        _ => {}
     }
-    Ok(())
+}
+
+/// A JSON path as the problem documents write it (`rows[0].price`); the root is empty.
+fn field_of(path: &serde_path_to_error::Path) -> String {
+    let path = path.to_string();
+    if path == "." { String::new() } else { path }
 }
 
 /// Syntax errors are 400; well-formed JSON of the wrong shape is 422 naming the field.
+///
+/// The body is first read as any JSON: only text that is not JSON (a trailing comma, a cut-off
+/// body) is `400 malformed_request`, whatever the endpoint expects. A number JSON allows but
+/// no field can hold (`1e400`), a NUL character in a string and a value of the wrong type
+/// (a number or a boolean where text is expected, `null` in a list) are 422 at the field.
 ///
 /// A value type that refuses its text (an amount with three decimals, an INN whose check digit
 /// does not match) is a 422 with the rule's own code at the field's JSON path; every such field
 /// of the body is reported at once, as the operations report their own checks.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let any = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize::<_, serde_json::Value>(any) {
+        Ok(v) => v,
+        Err(err) => {
+            let path = err.path().clone();
+            let inner = err.into_inner();
+            let message = strip_position(&inner.to_string());
+            if message.starts_with("number out of range") {
+                let field = field_of(&path);
+                return Err(ApiError::validation(
+                    FieldViolation::new(
+                        field.clone(),
+                        "out_of_range",
+                        format!("{field}: the number is too large for any field"),
+                    )
+                    .into(),
+                ));
+            }
+            return Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("the body is not valid JSON: {inner}"),
+            ));
+        }
+    };
+    let mut nul = Violations::new();
+    nul_violations(&value, "", &mut nul);
+    if !nul.is_empty() {
+        return Err(ApiError::validation(nul));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -140,10 +196,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::new(
-                    ErrorCode::MalformedRequest,
-                    format!("the body is not valid JSON: {inner}"),
-                )),
+                // The body is JSON (read above): a syntax complaint of the typed read is a
+                // value of the wrong kind, e.g. a number where a choice's name is expected.
+                Category::Syntax | Category::Eof | Category::Io => {
+                    let field = field_of(&path);
+                    Err(ApiError::validation(
+                        FieldViolation::new(
+                            field.clone(),
+                            "invalid_type",
+                            format!("{field}: a value of another type is expected here"),
+                        )
+                        .into(),
+                    ))
+                }
                 Category::Data => {
                     let message = strip_position(&inner.to_string());
                     if let Some(first) = rule_violation(&path, &message) {
@@ -301,7 +366,15 @@ fn flatten(errors: &ValidationErrors, prefix: &str, out: &mut Violations) {
 }
 
 /// The version named by `If-Match` (`"3"` or `W/"3"`), if the header was sent.
+///
+/// `*` matches any current version (as no header does). An entity tag this API never issues
+/// (`"stale-version"`, a list of tags) cannot match the record's: it is carried as a version
+/// no record has, so the write fails its precondition with `412`, as RFC 9110 says, rather
+/// than being refused as malformed.
 pub struct IfMatch(pub Option<i32>);
+
+/// No record has version 0: versions start at 1.
+pub const NEVER_ISSUED: i32 = 0;
 
 impl FromRequest for IfMatch {
     type Error = ApiError;
@@ -311,18 +384,18 @@ impl FromRequest for IfMatch {
         let Some(raw) = req.headers().get(header::IF_MATCH) else {
             return std::future::ready(Ok(IfMatch(None)));
         };
-        let parsed = raw.to_str().ok().and_then(|s| {
-            let s = s.trim();
-            let s = s.strip_prefix("W/").unwrap_or(s);
-            s.strip_prefix('"')?.strip_suffix('"')?.parse::<i32>().ok()
-        });
-        std::future::ready(match parsed {
-            Some(v) => Ok(IfMatch(Some(v))),
-            None => Err(ApiError::new(
-                ErrorCode::MalformedRequest,
-                "If-Match must be an ETag this API issued, e.g. \"3\"",
-            )),
-        })
+        let text = raw.to_str().unwrap_or("").trim();
+        if text == "*" {
+            return std::future::ready(Ok(IfMatch(None)));
+        }
+        let parsed = {
+            let s = text.strip_prefix("W/").unwrap_or(text);
+            s.strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .and_then(|s| s.parse::<i32>().ok())
+                .filter(|v| *v > NEVER_ISSUED)
+        };
+        std::future::ready(Ok(IfMatch(Some(parsed.unwrap_or(NEVER_ISSUED)))))
     }
 }
 
@@ -395,7 +468,6 @@ where
                     "send the body as Content-Type: application/json",
                 ));
             }
-            refuse_nul(&bytes)?;
             let value = parse_json::<T>(&bytes)?;
             validate(&value)?;
             Ok(OptionalJsonBody(value))
@@ -418,7 +490,7 @@ pub fn parse_item<T: DeserializeOwned + Validate>(
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_json, refuse_nul};
+    use super::parse_json;
     use sdelka_domain::money::Money;
     use sdelka_domain::vat::VatRate;
 
@@ -476,10 +548,26 @@ mod tests {
     }
 
     #[test]
-    fn nul_escapes_are_refused_but_escaped_backslashes_are_not() {
-        assert!(refuse_nul(br#"{"a":"x\u0000y"}"#).is_err());
-        assert!(refuse_nul(br#"{"a":"x\\u0000y"}"#).is_ok());
-        assert!(refuse_nul(br#"{"a":"x\u00001"}"#).is_err());
-        assert!(refuse_nul(br#"{"a":"\u0041"}"#).is_ok());
+    fn nul_characters_are_refused_at_their_field_but_escaped_backslashes_are_not() {
+        assert_eq!(
+            violations(r#"{"rows": [{"price": "1", "vat_rate": "x\u0000y"}]}"#),
+            vec![("rows[0].vat_rate".to_owned(), "nul_character".to_owned())]
+        );
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"x\\u0000y"}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"a":"\u0041"}"#).is_ok());
+    }
+
+    #[test]
+    fn only_text_that_is_not_json_is_malformed() {
+        let code = |body: &str| match parse_json::<Doc>(body.as_bytes()) {
+            Ok(_) => String::new(),
+            Err(e) => e.code.code().to_owned(),
+        };
+        assert_eq!(code(r#"{"rows": [],}"#), "malformed_request");
+        assert_eq!(code(r#"{"colour": 1,}"#), "malformed_request");
+        assert_eq!(
+            violations(r#"{"amount": 1e400, "rows": []}"#),
+            vec![("amount".to_owned(), "out_of_range".to_owned())]
+        );
     }
 }

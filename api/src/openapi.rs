@@ -118,6 +118,36 @@ fn add_rate_limited(op: &mut Operation) {
         .insert("429".to_owned(), response.into());
 }
 
+/// Whether `op` documents a parameter called `name`.
+fn takes(op: &Operation, name: &str) -> bool {
+    op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(name)))
+    })
+}
+
+/// A list or report taking `format` also answers `text/csv` (see `negotiate::list_answer`).
+fn offer_csv(op: &mut Operation) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+        return;
+    };
+    ok.content.entry("text/csv".to_owned()).or_insert_with(|| {
+        RefOr::T(
+            ContentBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(
+                            "UTF-8 with a BOM; a header row of the item's fields, then every \
+                             matching record (all pages), money as decimal strings",
+                        )),
+                ))
+                .build(),
+        )
+    });
+}
+
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         if let Some(components) = openapi.components.as_mut() {
@@ -182,7 +212,17 @@ impl Modify for Conventions {
                 }
                 if matches!(method, "patch" | "delete" | "put") {
                     add(op, "409", "Conflict with another record");
-                    add(op, "412", "If-Match names a stale version");
+                }
+                if matches!(method, "patch" | "delete" | "put") || takes(op, "If-Match") {
+                    add(
+                        op,
+                        "412",
+                        "If-Match names another version than the current one: a stale one, or an \
+                         entity tag this API never issued",
+                    );
+                }
+                if method == "get" && takes(op, "format") {
+                    offer_csv(op);
                 }
             }
         }

@@ -19,6 +19,7 @@ mod m0007_quotes_orders;
 mod m0008_approvals;
 mod m0009_links;
 mod m0010_vat_rates;
+mod m0011_list_indexes;
 mod m0015_feed;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_approvals::Migration),
             Box::new(m0009_links::Migration),
             Box::new(m0010_vat_rates::Migration),
+            Box::new(m0011_list_indexes::Migration),
             Box::new(m0015_feed::Migration),
         ]
     }

@@ -2,9 +2,7 @@
 //! Only SHA-256 hashes of the secrets are stored.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -155,17 +153,6 @@ pub async fn find_api_token<C: ConnectionTrait>(
         .one(db)
         .await?;
     Ok(row.filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now())))
-}
-
-pub async fn list_api_tokens<C: ConnectionTrait>(
-    db: &C,
-    user_id: Option<Uuid>,
-) -> StoreResult<Vec<api_token::Model>> {
-    let mut q = api_token::Entity::find().order_by_asc(api_token::Column::Id);
-    if let Some(u) = user_id {
-        q = q.filter(api_token::Column::UserId.eq(u));
-    }
-    Ok(q.all(db).await?)
 }
 
 pub async fn get_api_token<C: ConnectionTrait>(db: &C, id: Uuid) -> StoreResult<api_token::Model> {

@@ -185,7 +185,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
 
     // Contact → legal entities: two, of two different companies, each with its role.
     let of_contact = json_of(app.get(&links).await, 200).await;
-    let items = of_contact.as_array().unwrap();
+    let items = of_contact["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let by_le = |id: &str| {
         items
@@ -211,7 +211,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
     let mut want = vec![petrov.clone(), others[0].clone(), others[1].clone()];
     want.sort();
     assert_eq!(got, want);
-    let sidorova = of_le
+    let sidorova = of_le["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -258,7 +258,7 @@ async fn contact_acts_for_several_legal_entities_and_a_legal_entity_has_several_
         200,
     )
     .await;
-    assert_eq!(of_le2, json!([]));
+    assert_eq!(of_le2, json!({"items": []}));
     let res = send(&app, Method::DELETE, t, &format!("{links}/{le2}"), None).await;
     assert_eq!(res.status(), 404);
     let timeline = json_of(
@@ -359,7 +359,7 @@ async fn requisites_errors_name_the_field_and_the_rule() {
     ).await;
     assert_eq!(second["currency"], "USD");
     let listed = json_of(app.get(&accounts).await, 200).await;
-    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     let first_id = le["bank_accounts"][0]["id"].as_str().unwrap();
     let res = send(
         &app,

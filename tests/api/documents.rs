@@ -261,8 +261,8 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
     assert_eq!(old["current"], false);
     assert_eq!(old["allowed_actions"], json!([]));
     let (_, versions) = get(&app, &format!("/api/v1/quotes/{qid}/versions")).await;
-    assert_eq!(versions.as_array().unwrap().len(), 2);
-    assert_eq!(versions[1]["current"], true);
+    assert_eq!(versions["items"].as_array().unwrap().len(), 2);
+    assert_eq!(versions["items"][1]["current"], true);
 
     // Send version 2, then the client accepts — twice at once: one wins.
     let (st, sent2) = act(&app, &qid, "send", json!({})).await;
@@ -369,8 +369,8 @@ async fn quote_versions_acceptance_and_order_awaiting_its_advance() {
         ]
     );
     let (_, tr) = get(&app, &format!("/api/v1/quotes/{qid}/transitions")).await;
-    assert_eq!(tr.as_array().unwrap().len(), 4);
-    assert_eq!(tr[0]["comment"], "sent to buyer@example.com");
+    assert_eq!(tr["items"].as_array().unwrap().len(), 4);
+    assert_eq!(tr["items"][0]["comment"], "sent to buyer@example.com");
 }
 
 #[tokio::test]
@@ -419,7 +419,7 @@ async fn the_advance_payment_confirms_an_order() {
         "{inbox}"
     );
     let (_, tr) = get(&app, &format!("/api/v1/orders/{oid}/transitions")).await;
-    let steps: Vec<(&str, &str)> = tr
+    let steps: Vec<(&str, &str)> = tr["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -732,7 +732,7 @@ async fn document_posts_are_idempotent() {
         Some("true")
     );
     let (_, tr) = get(&app, &format!("/api/v1/quotes/{qid}/transitions")).await;
-    assert_eq!(tr.as_array().unwrap().len(), 1);
+    assert_eq!(tr["items"].as_array().unwrap().len(), 1);
     let accept = format!("/api/v1/quotes/{qid}/actions/accept");
     assert_eq!(
         keyed(&accept, "acc", json!({})).await.unwrap().status(),

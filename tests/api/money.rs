@@ -810,6 +810,7 @@ async fn reports_match_hand_computed_figures_in_json_and_csv() {
             .starts_with("text/csv")
     );
     let csv = res.text().await.unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("UTF-8 with BOM");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
@@ -860,6 +861,7 @@ async fn reports_match_hand_computed_figures_in_json_and_csv() {
         .await
         .unwrap();
     let csv = res.text().await.unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("UTF-8 with BOM");
     assert!(
         csv.starts_with(
             "manager_id,manager_name,month,payments_received,deals_won,deals_won_amount"
@@ -1188,7 +1190,7 @@ async fn unapplying_the_advance_withdraws_the_orders_confirmation() {
     assert_eq!(o["status"], "awaiting_advance", "{o}");
     assert_eq!(o["paid_amount"], "0.00", "{o}");
     let (_, transitions) = get(&app, &format!("/api/v1/orders/{order}/transitions")).await;
-    let actions: Vec<&str> = transitions
+    let actions: Vec<&str> = transitions["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -38,7 +38,7 @@ async fn organisation_with_bank_accounts_round_trips() {
         .json()
         .await
         .unwrap();
-    let account_id = accounts[0]["id"].as_str().unwrap();
+    let account_id = accounts["items"][0]["id"].as_str().unwrap();
     let res = app
         .request(
             Method::DELETE,

@@ -115,7 +115,7 @@ async fn vat_worked_examples_are_computed_per_line() {
         );
     }
     let (_, rows) = body(app.get(&format!("/api/v1/deals/{id}/product-rows")).await).await;
-    let vat: i64 = rows
+    let vat: i64 = rows["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -379,6 +379,7 @@ async fn money_and_quantities_round_trip_exactly() {
     )
     .await;
     let (_, rows) = body(app.get(&format!("/api/v1/deals/{id2}/product-rows")).await).await;
+    let rows = &rows["items"];
     assert_eq!(rows[0]["price"], "9999999999999.99");
     assert_eq!(rows[0]["quantity"], "1.001");
     // 10009999999999.98999 rounded half away from zero.
@@ -753,7 +754,7 @@ async fn stage_moves_are_recorded_and_lost_needs_a_reason() {
 
     let (status, history) = body(app.get(&format!("/api/v1/deals/{id}/stage-history")).await).await;
     assert_eq!(status, 200);
-    let h = history.as_array().unwrap();
+    let h = history["items"].as_array().unwrap();
     assert_eq!(h.len(), 3);
     assert_eq!(h[0]["from_stage_id"], Value::Null);
     assert_eq!(h[0]["to_stage_name"], "Новая");

@@ -198,7 +198,7 @@ async fn cold_list_to_deals_with_a_call_reminder() {
             None,
         )
         .await;
-        let names: Vec<&str> = history
+        let names: Vec<&str> = history["items"]
             .as_array()
             .unwrap()
             .iter()

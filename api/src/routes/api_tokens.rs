@@ -9,7 +9,11 @@ use uuid::Uuid;
 use crate::auth::{API_TOKEN_PREFIX, Principal, random_secret};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
+use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{NoFilter, list_answer};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_tokens)
@@ -37,11 +41,29 @@ pub async fn create_token(
 }
 
 /// Lists the caller's API tokens (an admin sees everyone's).
-#[utoipa::path(tag = "auth", responses((status = 200, description = "Tokens", body = Vec<ApiTokenView>)))]
+#[utoipa::path(
+    tag = "auth",
+    params(ListParams),
+    responses((status = 200, description = "A page of tokens; sorts: created_at, name", body = ListPage<ApiTokenView>))
+)]
 #[get("/api-tokens")]
-pub async fn list_tokens(state: web::Data<AppState>, caller: Principal) -> ApiResult<HttpResponse> {
-    let tokens = ops::list_api_tokens(state.db(), &caller).await?;
-    Ok(HttpResponse::Ok().json(tokens))
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: Principal,
+    req: HttpRequest,
+    page: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        NoFilter {},
+        move |page, _: NoFilter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_api_tokens(state.db(), &caller, &page).await }
+        },
+    )
+    .await
 }
 
 /// Revokes an API token: it stops working at once.

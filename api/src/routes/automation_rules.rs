@@ -14,8 +14,11 @@ use crate::auth::Admin;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_rules)
@@ -35,11 +38,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_rules(
     state: web::Data<AppState>,
     admin: Admin,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<AutomationRuleFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_rules(state.db(), &admin, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&admin);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_rules(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Creates an automation rule (admin). Trigger, conditions and actions are checked against the

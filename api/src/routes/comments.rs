@@ -11,7 +11,10 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{NoFilter, list_answer};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_comments).service(add);
@@ -28,10 +31,21 @@ pub async fn list_comments(
     state: web::Data<AppState>,
     caller: Principal,
     path: web::Path<TimelinePath>,
+    req: HttpRequest,
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_comments(state.db(), &caller, path.into_inner(), &page).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    let path = path.into_inner();
+    list_answer(
+        &req,
+        page.into_inner(),
+        NoFilter {},
+        move |page, _: NoFilter| {
+            let (state, caller, path) = (state.clone(), caller.clone(), path.clone());
+            async move { ops::list_comments(state.db(), &caller, path, &page).await }
+        },
+    )
+    .await
 }
 
 /// Adds a comment to a record; it also shows in the record's timeline.

@@ -12,8 +12,11 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_contacts)
@@ -36,11 +39,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_contacts(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<ContactListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_contacts(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_contacts(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Creates a contact; you are the responsible unless you name another. Phones are stored as
@@ -117,17 +130,18 @@ pub async fn delete_contact(
 /// The legal entities a contact acts for (only those you may see).
 #[utoipa::path(
     tag = "clients",
-    params(("id" = Uuid, Path, description = "Contact id")),
-    responses((status = 200, description = "Legal entities with the contact's roles", body = Vec<ContactLegalEntityView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Contact id")),
+    responses((status = 200, description = "Legal entities with the contact's roles", body = ListPage<ContactLegalEntityView>))
 )]
 #[get("/contacts/{id}/legal-entities")]
 pub async fn list_contact_legal_entities(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let links = ops::list_contact_legal_entities(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(links))
+    whole_answer(&req, links)
 }
 
 /// Records that a contact acts for a legal entity (of any company you may see), in a role.

@@ -21,8 +21,11 @@ use crate::auth::{Principal, SalesStaff};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_deals)
@@ -50,11 +53,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_deals(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<DealListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_deals(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_deals(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Opens a deal. Without `pipeline_id` it goes to the default pipeline, without `stage_id` to
@@ -132,17 +145,18 @@ pub async fn delete_deal(
 /// is the current stage, counted until now).
 #[utoipa::path(
     tag = "sales",
-    params(("id" = Uuid, Path, description = "Deal id")),
-    responses((status = 200, description = "Stage history", body = Vec<StageHistoryEntry>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Deal id")),
+    responses((status = 200, description = "Stage history", body = ListPage<StageHistoryEntry>))
 )]
 #[get("/deals/{id}/stage-history")]
 pub async fn deal_stage_history(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let entries = ops::deal_stage_history(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(entries))
+    whole_answer(&req, entries)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,17 +165,18 @@ pub async fn deal_stage_history(
 /// The product rows of a deal with their computed amounts, in the order they were added.
 #[utoipa::path(
     tag = "sales",
-    params(("id" = Uuid, Path, description = "Deal id")),
-    responses((status = 200, description = "Product rows", body = Vec<ProductRowView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Deal id")),
+    responses((status = 200, description = "Product rows", body = ListPage<ProductRowView>))
 )]
 #[get("/deals/{id}/product-rows")]
 pub async fn list_product_rows(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let rows = ops::list_product_rows(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(rows))
+    whole_answer(&req, rows)
 }
 
 /// Adds a product row; the deal's amount becomes the sum of its rows in the same transaction

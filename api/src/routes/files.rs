@@ -28,9 +28,11 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, multipart_error, too_large};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::routes::versioned;
 use crate::state::AppState;
 use crate::storage::{FileStorage, Staged};
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_files)
@@ -164,11 +166,21 @@ pub async fn upload_file(
 pub async fn list_files(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<FileListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_files(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_files(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Reads a file's metadata.

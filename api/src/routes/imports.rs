@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{multipart_error, parse_json, read_limited, refuse_nul, too_large, validate};
+use crate::extract::{multipart_error, parse_json, read_limited, too_large, validate};
 use crate::lists::{ListPage, ListParams};
 use crate::state::AppState;
 use crate::storage::{FileStorage, StageError, Staged, StagedBytes, stage_stream};
@@ -238,7 +238,6 @@ async fn from_json(
     payload: web::Payload,
 ) -> ApiResult<Upload> {
     let bytes = read_limited(payload.into_inner(), state.config.max_body_bytes).await?;
-    refuse_nul(&bytes)?;
     let body = parse_json::<StartImport>(&bytes)?;
     validate(&body)?;
     drop(bytes);

@@ -23,6 +23,7 @@ use crate::auth::{Principal, SalesStaff};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::negotiate::{HTML, PDF, negotiate};
 use crate::print::{
     BankBlock, LineFigures, PrintedInvoice, PrintedLine, currency_ru, money_ru, quantity_ru,
@@ -30,6 +31,7 @@ use crate::print::{
 };
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_invoices)
@@ -51,11 +53,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_invoices(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<InvoiceListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_invoices(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_invoices(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Creates a draft invoice (no number yet). With `deal_id` and no `lines`, the lines are

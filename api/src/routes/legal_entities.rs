@@ -14,8 +14,11 @@ use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_legal_entities)
@@ -39,11 +42,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_legal_entities(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<LegalEntityListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_legal_entities(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_legal_entities(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Adds a legal entity to a company you may see. INN, KPP, OGRN/OGRNIP and every bank account
@@ -125,18 +138,19 @@ pub async fn delete_legal_entity(
 /// Lists the bank accounts of a legal entity.
 #[utoipa::path(
     tag = "clients",
-    params(("id" = Uuid, Path, description = "Legal entity id")),
-    responses((status = 200, description = "Bank accounts", body = Vec<LegalEntityBankAccountView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Legal entity id")),
+    responses((status = 200, description = "Bank accounts", body = ListPage<LegalEntityBankAccountView>))
 )]
 #[get("/legal-entities/{id}/bank-accounts")]
 pub async fn list_legal_entity_bank_accounts(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let accounts =
         ops::list_legal_entity_bank_accounts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(accounts))
+    whole_answer(&req, accounts)
 }
 
 /// Adds a bank account to a legal entity; both accounts are checked against the BIK.
@@ -190,15 +204,16 @@ pub async fn delete_legal_entity_bank_account(
 /// The contacts acting for a legal entity (only those you may see).
 #[utoipa::path(
     tag = "clients",
-    params(("id" = Uuid, Path, description = "Legal entity id")),
-    responses((status = 200, description = "Contacts with their roles", body = Vec<LegalEntityContactView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Legal entity id")),
+    responses((status = 200, description = "Contacts with their roles", body = ListPage<LegalEntityContactView>))
 )]
 #[get("/legal-entities/{id}/contacts")]
 pub async fn list_legal_entity_contacts(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let contacts = ops::list_legal_entity_contacts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(contacts))
+    whole_answer(&req, contacts)
 }

@@ -10,7 +10,10 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_notifications)
@@ -29,11 +32,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_notifications(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<NotificationListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_notifications(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_notifications(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// How many of the caller's notifications are unread.

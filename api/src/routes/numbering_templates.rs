@@ -14,8 +14,11 @@ use crate::auth::{Admin, Principal};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_templates)
@@ -36,11 +39,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_templates(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<NumberingTemplateFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_templates(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_templates(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Creates the numbering template of an own organisation for a document type (admin); one

@@ -21,8 +21,11 @@ use crate::auth::{Principal, SalesStaff};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_orders)
@@ -43,11 +46,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_orders(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<OrderListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_orders(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_orders(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Makes an order (a draft) from an accepted quote — copying the accepted version's rows,
@@ -140,16 +153,17 @@ pub async fn order_action(
 /// when, from, to, why.
 #[utoipa::path(
     tag = "documents",
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, description = "Transitions", body = Vec<TransitionView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, description = "Transitions", body = ListPage<TransitionView>))
 )]
 #[get("/orders/{id}/transitions")]
 pub async fn order_transitions(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let out: Vec<TransitionView> =
         ops::order_transitions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(out))
+    whole_answer(&req, out)
 }

@@ -12,8 +12,11 @@ use crate::auth::{Admin, Principal};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_organizations)
@@ -36,11 +39,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_organizations(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<OrganizationListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_organizations(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_organizations(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Registers an own organisation (admin). INN, KPP, OGRN and every bank account are checked
@@ -121,17 +134,18 @@ pub async fn delete_organization(
 /// Lists the bank accounts of an own organisation.
 #[utoipa::path(
     tag = "organisation",
-    params(("id" = Uuid, Path, description = "Organisation id")),
-    responses((status = 200, description = "Bank accounts", body = Vec<BankAccountView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Organisation id")),
+    responses((status = 200, description = "Bank accounts", body = ListPage<BankAccountView>))
 )]
 #[get("/organizations/{id}/bank-accounts")]
 pub async fn list_bank_accounts(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let accounts = ops::list_bank_accounts(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(accounts))
+    whole_answer(&req, accounts)
 }
 
 /// Adds a bank account to an own organisation (admin); its accounts are checked against the

@@ -27,8 +27,11 @@ use crate::auth::{Authorized, Policy};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::list_answer;
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_payments)
@@ -48,11 +51,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_payments(
     state: web::Data<AppState>,
     caller: MoneyStaff,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<PaymentListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_payments(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_payments(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Registers incoming money, optionally applying it to invoices at once. Whatever is not

@@ -12,8 +12,11 @@ use crate::auth::{Admin, Principal};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{NoFilter, list_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_pipelines)
@@ -36,10 +39,20 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_pipelines(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_pipelines(state.db(), &caller, &page).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        NoFilter {},
+        move |page, _: NoFilter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_pipelines(state.db(), &caller, &page).await }
+        },
+    )
+    .await
 }
 
 /// Creates a pipeline with its stages (admin).

@@ -24,8 +24,11 @@ use crate::auth::{Principal, SalesStaff};
 use crate::error::ApiResult;
 use crate::extract::{IfMatch, JsonBody, OptionalJsonBody};
 use crate::lists::{ListPage, ListParams};
+use crate::negotiate::{FormatParam, list_answer, whole_answer};
 use crate::routes::{created, versioned};
 use crate::state::AppState;
+use actix_web::HttpRequest;
+use sdelka_persistence::ops::Caller;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_quotes)
@@ -49,11 +52,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub async fn list_quotes(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<QuoteListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_quotes(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = Caller::clone(&caller);
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_quotes(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Makes a quote (version 1, a draft) from a deal: the deal's product rows are copied as they
@@ -102,17 +115,18 @@ pub async fn get_quote(
 /// read-only.
 #[utoipa::path(
     tag = "documents",
-    params(("id" = Uuid, Path, description = "Quote id")),
-    responses((status = 200, description = "The versions", body = Vec<QuoteVersionView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Quote id")),
+    responses((status = 200, description = "The versions", body = ListPage<QuoteVersionView>))
 )]
 #[get("/quotes/{id}/versions")]
 pub async fn list_versions(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let versions = ops::list_versions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(versions))
+    whole_answer(&req, versions)
 }
 
 /// Reads version `n` of a quote; its `ETag` is the version's own, for `If-Match` on edits.
@@ -209,16 +223,17 @@ pub async fn quote_action(
 /// The status changes of a quote's versions, oldest first: who, when, from, to, why.
 #[utoipa::path(
     tag = "documents",
-    params(("id" = Uuid, Path, description = "Quote id")),
-    responses((status = 200, description = "Transitions", body = Vec<QuoteTransitionView>))
+    params(FormatParam, ("id" = Uuid, Path, description = "Quote id")),
+    responses((status = 200, description = "Transitions", body = ListPage<QuoteTransitionView>))
 )]
 #[get("/quotes/{id}/transitions")]
 pub async fn quote_transitions(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let out: Vec<QuoteTransitionView> =
         ops::quote_transitions(state.db(), &caller, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(out))
+    whole_answer(&req, out)
 }

@@ -1,21 +1,105 @@
-//! Money reports: `/reports/managers-monthly` (REP-2) and `/reports/receivables` (REP-3).
-//! Both answer JSON, or CSV with `?format=csv` or `Accept: text/csv` (the query parameter wins).
-//! Visible to admins, heads and accountants.
+//! Reports: `/reports/funnel` (REP-1), `/reports/managers-monthly` (REP-2) and
+//! `/reports/receivables` (REP-3). Each answers JSON, or CSV with `?format=csv` or
+//! `Accept: text/csv` (the query parameter wins). The money reports are visible to admins,
+//! heads and accountants; the funnel to anyone, over the deals and leads he may see.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use sdelka_domain::role::Role;
 use sdelka_persistence::ops::reports::{
-    self as ops, ManagersMonthlyQuery, ManagersMonthlyReport, ReceivablesQuery, ReceivablesReport,
+    self as ops, FunnelQuery, FunnelReport, ManagersMonthlyQuery, ManagersMonthlyReport,
+    ReceivablesQuery, ReceivablesReport,
 };
 
-use crate::auth::{Authorized, Policy};
+use crate::auth::{Authorized, Policy, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::negotiate::{CSV, JSON, negotiate};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(managers_monthly).service(receivables);
+    cfg.service(funnel)
+        .service(managers_monthly)
+        .service(receivables);
+}
+
+/// REP-1: per pipeline, for the deals and leads created in the period: deals per stage (now,
+/// and how many reached each stage), stage-to-stage conversion, lead → deal conversion, win
+/// rate and the average time in each stage (from the stage history). The CSV has one row per
+/// pipeline and stage, the pipeline's figures repeated on each.
+#[utoipa::path(
+    tag = "reports",
+    params(FunnelQuery),
+    responses(
+        (status = 200, description = "The funnel (JSON, or CSV with ?format=csv / Accept: text/csv)", body = FunnelReport),
+        (status = 422, description = "An unknown pipeline, `to` before `from`", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/reports/funnel")]
+pub async fn funnel(
+    state: web::Data<AppState>,
+    caller: Principal,
+    req: HttpRequest,
+    q: web::Query<FunnelQuery>,
+) -> ApiResult<HttpResponse> {
+    let csv = wants_csv(&req, q.format.as_deref())?;
+    let report = ops::funnel(state.db(), &caller, &q).await?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut out = vec![
+        [
+            "pipeline_id",
+            "pipeline_name",
+            "from",
+            "to",
+            "deals",
+            "won",
+            "lost",
+            "win_rate",
+            "leads",
+            "leads_converted",
+            "lead_to_deal_conversion",
+            "stage_id",
+            "stage_name",
+            "stage_kind",
+            "current",
+            "reached",
+            "conversion_from_previous",
+            "average_seconds_in_stage",
+            "completed_stays",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for p in &report.pipelines {
+        for s in &p.stages {
+            out.push(vec![
+                p.pipeline_id.to_string(),
+                p.pipeline_name.clone(),
+                report.from.to_string(),
+                report.to.to_string(),
+                p.deals.to_string(),
+                p.won.to_string(),
+                p.lost.to_string(),
+                opt(&p.win_rate),
+                p.leads.to_string(),
+                p.leads_converted.to_string(),
+                opt(&p.lead_to_deal_conversion),
+                s.stage_id.to_string(),
+                s.name.clone(),
+                s.kind.clone(),
+                s.current.to_string(),
+                s.reached.to_string(),
+                opt(&s.conversion_from_previous),
+                s.average_seconds_in_stage
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                s.completed_stays.to_string(),
+            ]);
+        }
+    }
+    csv_response("funnel", out)
 }
 
 /// REP-2: per manager and month, payments received (applications to invoices of deals he is
@@ -117,7 +201,7 @@ pub fn wants_csv(req: &HttpRequest, format: Option<&str>) -> ApiResult<bool> {
 }
 
 pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpResponse> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::Writer::from_writer(crate::negotiate::UTF8_BOM.as_bytes().to_vec());
     for r in rows {
         w.write_record(&r).map_err(ApiError::internal)?;
     }

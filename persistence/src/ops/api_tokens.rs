@@ -10,8 +10,10 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::dto::RoleName;
-use super::{Caller, Db, Error, OpResult, present};
+use super::{Caller, Db, Error, ListPage, ListParams, OpResult, present};
 use crate::journal::{self, Change};
+use crate::pagination::{CursorValue, SortKey, fetch_page};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiTokenView {
@@ -126,11 +128,44 @@ pub async fn create_api_token(
     Ok(CreatedApiToken { token, secret })
 }
 
-/// The caller's API tokens; an admin sees everyone's.
-pub async fn list_api_tokens(db: Db<'_>, caller: &Caller) -> OpResult<Vec<ApiTokenView>> {
-    let owner = (!caller.is_admin()).then_some(caller.user_id);
-    let tokens = credentials::list_api_tokens(&db, owner).await?;
-    Ok(tokens.iter().map(ApiTokenView::from).collect())
+/// The sorts of `/api-tokens`.
+pub fn sorts() -> [SortKey<api_token::Entity>; 2] {
+    [
+        SortKey {
+            name: "created_at",
+            column: api_token::Column::CreatedAt,
+            key: |m| CursorValue::Time(m.created_at),
+        },
+        SortKey {
+            name: "name",
+            column: api_token::Column::Name,
+            key: |m| CursorValue::Text(m.name.clone()),
+        },
+    ]
+}
+
+/// A page of the caller's API tokens; an admin sees everyone's. A token has no edit time:
+/// `updated_since` keeps those created or revoked since.
+pub async fn list_api_tokens(
+    db: Db<'_>,
+    caller: &Caller,
+    page: &ListParams,
+) -> OpResult<ListPage<ApiTokenView>> {
+    let sorts = sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let mut query = api_token::Entity::find();
+    if !caller.is_admin() {
+        query = query.filter(api_token::Column::UserId.eq(caller.user_id));
+    }
+    if let Some(since) = page.updated_since {
+        query = query.filter(
+            Condition::any()
+                .add(api_token::Column::CreatedAt.gte(since))
+                .add(api_token::Column::RevokedAt.gte(since)),
+        );
+    }
+    let page = fetch_page(&db, query, req, api_token::Column::Id, |m| m.id).await?;
+    Ok(ListPage::of(page, |m| ApiTokenView::from(m)))
 }
 
 /// Revokes one of the caller's API tokens (an admin: anyone's); it stops working at once.

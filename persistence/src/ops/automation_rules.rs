@@ -69,9 +69,10 @@ pub struct CreateAutomationRule {
     pub name: String,
     #[schema(value_type = Object)]
     pub trigger: Value,
-    #[serde(default = "empty_list")]
+    #[serde(default = "empty_list", deserialize_with = "list_of_objects")]
     #[schema(value_type = Vec<Object>)]
     pub conditions: Value,
+    #[serde(deserialize_with = "list_of_objects")]
     #[schema(value_type = Vec<Object>)]
     pub actions: Value,
     pub pipeline_ids: Option<Vec<Uuid>>,
@@ -83,6 +84,20 @@ pub fn empty_list() -> Value {
     Value::Array(Vec::new())
 }
 
+/// Conditions and actions are lists of objects: anything else (`[null]`, a string) is refused
+/// while the body is read, at the element's path, before the rule's own checks.
+fn list_of_objects<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let items = Vec::<serde_json::Map<String, Value>>::deserialize(d)?;
+    Ok(Value::Array(items.into_iter().map(Value::Object).collect()))
+}
+
+fn optional_list_of_objects<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Value>, D::Error> {
+    let items = Option::<Vec<serde_json::Map<String, Value>>>::deserialize(d)?;
+    Ok(items.map(|items| Value::Array(items.into_iter().map(Value::Object).collect())))
+}
+
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAutomationRule {
@@ -90,8 +105,10 @@ pub struct UpdateAutomationRule {
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub trigger: Option<Value>,
+    #[serde(default, deserialize_with = "optional_list_of_objects")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub conditions: Option<Value>,
+    #[serde(default, deserialize_with = "optional_list_of_objects")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub actions: Option<Value>,
     /// `null`: every pipeline.

@@ -12,7 +12,7 @@ use super::Error;
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 200 (default 50).
@@ -24,8 +24,12 @@ pub struct ListParams {
     pub sort: Option<String>,
     /// Only records changed at or after this instant (RFC 3339).
     pub updated_since: Option<DateTime<Utc>>,
-    /// Also count all matching records (costs an extra query).
+    /// Also count all matching records. The count reads every matching row (about 130 ms
+    /// for 1 000 000 deals on PostgreSQL), so ask for it once, not on every page.
     pub include_total: Option<bool>,
+    /// `json` (default) or `csv`: every page of the list, with the same filters and sort, as
+    /// one CSV file (UTF-8 with BOM, a header row). `Accept: text/csv` asks the same.
+    pub format: Option<String>,
 }
 
 /// One page of a list.
@@ -41,6 +45,16 @@ pub struct ListPage<T: ToSchema> {
 }
 
 impl<T: ToSchema> ListPage<T> {
+    /// A sub-collection bounded by its parent (a legal entity's bank accounts, a deal's
+    /// product rows): every item in one page, in the same envelope as every other list.
+    pub fn whole(items: Vec<T>) -> Self {
+        ListPage {
+            items,
+            next_cursor: None,
+            total: None,
+        }
+    }
+
     /// The wire form of a page of records.
     pub fn of<M>(page: Page<M>, view: impl Fn(&M) -> T) -> Self {
         ListPage {

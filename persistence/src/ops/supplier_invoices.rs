@@ -8,7 +8,7 @@ use crate::approvals::{self as store, InvoiceFilter, SUBJECT_SUPPLIER_INVOICE, i
 use crate::clients::fold;
 use crate::entity::{approval_step, organization, supplier_invoice, supplier_invoice_transition};
 use crate::journal::now;
-use crate::pagination::{CursorValue, SortKey, fetch_page};
+use crate::pagination::{CursorValue, SortKey, fetch_page, last_date};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::email::Email;
 use sdelka_domain::money::Money;
@@ -338,7 +338,7 @@ pub struct ActionPath {
     pub action: SupplierInvoiceAction,
 }
 
-pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
+pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 6] {
     [
         SortKey {
             name: "created_at",
@@ -354,6 +354,22 @@ pub fn sorts() -> [SortKey<supplier_invoice::Entity>; 3] {
             name: "state_since",
             column: supplier_invoice::Column::StateSince,
             key: |m| CursorValue::Time(m.state_since),
+        },
+        SortKey {
+            name: "amount",
+            column: supplier_invoice::Column::AmountKopecks,
+            key: |m| CursorValue::Int(m.amount_kopecks),
+        },
+        SortKey {
+            name: "invoice_date",
+            column: supplier_invoice::Column::InvoiceDate,
+            key: |m| CursorValue::Date(m.invoice_date),
+        },
+        // Invoices without a due date come last ascending (first descending).
+        SortKey {
+            name: "due_date",
+            column: supplier_invoice::Column::DueDate,
+            key: |m| CursorValue::Date(m.due_date.unwrap_or_else(last_date)),
         },
     ]
 }

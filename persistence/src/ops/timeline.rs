@@ -81,7 +81,7 @@ pub struct TimelineEntry {
     pub occurred_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct TimelinePath {
     /// Record type.
