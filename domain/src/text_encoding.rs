@@ -41,8 +41,10 @@ pub fn decode(bytes: &[u8], named: Option<&str>) -> Result<Decoded, DecodeError>
         Some((enc, bom_len)) => (enc, &bytes[bom_len..]),
         None => match named {
             Some(enc) => (enc, bytes),
-            None if std::str::from_utf8(bytes).is_ok() => (UTF_8, bytes),
-            None => (WINDOWS_1251, bytes),
+            None => match std::str::from_utf8(bytes) {
+                Ok(text) if !misread_windows_1251(text, bytes) => (UTF_8, bytes),
+                _ => (WINDOWS_1251, bytes),
+            },
         },
     };
     if encoding == UTF_8 {
@@ -75,6 +77,24 @@ pub fn decode(bytes: &[u8], named: Option<&str>) -> Result<Decoded, DecodeError>
     }
 }
 
+/// Whether bytes that happen to be valid UTF-8 are Russian windows-1251 text: read as UTF-8
+/// they hold no Cyrillic at all, only Latin-1 signs (`Вё` in windows-1251 is the bytes of `¸`
+/// in UTF-8), while read as windows-1251 they are Cyrillic words, ASCII and the punctuation of
+/// Russian text. Such short files are ambiguous; a Russian CRM reads them as Russian.
+fn misread_windows_1251(utf8: &str, bytes: &[u8]) -> bool {
+    let latin1_only = utf8.chars().any(|c| !c.is_ascii())
+        && utf8
+            .chars()
+            .all(|c| c.is_ascii() || ('\u{80}'..='\u{ff}').contains(&c));
+    if !latin1_only {
+        return false;
+    }
+    let (cp1251, _, _) = WINDOWS_1251.decode(bytes);
+    cp1251
+        .chars()
+        .all(|c| c.is_ascii() || ('\u{400}'..='\u{4ff}').contains(&c) || "«»№—–“”„".contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -87,6 +107,14 @@ mod tests {
         let d = decode(&bytes, None).unwrap();
         assert_eq!(d.encoding, "windows-1251");
         assert!(d.text.starts_with("Наименование;ИНН"));
+    }
+
+    #[test]
+    fn short_windows_1251_that_is_also_valid_utf8_is_read_as_windows_1251() {
+        let (bytes, _, _) = WINDOWS_1251.encode("Вё");
+        assert_eq!(decode(&bytes, None).unwrap().text, "Вё");
+        // Latin text stays UTF-8.
+        assert_eq!(decode("café".as_bytes(), None).unwrap().text, "café");
     }
 
     #[test]
@@ -128,6 +156,9 @@ mod tests {
 
         #[test]
         fn utf8_text_is_read_as_utf8(s in "\\PC{0,200}") {
+            // Text whose bytes are also Russian windows-1251 is read as that (see
+            // `misread_windows_1251`); every other UTF-8 text is UTF-8.
+            prop_assume!(!misread_windows_1251(&s, s.as_bytes()));
             let d = decode(s.as_bytes(), None).unwrap();
             prop_assert_eq!(d.text, s.trim_start_matches('\u{feff}'));
         }

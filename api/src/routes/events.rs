@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// head's cursor. Always poll with the last `next_cursor`.
 #[utoipa::path(
     tag = "integration",
+    operation_id = "read_feed",
     params(FeedQuery),
     responses(
         (status = 200, description = "A page of the feed", body = FeedPage),

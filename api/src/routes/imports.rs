@@ -198,11 +198,21 @@ pub async fn start_import(
 pub async fn list_imports(
     state: web::Data<AppState>,
     caller: Principal,
+    req: actix_web::HttpRequest,
     page: web::Query<ListParams>,
     filter: web::Query<ImportListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let page = ops::list_imports(state.db(), &caller, &page, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let caller = sdelka_persistence::ops::Caller::clone(&caller);
+    crate::negotiate::list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_imports(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// Progress and outcome of an import (its creator and admins).

@@ -46,7 +46,7 @@ pub struct BulkUpsert {
     pub dry_run: bool,
     /// 1 to 1 000 items: the record's creation body plus its key (`external_id`).
     #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
+    pub items: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -491,16 +491,11 @@ type ItemOutcome = Result<(ItemStatus, Key, Value), (Option<Key>, Error)>;
 async fn upsert_one<U: Upsert>(
     txn: &sea_orm::DatabaseTransaction,
     caller: &Caller,
-    raw: Value,
+    raw: Map<String, Value>,
     seen: &mut HashSet<Key>,
     parse: &Parsers<U::Create, U::Update>,
 ) -> ItemOutcome {
-    let Value::Object(mut item) = raw else {
-        return Err((
-            None,
-            Error::field("", "invalid_type", "an item is a JSON object"),
-        ));
-    };
+    let mut item = raw;
     let key = U::key(&mut item).map_err(|e| (None, e))?;
     if !seen.insert(key.clone()) {
         return Err((
