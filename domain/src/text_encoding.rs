@@ -82,7 +82,7 @@ pub fn decode(bytes: &[u8], named: Option<&str>) -> Result<Decoded, DecodeError>
 /// in UTF-8), while read as windows-1251 they are Cyrillic words, ASCII and the punctuation of
 /// Russian text. Such short files are ambiguous; a Russian CRM reads them as Russian.
 fn misread_windows_1251(utf8: &str, bytes: &[u8]) -> bool {
-    let latin1_only = utf8.chars().any(|c| !c.is_ascii())
+    let latin1_only = !utf8.is_ascii()
         && utf8
             .chars()
             .all(|c| c.is_ascii() || ('\u{80}'..='\u{ff}').contains(&c));
