@@ -488,6 +488,39 @@ pub fn parse_item<T: DeserializeOwned + Validate>(
     Ok(value)
 }
 
+/// A small text field of a multipart form, at most `max` bytes of UTF-8 without NUL.
+pub async fn read_text_field(
+    field: &mut actix_multipart::Field,
+    max: usize,
+    name: &str,
+) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(multipart_error)?;
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError::field(
+                name,
+                "too_long",
+                format!("{name} is too long"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(buf)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| {
+            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
+        })?;
+    if text.contains('\0') {
+        return Err(ApiError::field(
+            name,
+            "nul_character",
+            format!("{name} must not contain the NUL character"),
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_json;

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{IfMatch, multipart_error, too_large};
+use crate::extract::{IfMatch, multipart_error, read_text_field, too_large};
 use crate::lists::{ListPage, ListParams};
 use crate::negotiate::list_answer;
 use crate::routes::versioned;
@@ -79,7 +79,7 @@ pub async fn upload_file(
             }
             "file" => received = Some(receive_file(storage.as_ref(), &mut field, limit).await?),
             "entity_type" | "entity_id" | "document_type" | "company_id" => {
-                let value = read_text_field(&mut field, &name).await?;
+                let value = read_text_field(&mut field, 4096, &name).await?;
                 fields.insert(name, value);
             }
             other => {
@@ -313,36 +313,6 @@ pub async fn receive_file(
         sha256: hex::encode(hasher.finalize()),
         sniffed,
     })
-}
-
-/// A small text field of the form; more than a few KiB is not a form value.
-pub async fn read_text_field(field: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
-    const MAX: usize = 4096;
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
-        if buf.len() + chunk.len() > MAX {
-            return Err(ApiError::field(
-                name,
-                "too_long",
-                format!("{name} is too long"),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(buf)
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| {
-            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
-        })?;
-    if text.contains('\0') {
-        return Err(ApiError::field(
-            name,
-            "nul_character",
-            format!("{name} must not contain the NUL character"),
-        ));
-    }
-    Ok(text)
 }
 
 pub fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> ApiResult<&'a str> {

@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{multipart_error, parse_json, read_limited, too_large, validate};
+use crate::extract::{
+    multipart_error, parse_json, read_limited, read_text_field, too_large, validate,
+};
 use crate::lists::{ListPage, ListParams};
 use crate::state::AppState;
 use crate::storage::{FileStorage, StageError, Staged, StagedBytes, stage_stream};
@@ -304,7 +306,7 @@ async fn from_multipart(
                 file = Some((staged, charset));
             }
             "entity" | "mapping" | "dry_run" | "delimiter" | "charset" | "responsible_id" => {
-                let value = read_text_part(&mut part, &name).await?;
+                let value = read_text_field(&mut part, 64 * 1024, &name).await?;
                 fields.insert(name, value);
             }
             other => {
@@ -417,36 +419,6 @@ fn body_error(e: actix_web::error::PayloadError) -> ApiError {
         ErrorCode::MalformedRequest,
         format!("cannot read body: {e}"),
     )
-}
-
-/// A small text field of the form (the mapping may be a few KiB).
-async fn read_text_part(part: &mut actix_multipart::Field, name: &str) -> ApiResult<String> {
-    const MAX: usize = 64 * 1024;
-    let mut buf = Vec::new();
-    while let Some(chunk) = part.next().await {
-        let chunk = chunk.map_err(multipart_error)?;
-        if buf.len() + chunk.len() > MAX {
-            return Err(ApiError::field(
-                name,
-                "too_long",
-                format!("{name} is too long"),
-            ));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    let text = String::from_utf8(buf)
-        .map(|s| s.trim().to_owned())
-        .map_err(|_| {
-            ApiError::field(name, "invalid_format", format!("{name} is not UTF-8 text"))
-        })?;
-    if text.contains('\0') {
-        return Err(ApiError::field(
-            name,
-            "nul_character",
-            format!("{name} must not contain the NUL character"),
-        ));
-    }
-    Ok(text)
 }
 
 fn enum_value<T: serde::de::DeserializeOwned>(name: &str, v: &str) -> ApiResult<T> {
