@@ -7,6 +7,7 @@ pub mod files;
 pub mod lead;
 pub mod numbering;
 pub mod organisation;
+pub mod process;
 pub mod requisites;
 pub mod role;
 pub mod supplier_invoice;
