@@ -980,7 +980,7 @@ fn unknown_step_kinds_and_members_are_named() {
         deal(
             json!([{ "id": "p", "kind": "parallel", "branches": [{ "steps": [{ "id": "x", "kind": "task", "assignees": [{ "type": "nobody" }] }] }] }]),
         ),
-        "/steps/0/branches/0/steps/0/assignees/0",
+        "/steps/0/branches/0/steps/0/assignees/0/type",
         "invalid",
     );
     assert_error(
