@@ -1017,12 +1017,14 @@ impl Run<'_> {
             }
             StepBody::Wait(w) => self.enter_wait(node, w),
             StepBody::Switch(sw) => {
+                // Only this round's outcomes count: a step skipped in this round does not
+                // answer with what it decided in an earlier one.
                 let facts_outcome = |s: &str| -> Option<String> {
-                    self.state.steps.get(s).and_then(|st| {
-                        st.outcome
-                            .clone()
-                            .or_else(|| st.history.iter().rev().find_map(|h| h.outcome.clone()))
-                    })
+                    self.state
+                        .steps
+                        .get(s)
+                        .filter(|st| st.status == StepStatus::Done)
+                        .and_then(|st| st.outcome.clone())
                 };
                 let facts = Facts {
                     fields: &self.facts.fields,
@@ -1119,7 +1121,13 @@ impl Run<'_> {
 
     fn enter_wait(&mut self, node: usize, w: &WaitStep) -> R<Flow> {
         if let Some(p) = &w.skip_if {
-            let outcome_of = |s: &str| self.state.steps.get(s).and_then(|st| st.outcome.clone());
+            let outcome_of = |s: &str| {
+                self.state
+                    .steps
+                    .get(s)
+                    .filter(|st| st.status == StepStatus::Done)
+                    .and_then(|st| st.outcome.clone())
+            };
             let facts = Facts {
                 fields: &self.facts.fields,
                 schema: self.def.schema(),

@@ -158,7 +158,7 @@ pub enum Predicate {
 pub struct Facts<'a> {
     pub fields: &'a BTreeMap<String, FieldValue>,
     pub schema: &'a BTreeMap<String, FieldType>,
-    /// The latest outcome of a step by id.
+    /// The outcome of a step in its current round (`None` when it has not finished in it).
     pub outcome_of: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -172,7 +172,7 @@ impl Predicate {
             Predicate::Not { predicate } => !predicate.holds(facts),
             Predicate::IsSet { field } => facts.fields.get(field).is_some_and(FieldValue::is_set),
             Predicate::Outcome { step, is } => {
-                (facts.outcome_of)(step).is_some_and(|o| is.iter().any(|i| *i == o))
+                (facts.outcome_of)(step).is_some_and(|o| is.contains(&o))
             }
             Predicate::Compare { field, op, value } => {
                 let Some(ty) = facts.schema.get(field) else {

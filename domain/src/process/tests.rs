@@ -539,6 +539,20 @@ fn the_contract_route_follows_the_amount_exactly() {
     assert_eq!(big.open_keys("plan_check")[0].round, 2);
     assert_eq!(big.status("board_approval"), StepStatus::Pending);
     assert_eq!(big.state.steps["board_approval"].history.len(), 1);
+    // Round 2 approves: the returns of round 1 no longer count.
+    big.complete("plan_check", "approve");
+    for i in [0, 0] {
+        big.complete_nth("board_approval", i, "approve");
+    }
+    assert_eq!(big.status("author_rework"), StepStatus::Skipped);
+    assert_eq!(big.status("sign"), StepStatus::Active);
+    let key = big.open_keys("sign")[0].clone();
+    let c = big.completion(key, "done");
+    big.input(Input::TaskCompleted(c));
+    big.input(Input::Entity(EntityEvent::DocumentAttached {
+        document_type: "contract_original".into(),
+    }));
+    assert_eq!(big.state.status, InstanceStatus::Completed);
 }
 
 #[test]
