@@ -6,12 +6,14 @@
 
 pub mod definition;
 pub mod engine;
+pub mod map;
 pub mod predicate;
 pub mod templates;
 pub mod validate;
 
 pub use definition::*;
 pub use engine::*;
+pub use map::{ProcessMap, map};
 pub use predicate::{FieldType, FieldValue, Op, Predicate};
 pub use validate::{DefinitionError, Directory, PublishedDefinition, TriggerEvent, publish};
 

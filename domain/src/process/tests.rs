@@ -1275,3 +1275,39 @@ fn every_error_is_reported_at_once() {
     let v: crate::validation::FieldViolation = errs[0].clone().into();
     assert_eq!(v.field, "definition/steps/0/assignees/0/role");
 }
+
+#[test]
+fn the_map_shows_every_step_and_on_whom_the_sale_waits() {
+    let mut d = sale();
+    d.complete("first_contact", "done");
+    d.now = t0() + Duration::days(3);
+    let m = map(&d.def, &d.state, d.now);
+    assert_eq!(m.status, "running");
+    assert_eq!(m.steps.len(), d.def.step_ids().count());
+    let step = |id: &str| m.steps.iter().find(|s| s.id == id).unwrap();
+    assert_eq!(step("first_contact").status, StepStatus::Done);
+    assert_eq!(step("first_contact").cost, Money::parse("300.00").unwrap());
+    let card = step("client_card");
+    assert_eq!(card.status, StepStatus::Active);
+    assert!(card.overdue, "due two days after start, three days passed");
+    assert_eq!(card.assignees[0].assignee, Participant::User(RESPONSIBLE));
+    assert_eq!(step("technical_check").depth, 1);
+    assert_eq!(
+        step("technical_check").parent,
+        Some(("prepare_presentation".into(), 1))
+    );
+    assert_eq!(step("technical_check").path, "/steps/9/branches/1/steps/0");
+    assert_eq!(m.waiting_on.len(), 1);
+    assert_eq!(m.waiting_on[0].step, "client_card");
+    assert_eq!(m.waiting_on[0].since, Some(t0()));
+    assert!(
+        m.edges
+            .iter()
+            .any(|e| e.from == "start" && e.to == "first_contact")
+    );
+    assert!(
+        m.edges
+            .iter()
+            .any(|e| e.from == "refused_at_first_contact" && e.to == "client_card")
+    );
+}
