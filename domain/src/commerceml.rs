@@ -646,11 +646,10 @@ fn offer_package(p: &Node) -> Result<OfferPackage, CmlError> {
             }
         }
         for s in o.list("Остатки", "Остаток") {
-            if let Some(w) = s.child("Склад") {
-                if let (Some(id), Some(q)) = (w.text_of("Ид"), opt_number(w, "Количество")?)
-                {
-                    stock.push((id, q));
-                }
+            if let Some(w) = s.child("Склад")
+                && let (Some(id), Some(q)) = (w.text_of("Ид"), opt_number(w, "Количество")?)
+            {
+                stock.push((id, q));
             }
         }
         let quantity = match opt_number(o, "Количество")? {

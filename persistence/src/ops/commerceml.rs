@@ -327,10 +327,10 @@ impl Plan {
         }
         let i = (position - self.head) as usize;
         if position < self.head + self.items {
-            if let Some(c) = &info.catalog {
-                if let Some(p) = c.products.get(i) {
-                    return upsert_product(db, caller, p, tally).await;
-                }
+            if let Some(c) = &info.catalog
+                && let Some(p) = c.products.get(i)
+            {
+                return upsert_product(db, caller, p, tally).await;
             }
             if let Some(o) = &info.offers {
                 let i = i - info.catalog.as_ref().map_or(0, |c| c.products.len());
@@ -608,7 +608,7 @@ async fn upsert_product(
     let product_id = match product_by_external(db, &p.id).await? {
         Some(current) => {
             let view = products::update_product(
-                db.clone(),
+                *db,
                 caller,
                 current.id,
                 None,
@@ -651,19 +651,18 @@ async fn upsert_product(
                 active: Some(true),
                 external_id: Some(p.id.clone()),
             };
-            let view =
-                match products::create_product(db.clone(), caller, create(name.clone())).await {
-                    Ok(v) => v,
-                    // Product names are unique in the CRM, not in 1C: the second of a name is
-                    // told apart by its article or its 1C id.
-                    Err(e) if e.code == ErrorCode::Duplicate => {
-                        let tag = sku.clone().unwrap_or_else(|| p.id.clone());
-                        let name = format!("{name} ({tag})");
-                        tally.notes.push(format!("{}: named `{name}`", p.id));
-                        products::create_product(db.clone(), caller, create(name)).await?
-                    }
-                    Err(e) => return Err(e),
-                };
+            let view = match products::create_product(*db, caller, create(name.clone())).await {
+                Ok(v) => v,
+                // Product names are unique in the CRM, not in 1C: the second of a name is
+                // told apart by its article or its 1C id.
+                Err(e) if e.code == ErrorCode::Duplicate => {
+                    let tag = sku.clone().unwrap_or_else(|| p.id.clone());
+                    let name = format!("{name} ({tag})");
+                    tally.notes.push(format!("{}: named `{name}`", p.id));
+                    products::create_product(*db, caller, create(name)).await?
+                }
+                Err(e) => return Err(e),
+            };
             tally.created += 1;
             view.id
         }
@@ -730,7 +729,7 @@ async fn deactivate_missing(
             continue;
         }
         products::update_product(
-            db.clone(),
+            *db,
             caller,
             p.id,
             None,
@@ -923,7 +922,7 @@ async fn upsert_offer(
         let minor = money_minor(price.price)?;
         if minor != product.base_price_minor {
             products::update_product(
-                db.clone(),
+                *db,
                 caller,
                 product.id,
                 None,
