@@ -161,7 +161,7 @@ impl std::ops::Deref for Principal {
 }
 
 impl Principal {
-    fn of(user_id: Uuid, roles: RoleSet, api_token_id: Option<Uuid>) -> Self {
+    pub(crate) fn of(user_id: Uuid, roles: RoleSet, api_token_id: Option<Uuid>) -> Self {
         Principal(Caller {
             user_id,
             roles,
@@ -189,29 +189,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
         ));
     };
     if token.starts_with(API_TOKEN_PREFIX) {
-        let Some(t) = credentials::find_api_token(&state.store.conn, &token).await? else {
-            return Err(ApiError::new(
-                ErrorCode::InvalidToken,
-                "the API token is unknown, expired or revoked",
-            ));
-        };
-        let owner =
-            sdelka_persistence::records::find::<sdelka_persistence::entity::user::Entity, _>(
-                &state.store.conn,
-                t.user_id,
-            )
-            .await
-            .ok()
-            .filter(|u| u.active);
-        let Some(owner) = owner else {
-            return Err(ApiError::new(
-                ErrorCode::InvalidToken,
-                "the API token's owner is not active",
-            ));
-        };
-        let roles =
-            RoleSet::from_storage(&owner.roles).intersection(&RoleSet::from_storage(&t.roles));
-        return Ok(Principal::of(owner.id, roles, Some(t.id)));
+        return api_token_principal(state, &token).await;
     }
     let claims = state.jwt.verify(&token, "access")?;
     // The token says who; the account says whether he still may, and with which roles: a
@@ -224,6 +202,31 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Princip
             "the account of this token is deactivated or deleted",
         )),
     }
+}
+
+/// The caller an API token (`sdk_…`) stands for.
+pub async fn api_token_principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let Some(t) = credentials::find_api_token(&state.store.conn, token).await? else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "the API token is unknown, expired or revoked",
+        ));
+    };
+    let owner = sdelka_persistence::records::find::<sdelka_persistence::entity::user::Entity, _>(
+        &state.store.conn,
+        t.user_id,
+    )
+    .await
+    .ok()
+    .filter(|u| u.active);
+    let Some(owner) = owner else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "the API token's owner is not active",
+        ));
+    };
+    let roles = RoleSet::from_storage(&owner.roles).intersection(&RoleSet::from_storage(&t.roles));
+    Ok(Principal::of(owner.id, roles, Some(t.id)))
 }
 
 impl FromRequest for Principal {

@@ -83,6 +83,9 @@ pub struct Config {
     pub housekeeping_interval_seconds: u64,
     /// Largest CSV file of an import sent as `text/csv` or multipart (413 while it streams).
     pub max_import_bytes: usize,
+    /// CommerceML exchange (`/1c-exchange`): items imported per `mode=import` call before the
+    /// answer is `progress`.
+    pub cml_import_step_items: usize,
     /// Where file contents live: unset for local disk (`data_dir/files`), or
     /// `s3://bucket/prefix` for an S3-compatible bucket that several instances share.
     pub files_url: Option<String>,
@@ -136,6 +139,7 @@ impl Default for Config {
             feed_sequence_ms: 100,
             housekeeping_interval_seconds: 600,
             max_import_bytes: 64 * 1024 * 1024,
+            cml_import_step_items: 500,
             files_url: None,
             s3_endpoint: None,
             s3_region: None,
@@ -297,6 +301,9 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_MAX_IMPORT_BYTES") {
             self.max_import_bytes = parse("SDELKA_MAX_IMPORT_BYTES", &v)?;
+        }
+        if let Some(v) = get("SDELKA_CML_IMPORT_STEP_ITEMS") {
+            self.cml_import_step_items = parse("SDELKA_CML_IMPORT_STEP_ITEMS", &v)?;
         }
         if let Some(v) = get("SDELKA_FILES_URL") {
             self.files_url = Some(v);

@@ -126,6 +126,7 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
     let config = state.config.clone();
     let data = web::Data::new(state.clone());
     let cors_origins = config.cors_origins.clone();
+    let cml_file_limit = config.max_import_bytes;
     let mut server = HttpServer::new(move || {
         let cors = cors(&cors_origins);
         let (app, _) = App::new()
@@ -148,6 +149,11 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
         // back before the worker starts serving.
         crate::heap::release_freed_memory();
         app.service(
+            crate::routes::commerceml::service()
+                .app_data(web::PayloadConfig::new(cml_file_limit))
+                .wrap(from_fn(rate_limit)),
+        )
+        .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
         )

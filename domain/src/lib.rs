@@ -2,6 +2,7 @@
 
 pub mod amount_in_words;
 pub mod clients;
+pub mod commerceml;
 pub mod email;
 pub mod files;
 pub mod lead;

@@ -314,3 +314,8 @@ pub async fn lock_row<C: ConnectionTrait>(db: &C, table: &str, id: Uuid) -> Stor
     .await?;
     Ok(())
 }
+// CommerceML 2 exchange (INT-1C-1)
+use crate::entity::{price_type, product_group, warehouse};
+versioned_record!(product_group, "product_group");
+versioned_record!(price_type, "price_type");
+versioned_record!(warehouse, "warehouse");

@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod bulk;
 mod clients;
+mod commerceml;
 mod conventions;
 mod deal_to_cash;
 mod documents;

@@ -38,6 +38,8 @@ pub mod reports;
 pub mod pools;
 pub mod supplier_invoices;
 pub mod tasks;
+// CommerceML 2 exchange (INT-1C-1)
+pub mod commerceml;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -82,7 +84,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(tasks::routes)
         .configure(supplier_invoices::routes)
         // Integration
-        .configure(events::routes);
+        .configure(events::routes)
+        .configure(commerceml::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

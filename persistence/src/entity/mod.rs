@@ -60,3 +60,13 @@ pub mod supplier_invoice;
 pub mod supplier_invoice_file;
 pub mod supplier_invoice_transition;
 pub mod task;
+// CommerceML 2 exchange (INT-1C-1)
+pub mod cml_exchange_file;
+pub mod cml_exchange_import;
+pub mod price_type;
+pub mod product_group;
+pub mod product_group_member;
+pub mod product_offer;
+pub mod product_price;
+pub mod product_stock;
+pub mod warehouse;

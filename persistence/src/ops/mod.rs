@@ -52,6 +52,8 @@ pub mod timeline;
 pub mod users;
 pub mod vat;
 pub mod workflow;
+// CommerceML 2 exchange (INT-1C-1)
+pub mod commerceml;
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
