@@ -54,20 +54,32 @@ fn statuses(body: &Value) -> Vec<u64> {
 #[tokio::test]
 async fn a_company_its_legal_entity_and_a_deal_in_one_request() {
     let app = TestApp::spawn().await;
-    let (status, body) = batch(&app, &json!({"ops": client_ops("ТСЖ «Берёзка»", "7707083893")})).await;
+    let (status, body) = batch(
+        &app,
+        &json!({"ops": client_ops("ТСЖ «Берёзка»", "7707083893")}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(statuses(&body), vec![201, 201, 201, 200], "{body}");
     assert_eq!(body["committed"], true);
     let r = &body["results"];
     assert_eq!(r[0]["id"], "company");
-    assert!(r[0]["headers"]["location"].as_str().unwrap().contains("/companies/"));
+    assert!(
+        r[0]["headers"]["location"]
+            .as_str()
+            .unwrap()
+            .contains("/companies/")
+    );
     assert!(r[0]["headers"]["etag"].is_string());
     assert_eq!(r[1]["body"]["company_id"], r[0]["body"]["id"]);
     assert_eq!(r[3]["body"]["company_id"], r[0]["body"]["id"]);
     assert_eq!(r[3]["body"]["legal_entity_id"], r[1]["body"]["id"]);
     // Read back over HTTP.
     let deal = app
-        .get(&format!("/api/v1/deals/{}", r[2]["body"]["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/deals/{}",
+            r[2]["body"]["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(deal.status(), 200);
 }
@@ -137,7 +149,11 @@ async fn an_atomic_batch_that_fails_leaves_nothing_and_no_event() {
     assert_eq!(events[0]["type"], "company.created");
 
     // The same batch, fixed, commits everything.
-    let (_, body) = batch(&app, &json!({"atomic": true, "ops": client_ops("ТСЖ «Липа»", "7707083893")})).await;
+    let (_, body) = batch(
+        &app,
+        &json!({"atomic": true, "ops": client_ops("ТСЖ «Липа»", "7707083893")}),
+    )
+    .await;
     assert_eq!(body["committed"], true, "{body}");
     assert_eq!(statuses(&body), vec![201, 201, 201, 200]);
     assert_eq!(total(&app, "/api/v1/companies").await, 2);
@@ -150,8 +166,13 @@ async fn each_operation_is_authorised_as_the_caller() {
     let (_, body) = batch(&app, &json!({"ops": [
         {"id": "c", "method": "POST", "path": "/api/v1/companies", "body": {"name": "ТСЖ «Админ»"}}
     ]})).await;
-    let admins = body["results"][0]["body"]["id"].as_str().unwrap().to_owned();
-    let (_, manager) = app.user_with_roles("m@example.com", &["manager"]).await;
+    let admins = body["results"][0]["body"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, manager) = app
+        .user_with_roles("m@example.com", &["sales_manager"])
+        .await;
     let (status, body) = batch_as(&app, &manager, &json!({"ops": [
         {"id": "see", "method": "GET", "path": format!("/api/v1/companies/{admins}")},
         {"id": "change", "method": "PATCH", "path": format!("/api/v1/companies/{admins}"), "body": {"name": "Чужая"}},
@@ -189,11 +210,18 @@ async fn a_batch_costs_as_many_requests_as_it_runs() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(statuses(&body), vec![200, 200, 200, 200]);
     // 4 used of 5: the last operation reports one left.
-    assert_eq!(body["results"][3]["headers"]["ratelimit-remaining"], "1", "{body}");
-    let (_, body) = batch(&app, &json!({"ops": [
-        {"id": "a", "method": "GET", "path": "/api/v1/companies"},
-        {"id": "b", "method": "GET", "path": "/api/v1/companies"}
-    ]})).await;
+    assert_eq!(
+        body["results"][3]["headers"]["ratelimit-remaining"], "1",
+        "{body}"
+    );
+    let (_, body) = batch(
+        &app,
+        &json!({"ops": [
+            {"id": "a", "method": "GET", "path": "/api/v1/companies"},
+            {"id": "b", "method": "GET", "path": "/api/v1/companies"}
+        ]}),
+    )
+    .await;
     assert_eq!(statuses(&body), vec![200, 429], "{body}");
     assert_eq!(body["results"][1]["body"]["code"], "rate_limited");
 }
@@ -208,8 +236,14 @@ async fn idempotency_keys_per_operation_and_for_the_whole_batch() {
     let (_, again) = batch(&app, &body).await;
     assert_eq!(first["results"][0]["status"], 201, "{first}");
     assert_eq!(again["results"][0]["status"], 201);
-    assert_eq!(again["results"][0]["headers"]["idempotent-replayed"], "true", "{again}");
-    assert_eq!(again["results"][0]["body"]["id"], first["results"][0]["body"]["id"]);
+    assert_eq!(
+        again["results"][0]["headers"]["idempotent-replayed"], "true",
+        "{again}"
+    );
+    assert_eq!(
+        again["results"][0]["body"]["id"],
+        first["results"][0]["body"]["id"]
+    );
     assert_eq!(total(&app, "/api/v1/companies").await, 1);
 
     let whole = json!({"ops": [
@@ -231,23 +265,57 @@ async fn malformed_batches_are_422_naming_the_field() {
     let cases = [
         (json!({"ops": many}), "ops", "too_many"),
         (json!({"ops": []}), "ops", "required"),
-        (json!({"ops": [{"id": "b", "method": "POST", "path": "/api/v1/batch", "body": {"ops": []}}]}), "ops[0].path", "nested_batch"),
-        (json!({"ops": [{"id": "f", "method": "POST", "path": "/api/v1/files"}]}), "ops[0].path", "upload_not_supported"),
-        (json!({"ops": [get("a"), {"id": "x", "method": "GET", "path": "/api/v1/companies/{{nobody.body.id}}"}]}), "ops[1].path", "unknown_operation"),
-        (json!({"ops": [{"id": "x", "method": "GET", "path": "/api/v1/companies/{{y.body.id}}"}, get("y")]}), "ops[0].path", "forward_reference"),
-        (json!({"ops": [
+        (
+            json!({"ops": [{"id": "b", "method": "POST", "path": "/api/v1/batch", "body": {"ops": []}}]}),
+            "ops[0].path",
+            "nested_batch",
+        ),
+        (
+            json!({"ops": [{"id": "f", "method": "POST", "path": "/api/v1/files"}]}),
+            "ops[0].path",
+            "upload_not_supported",
+        ),
+        (
+            json!({"ops": [get("a"), {"id": "x", "method": "GET", "path": "/api/v1/companies/{{nobody.body.id}}"}]}),
+            "ops[1].path",
+            "unknown_operation",
+        ),
+        (
+            json!({"ops": [{"id": "x", "method": "GET", "path": "/api/v1/companies/{{y.body.id}}"}, get("y")]}),
+            "ops[0].path",
+            "forward_reference",
+        ),
+        (
+            json!({"ops": [
             {"id": "x", "method": "GET", "path": "/api/v1/companies", "depends_on": ["y"]},
-            {"id": "y", "method": "GET", "path": "/api/v1/companies", "depends_on": ["x"]}]}), "ops[0].depends_on[0]", "dependency_cycle"),
-        (json!({"ops": [get("a"), get("a")]}), "ops[1].id", "duplicate"),
-        (json!({"ops": [{"id": "a", "method": "TRACE", "path": "/api/v1/companies"}]}), "ops[0].method", "unknown_value"),
-        (json!({"ops": [{"id": "a", "method": "GET"}]}), "ops[0]", "required"),
+            {"id": "y", "method": "GET", "path": "/api/v1/companies", "depends_on": ["x"]}]}),
+            "ops[0].depends_on[0]",
+            "dependency_cycle",
+        ),
+        (
+            json!({"ops": [get("a"), get("a")]}),
+            "ops[1].id",
+            "duplicate",
+        ),
+        (
+            json!({"ops": [{"id": "a", "method": "TRACE", "path": "/api/v1/companies"}]}),
+            "ops[0].method",
+            "unknown_value",
+        ),
+        (
+            json!({"ops": [{"id": "a", "method": "GET"}]}),
+            "ops[0]",
+            "required",
+        ),
     ];
     for (body, field, code) in cases {
         let (status, problem) = batch(&app, &body).await;
         assert_eq!(status, 422, "{body}: {problem}");
         let errors = problem["errors"].as_array().unwrap();
         assert!(
-            errors.iter().any(|e| e["field"].as_str().unwrap().starts_with(field) && e["code"] == code),
+            errors
+                .iter()
+                .any(|e| e["field"].as_str().unwrap().starts_with(field) && e["code"] == code),
             "{field} {code}: {problem}"
         );
     }
