@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod auth;
+pub mod batch;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -214,6 +214,14 @@ pub async fn rate_limit(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
+    // The first operation of a batch was counted as the batch request itself.
+    let prepaid = req
+        .extensions()
+        .get::<crate::batch::BatchOperation>()
+        .is_some_and(|b| b.prepaid);
+    if prepaid {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
     let principal = principal_of(&state, req.request()).await;
     let key = rate_key(principal.as_ref(), req.request(), &state);
     let limiter = &state.rate_limiter;

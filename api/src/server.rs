@@ -132,6 +132,7 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
         let (app, _) = App::new()
             .into_utoipa_app()
             .app_data(data.clone())
+            .app_data(crate::batch::Dispatcher::default())
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .service(health::live)

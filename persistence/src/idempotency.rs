@@ -66,14 +66,39 @@ tokio::task_local! {
 }
 
 /// The transaction of one keyed request, opened by its first write.
+///
+/// A unit made while another runs (a keyed operation of an atomic or keyed batch) is nested:
+/// its transaction is a savepoint of the enclosing unit's, so committing it only releases the
+/// savepoint and the enclosing unit still decides whether anything is kept.
 #[derive(Default)]
 pub struct KeyedUnit {
     txn: Mutex<Option<DatabaseTransaction>>,
+    parent: Option<Arc<KeyedUnit>>,
 }
 
 impl KeyedUnit {
+    /// A unit of work; nested in the running request's unit, if there is one.
     pub fn new() -> Arc<KeyedUnit> {
-        Arc::new(KeyedUnit::default())
+        Arc::new(KeyedUnit {
+            txn: Mutex::new(None),
+            parent: KeyedUnit::current(),
+        })
+    }
+
+    /// The unit's own transaction: a savepoint of the enclosing unit's, or one on the store.
+    async fn root(&self, store: &Store) -> Result<DatabaseTransaction, DbErr> {
+        match &self.parent {
+            Some(parent) => Box::pin(parent.begin(store)).await,
+            None => store.begin().await,
+        }
+    }
+
+    /// Commits everything run in the unit (for a nested unit: into the enclosing one).
+    pub async fn commit(&self) -> StoreResult<()> {
+        if let Some(t) = self.txn.lock().await.take() {
+            t.commit().await?;
+        }
+        Ok(())
     }
 
     /// Runs `f` (the request) with this unit as the request's unit of work: every
@@ -94,7 +119,7 @@ impl KeyedUnit {
         if let Some(t) = txn.as_ref() {
             return t.begin().await;
         }
-        let outer = store.begin().await?;
+        let outer = self.root(store).await?;
         let inner = outer.begin().await;
         *txn = Some(outer);
         inner
@@ -108,7 +133,7 @@ impl KeyedUnit {
     ) -> Result<MappedMutexGuard<'_, DatabaseTransaction>, DbErr> {
         let mut txn = self.txn.lock().await;
         if txn.is_none() {
-            *txn = Some(store.begin().await?);
+            *txn = Some(self.root(store).await?);
         }
         MutexGuard::try_map(txn, Option::as_mut)
             .map_err(|_| DbErr::Custom("the keyed request's transaction is gone".into()))
@@ -178,7 +203,7 @@ pub async fn finish(
 ) -> StoreResult<Finished> {
     let txn = match unit.txn.lock().await.take() {
         Some(t) => t,
-        None => store.begin().await?,
+        None => unit.root(store).await?,
     };
     let at: chrono::DateTime<Utc> = now();
     let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());

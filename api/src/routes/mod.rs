@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod batch;
 pub mod bulk;
 pub mod companies;
 pub mod contacts;
@@ -85,7 +86,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(supplier_invoices::routes)
         // Integration
         .configure(events::routes)
-        .configure(commerceml::routes);
+        .configure(commerceml::routes)
+        .configure(batch::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

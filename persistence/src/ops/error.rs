@@ -48,6 +48,9 @@ catalogue! {
     AlreadyClaimed          => 409, "already_claimed", "Another user has already claimed this";
     LastAdmin               => 409, "last_admin", "The last active admin must stay an active admin";
     StaleVersion            => 412, "stale_version", "The record has changed since you read it";
+    BatchHalted             => 412, "batch_halted", "An earlier operation of the batch failed, so this one was not run";
+    BatchRolledBack         => 409, "batch_rolled_back", "This operation of an atomic batch was rolled back";
+    FailedDependency        => 424, "failed_dependency", "An operation this one depends on failed";
     CursorExpired           => 410, "cursor_expired", "The cursor is older than the change feed keeps";
     PayloadTooLarge         => 413, "payload_too_large", "The request body is too large";
     UnsupportedMediaType    => 415, "unsupported_media_type", "The request body must be application/json";
