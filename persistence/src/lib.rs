@@ -21,6 +21,7 @@ pub mod pagination;
 pub mod people;
 pub mod records;
 pub mod sales;
+pub mod search;
 pub mod visibility;
 // Work (ACT-1..ACT-5)
 pub mod activities;

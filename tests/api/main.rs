@@ -25,6 +25,7 @@ mod operations;
 mod organisation;
 mod outbox;
 mod sales;
+mod search;
 mod security;
 mod seed_scenario;
 mod tax;

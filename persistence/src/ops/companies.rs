@@ -242,7 +242,7 @@ pub async fn list_companies(
     let scope = caller.visibility(&db).await?;
     let query = companies_query(
         &CompanyFilter {
-            q: f.q,
+            q: f.q.clone(),
             company_type: f.company_type.map(|t| t.as_str().to_owned()),
             inn: f.inn,
             responsible_id: f.responsible_id,
@@ -252,6 +252,7 @@ pub async fn list_companies(
         },
         &scope,
     );
+    let query = crate::search::narrow(query, db.backend(), "companies", f.q.as_deref());
     let page = fetch_page(&db, query, req, company::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| CompanyView::from(m)))
 }

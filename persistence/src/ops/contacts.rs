@@ -497,7 +497,7 @@ pub async fn list_contacts(
     let scope = caller.visibility(&db).await?;
     let query = contacts_query(
         &ContactFilter {
-            q: f.q,
+            q: f.q.clone(),
             email: f.email.map(|e| e.trim().to_lowercase()),
             phone,
             legal_entity_id: f.legal_entity_id,
@@ -507,6 +507,7 @@ pub async fn list_contacts(
         },
         &scope,
     );
+    let query = crate::search::narrow(query, db.backend(), "contacts", f.q.as_deref());
     let page = fetch_page(&db, query, req, contact::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| ContactView::from(m)))
 }

@@ -906,7 +906,7 @@ pub async fn list_deals(
     let scope = caller.visibility(&db).await?;
     let query = scope.apply(
         deals_query(&DealFilter {
-            q: f.q,
+            q: f.q.clone(),
             pipeline_id: f.pipeline_id,
             stage_id: f.stage_id,
             responsible_id: f.responsible_id,
@@ -919,6 +919,7 @@ pub async fn list_deals(
         }),
         deal::Column::ResponsibleId,
     );
+    let query = crate::search::narrow(query, db.backend(), "deals", f.q.as_deref());
     let page = fetch_page(&db, query, req, deal::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
     let contacts = contacts_of_deals(&db, &ids).await?;

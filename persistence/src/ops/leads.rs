@@ -388,7 +388,7 @@ pub async fn list_leads(
     let scope = caller.visibility(&db).await?;
     let query = scope.apply(
         leads_query(&LeadFilter {
-            q: f.q,
+            q: f.q.clone(),
             status: f.status.map(|s| LeadStatus::from(s).as_str().to_owned()),
             category: f
                 .category
@@ -401,6 +401,7 @@ pub async fn list_leads(
         }),
         lead::Column::ResponsibleId,
     );
+    let query = crate::search::narrow(query, db.backend(), "leads", f.q.as_deref());
     let page = fetch_page(&db, query, req, lead::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |l| LeadView::from(l)))
 }

@@ -342,7 +342,7 @@ pub async fn list_legal_entities(
     let scope = caller.visibility(&db).await?;
     let query = legal_entities_query(
         &LegalEntityFilter {
-            q: f.q,
+            q: f.q.clone(),
             company_id: f.company_id,
             inn: f.inn,
             kind: f
@@ -353,6 +353,7 @@ pub async fn list_legal_entities(
         },
         &scope,
     );
+    let query = crate::search::narrow(query, db.backend(), "legal_entities", f.q.as_deref());
     let page = fetch_page(&db, query, req, legal_entity::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
     let accounts = store::bank_accounts(&db, &ids).await?;

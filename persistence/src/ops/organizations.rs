@@ -324,11 +324,12 @@ pub async fn list_organizations(
     let sorts = sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let query = organizations_query(&OrganizationFilter {
-        q: f.q,
+        q: f.q.clone(),
         inn: f.inn,
         vat_payer: f.vat_payer,
         updated_since: page.updated_since,
     });
+    let query = crate::search::narrow(query, db.backend(), "organizations", f.q.as_deref());
     let page = fetch_page(&db, query, req, organization::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|o| o.id).collect();
     let accounts = orgs::bank_accounts_of(&db, &ids).await?;

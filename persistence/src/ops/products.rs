@@ -291,12 +291,13 @@ pub async fn list_products(
     let sorts = sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let query = products_query(&ProductFilter {
-        q: f.q,
+        q: f.q.clone(),
         section: f.section,
         active: f.active,
         sku: f.sku,
         updated_since: page.updated_since,
     });
+    let query = crate::search::narrow(query, db.backend(), "products", f.q.as_deref());
     let page = fetch_page(&db, query, req, product::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| ProductView::from(m)))
 }

@@ -430,6 +430,11 @@ pub async fn list_supplier_invoices(
     let sorts = sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let viewer = approvals::invoice_viewer(&db, caller).await?;
+    let q =
+        f.q.as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
     let query = invoices_query(
         &viewer,
         &InvoiceFilter {
@@ -437,12 +442,11 @@ pub async fn list_supplier_invoices(
             organization_id: f.organization_id,
             initiator_id: f.initiator_id,
             supplier_legal_entity_id: f.supplier_legal_entity_id,
-            q: f.q
-                .filter(|q| !q.trim().is_empty())
-                .map(|q| q.trim().to_owned()),
+            q: q.clone(),
             updated_since: page.updated_since,
         },
     );
+    let query = crate::search::narrow(query, db.backend(), "supplier_invoices", q.as_deref());
     let page = fetch_page(&db, query, req, supplier_invoice::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, view_row))
 }
