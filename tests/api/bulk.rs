@@ -248,3 +248,134 @@ async fn legal_entities_by_inn_and_kpp_contacts_and_products_by_external_id() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn invoices_with_rows_and_payments_by_their_1c_guids() {
+    let app = TestApp::spawn().await;
+    let (org, buyer) = crate::money::seller_and_buyer(&app, "BLK").await;
+    crate::money::template(&app, &org, "СЧ-{N:4}", "never").await;
+    let invoice = |price: &str| {
+        json!({"external_id": {"source": "1C", "id": "inv-guid-1"}, "organization_id": org,
+               "buyer_legal_entity_id": buyer, "date": "2026-03-02",
+               "lines": [{"name": "Обслуживание", "quantity": "1", "price": price, "vat_rate": "22"},
+                         {"name": "Выезд", "quantity": "2", "price": "1500", "vat_rate": "none"}]})
+    };
+    let (status, body) = bulk(&app, "invoices", &json!({"items": [invoice("45000.00")]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created"], 1, "{body}");
+    assert_eq!(body["items"][0]["key"], "external_id:1c:inv-guid-1");
+    let inv_id = body["items"][0]["id"].as_str().unwrap().to_owned();
+    let inv: Value = app
+        .get(&format!("/api/v1/invoices/{inv_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inv["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(inv["total"], "57900.00", "{inv}");
+
+    // The same rows again (written differently): nothing written, no event.
+    let before = head(&app).await;
+    let (_, body) = bulk(&app, "invoices", &json!({"items": [invoice("45000")]})).await;
+    assert_eq!(body["unchanged"], 1, "{body}");
+    assert_eq!(head(&app).await, before);
+    // A draft's rows change.
+    let (_, body) = bulk(&app, "invoices", &json!({"items": [invoice("46000.00")]})).await;
+    assert_eq!(body["updated"], 1, "{body}");
+    assert_ne!(head(&app).await, before);
+
+    // Issued: the same item is unchanged, changed rows are the single endpoint's refusal.
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/invoices/{inv_id}/actions/issue"),
+            &app.admin_token,
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, body) = bulk(&app, "invoices", &json!({"items": [invoice("46000.00")]})).await;
+    assert_eq!(body["unchanged"], 1, "{body}");
+    let patch = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/invoices/{inv_id}"),
+            &app.admin_token,
+        )
+        .json(&json!({"lines": invoice("47000.00")["lines"]}))
+        .send()
+        .await
+        .unwrap();
+    let single_status = patch.status().as_u16();
+    let single: Value = patch.json().await.unwrap();
+    let (_, body) = bulk(&app, "invoices", &json!({"items": [invoice("47000.00")]})).await;
+    let item = &body["items"][0];
+    assert_eq!(item["status"], "error", "{body}");
+    assert_eq!(item["error"]["status"], single_status, "{body}");
+    assert_eq!(item["error"]["code"], single["code"], "{body} vs {single}");
+
+    // Payments: registered as POST /payments registers them, applications included.
+    let payment = |amount: &str| {
+        json!({"external_id": {"source": "1c", "id": "pay-guid-1"}, "date": "2026-03-05",
+               "amount": amount, "organization_id": org, "payer_legal_entity_id": buyer,
+               "payment_order_number": "123", "purpose": "Оплата по счёту",
+               "applications": [{"invoice_id": inv_id, "amount": "10000.00"}]})
+    };
+    let (status, body) = bulk(&app, "payments", &json!({"items": [payment("10000.00")]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created"], 1, "{body}");
+    let inv: Value = app
+        .get(&format!("/api/v1/invoices/{inv_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inv["paid"], "10000.00", "{inv}");
+    let before = head(&app).await;
+    let (_, body) = bulk(&app, "payments", &json!({"items": [payment("10000")]})).await;
+    assert_eq!(body["unchanged"], 1, "{body}");
+    assert_eq!(head(&app).await, before);
+    let (_, body) = bulk(&app, "payments", &json!({"items": [payment("12000.00")]})).await;
+    assert_eq!(body["items"][0]["error"]["status"], 409, "{body}");
+    // A bad field is named as POST /payments names it.
+    let mut bad = payment("1.001");
+    bad["external_id"]["id"] = json!("pay-guid-2");
+    let (_, body) = bulk(&app, "payments", &json!({"items": [bad]})).await;
+    assert_eq!(
+        body["items"][0]["error"]["errors"][0]["field"], "amount",
+        "{body}"
+    );
+    assert_eq!(total(&app, "/api/v1/payments").await, 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_covers_the_whole_request() {
+    let app = TestApp::spawn().await;
+    let send = |items: Value| {
+        app.request(
+            Method::POST,
+            "/api/v1/companies/bulk-upsert",
+            &app.admin_token,
+        )
+        .header("idempotency-key", "bulk-2026-03-05-1")
+        .json(&json!({"items": items}))
+        .send()
+    };
+    let first = send(json!(companies(10, ""))).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["created"], 10);
+    let before = head(&app).await;
+    // A replay answers the first answer (all "created") and writes nothing.
+    let again = send(json!(companies(10, ""))).await.unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(head(&app).await, before);
+    // The same key with another body is refused, nothing written.
+    let other = send(json!(companies(11, ""))).await.unwrap();
+    assert_eq!(other.status(), 422, "{}", other.text().await.unwrap());
+    assert_eq!(total(&app, "/api/v1/companies").await, 10);
+}

@@ -128,22 +128,39 @@ pub struct Parsers<C, U> {
     pub update: fn(&Value) -> Result<U, Error>,
 }
 
-/// A record type that bulk upsert writes through its own operations.
+/// A record type that bulk upsert writes through its own operations. Most of it has defaults:
+/// a new record type is one [`upsert_record!`] line in [`records`].
 pub trait Upsert {
     type Create: Send;
     type Update: Send;
     type View: Serialize + Send;
+    /// The record type in `external_ids` (`company`, `invoice`, …).
+    const RECORD_TYPE: &'static str;
     /// Fields of the creation body that a change does not take.
     const CREATE_ONLY: &'static [&'static str] = &[];
+    /// Whether the record's body carries its `external_ids` (companies, contacts, legal
+    /// entities). When not (invoices, payments), the item's key is linked to the new record in
+    /// `external_ids` by bulk upsert itself, in the item's savepoint.
+    const BODY_EXTERNAL_IDS: bool = true;
 
     /// The item's key (taken out of the item, or read from it) as `kind:value`.
-    fn key(item: &mut Map<String, Value>) -> Result<Key, Error>;
+    fn key(item: &mut Map<String, Value>) -> Result<Key, Error> {
+        if Self::BODY_EXTERNAL_IDS {
+            external_key(item)
+        } else {
+            bare_external_key(item)
+        }
+    }
     /// The visible record holding `key`.
     fn find(
         db: Db<'_>,
         caller: &Caller,
         key: &Key,
-    ) -> impl Future<Output = OpResult<Option<Uuid>>> + Send;
+    ) -> impl Future<Output = OpResult<Option<Uuid>>> + Send {
+        find_external(db, Self::RECORD_TYPE, key, move |id| {
+            Self::get(db, caller, id)
+        })
+    }
     fn get(
         db: Db<'_>,
         caller: &Caller,
@@ -191,6 +208,25 @@ fn item_error(field: &str, code: &str, message: &str) -> Error {
 
 /// `{source, id}` under `external_id`, taken out of the item and added to its `external_ids`.
 pub fn external_key(item: &mut Map<String, Value>) -> Result<Key, Error> {
+    let key = bare_external_key(item)?;
+    if let Key::External { source, id } = &key {
+        let entry = serde_json::json!({"source": source, "id": id});
+        let list = item
+            .entry("external_ids")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(a) = list
+            && !a
+                .iter()
+                .any(|e| e.get("source") == entry.get("source") && e.get("id") == entry.get("id"))
+        {
+            a.push(entry);
+        }
+    }
+    Ok(key)
+}
+
+/// `{source, id}` under `external_id`, taken out of the item (whose body has no external ids).
+pub fn bare_external_key(item: &mut Map<String, Value>) -> Result<Key, Error> {
     let Some(raw) = item.remove("external_id") else {
         return Err(item_error(
             "external_id",
@@ -219,20 +255,8 @@ pub fn external_key(item: &mut Map<String, Value>) -> Result<Key, Error> {
             "source: 1 to 50 characters without `:`; id: 1 to 200 characters",
         ));
     }
-    let source = source.to_lowercase();
-    let entry = serde_json::json!({"source": source, "id": id});
-    let list = item
-        .entry("external_ids")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Value::Array(a) = list
-        && !a
-            .iter()
-            .any(|e| e.get("source") == entry.get("source") && e.get("id") == entry.get("id"))
-    {
-        a.push(entry);
-    }
     Ok(Key::External {
-        source,
+        source: source.to_lowercase(),
         id: id.to_owned(),
     })
 }
@@ -362,17 +386,51 @@ where
 /// Fields that say nothing about a change.
 const BOOKKEEPING: &[&str] = &["version", "updated_at", "warnings"];
 
-fn same(before: &Value, after: &Value) -> bool {
-    let strip = |v: &Value| -> Value {
-        let mut v = v.clone();
-        if let Value::Object(m) = &mut v {
-            for k in BOOKKEEPING {
-                m.remove(*k);
+/// The view without its bookkeeping; rows (`lines`) without their own ids and stamps, since
+/// replacing a document's rows by equal ones writes new rows.
+fn comparable(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Value::Object(m) = &mut v {
+        for k in BOOKKEEPING {
+            m.remove(*k);
+        }
+        if let Some(Value::Array(rows)) = m.get_mut("lines") {
+            for r in rows.iter_mut().filter_map(Value::as_object_mut) {
+                for k in ["id", "created_at", "updated_at", "version"] {
+                    r.remove(k);
+                }
             }
         }
-        v
-    };
-    strip(before) == strip(after)
+    }
+    v
+}
+
+fn same(before: &Value, after: &Value) -> bool {
+    comparable(before) == comparable(after)
+}
+
+/// Whether every field the item names already has that value in the record's view: objects by
+/// the fields the item names, lists element by element, decimal strings by their value
+/// (`"1245.5"` is `"1245.50"`). A `true` means the item changes nothing (its change operation
+/// need not run); a `false` only that the change operation must decide.
+fn covers(item: &Value, view: &Value) -> bool {
+    match (item, view) {
+        (Value::Object(i), Value::Object(v)) => i
+            .iter()
+            .all(|(k, x)| v.get(k).is_some_and(|y| covers(x, y))),
+        (Value::Array(i), Value::Array(v)) => {
+            i.len() == v.len() && i.iter().zip(v).all(|(x, y)| covers(x, y))
+        }
+        (Value::String(i), Value::String(v)) => {
+            i == v
+                || matches!(
+                    (i.trim().parse::<rust_decimal::Decimal>(), v.parse::<rust_decimal::Decimal>()),
+                    (Ok(a), Ok(b)) if a == b
+                )
+        }
+        (Value::Number(i), Value::String(v)) => i.to_string() == *v,
+        _ => item == view,
+    }
 }
 
 /// The change an item makes to an existing record: the fields it names, less what only a
@@ -513,39 +571,56 @@ async fn upsert_one<U: Upsert>(
     let fail = |e: Error| (Some(key.clone()), e);
     let db = Db::Joined(txn);
     let existing = U::find(db, caller, &key).await.map_err(fail)?;
+    // An item that names only values the record already has writes nothing: no savepoint.
+    let before = match existing {
+        Some(id) => {
+            let before = super::present(&U::get(db, caller, id).await.map_err(fail)?);
+            let patch = patch_of::<U>(&item, &before);
+            if covers(&patch, &before) {
+                return Ok((ItemStatus::Unchanged, key, before));
+            }
+            Some((id, before, patch))
+        }
+        None => {
+            if !U::BODY_EXTERNAL_IDS && linked_elsewhere::<U>(txn, &key).await.map_err(fail)? {
+                return Err(fail(taken(&key)));
+            }
+            None
+        }
+    };
     // The item's own savepoint: its failure, or a change that changes nothing, is undone alone.
     let sp = sea_orm::TransactionTrait::begin(txn)
         .await
         .map_err(|e| fail(e.into()))?;
     let inner = Db::Joined(&sp);
-    let outcome = match existing {
-        None => {
-            let c = (parse.create)(&Value::Object(item)).map_err(fail)?;
-            match U::create(inner, caller, c).await {
-                Ok(v) => Ok((ItemStatus::Created, super::present(&v))),
-                Err(e) => Err(e),
-            }
-        }
-        Some(id) => {
-            let before = super::present(&U::get(inner, caller, id).await.map_err(fail)?);
-            let patch = patch_of::<U>(&item, &before);
-            if patch.as_object().is_some_and(Map::is_empty) {
-                Ok((ItemStatus::Unchanged, before))
-            } else {
-                let u = (parse.update)(&patch).map_err(fail)?;
-                match U::update(inner, caller, id, u).await {
-                    Ok(v) => {
-                        let after = super::present(&v);
-                        if same(&before, &after) {
-                            Ok((ItemStatus::Unchanged, before))
-                        } else {
-                            Ok((ItemStatus::Updated, after))
-                        }
+    let outcome = match before {
+        None => match (parse.create)(&Value::Object(item)) {
+            Ok(c) => match U::create(inner, caller, c).await {
+                Ok(v) => {
+                    let view = super::present(&v);
+                    match link::<U>(&sp, &key, &view).await {
+                        Ok(()) => Ok((ItemStatus::Created, view)),
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
                 }
-            }
-        }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        Some((id, before, patch)) => match (parse.update)(&patch) {
+            Ok(u) => match U::update(inner, caller, id, u).await {
+                Ok(v) => {
+                    let after = super::present(&v);
+                    if same(&before, &after) {
+                        Ok((ItemStatus::Unchanged, before))
+                    } else {
+                        Ok((ItemStatus::Updated, after))
+                    }
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok((ItemStatus::Unchanged, view)) => {
@@ -563,126 +638,158 @@ async fn upsert_one<U: Upsert>(
     }
 }
 
+fn taken(key: &Key) -> Error {
+    let mut e = Error::field(
+        "external_id",
+        "duplicate",
+        format!("another record already has the key {}", key.label()),
+    );
+    e.code = ErrorCode::Duplicate;
+    e
+}
+
+/// Whether a record the caller cannot see already holds this key.
+async fn linked_elsewhere<U: Upsert>(
+    txn: &sea_orm::DatabaseTransaction,
+    key: &Key,
+) -> OpResult<bool> {
+    let Key::External { source, id } = key else {
+        return Ok(false);
+    };
+    let r = crate::clients::ExternalRef {
+        source: source.clone(),
+        id: id.clone(),
+    };
+    Ok(crate::clients::external_id_taken(txn, U::RECORD_TYPE, &r).await?)
+}
+
+/// Links the key to a record created without external ids in its body.
+async fn link<U: Upsert>(
+    sp: &sea_orm::DatabaseTransaction,
+    key: &Key,
+    view: &Value,
+) -> OpResult<()> {
+    if U::BODY_EXTERNAL_IDS {
+        return Ok(());
+    }
+    let (Key::External { source, id }, (Some(record_id), _)) = (key, view_id_version(view)) else {
+        return Ok(());
+    };
+    let r = crate::clients::ExternalRef {
+        source: source.clone(),
+        id: id.clone(),
+    };
+    crate::clients::set_external_ids(sp, U::RECORD_TYPE, record_id, &[r]).await?;
+    Ok(())
+}
+
+/// One record type of bulk upsert, written by its own operations: `get(db, caller, id)`,
+/// `create(db, caller, body)` and `update(db, caller, id, if_match, body)`. Anything else of
+/// [`Upsert`] (a key other than `external_id {source, id}`, fields only a creation takes, …)
+/// follows in braces.
+#[macro_export]
+macro_rules! upsert_record {
+    ($name:ident = $record_type:literal: $create:ty => $view:ty, $update:ty;
+     $get_fn:path, $create_fn:path, $update_fn:path $(, { $($extra:tt)* })?) => {
+        pub struct $name;
+        impl $crate::ops::bulk::Upsert for $name {
+            type Create = $create;
+            type Update = $update;
+            type View = $view;
+            const RECORD_TYPE: &'static str = $record_type;
+            $($($extra)*)?
+            async fn get(
+                db: $crate::ops::Db<'_>,
+                caller: &$crate::ops::Caller,
+                id: ::uuid::Uuid,
+            ) -> $crate::ops::OpResult<$view> {
+                $get_fn(db, caller, id).await
+            }
+            async fn create(
+                db: $crate::ops::Db<'_>,
+                caller: &$crate::ops::Caller,
+                c: $create,
+            ) -> $crate::ops::OpResult<$view> {
+                $create_fn(db, caller, c).await
+            }
+            async fn update(
+                db: $crate::ops::Db<'_>,
+                caller: &$crate::ops::Caller,
+                id: ::uuid::Uuid,
+                u: $update,
+            ) -> $crate::ops::OpResult<$view> {
+                $update_fn(db, caller, id, None, u).await
+            }
+        }
+    };
+}
+
 /// The record types bulk upsert writes.
 pub mod records {
     use super::*;
-    use crate::ops::{companies, contacts, legal_entities, products};
+    use crate::ops::{companies, contacts, invoices, legal_entities, payments, products};
 
-    pub struct Companies;
-    impl Upsert for Companies {
-        type Create = companies::CreateCompany;
-        type Update = companies::UpdateCompany;
-        type View = companies::CompanyView;
-        fn key(item: &mut Map<String, Value>) -> Result<Key, Error> {
-            external_key(item)
-        }
-        async fn find(db: Db<'_>, caller: &Caller, key: &Key) -> OpResult<Option<Uuid>> {
-            find_external(db, "company", key, |id| {
-                companies::get_company(db, caller, id)
-            })
-            .await
-        }
-        async fn get(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Self::View> {
-            companies::get_company(db, caller, id).await
-        }
-        async fn create(db: Db<'_>, caller: &Caller, c: Self::Create) -> OpResult<Self::View> {
-            companies::create_company(db, caller, c).await
-        }
-        async fn update(
-            db: Db<'_>,
-            caller: &Caller,
-            id: Uuid,
-            u: Self::Update,
-        ) -> OpResult<Self::View> {
-            companies::update_company(db, caller, id, None, u).await
-        }
-    }
+    upsert_record!(Companies = "company": companies::CreateCompany => companies::CompanyView,
+        companies::UpdateCompany;
+        companies::get_company, companies::create_company, companies::update_company);
 
-    pub struct Contacts;
-    impl Upsert for Contacts {
-        type Create = contacts::CreateContact;
-        type Update = contacts::UpdateContact;
-        type View = contacts::ContactView;
-        fn key(item: &mut Map<String, Value>) -> Result<Key, Error> {
-            external_key(item)
-        }
-        async fn find(db: Db<'_>, caller: &Caller, key: &Key) -> OpResult<Option<Uuid>> {
-            find_external(db, "contact", key, |id| {
-                contacts::get_contact(db, caller, id)
-            })
-            .await
-        }
-        async fn get(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Self::View> {
-            contacts::get_contact(db, caller, id).await
-        }
-        async fn create(db: Db<'_>, caller: &Caller, c: Self::Create) -> OpResult<Self::View> {
-            contacts::create_contact(db, caller, c).await
-        }
-        async fn update(
-            db: Db<'_>,
-            caller: &Caller,
-            id: Uuid,
-            u: Self::Update,
-        ) -> OpResult<Self::View> {
-            contacts::update_contact(db, caller, id, None, u).await
-        }
-    }
+    upsert_record!(Contacts = "contact": contacts::CreateContact => contacts::ContactView,
+        contacts::UpdateContact;
+        contacts::get_contact, contacts::create_contact, contacts::update_contact);
 
-    pub struct LegalEntities;
-    impl Upsert for LegalEntities {
-        type Create = legal_entities::CreateLegalEntity;
-        type Update = legal_entities::UpdateLegalEntity;
-        type View = legal_entities::LegalEntityView;
+    upsert_record!(LegalEntities = "legal_entity":
+    legal_entities::CreateLegalEntity => legal_entities::LegalEntityView,
+    legal_entities::UpdateLegalEntity;
+    legal_entities::get_legal_entity, legal_entities::create_legal_entity,
+    legal_entities::update_legal_entity, {
         const CREATE_ONLY: &'static [&'static str] = &["company_id", "bank_accounts"];
         fn key(item: &mut Map<String, Value>) -> Result<Key, Error> {
             legal_entity_key(item)
         }
         async fn find(db: Db<'_>, caller: &Caller, key: &Key) -> OpResult<Option<Uuid>> {
-            find_legal_entity(db, key, |id| {
-                legal_entities::get_legal_entity(db, caller, id)
-            })
-            .await
+            find_legal_entity(db, key, |id| Self::get(db, caller, id)).await
         }
-        async fn get(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Self::View> {
-            legal_entities::get_legal_entity(db, caller, id).await
-        }
-        async fn create(db: Db<'_>, caller: &Caller, c: Self::Create) -> OpResult<Self::View> {
-            legal_entities::create_legal_entity(db, caller, c).await
-        }
-        async fn update(
-            db: Db<'_>,
-            caller: &Caller,
-            id: Uuid,
-            u: Self::Update,
-        ) -> OpResult<Self::View> {
-            legal_entities::update_legal_entity(db, caller, id, None, u).await
-        }
-    }
+    });
 
-    pub struct Products;
-    impl Upsert for Products {
-        type Create = products::CreateProduct;
-        type Update = products::UpdateProduct;
-        type View = products::ProductView;
+    upsert_record!(Products = "product": products::CreateProduct => products::ProductView,
+    products::UpdateProduct;
+    products::get_product, products::create_product, products::update_product, {
         fn key(item: &mut Map<String, Value>) -> Result<Key, Error> {
             product_key(item)
         }
         async fn find(db: Db<'_>, _caller: &Caller, key: &Key) -> OpResult<Option<Uuid>> {
             find_product(db, key).await
         }
-        async fn get(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Self::View> {
-            products::get_product(db, caller, id).await
-        }
-        async fn create(db: Db<'_>, caller: &Caller, c: Self::Create) -> OpResult<Self::View> {
-            products::create_product(db, caller, c).await
-        }
-        async fn update(
-            db: Db<'_>,
-            caller: &Caller,
-            id: Uuid,
-            u: Self::Update,
-        ) -> OpResult<Self::View> {
-            products::update_product(db, caller, id, None, u).await
-        }
+    });
+
+    // An invoice's change is the draft's `PATCH` (rows replace all rows); an issued invoice
+    // refuses it as `PATCH /invoices/{id}` does, unless the item names what it already has.
+    upsert_record!(Invoices = "invoice": invoices::CreateInvoice => invoices::InvoiceView,
+    invoices::UpdateInvoice;
+    invoices::get_invoice, invoices::create_invoice, invoices::update_invoice, {
+        const CREATE_ONLY: &'static [&'static str] = &["organization_id", "deal_id", "order_id"];
+        const BODY_EXTERNAL_IDS: bool = false;
+    });
+
+    // A payment is registered as `POST /payments` registers it; a registered payment has no
+    // change operation (it is applied, un-applied or withdrawn), so an item naming other values
+    // than it has is refused.
+    upsert_record!(Payments = "payment": payments::RegisterPayment => payments::PaymentView,
+    payments::RegisterPayment;
+    payments::get_payment, payments::register_payment, unchangeable_payment, {
+        const BODY_EXTERNAL_IDS: bool = false;
+    });
+
+    async fn unchangeable_payment(
+        _db: Db<'_>,
+        _caller: &Caller,
+        _id: Uuid,
+        _if_match: Option<i32>,
+        _u: payments::RegisterPayment,
+    ) -> OpResult<payments::PaymentView> {
+        Err(Error::new(
+            ErrorCode::Conflict,
+            "a registered payment is not changed: un-apply or withdraw it and register the right one",
+        ))
     }
 }
