@@ -1,6 +1,7 @@
 //! Sdelka's business language. Pure: no HTTP, no SQL, no async runtime.
 
 pub mod amount_in_words;
+pub mod bank_exchange;
 pub mod clients;
 pub mod email;
 pub mod files;
