@@ -2,6 +2,7 @@
 
 pub mod amount_in_words;
 pub mod bank_exchange;
+pub mod bank_matching;
 pub mod clients;
 pub mod email;
 pub mod files;
