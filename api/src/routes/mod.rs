@@ -38,6 +38,8 @@ pub mod reports;
 pub mod pools;
 pub mod supplier_invoices;
 pub mod tasks;
+// 1C exchange (INT-1C-2)
+pub mod bank_statements;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -83,6 +85,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(supplier_invoices::routes)
         // Integration
         .configure(events::routes);
+    cfg.configure(bank_statements::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

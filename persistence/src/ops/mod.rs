@@ -235,3 +235,4 @@ where
         Err(e) => Err(e.into()),
     }
 }
+pub mod bank_statements;
