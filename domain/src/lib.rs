@@ -1,6 +1,8 @@
 //! Sdelka's business language. Pure: no HTTP, no SQL, no async runtime.
 
 pub mod amount_in_words;
+pub mod bank_exchange;
+pub mod bank_matching;
 pub mod clients;
 pub mod commerceml;
 pub mod email;

@@ -5,6 +5,7 @@
 mod access;
 mod approvals;
 mod auth;
+mod bank;
 mod batch;
 mod bulk;
 mod clients;

@@ -41,6 +41,8 @@ pub mod supplier_invoices;
 pub mod tasks;
 // CommerceML 2 exchange (INT-1C-1)
 pub mod commerceml;
+// 1C exchange (INT-1C-2)
+pub mod bank_statements;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -88,6 +90,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(events::routes)
         .configure(commerceml::routes)
         .configure(batch::routes);
+    cfg.configure(bank_statements::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

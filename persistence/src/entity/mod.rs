@@ -54,6 +54,8 @@ pub mod payment;
 pub mod payment_application;
 // Approvals: the shared task model (SPEC §3) and WF-INV
 pub mod approval_step;
+pub mod bank_statement;
+pub mod bank_statement_document;
 pub mod pool;
 pub mod pool_member;
 pub mod supplier_invoice;

@@ -237,3 +237,4 @@ where
         Err(e) => Err(e.into()),
     }
 }
+pub mod bank_statements;

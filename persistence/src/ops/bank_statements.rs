@@ -1,0 +1,730 @@
+//! `/bank-statements` (INT-1C-2): a `1CClientBankExchange` statement in, its incoming money as
+//! payments, each matched to the customer invoice it pays.
+//!
+//! One import is one transaction. Each document is first claimed by its identity (our account,
+//! number, date, amount, counterparty) under a unique index — `INSERT … ON CONFLICT DO
+//! NOTHING`, so a document a previous import (or a concurrent one, which waits for the first to
+//! commit on PostgreSQL and is serialised on SQLite) already brought is a `duplicate` and
+//! nothing else happens to it. A claimed incoming document to one of our organisations'
+//! accounts becomes a payment through [`payments::register_payment`]; when the match is sure
+//! the payment is applied to the invoice in the same call (the invoice, the deal's payment
+//! percent and the payment watcher follow, as for any payment). Unsure matches and payments
+//! without an invoice wait for review: confirming applies the payment through
+//! [`payments::apply_payment`], rejecting leaves it unapplied.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sdelka_domain::bank_exchange::{self, Direction, Warning};
+use sdelka_domain::bank_matching::{Candidate, Confidence, match_payment};
+use sdelka_domain::customer_invoice::InvoiceStatus;
+use sdelka_domain::money::Money;
+use sdelka_domain::requisites::Inn;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::payments::{self, NewApplication, RegisterPayment};
+use super::{Caller, Db, Error, ErrorCode, OpResult};
+use crate::StoreError;
+use crate::entity::{
+    bank_account, bank_statement, bank_statement_document as doc_row, invoice, legal_entity,
+};
+use crate::journal::now;
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+/// A statement account's balances; `adds_up` is false when opening + incoming − outgoing is
+/// not the closing balance.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalancesView {
+    pub account: Option<String>,
+    #[schema(value_type = Option<String>, example = "45329.91")]
+    pub opening: Option<Money>,
+    #[schema(value_type = Option<String>, example = "40000.00")]
+    pub incoming: Option<Money>,
+    #[schema(value_type = Option<String>, example = "41184.00")]
+    pub outgoing: Option<Money>,
+    #[schema(value_type = Option<String>, example = "44145.91")]
+    pub closing: Option<Money>,
+    pub adds_up: Option<bool>,
+}
+
+/// Something in the file worth telling: a requisite failing its checksum, balances that do
+/// not add up, a key the standard does not define.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StatementWarningView {
+    /// 0-based document index, when the warning is about a document.
+    pub document: Option<usize>,
+    pub document_number: Option<String>,
+    /// `header`, `account` or `document`.
+    pub section: String,
+    pub key: Option<String>,
+    /// `checksum_mismatch`, `invalid_length`, `balance_mismatch`, `unknown_key`, …
+    pub rule: String,
+    pub message: String,
+}
+
+impl From<&Warning> for StatementWarningView {
+    fn from(w: &Warning) -> Self {
+        use bank_exchange::Location;
+        let (section, document, document_number) = match &w.location {
+            Location::Header => ("header", None, None),
+            Location::Account { .. } => ("account", None, None),
+            Location::Document { index, number } => ("document", Some(*index), number.clone()),
+        };
+        StatementWarningView {
+            document,
+            document_number,
+            section: section.to_owned(),
+            key: w.key.clone(),
+            rule: w.rule.clone(),
+            message: w.message.clone(),
+        }
+    }
+}
+
+/// What the import did with one document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DocumentResultView {
+    /// 0-based position in the file.
+    pub position: usize,
+    /// The stored document (absent for a document that could not be stored).
+    pub document_id: Option<Uuid>,
+    /// `payment_order`, `bank_order`, … or `other`.
+    pub kind: String,
+    /// The kind as the file names it.
+    pub kind_name: String,
+    pub number: Option<String>,
+    pub date: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, example = "6000.00")]
+    pub amount: Option<Money>,
+    /// `incoming`, `outgoing` or `unknown`.
+    pub direction: String,
+    pub payer_name: Option<String>,
+    pub payer_inn: Option<String>,
+    pub purpose: String,
+    /// `applied` (a payment, applied to its invoice), `created` (a payment, not applied:
+    /// see `review`), `matched` (outgoing, recorded), `duplicate` (an earlier import brought
+    /// it; nothing done), `warning` (not imported: see `reason`).
+    pub result: String,
+    pub payment_id: Option<Uuid>,
+    pub invoice_id: Option<Uuid>,
+    /// `sure`, `unsure` or `none`.
+    pub confidence: Option<String>,
+    pub reason: Option<String>,
+    /// How many of the statement's warnings are about this document.
+    pub warning_count: usize,
+}
+
+/// A payment waiting for a person: the suggested invoice (if any) and why it was not sure.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewItemView {
+    pub document_id: Uuid,
+    pub statement_id: Uuid,
+    pub position: i32,
+    pub number: Option<String>,
+    pub date: Option<NaiveDate>,
+    #[schema(value_type = String, example = "900.00")]
+    pub amount: Money,
+    pub payer_name: Option<String>,
+    pub payer_inn: Option<String>,
+    pub purpose: String,
+    pub payment_id: Option<Uuid>,
+    /// The suggested invoice.
+    pub invoice_id: Option<Uuid>,
+    pub confidence: String,
+    pub reason: Option<String>,
+    /// `pending`, `confirmed` or `rejected`.
+    pub status: String,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&doc_row::Model> for ReviewItemView {
+    fn from(d: &doc_row::Model) -> Self {
+        ReviewItemView {
+            document_id: d.id,
+            statement_id: d.statement_id,
+            position: d.position,
+            number: d.number.clone(),
+            date: d.document_date,
+            amount: Money::from_minor(d.amount_minor),
+            payer_name: d.payer_name.clone(),
+            payer_inn: d.payer_inn.clone(),
+            purpose: d.purpose.clone(),
+            payment_id: d.payment_id,
+            invoice_id: d.invoice_id,
+            confidence: d.confidence.clone(),
+            reason: d.reason.clone(),
+            status: d.review_status.clone(),
+            reviewed_by: d.reviewed_by,
+            reviewed_at: d.reviewed_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Summary {
+    balances: Vec<BalancesView>,
+    warnings: Vec<StatementWarningView>,
+    documents: Vec<DocumentResultView>,
+}
+
+/// An imported statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BankStatementView {
+    pub id: Uuid,
+    /// The statement's account (`РасчСчет` of the header).
+    pub account: Option<String>,
+    /// Our organisation owning the account, when one does.
+    pub organization_id: Option<Uuid>,
+    /// `ВерсияФормата`: `1.02`, `1.03`.
+    pub format_version: String,
+    /// The encoding the file was read in: `windows-1251`, `UTF-8`, `IBM866`.
+    pub encoding: String,
+    pub content_sha256: String,
+    pub document_count: i32,
+    pub balances: Vec<BalancesView>,
+    /// Counts by result.
+    pub applied: usize,
+    pub created: usize,
+    pub matched: usize,
+    pub duplicate: usize,
+    pub not_imported: usize,
+    pub warnings: Vec<StatementWarningView>,
+    pub documents: Vec<DocumentResultView>,
+    /// This statement's payments that wait for review, as they stand now.
+    pub review: Vec<ReviewItemView>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Confirming a review item: the invoice to apply the payment to (default: the suggested one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmMatch {
+    pub invoice_id: Option<Uuid>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The import
+
+fn to_minor(d: Decimal) -> Option<i64> {
+    Money::round(d).ok()?.to_minor().ok()
+}
+
+fn money(d: Option<Decimal>) -> Option<Money> {
+    d.and_then(to_minor).map(Money::from_minor)
+}
+
+/// An open invoice, with the organisation it belongs to.
+struct Open {
+    organization_id: Uuid,
+    candidate: Candidate,
+}
+
+async fn open_invoices<C: ConnectionTrait>(db: &C, organizations: &[Uuid]) -> OpResult<Vec<Open>> {
+    if organizations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = invoice::Entity::find()
+        .filter(invoice::Column::OrganizationId.is_in(organizations.iter().copied()))
+        .filter(invoice::Column::DeletedAt.is_null())
+        .filter(invoice::Column::Status.is_in([
+            <&'static str>::from(InvoiceStatus::Issued).to_owned(),
+            <&'static str>::from(InvoiceStatus::PartiallyPaid).to_owned(),
+        ]))
+        .order_by_asc(invoice::Column::InvoiceDate)
+        .order_by_asc(invoice::Column::Id)
+        .all(db)
+        .await
+        .map_err(StoreError::from)?;
+    let mut buyer_ids: Vec<Uuid> = rows.iter().map(|r| r.buyer_legal_entity_id).collect();
+    buyer_ids.sort_unstable();
+    buyer_ids.dedup();
+    let mut inn_of: HashMap<Uuid, String> = HashMap::new();
+    for chunk in buyer_ids.chunks(500) {
+        for le in legal_entity::Entity::find()
+            .filter(legal_entity::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(StoreError::from)?
+        {
+            inn_of.insert(le.id, le.inn);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Open {
+                organization_id: r.organization_id,
+                candidate: Candidate {
+                    id: r.id,
+                    number: r.number?,
+                    buyer_inn: inn_of.get(&r.buyer_legal_entity_id).cloned()?,
+                    outstanding_minor: r.total_minor - r.paid_minor,
+                },
+            })
+        })
+        .collect())
+}
+
+/// Imports a statement file: every document once, incoming money as payments, sure matches
+/// applied, the rest in the review list.
+pub async fn import_statement(
+    db: Db<'_>,
+    caller: &Caller,
+    bytes: &[u8],
+) -> OpResult<BankStatementView> {
+    let parsed =
+        bank_exchange::parse(bytes).map_err(|e| Error::field("file", e.code(), e.to_string()))?;
+    let st = &parsed.statement;
+    let sha = hex::encode(Sha256::digest(bytes));
+    let txn = db.begin().await?;
+
+    // Our accounts: settlement account → organisation.
+    let ours: HashMap<String, Uuid> = bank_account::Entity::find()
+        .filter(bank_account::Column::DeletedAt.is_null())
+        .all(&txn)
+        .await
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(|a| (a.settlement_account, a.organization_id))
+        .collect();
+    let statement_account = st
+        .header_value("РасчСчет")
+        .or_else(|| st.accounts.first().and_then(|a| a.account()))
+        .map(str::to_owned);
+    let our_accounts: Vec<&str> = ours.keys().map(String::as_str).collect();
+    let organization_id = statement_account
+        .as_deref()
+        .and_then(|a| ours.get(a).copied());
+    let mut orgs: Vec<Uuid> = ours.values().copied().collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let mut open = open_invoices(&txn, &orgs).await?;
+
+    let statement_id = Uuid::now_v7();
+    let at = now();
+    let warnings: Vec<StatementWarningView> = parsed
+        .warnings
+        .iter()
+        .map(StatementWarningView::from)
+        .collect();
+    let mut results = Vec::with_capacity(st.documents.len());
+    for (position, d) in st.documents.iter().enumerate() {
+        let direction = d.direction(&our_accounts);
+        let (payer, recipient) = (d.payer(), d.recipient());
+        let (ours_side, other) = match direction {
+            Direction::Outgoing => (&payer, &recipient),
+            _ => (&recipient, &payer),
+        };
+        let our_account = ours_side
+            .account
+            .clone()
+            .filter(|a| ours.contains_key(a))
+            .or_else(|| statement_account.clone());
+        let amount_minor = d.amount().and_then(to_minor).filter(|m| *m > 0);
+        let valid_payer_inn = payer.inn.as_deref().and_then(|i| Inn::parse(i).ok());
+        let mut r = DocumentResultView {
+            position,
+            document_id: None,
+            kind: d.kind().code().to_owned(),
+            kind_name: d.kind_name.clone(),
+            number: d.number().map(str::to_owned),
+            date: d.date(),
+            amount: amount_minor.map(Money::from_minor),
+            direction: serde_plain(direction),
+            payer_name: payer.name.clone(),
+            payer_inn: payer.inn.clone(),
+            purpose: d.purpose(),
+            result: "warning".to_owned(),
+            payment_id: None,
+            invoice_id: None,
+            confidence: None,
+            reason: None,
+            warning_count: warnings
+                .iter()
+                .filter(|w| w.document == Some(position))
+                .count(),
+        };
+        let Some(amount_minor) = amount_minor else {
+            r.reason = Some("the document has no positive Сумма; not imported".to_owned());
+            results.push(r);
+            continue;
+        };
+        let identity = format!(
+            "{}|{}|{}|{}|{}|{}",
+            our_account.as_deref().unwrap_or(""),
+            d.number().unwrap_or(""),
+            d.date().map(bank_exchange::format_date).unwrap_or_default(),
+            amount_minor,
+            other.inn.as_deref().unwrap_or(""),
+            other.account.as_deref().unwrap_or(""),
+        );
+        let doc_id = Uuid::now_v7();
+        let claimed = doc_row::Entity::insert(
+            doc_row::Model {
+                id: doc_id,
+                identity_key: identity.clone(),
+                statement_id,
+                position: i32::try_from(position).unwrap_or(i32::MAX),
+                kind: d.kind().code().to_owned(),
+                direction: serde_plain(direction),
+                number: r.number.clone(),
+                document_date: r.date,
+                amount_minor,
+                payer_inn: payer.inn.clone(),
+                payer_name: payer.name.clone(),
+                recipient_inn: recipient.inn.clone(),
+                purpose: r.purpose.clone(),
+                payment_id: None,
+                invoice_id: None,
+                supplier_invoice_id: None,
+                confidence: Confidence::None.as_str().to_owned(),
+                reason: None,
+                review_status: "none".to_owned(),
+                reviewed_by: None,
+                reviewed_at: None,
+                created_at: at,
+            }
+            .into_active_model(),
+        )
+        .on_conflict(
+            OnConflict::column(doc_row::Column::IdentityKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(StoreError::from)?;
+        if claimed == 0 {
+            let earlier = doc_row::Entity::find()
+                .filter(doc_row::Column::IdentityKey.eq(identity))
+                .one(&txn)
+                .await
+                .map_err(StoreError::from)?;
+            r.result = "duplicate".to_owned();
+            if let Some(e) = earlier {
+                r.document_id = Some(e.id);
+                r.payment_id = e.payment_id;
+                r.invoice_id = e.invoice_id;
+                r.reason = Some(format!(
+                    "imported before, with statement {}",
+                    e.statement_id
+                ));
+            }
+            results.push(r);
+            continue;
+        }
+        r.document_id = Some(doc_id);
+        let org = our_account.as_deref().and_then(|a| ours.get(a).copied());
+        match (direction, org) {
+            (Direction::Incoming, Some(org)) => {
+                let candidates: Vec<&Candidate> = open
+                    .iter()
+                    .filter(|o| o.organization_id == org && o.candidate.outstanding_minor > 0)
+                    .map(|o| &o.candidate)
+                    .collect();
+                let m = match_payment(
+                    &r.purpose,
+                    valid_payer_inn.as_ref().map(Inn::as_str),
+                    amount_minor,
+                    &candidates,
+                );
+                let sure = m.confidence == Confidence::Sure;
+                let payer_legal_entity_id = match (sure, m.invoice_id) {
+                    (true, Some(inv)) => invoice::Entity::find_by_id(inv)
+                        .one(&txn)
+                        .await
+                        .map_err(StoreError::from)?
+                        .map(|i| i.buyer_legal_entity_id),
+                    _ => None,
+                };
+                let payment = payments::register_payment(
+                    Db::Joined(&txn),
+                    caller,
+                    RegisterPayment {
+                        date: d.credited_on().or(d.date()),
+                        amount: Money::from_minor(amount_minor),
+                        currency: None,
+                        organization_id: Some(org),
+                        payer_legal_entity_id,
+                        payer_name: payer
+                            .name
+                            .clone()
+                            .map(|n| n.chars().take(500).collect())
+                            .or_else(|| Some("—".to_owned())),
+                        payer_inn: valid_payer_inn.clone(),
+                        payment_order_number: r
+                            .number
+                            .clone()
+                            .map(|n| n.chars().take(50).collect()),
+                        purpose: Some(r.purpose.chars().take(2000).collect())
+                            .filter(|p: &String| !p.trim().is_empty()),
+                        applications: match (sure, m.invoice_id) {
+                            (true, Some(invoice_id)) => vec![NewApplication {
+                                invoice_id,
+                                amount: None,
+                            }],
+                            _ => Vec::new(),
+                        },
+                    },
+                )
+                .await?;
+                if sure && let Some(inv) = m.invoice_id {
+                    for o in open.iter_mut().filter(|o| o.candidate.id == inv) {
+                        o.candidate.outstanding_minor -= amount_minor;
+                    }
+                }
+                r.payment_id = Some(payment.id);
+                r.invoice_id = m.invoice_id;
+                r.confidence = Some(m.confidence.as_str().to_owned());
+                r.reason = Some(m.reason.clone());
+                r.result = if sure { "applied" } else { "created" }.to_owned();
+                doc_row::ActiveModel {
+                    id: Set(doc_id),
+                    payment_id: Set(Some(payment.id)),
+                    invoice_id: Set(m.invoice_id),
+                    confidence: Set(m.confidence.as_str().to_owned()),
+                    reason: Set(Some(m.reason)),
+                    review_status: Set(if sure { "applied" } else { "pending" }.to_owned()),
+                    ..Default::default()
+                }
+                .update(&txn)
+                .await
+                .map_err(StoreError::from)?;
+            }
+            (Direction::Incoming, None) => {
+                r.reason = Some(format!(
+                    "incoming to {}, which is not an account of ours; recorded, no payment",
+                    our_account.as_deref().unwrap_or("an unnamed account")
+                ));
+            }
+            (Direction::Outgoing, _) => {
+                r.result = "matched".to_owned();
+                r.reason = Some("outgoing payment; recorded".to_owned());
+            }
+            (Direction::Unknown, _) => {
+                r.reason = Some(
+                    "neither dated as debited or credited nor naming one of our accounts; recorded"
+                        .to_owned(),
+                );
+            }
+        }
+        results.push(r);
+    }
+
+    let summary = Summary {
+        balances: st
+            .accounts
+            .iter()
+            .map(|a| {
+                let b = a.balances();
+                BalancesView {
+                    account: a.account().map(str::to_owned),
+                    opening: money(b.opening),
+                    incoming: money(b.incoming),
+                    outgoing: money(b.outgoing),
+                    closing: money(b.closing),
+                    adds_up: b.adds_up(),
+                }
+            })
+            .collect(),
+        warnings,
+        documents: results,
+    };
+    bank_statement::Model {
+        id: statement_id,
+        organization_id,
+        account: statement_account,
+        format_version: st.version().unwrap_or("").to_owned(),
+        encoding: parsed.encoding.to_owned(),
+        content_sha256: sha,
+        document_count: i32::try_from(st.documents.len()).unwrap_or(i32::MAX),
+        summary: serde_json::to_string(&summary)
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?,
+        created_by: Some(caller.user_id),
+        created_at: at,
+    }
+    .into_active_model()
+    .insert(&txn)
+    .await
+    .map_err(StoreError::from)?;
+    let view = statement_view(&txn, statement_id).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+fn serde_plain(d: Direction) -> String {
+    match d {
+        Direction::Incoming => "incoming",
+        Direction::Outgoing => "outgoing",
+        Direction::Unknown => "unknown",
+    }
+    .to_owned()
+}
+
+async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankStatementView> {
+    let s = bank_statement::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    let summary: Summary = serde_json::from_str(&s.summary)
+        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+    let review = doc_row::Entity::find()
+        .filter(doc_row::Column::StatementId.eq(id))
+        .filter(doc_row::Column::ReviewStatus.is_in(["pending", "confirmed", "rejected"]))
+        .order_by_asc(doc_row::Column::Position)
+        .all(db)
+        .await
+        .map_err(StoreError::from)?;
+    let count = |r: &str| summary.documents.iter().filter(|d| d.result == r).count();
+    Ok(BankStatementView {
+        id: s.id,
+        account: s.account,
+        organization_id: s.organization_id,
+        format_version: s.format_version,
+        encoding: s.encoding,
+        content_sha256: s.content_sha256,
+        document_count: s.document_count,
+        applied: count("applied"),
+        created: count("created"),
+        matched: count("matched"),
+        duplicate: count("duplicate"),
+        not_imported: count("warning"),
+        balances: summary.balances,
+        warnings: summary.warnings,
+        documents: summary.documents,
+        review: review.iter().map(ReviewItemView::from).collect(),
+        created_by: s.created_by,
+        created_at: s.created_at,
+    })
+}
+
+/// One imported statement, with its review list as it stands.
+pub async fn get_statement(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<BankStatementView> {
+    statement_view(&db, id).await
+}
+
+/// Every payment of any statement still waiting for review, oldest first.
+pub async fn pending_reviews(db: Db<'_>, _caller: &Caller) -> OpResult<Vec<ReviewItemView>> {
+    Ok(doc_row::Entity::find()
+        .filter(doc_row::Column::ReviewStatus.eq("pending"))
+        .order_by_asc(doc_row::Column::CreatedAt)
+        .order_by_asc(doc_row::Column::Id)
+        .all(&db)
+        .await
+        .map_err(StoreError::from)?
+        .iter()
+        .map(ReviewItemView::from)
+        .collect())
+}
+
+/// Takes a pending review item for a decision: `pending` → `to`, once (a second decision, also
+/// a concurrent one, is a 409).
+async fn decide<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    document_id: Uuid,
+    to: &str,
+    invoice_id: Option<Uuid>,
+) -> OpResult<doc_row::Model> {
+    let row = doc_row::Entity::find_by_id(document_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    let res = doc_row::Entity::update_many()
+        .col_expr(
+            doc_row::Column::ReviewStatus,
+            sea_orm::sea_query::Expr::value(to),
+        )
+        .col_expr(
+            doc_row::Column::ReviewedBy,
+            sea_orm::sea_query::Expr::value(caller.user_id),
+        )
+        .col_expr(
+            doc_row::Column::ReviewedAt,
+            sea_orm::sea_query::Expr::value(now()),
+        )
+        .col_expr(
+            doc_row::Column::InvoiceId,
+            sea_orm::sea_query::Expr::value(invoice_id.or(row.invoice_id)),
+        )
+        .filter(doc_row::Column::Id.eq(document_id))
+        .filter(doc_row::Column::ReviewStatus.eq("pending"))
+        .exec(txn)
+        .await
+        .map_err(StoreError::from)?;
+    if res.rows_affected == 0 {
+        return Err(Error::new(
+            ErrorCode::InvalidTransition,
+            format!("the document is {}, not pending review", row.review_status),
+        ));
+    }
+    doc_row::Entity::find_by_id(document_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)
+}
+
+/// Confirms a review item: the payment is applied to the invoice (the one given, else the
+/// suggested one).
+pub async fn confirm_review(
+    db: Db<'_>,
+    caller: &Caller,
+    document_id: Uuid,
+    req: ConfirmMatch,
+) -> OpResult<ReviewItemView> {
+    let txn = db.begin().await?;
+    let row = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
+    let Some(invoice_id) = row.invoice_id else {
+        return Err(Error::field(
+            "invoice_id",
+            "required",
+            "no invoice was suggested; name the invoice_id to apply the payment to",
+        ));
+    };
+    let Some(payment_id) = row.payment_id else {
+        return Err(Error::new(
+            ErrorCode::InvalidTransition,
+            "the document has no payment to apply",
+        ));
+    };
+    payments::apply_payment(
+        Db::Joined(&txn),
+        caller,
+        payment_id,
+        NewApplication {
+            invoice_id,
+            amount: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ReviewItemView::from(&row))
+}
+
+/// Rejects a review item: the payment stays unapplied.
+pub async fn reject_review(
+    db: Db<'_>,
+    caller: &Caller,
+    document_id: Uuid,
+) -> OpResult<ReviewItemView> {
+    let txn = db.begin().await?;
+    let row = decide(&txn, caller, document_id, "rejected", None).await?;
+    txn.commit().await?;
+    Ok(ReviewItemView::from(&row))
+}
