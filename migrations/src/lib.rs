@@ -21,6 +21,7 @@ mod m0009_links;
 mod m0010_vat_rates;
 mod m0011_list_indexes;
 mod m0015_feed;
+mod m0016_webhooks;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_vat_rates::Migration),
             Box::new(m0011_list_indexes::Migration),
             Box::new(m0015_feed::Migration),
+            Box::new(m0016_webhooks::Migration),
         ]
     }
 }

@@ -27,4 +27,5 @@ mod security;
 mod seed_scenario;
 mod tax;
 mod work;
+mod webhooks;
 mod workflows;

@@ -38,6 +38,8 @@ pub mod reports;
 pub mod pools;
 pub mod supplier_invoices;
 pub mod tasks;
+// Integration: webhooks (INT-1)
+pub mod webhooks;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -78,6 +80,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(payments::routes)
         .configure(automation_rules::routes)
         .configure(reports::routes)
+        .configure(webhooks::routes)
         .configure(pools::routes)
         .configure(tasks::routes)
         .configure(supplier_invoices::routes)

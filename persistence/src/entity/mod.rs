@@ -60,3 +60,5 @@ pub mod supplier_invoice;
 pub mod supplier_invoice_file;
 pub mod supplier_invoice_transition;
 pub mod task;
+pub mod webhook;
+pub mod webhook_delivery;

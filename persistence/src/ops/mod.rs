@@ -51,6 +51,7 @@ pub mod tasks;
 pub mod timeline;
 pub mod users;
 pub mod vat;
+pub mod webhooks;
 pub mod workflow;
 
 use sea_orm::{
