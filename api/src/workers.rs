@@ -360,7 +360,8 @@ impl Job for WebhookWorker {
         let schedule = self.config.webhook_schedule();
         // Attempts of one pass run side by side: a slow endpoint holds the others up to the
         // timeout only once.
-        let outcomes = futures_util::future::join_all(claimed.iter().map(|c| self.attempt(c))).await;
+        let outcomes =
+            futures_util::future::join_all(claimed.iter().map(|c| self.attempt(c))).await;
         for (c, (result, attempt)) in claimed.iter().zip(outcomes) {
             let jitter = rand::rng().random_range(-1.0..1.0);
             let decision = sdelka_domain::webhook::decide(

@@ -26,6 +26,6 @@ mod sales;
 mod security;
 mod seed_scenario;
 mod tax;
-mod work;
 mod webhooks;
+mod work;
 mod workflows;

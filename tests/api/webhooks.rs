@@ -187,15 +187,31 @@ async fn writes_of_several_record_types_reach_a_matching_subscription_once_signe
     assert!(secret.starts_with("whsec_"));
     // The secret is shown once.
     let res = app
-        .request(Method::GET, &format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap()), &token)
+        .request(
+            Method::GET,
+            &format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap()),
+            &token,
+        )
         .send()
         .await
         .unwrap();
     let shown: Value = res.json().await.unwrap();
     assert!(shown.get("secret").is_none());
 
-    let company = create(&app, &token, "/api/v1/companies", json!({"name": "Берёзка"})).await;
-    let contact = create(&app, &token, "/api/v1/contacts", json!({"last_name": "Иванов"})).await;
+    let company = create(
+        &app,
+        &token,
+        "/api/v1/companies",
+        json!({"name": "Берёзка"}),
+    )
+    .await;
+    let contact = create(
+        &app,
+        &token,
+        "/api/v1/contacts",
+        json!({"last_name": "Иванов"}),
+    )
+    .await;
     let deal = create(
         &app,
         &token,
@@ -211,12 +227,27 @@ async fn writes_of_several_record_types_reach_a_matching_subscription_once_signe
     )
     .await;
     let res = app
-        .patch(&format!("/api/v1/companies/{company}"), &json!({"name": "Берёзка-2"}))
+        .patch(
+            &format!("/api/v1/companies/{company}"),
+            &json!({"name": "Берёзка-2"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     // An event type outside the filter, written before the last one awaited.
-    create(&app, &token, "/api/v1/departments", json!({"name": "Склад"})).await;
-    let last = create(&app, &token, "/api/v1/companies", json!({"name": "Последняя"})).await;
+    create(
+        &app,
+        &token,
+        "/api/v1/departments",
+        json!({"name": "Склад"}),
+    )
+    .await;
+    let last = create(
+        &app,
+        &token,
+        "/api/v1/companies",
+        json!({"name": "Последняя"}),
+    )
+    .await;
 
     for (ty, id) in [
         ("company.created", &company),
@@ -229,8 +260,20 @@ async fn writes_of_several_record_types_reach_a_matching_subscription_once_signe
         let r = rx.wait_for(ty, id).await;
         verify(secret, &r);
         let v = r.json();
-        assert_eq!(v["id"].as_str().unwrap(), r.id(), "webhook-id is the event id");
-        for k in ["object", "changed_fields", "actor", "credential", "correlation_id", "version", "sequence"] {
+        assert_eq!(
+            v["id"].as_str().unwrap(),
+            r.id(),
+            "webhook-id is the event id"
+        );
+        for k in [
+            "object",
+            "changed_fields",
+            "actor",
+            "credential",
+            "correlation_id",
+            "version",
+            "sequence",
+        ] {
             assert!(v["data"].get(k).is_some(), "data.{k} missing in {v}");
         }
     }
@@ -238,9 +281,16 @@ async fn writes_of_several_record_types_reach_a_matching_subscription_once_signe
     let ids: Vec<String> = got.iter().map(Received::id).collect();
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "each event arrives once");
-    assert!(got.iter().all(|r| !r.json()["type"].as_str().unwrap().starts_with("department.")));
+    assert!(got.iter().all(|r| {
+        !r.json()["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("department.")
+    }));
     // The same ids as the feed's events.
-    let res = app.get("/api/v1/events?types=company.created&limit=1000").await;
+    let res = app
+        .get("/api/v1/events?types=company.created&limit=1000")
+        .await;
     let feed: Value = res.json().await.unwrap();
     let feed_ids: HashSet<&str> = feed["items"]
         .as_array()
@@ -258,11 +308,19 @@ async fn a_500_is_retried_with_the_same_webhook_id_and_the_log_shows_both_attemp
     let app = fast_app().await;
     let rx = Receiver::start(&[500, 200]).await;
     let token = app.admin_token.clone();
-    let hook = subscribe(&app, &token, json!({"url": rx.url, "event_types": ["company.created"]})).await;
+    let hook = subscribe(
+        &app,
+        &token,
+        json!({"url": rx.url, "event_types": ["company.created"]}),
+    )
+    .await;
     let company = create(&app, &token, "/api/v1/companies", json!({"name": "Ретрай"})).await;
     let deliveries = eventually(Duration::from_secs(20), || async {
         let page: Value = app
-            .get(&format!("/api/v1/webhook-deliveries?webhook_id={}&state=delivered", hook["id"].as_str().unwrap()))
+            .get(&format!(
+                "/api/v1/webhook-deliveries?webhook_id={}&state=delivered",
+                hook["id"].as_str().unwrap()
+            ))
             .await
             .json()
             .await
@@ -279,7 +337,11 @@ async fn a_500_is_retried_with_the_same_webhook_id_and_the_log_shows_both_attemp
     assert_eq!(log[1]["response"], "ok");
     let got = rx.got();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].id(), got[1].id(), "the retry carries the same webhook-id");
+    assert_eq!(
+        got[0].id(),
+        got[1].id(),
+        "the retry carries the same webhook-id"
+    );
     assert_eq!(got[1].json()["data"]["object"]["id"], company.as_str());
     verify(hook["secret"].as_str().unwrap(), &got[1]);
 }
@@ -290,66 +352,115 @@ async fn a_410_disables_and_notifies_then_recover_and_redeliver_send_again() {
     let rx = Receiver::start(&[410]).await;
     let token = app.admin_token.clone();
     let since = chrono::Utc::now() - chrono::Duration::seconds(5);
-    let hook = subscribe(&app, &token, json!({"url": rx.url, "event_types": ["company.created"]})).await;
+    let hook = subscribe(
+        &app,
+        &token,
+        json!({"url": rx.url, "event_types": ["company.created"]}),
+    )
+    .await;
     let hook_id = hook["id"].as_str().unwrap().to_owned();
     let company = create(&app, &token, "/api/v1/companies", json!({"name": "Гоне"})).await;
     let disabled = eventually(Duration::from_secs(20), || async {
-        let w: Value = app.get(&format!("/api/v1/webhooks/{hook_id}")).await.json().await.unwrap();
+        let w: Value = app
+            .get(&format!("/api/v1/webhooks/{hook_id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         (w["active"] == false).then_some(w)
     })
     .await
     .expect("a 410 disables the subscription");
-    assert!(disabled["disabled_reason"].as_str().unwrap().contains("410"));
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410")
+    );
     let inbox: Value = app.get("/api/v1/notifications").await.json().await.unwrap();
     assert!(
-        inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "webhook_disabled"),
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "webhook_disabled"),
         "{inbox}"
     );
-    let events: Value = app.get("/api/v1/events?types=webhook.disabled").await.json().await.unwrap();
+    let events: Value = app
+        .get("/api/v1/events?types=webhook.disabled")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
     assert_eq!(rx.got().len(), 1);
 
     // Re-enable and recover what failed.
     rx.answer(200);
-    let res = app.patch(&format!("/api/v1/webhooks/{hook_id}"), &json!({"active": true})).await;
+    let res = app
+        .patch(
+            &format!("/api/v1/webhooks/{hook_id}"),
+            &json!({"active": true}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let res = app
-        .post(&format!("/api/v1/webhooks/{hook_id}/recover"), &json!({"since": since}))
+        .post(
+            &format!("/api/v1/webhooks/{hook_id}/recover"),
+            &json!({"since": since}),
+        )
         .await;
     assert_eq!(res.status(), 202);
     let r: Value = res.json().await.unwrap();
     assert_eq!(r["requeued"], 1);
-    eventually(Duration::from_secs(20), || async { (rx.got().len() == 2).then_some(()) })
-        .await
-        .expect("the recovered delivery arrives");
+    eventually(Duration::from_secs(20), || async {
+        (rx.got().len() == 2).then_some(())
+    })
+    .await
+    .expect("the recovered delivery arrives");
     let got = rx.got();
     assert_eq!(got[0].id(), got[1].id());
     assert_eq!(got[1].json()["data"]["object"]["id"], company.as_str());
 
     // Redeliver the (now delivered) delivery: the same body and id once more.
     let page: Value = app
-        .get(&format!("/api/v1/webhook-deliveries?webhook_id={hook_id}&state=delivered"))
+        .get(&format!(
+            "/api/v1/webhook-deliveries?webhook_id={hook_id}&state=delivered"
+        ))
         .await
         .json()
         .await
         .unwrap();
     let delivery = page["items"][0]["id"].as_str().unwrap().to_owned();
     let res = app
-        .post(&format!("/api/v1/webhook-deliveries/{delivery}/redeliver"), &json!({}))
+        .post(
+            &format!("/api/v1/webhook-deliveries/{delivery}/redeliver"),
+            &json!({}),
+        )
         .await;
     assert_eq!(res.status(), 202);
-    eventually(Duration::from_secs(20), || async { (rx.got().len() == 3).then_some(()) })
-        .await
-        .expect("the redelivery arrives");
+    eventually(Duration::from_secs(20), || async {
+        (rx.got().len() == 3).then_some(())
+    })
+    .await
+    .expect("the redelivery arrives");
     let got = rx.got();
     assert_eq!(got[2].id(), got[0].id());
-    assert_eq!(got[2].body, got[0].body, "the body is the one captured, not rebuilt");
+    assert_eq!(
+        got[2].body, got[0].body,
+        "the body is the one captured, not rebuilt"
+    );
 
     // A test event.
-    let res = app.post(&format!("/api/v1/webhooks/{hook_id}/test"), &json!({})).await;
+    let res = app
+        .post(&format!("/api/v1/webhooks/{hook_id}/test"), &json!({}))
+        .await;
     assert_eq!(res.status(), 202);
     eventually(Duration::from_secs(20), || async {
-        rx.got().iter().any(|r| r.json()["type"] == "webhook.test").then_some(())
+        rx.got()
+            .iter()
+            .any(|r| r.json()["type"] == "webhook.test")
+            .then_some(())
     })
     .await
     .expect("the test event arrives");
@@ -369,11 +480,25 @@ async fn events_of_the_subscriptions_own_credential_are_skipped_when_asked() {
         json!({"url": rx.url, "event_types": ["company.created"], "skip_own_credential": true}),
     )
     .await;
-    let own = create(&app, &integration, "/api/v1/companies", json!({"name": "Своя"})).await;
-    let other = create(&app, &app.admin_token, "/api/v1/companies", json!({"name": "Чужая"})).await;
+    let own = create(
+        &app,
+        &integration,
+        "/api/v1/companies",
+        json!({"name": "Своя"}),
+    )
+    .await;
+    let other = create(
+        &app,
+        &app.admin_token,
+        "/api/v1/companies",
+        json!({"name": "Чужая"}),
+    )
+    .await;
     rx.wait_for("company.created", &other).await;
     assert!(
-        rx.got().iter().all(|r| r.json()["data"]["object"]["id"] != own.as_str()),
+        rx.got()
+            .iter()
+            .all(|r| r.json()["data"]["object"]["id"] != own.as_str()),
         "the integration's own write came back"
     );
 }
@@ -394,10 +519,14 @@ async fn a_private_target_is_refused_unless_allow_listed() {
         assert_eq!(p["errors"][0]["field"], "url", "{p}");
         assert_eq!(p["errors"][0]["code"], "target_not_allowed", "{p}");
     }
-    let res = app.post("/api/v1/webhooks", &json!({"url": "ftp://example.com/"})).await;
+    let res = app
+        .post("/api/v1/webhooks", &json!({"url": "ftp://example.com/"}))
+        .await;
     assert_eq!(res.status(), 422);
     let allowed = fast_app().await;
-    let res = allowed.post("/api/v1/webhooks", &json!({"url": "http://127.0.0.1:9/x"})).await;
+    let res = allowed
+        .post("/api/v1/webhooks", &json!({"url": "http://127.0.0.1:9/x"}))
+        .await;
     assert_eq!(res.status(), 201);
 }
 
@@ -405,14 +534,25 @@ async fn a_private_target_is_refused_unless_allow_listed() {
 async fn a_managers_subscription_gets_no_events_of_records_he_may_not_read() {
     let app = fast_app().await;
     let rx = Receiver::start(&[200]).await;
-    let (_, anna) = app.user_with_roles("anna@example.com", &["sales_manager"]).await;
-    let (_, boris) = app.user_with_roles("boris@example.com", &["sales_manager"]).await;
-    subscribe(&app, &anna, json!({"url": rx.url, "event_types": ["company.*"]})).await;
+    let (_, anna) = app
+        .user_with_roles("anna@example.com", &["sales_manager"])
+        .await;
+    let (_, boris) = app
+        .user_with_roles("boris@example.com", &["sales_manager"])
+        .await;
+    subscribe(
+        &app,
+        &anna,
+        json!({"url": rx.url, "event_types": ["company.*"]}),
+    )
+    .await;
     let hidden = create(&app, &boris, "/api/v1/companies", json!({"name": "Бориса"})).await;
     let seen = create(&app, &anna, "/api/v1/companies", json!({"name": "Анны"})).await;
     rx.wait_for("company.created", &seen).await;
     assert!(
-        rx.got().iter().all(|r| r.json()["data"]["object"]["id"] != hidden.as_str()),
+        rx.got()
+            .iter()
+            .all(|r| r.json()["data"]["object"]["id"] != hidden.as_str()),
         "Anna received an event of Boris's company"
     );
     // Anna sees only her subscriptions' deliveries.

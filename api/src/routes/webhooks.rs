@@ -51,7 +51,8 @@ pub async fn create_webhook(
 ) -> ApiResult<HttpResponse> {
     let mut bytes = vec![0u8; SECRET_BYTES];
     rand::rng().fill_bytes(&mut bytes);
-    let secret = Secret::from_bytes(bytes).map_err(|e| ApiError::from(sdelka_persistence::ops::Error::internal(e)))?;
+    let secret = Secret::from_bytes(bytes)
+        .map_err(|e| ApiError::from(sdelka_persistence::ops::Error::internal(e)))?;
     let policy = state.config.webhook_policy();
     let w = ops::create_webhook(state.db(), &caller, body.0, secret, &policy).await?;
     Ok(HttpResponse::Created()
@@ -73,10 +74,15 @@ pub async fn list_webhooks(
     page: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let caller = Caller::clone(&caller);
-    list_answer(&req, page.into_inner(), NoFilter {}, move |page, _: NoFilter| {
-        let (state, caller) = (state.clone(), caller.clone());
-        async move { ops::list_webhooks(state.db(), &caller, &page).await }
-    })
+    list_answer(
+        &req,
+        page.into_inner(),
+        NoFilter {},
+        move |page, _: NoFilter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_webhooks(state.db(), &caller, &page).await }
+        },
+    )
     .await
 }
 

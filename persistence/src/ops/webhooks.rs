@@ -222,8 +222,7 @@ fn check_types(types: &[String]) -> OpResult<()> {
     for t in types {
         let ok = !t.is_empty()
             && t.len() <= 100
-            && t
-                .chars()
+            && t.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-*".contains(c))
             && (!t.contains('*') || t == "*" || (t.ends_with(".*") && t.matches('*').count() == 1));
         if !ok {
@@ -239,7 +238,11 @@ fn check_types(types: &[String]) -> OpResult<()> {
 
 async fn check_url(policy: &TargetPolicy, url: &str) -> OpResult<()> {
     if url.len() > 2000 {
-        return Err(Error::field("url", "too_long", "url must be at most 2000 characters"));
+        return Err(Error::field(
+            "url",
+            "too_long",
+            "url must be at most 2000 characters",
+        ));
     }
     policy.check(url).await.map_err(|e| {
         let code = match e {
@@ -308,7 +311,15 @@ pub async fn create_webhook(
     .insert(&txn)
     .await?;
     let view = WebhookView::from(&model);
-    journal_webhook(&txn, &caller.actor(), model.id, "created", None, Some(&present(&view))).await?;
+    journal_webhook(
+        &txn,
+        &caller.actor(),
+        model.id,
+        "created",
+        None,
+        Some(&present(&view)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(CreatedWebhook {
         webhook: view,
@@ -316,7 +327,11 @@ pub async fn create_webhook(
     })
 }
 
-async fn own_webhook<C: ConnectionTrait>(db: &C, caller: &Caller, id: Uuid) -> OpResult<webhook::Model> {
+async fn own_webhook<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<webhook::Model> {
     match webhook::Entity::find_by_id(id).one(db).await? {
         Some(w) if w.owner_id == caller.user_id || caller.is_admin() => Ok(w),
         _ => Err(Error::not_found()),
@@ -397,7 +412,15 @@ pub async fn update_webhook(
     am.updated_at = Set(journal::now());
     let model = am.update(&txn).await?;
     let view = WebhookView::from(&model);
-    journal_webhook(&txn, &caller.actor(), id, "updated", Some(&before), Some(&present(&view))).await?;
+    journal_webhook(
+        &txn,
+        &caller.actor(),
+        id,
+        "updated",
+        Some(&before),
+        Some(&present(&view)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(view)
 }
@@ -573,7 +596,10 @@ fn new_delivery(
 }
 
 /// The subscription's owner as a caller: his roles, narrowed to the creating token's.
-async fn owner_caller<C: ConnectionTrait>(db: &C, w: &webhook::Model) -> StoreResult<Option<Caller>> {
+async fn owner_caller<C: ConnectionTrait>(
+    db: &C,
+    w: &webhook::Model,
+) -> StoreResult<Option<Caller>> {
     let Some(u) = user::Entity::find_by_id(w.owner_id).one(db).await? else {
         return Ok(None);
     };
@@ -604,7 +630,9 @@ pub async fn dispatch(store: &Store) -> OpResult<usize> {
     let txn = store.begin().await?;
     let backend = txn.get_database_backend();
     let lock = match backend {
-        DbBackend::Postgres => "SELECT position FROM webhook_dispatch_offset WHERE id = 1 FOR UPDATE",
+        DbBackend::Postgres => {
+            "SELECT position FROM webhook_dispatch_offset WHERE id = 1 FOR UPDATE"
+        }
         _ => "SELECT position FROM webhook_dispatch_offset WHERE id = 1",
     };
     let row = txn
@@ -727,10 +755,14 @@ pub async fn claim_deliveries(
         order_by: "next_attempt_at",
     };
     let claimed =
-        jobs::claim::<webhook_delivery::Entity, _>(&store.conn, &QUEUE, owner, lease, limit).await?;
+        jobs::claim::<webhook_delivery::Entity, _>(&store.conn, &QUEUE, owner, lease, limit)
+            .await?;
     let mut out = Vec::with_capacity(claimed.len());
     for d in claimed {
-        if let Some(w) = webhook::Entity::find_by_id(d.webhook_id).one(&store.conn).await? {
+        if let Some(w) = webhook::Entity::find_by_id(d.webhook_id)
+            .one(&store.conn)
+            .await?
+        {
             out.push(ClaimedDelivery {
                 url: w.url,
                 secret: w.secret,
@@ -809,7 +841,15 @@ async fn disable<C: ConnectionTrait>(db: &C, id: Uuid, reason: &str) -> StoreRes
     am.updated_at = Set(journal::now());
     let model = am.update(db).await?;
     let after = present(&WebhookView::from(&model));
-    journal_webhook(db, &Actor::system(), id, "disabled", Some(&before), Some(&after)).await?;
+    journal_webhook(
+        db,
+        &Actor::system(),
+        id,
+        "disabled",
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     notifications::notify_and_email(
         db,
         model.owner_id,
