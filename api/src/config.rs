@@ -79,6 +79,14 @@ pub struct Config {
     pub event_retention_days: u32,
     /// How often an idle feed sequencer looks for committed events to number.
     pub feed_sequence_ms: u64,
+    /// INT-1: loopback, private or link-local webhook targets allowed anyway, comma-separated
+    /// CIDRs, addresses or host names (`10.0.0.0/8,erp.local`); empty: none.
+    pub webhook_allowed_targets: String,
+    /// INT-1: the retry delays in milliseconds, comma-separated; empty: the Standard Webhooks
+    /// schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    pub webhook_retry_schedule_ms: String,
+    /// How often idle webhook jobs look for events to dispatch and deliveries due.
+    pub webhook_poll_ms: u64,
     /// How often housekeeping (expired idempotency keys, feed retention) runs.
     pub housekeeping_interval_seconds: u64,
     /// Largest CSV file of an import sent as `text/csv` or multipart (413 while it streams).
@@ -137,6 +145,9 @@ impl Default for Config {
             max_upload_bytes: 25 * 1024 * 1024,
             event_retention_days: 30,
             feed_sequence_ms: 100,
+            webhook_allowed_targets: String::new(),
+            webhook_retry_schedule_ms: String::new(),
+            webhook_poll_ms: 200,
             housekeeping_interval_seconds: 600,
             max_import_bytes: 64 * 1024 * 1024,
             cml_import_step_items: 500,
@@ -167,6 +178,20 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// INT-1: the webhook targets allowed although internal.
+    pub fn webhook_policy(&self) -> sdelka_persistence::ops::webhooks::TargetPolicy {
+        sdelka_persistence::ops::webhooks::TargetPolicy {
+            allow: sdelka_domain::webhook::parse_allow_list(&self.webhook_allowed_targets)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// INT-1: the webhook retry delays.
+    pub fn webhook_schedule(&self) -> Vec<std::time::Duration> {
+        sdelka_domain::webhook::parse_schedule(&self.webhook_retry_schedule_ms)
+            .unwrap_or_else(|_| sdelka_domain::webhook::default_schedule())
+    }
+
     /// Reads the file named by `SDELKA_CONFIG` (if any), then the environment.
     pub fn load() -> Result<Config, ConfigError> {
         Self::load_from(|name| std::env::var(name).ok())
@@ -283,6 +308,23 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_FEED_SEQUENCE_MS") {
             self.feed_sequence_ms = parse("SDELKA_FEED_SEQUENCE_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_WEBHOOK_ALLOWED_TARGETS") {
+            sdelka_domain::webhook::parse_allow_list(&v).map_err(|reason| ConfigError::Env {
+                name: "SDELKA_WEBHOOK_ALLOWED_TARGETS".into(),
+                reason,
+            })?;
+            self.webhook_allowed_targets = v;
+        }
+        if let Some(v) = get("SDELKA_WEBHOOK_RETRY_SCHEDULE_MS") {
+            sdelka_domain::webhook::parse_schedule(&v).map_err(|reason| ConfigError::Env {
+                name: "SDELKA_WEBHOOK_RETRY_SCHEDULE_MS".into(),
+                reason,
+            })?;
+            self.webhook_retry_schedule_ms = v;
+        }
+        if let Some(v) = get("SDELKA_WEBHOOK_POLL_MS") {
+            self.webhook_poll_ms = parse("SDELKA_WEBHOOK_POLL_MS", &v)?;
         }
         if let Some(v) = get("SDELKA_HOUSEKEEPING_INTERVAL_SECONDS") {
             self.housekeeping_interval_seconds = parse("SDELKA_HOUSEKEEPING_INTERVAL_SECONDS", &v)?;

@@ -221,6 +221,17 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
         };
         worker_tasks.push(tokio::spawn(jobs::run(sequencer, stop_workers.clone())));
         worker_tasks.push(tokio::spawn(jobs::run(housekeeping, stop_workers.clone())));
+        let dispatcher = crate::workers::WebhookDispatcher {
+            store: state.store.clone(),
+            config: config.clone(),
+        };
+        worker_tasks.push(tokio::spawn(jobs::run(dispatcher, stop_workers.clone())));
+        let deliveries = crate::workers::WebhookWorker::new(
+            state.store.clone(),
+            config.clone(),
+            format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+        )?;
+        worker_tasks.push(tokio::spawn(jobs::run(deliveries, stop_workers.clone())));
     }
     Ok(RunningServer {
         addr,

@@ -202,3 +202,178 @@ impl Job for FeedSequencer {
         sdelka_persistence::feed::sequence(&self.store).await
     }
 }
+
+/// INT-1: follows the change feed and writes a webhook delivery per matching subscription and
+/// event, in the transaction that moves its offset (`sdelka_persistence::ops::webhooks`).
+pub struct WebhookDispatcher {
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+impl Job for WebhookDispatcher {
+    const NAME: &'static str = "webhook-dispatcher";
+    type Error = sdelka_persistence::ops::Error;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.webhook_poll_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, Self::Error> {
+        sdelka_persistence::ops::webhooks::dispatch(&self.store).await
+    }
+}
+
+/// INT-1: sends due webhook deliveries, signed as Standard Webhooks 1.0 says, and records each
+/// attempt; retries follow the schedule, a 410 or an exhausted schedule disables the
+/// subscription.
+pub struct WebhookWorker {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub owner: String,
+    pub client: reqwest::Client,
+}
+
+/// How long one attempt may take.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl WebhookWorker {
+    pub fn new(store: Store, config: Arc<Config>, owner: String) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Sdelka-Webhooks/1")
+            .build()?;
+        Ok(WebhookWorker {
+            store,
+            config,
+            owner,
+            client,
+        })
+    }
+
+    /// One attempt: the answer (status, `Retry-After`, the first KiB) or why there was none.
+    async fn attempt(
+        &self,
+        c: &sdelka_persistence::ops::webhooks::ClaimedDelivery,
+    ) -> (
+        sdelka_domain::webhook::AttemptResult,
+        sdelka_persistence::ops::webhooks::DeliveryAttempt,
+    ) {
+        use sdelka_domain::webhook::{AttemptResult, Secret};
+        use sdelka_persistence::ops::webhooks::{DeliveryAttempt, RESPONSE_KEPT};
+        let at = sdelka_persistence::journal::now();
+        let started = std::time::Instant::now();
+        let failed = |error: String| {
+            (
+                AttemptResult::Failed,
+                DeliveryAttempt {
+                    at,
+                    status: None,
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    error: Some(error),
+                    response: None,
+                },
+            )
+        };
+        // Checked again at each attempt: the name may resolve elsewhere by now.
+        if let Err(e) = self.config.webhook_policy().check(&c.url).await {
+            return failed(format!("target refused: {e}"));
+        }
+        let secret = match Secret::parse(&c.secret) {
+            Ok(s) => s,
+            Err(e) => return failed(e.to_string()),
+        };
+        let id = c.delivery.event_id.to_string();
+        let ts = Utc::now().timestamp();
+        let signature = secret.sign(&id, ts, &c.delivery.payload);
+        let sent = self
+            .client
+            .post(&c.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(c.delivery.payload.clone())
+            .send()
+            .await;
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(e) => return failed(error_chain(&e)),
+        };
+        let code = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut kept: Vec<u8> = Vec::new();
+        while kept.len() < RESPONSE_KEPT {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        kept.truncate(RESPONSE_KEPT);
+        (
+            AttemptResult::Status { code, retry_after },
+            DeliveryAttempt {
+                at,
+                status: Some(code),
+                latency_ms: started.elapsed().as_millis() as u64,
+                error: (!(200..300).contains(&code)).then(|| format!("HTTP {code}")),
+                response: Some(String::from_utf8_lossy(&kept).into_owned()),
+            },
+        )
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+impl Job for WebhookWorker {
+    const NAME: &'static str = "webhook-delivery";
+    type Error = StoreError;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.webhook_poll_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, StoreError> {
+        use rand::Rng;
+        use sdelka_persistence::ops::webhooks;
+        let claimed = webhooks::claim_deliveries(
+            &self.store,
+            &self.owner,
+            chrono::Duration::seconds(LEASE_SECONDS),
+            BATCH,
+        )
+        .await?;
+        let n = claimed.len();
+        let schedule = self.config.webhook_schedule();
+        // Attempts of one pass run side by side: a slow endpoint holds the others up to the
+        // timeout only once.
+        let outcomes =
+            futures_util::future::join_all(claimed.iter().map(|c| self.attempt(c))).await;
+        for (c, (result, attempt)) in claimed.iter().zip(outcomes) {
+            let jitter = rand::rng().random_range(-1.0..1.0);
+            let decision = sdelka_domain::webhook::decide(
+                &result,
+                c.delivery.attempts.max(1) as u32,
+                &schedule,
+                jitter,
+            );
+            tracing::info!(delivery_id = %c.delivery.id, event_id = %c.delivery.event_id, status = ?attempt.status, ?decision, "webhook attempt");
+            webhooks::record_attempt(&self.store, &c.delivery, &self.owner, attempt, &decision)
+                .await?;
+        }
+        Ok(n)
+    }
+}

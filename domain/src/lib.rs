@@ -31,3 +31,4 @@ pub mod quote;
 // Money documents (DOC-3, DOC-4) and automation rules (WF-PAY).
 pub mod automation;
 pub mod customer_invoice;
+pub mod webhook;

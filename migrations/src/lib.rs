@@ -21,6 +21,7 @@ mod m0009_links;
 mod m0010_vat_rates;
 mod m0011_list_indexes;
 mod m0015_feed;
+mod m0016_webhooks;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0022_commerceml;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_vat_rates::Migration),
             Box::new(m0011_list_indexes::Migration),
             Box::new(m0015_feed::Migration),
+            Box::new(m0016_webhooks::Migration),
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0022_commerceml::Migration),

@@ -30,5 +30,6 @@ mod search;
 mod security;
 mod seed_scenario;
 mod tax;
+mod webhooks;
 mod work;
 mod workflows;

@@ -43,6 +43,8 @@ pub mod tasks;
 pub mod commerceml;
 // 1C exchange (INT-1C-2)
 pub mod bank_statements;
+// Integration: webhooks (INT-1)
+pub mod webhooks;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -83,6 +85,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(payments::routes)
         .configure(automation_rules::routes)
         .configure(reports::routes)
+        .configure(webhooks::routes)
         .configure(pools::routes)
         .configure(tasks::routes)
         .configure(supplier_invoices::routes)

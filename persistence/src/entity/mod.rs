@@ -72,3 +72,5 @@ pub mod product_offer;
 pub mod product_price;
 pub mod product_stock;
 pub mod warehouse;
+pub mod webhook;
+pub mod webhook_delivery;

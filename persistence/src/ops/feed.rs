@@ -576,3 +576,20 @@ pub async fn delete_consumer(db: Db<'_>, caller: &Caller, name: &str) -> OpResul
     txn.commit().await?;
     Ok(())
 }
+
+/// For the webhook dispatcher: whether `caller` may read the record of event `e` (the feed's
+/// own rule).
+pub(super) async fn event_for(
+    db: Db<'_>,
+    caller: &Caller,
+    scope: &Scope,
+    e: &domain_event::Model,
+    cache: &mut HashMap<(String, Uuid), bool>,
+) -> OpResult<bool> {
+    readable(db, caller, scope, e, cache).await
+}
+
+/// The feed's view of a numbered event.
+pub(super) fn event_as_feed(e: domain_event::Model, position: i64) -> OpResult<FeedEvent> {
+    event_view(e, position)
+}

@@ -51,6 +51,7 @@ pub mod tasks;
 pub mod timeline;
 pub mod users;
 pub mod vat;
+pub mod webhooks;
 pub mod workflow;
 // CommerceML 2 exchange (INT-1C-1)
 pub mod commerceml;
