@@ -146,15 +146,28 @@ pub async fn import_statement(
 /// Every imported payment still waiting for review, oldest first.
 #[utoipa::path(
     tag = "documents",
-    responses((status = 200, description = "The review list", body = Vec<ReviewItemView>))
+    params(crate::lists::ListParams, ops::ReviewListFilter),
+    responses((status = 200, description = "A page of the review list", body = crate::lists::ListPage<ReviewItemView>))
 )]
 #[get("/bank-statements/review")]
 pub async fn list_reviews(
     state: web::Data<AppState>,
     caller: MoneyStaff,
+    req: actix_web::HttpRequest,
+    page: web::Query<crate::lists::ListParams>,
+    filter: web::Query<ops::ReviewListFilter>,
 ) -> ApiResult<HttpResponse> {
-    let items = ops::pending_reviews(state.db(), &caller).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    let caller = sdelka_persistence::ops::Caller::clone(&caller);
+    crate::negotiate::list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::pending_reviews(state.db(), &caller, &page, filter).await }
+        },
+    )
+    .await
 }
 
 /// One imported statement: balances, warnings, per-document results and its review list as it
@@ -194,9 +207,9 @@ pub async fn confirm_review(
     state: web::Data<AppState>,
     caller: MoneyStaff,
     id: web::Path<Uuid>,
-    body: Option<web::Json<ConfirmMatch>>,
+    body: crate::extract::JsonBody<ConfirmMatch>,
 ) -> ApiResult<HttpResponse> {
-    let req = body.map(web::Json::into_inner).unwrap_or_default();
+    let req = body.0;
     let item = ops::confirm_review(state.db(), &caller, id.into_inner(), req).await?;
     Ok(HttpResponse::Ok().json(item))
 }

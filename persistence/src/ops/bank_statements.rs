@@ -209,7 +209,7 @@ pub struct BankStatementView {
 }
 
 /// Confirming a review item: the invoice to apply the payment to (default: the suggested one).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, validator::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmMatch {
     pub invoice_id: Option<Uuid>,
@@ -618,17 +618,34 @@ pub async fn get_statement(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<B
 }
 
 /// Every payment of any statement still waiting for review, oldest first.
-pub async fn pending_reviews(db: Db<'_>, _caller: &Caller) -> OpResult<Vec<ReviewItemView>> {
-    Ok(doc_row::Entity::find()
-        .filter(doc_row::Column::ReviewStatus.eq("pending"))
-        .order_by_asc(doc_row::Column::CreatedAt)
-        .order_by_asc(doc_row::Column::Id)
-        .all(&db)
-        .await
-        .map_err(StoreError::from)?
-        .iter()
-        .map(ReviewItemView::from)
-        .collect())
+pub async fn pending_reviews(
+    db: Db<'_>,
+    _caller: &Caller,
+    page: &super::ListParams,
+    _f: ReviewListFilter,
+) -> OpResult<super::ListPage<ReviewItemView>> {
+    let sorts = review_sorts();
+    let req = page.page_request(&sorts, "created_at")?;
+    let mut query = doc_row::Entity::find().filter(doc_row::Column::ReviewStatus.eq("pending"));
+    if let Some(t) = page.updated_since {
+        query = query.filter(doc_row::Column::CreatedAt.gte(t));
+    }
+    let page =
+        crate::pagination::fetch_page(&db, query, req, doc_row::Column::Id, |m| m.id).await?;
+    Ok(super::ListPage::of(page, |m| ReviewItemView::from(m)))
+}
+
+/// The review list takes no filter of its own (only the list parameters).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewListFilter {}
+
+pub fn review_sorts() -> [crate::pagination::SortKey<doc_row::Entity>; 1] {
+    [crate::pagination::SortKey {
+        name: "created_at",
+        column: doc_row::Column::CreatedAt,
+        key: |m| crate::pagination::CursorValue::Time(m.created_at),
+    }]
 }
 
 /// Takes a pending review item for a decision: `pending` → `to`, once (a second decision, also
