@@ -962,7 +962,7 @@ mod tests {
             parse("<КоммерческаяИнформация>".as_bytes()),
             Err(CmlError::Xml(_))
         ));
-        assert!(matches!(parse(b"\xff\xfe"), Err(_)));
+        assert!(parse(b"\xff\xfe").is_err());
     }
 
     #[test]
