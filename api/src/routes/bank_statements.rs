@@ -146,7 +146,7 @@ pub async fn import_statement(
 /// Every imported payment still waiting for review, oldest first.
 #[utoipa::path(
     tag = "documents",
-    params(crate::lists::ListParams, ops::ReviewListFilter),
+    params(crate::lists::ListParams),
     responses((status = 200, description = "A page of the review list", body = crate::lists::ListPage<ReviewItemView>))
 )]
 #[get("/bank-statements/review")]
@@ -155,18 +155,12 @@ pub async fn list_reviews(
     caller: MoneyStaff,
     req: actix_web::HttpRequest,
     page: web::Query<crate::lists::ListParams>,
-    filter: web::Query<ops::ReviewListFilter>,
 ) -> ApiResult<HttpResponse> {
     let caller = sdelka_persistence::ops::Caller::clone(&caller);
-    crate::negotiate::list_answer(
-        &req,
-        page.into_inner(),
-        filter.into_inner(),
-        move |page, filter| {
-            let (state, caller) = (state.clone(), caller.clone());
-            async move { ops::pending_reviews(state.db(), &caller, &page, filter).await }
-        },
-    )
+    crate::negotiate::list_answer(&req, page.into_inner(), (), move |page, ()| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move { ops::pending_reviews(state.db(), &caller, &page).await }
+    })
     .await
 }
 

@@ -622,7 +622,6 @@ pub async fn pending_reviews(
     db: Db<'_>,
     _caller: &Caller,
     page: &super::ListParams,
-    _f: ReviewListFilter,
 ) -> OpResult<super::ListPage<ReviewItemView>> {
     let sorts = review_sorts();
     let req = page.page_request(&sorts, "created_at")?;
@@ -634,11 +633,6 @@ pub async fn pending_reviews(
         crate::pagination::fetch_page(&db, query, req, doc_row::Column::Id, |m| m.id).await?;
     Ok(super::ListPage::of(page, |m| ReviewItemView::from(m)))
 }
-
-/// The review list takes no filter of its own (only the list parameters).
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReviewListFilter {}
 
 pub fn review_sorts() -> [crate::pagination::SortKey<doc_row::Entity>; 1] {
     [crate::pagination::SortKey {
