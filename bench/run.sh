@@ -57,7 +57,7 @@ BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
 RESULTS_FILE="${BENCH_RESULTS_FILE:-$ROOT/bench/results/latest.txt}"
 EXPLAIN_FILE="$ROOT/bench/results/deal-list-explain.txt"
-CASES="${BENCH_CASES:-organizations,deal-list,deal-create,issue-invoice,register-payment,print-invoice,claim-race}"
+CASES="${BENCH_CASES:-organizations,deal-list,deal-pages,deal-create,issue-invoice,register-payment,print-invoice,claim-race}"
 INVOICE_DRAFTS="${BENCH_INVOICE_DRAFTS:-60000}"
 PAYMENT_BODY_FILE=bench/bodies/payment.json
 CLAIM_ROUNDS="${BENCH_CLAIM_ROUNDS:-5}"
@@ -67,18 +67,25 @@ DEAL_LIST_LIGHT_RATE="${BENCH_DEAL_LIST_LIGHT_RATE:-100}"
 DEFAULT_PIPELINE=01930000-0000-7000-8000-00005a1e0001
 STAGE_IN_WORK=01930000-0000-7000-8000-00005a1e0102 # «В работе», fixed in migrations/src/m0003_sales.rs
 DEAL_LIST_AMOUNT_MIN=100000.00
+PAGE_DEAL_COUNT="${BENCH_PAGE_DEALS:-1000000}"
+PAGE_RATE="${BENCH_PAGE_RATE:-20}"
+PAGE_TOTAL_RATE="${BENCH_PAGE_TOTAL_RATE:-2}"
 
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 && "$DURATION" -le 600 ]] ||
   { echo "BENCH_DURATION must be 1..600 seconds" >&2; exit 2; }
 [[ "$DEAL_LIST_LIGHT_RATE" =~ ^[0-9]+$ && "$DEAL_LIST_LIGHT_RATE" -ge 1 ]] ||
   { echo "BENCH_DEAL_LIST_LIGHT_RATE must be a positive integer" >&2; exit 2; }
+[[ "$PAGE_DEAL_COUNT" =~ ^[0-9]+$ && "$PAGE_DEAL_COUNT" -ge 1000 && "$PAGE_DEAL_COUNT" -le 10000000 ]] ||
+  { echo "BENCH_PAGE_DEALS must be 1000..10000000" >&2; exit 2; }
+[[ "$PAGE_RATE" =~ ^[0-9]+$ && "$PAGE_RATE" -ge 1 ]] ||
+  { echo "BENCH_PAGE_RATE must be a positive integer" >&2; exit 2; }
 [[ "$DEAL_COUNT" =~ ^[0-9]+$ && "$DEAL_COUNT" -ge 1000 && "$DEAL_COUNT" -le 10000000 ]] ||
   { echo "BENCH_DEALS must be 1000..10000000" >&2; exit 2; }
 for c in ${CASES//,/ }; do
   case "$c" in
-    organizations | deal-list | deal-create | claim-race) ;;
+    organizations | deal-list | deal-pages | deal-create | claim-race) ;;
     issue-invoice | register-payment | print-invoice) ;;
-    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-create, issue-invoice, register-payment, print-invoice, claim-race)" >&2; exit 2 ;;
+    *) echo "BENCH_CASES: unknown case '$c' (known: organizations, deal-list, deal-pages, deal-create, issue-invoice, register-payment, print-invoice, claim-race)" >&2; exit 2 ;;
   esac
 done
 has_case() { [[ ",${CASES// /,}," == *",$1,"* ]]; }
@@ -321,6 +328,7 @@ run_fixed() {
 }
 
 ROWS=()
+PAGE_ROWS=()
 declare -A CREATE_RPS=() RSS_IDLE=() RSS_PEAK=() READY=()
 add_row() { # backend case
   local row
@@ -440,6 +448,66 @@ create_sales_managers() {
   DEAL_USER2="${ids[2]}"
 }
 
+# Issue 10 item 19: every kind of deal-list page at BENCH_PAGE_DEALS (1 000 000) deals on
+# PostgreSQL at a fixed, light BENCH_PAGE_RATE (20 req/s): the first page, a cursor in the middle
+# (created_at and -amount), the filters, a rare and a common q, and include_total. Cursors in the
+# middle are built from the row at half the list the way the server builds them
+# (persistence/src/pagination.rs: base64url of {"s": sort, "k": {"t", "v"}, "id"}).
+bench_deal_pages() {
+  local n t0 mid_created mid_amount rare common label query p99 over=()
+  [[ -n "${DEAL_USERS:-}" ]] || create_sales_managers
+  psql_bench -qAtc "DELETE FROM product_rows WHERE document_type = 'deal'" \
+    -c "DELETE FROM deal_stage_changes" -c "DELETE FROM deals" >/dev/null
+  log "deal-pages: seeding $PAGE_DEAL_COUNT deals with bench/sql/seed_deals.sql (+ VACUUM ANALYZE)"
+  t0="$(now_ms)"
+  psql_bench -q -v count="$PAGE_DEAL_COUNT" -v users="$DEAL_USERS" -f bench/sql/seed_deals.sql >/dev/null ||
+    die "seeding deals failed — bench/sql/seed_deals.sql no longer matches the deals table?"
+  psql_bench -qc "VACUUM ANALYZE deals" >/dev/null
+  n="$(psql_bench -qAtc 'SELECT count(*) FROM deals')"
+  [[ "$n" == "$PAGE_DEAL_COUNT" ]] || die "expected $PAGE_DEAL_COUNT deals after seeding, found $n"
+  echo "seeded $n deals in $(($(now_ms) - t0)) ms"
+  mid_created="$(psql_bench -qAtc "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || ' ' || id FROM deals WHERE deleted_at IS NULL ORDER BY created_at, id OFFSET $((n / 2)) LIMIT 1")"
+  mid_amount="$(psql_bench -qAtc "SELECT amount_minor || ' ' || id FROM deals WHERE deleted_at IS NULL ORDER BY amount_minor DESC, id DESC OFFSET $((n / 2)) LIMIT 1")"
+  mid_created="$(python3 -c 'import base64,json,sys; v,i=sys.argv[1].split(); print(base64.urlsafe_b64encode(json.dumps({"s":"created_at","k":{"t":"time","v":v},"id":i}).encode()).decode().rstrip("="))' "$mid_created")"
+  mid_amount="$(python3 -c 'import base64,json,sys; v,i=sys.argv[1].split(); print(base64.urlsafe_b64encode(json.dumps({"s":"-amount","k":{"t":"int","v":int(v)},"id":i}).encode()).decode().rstrip("="))' "$mid_amount")"
+  # seed titles are «Сделка N — лифтовое оборудование»: one deal holds «сделка 424242 », all hold «лифтов»
+  rare="$(python3 -c 'import urllib.parse; print(urllib.parse.quote("сделка 424242 "))')"
+  common="$(python3 -c 'import urllib.parse; print(urllib.parse.quote("лифтов"))')"
+  local -a cases=(
+    "first page, created_at|sort=created_at&limit=50"
+    "middle cursor, created_at|sort=created_at&limit=50&cursor=$mid_created"
+    "first page, -amount|sort=-amount&limit=50"
+    "middle cursor, -amount|sort=-amount&limit=50&cursor=$mid_amount"
+    "stage|stage_id=$STAGE_IN_WORK&limit=50"
+    "responsible|responsible_id=$DEAL_USER2&limit=50"
+    "amount 100000..200000|amount_min=100000&amount_max=200000&limit=50"
+    "q rare (1 match)|q=$rare&limit=50"
+    "q common (every deal)|q=$common&limit=50"
+    "q common, -amount|q=$common&sort=-amount&limit=50"
+  )
+  for c in "${cases[@]}"; do
+    label="${c%%|*}"
+    query="${c#*|}"
+    login # a fresh token for every run (access tokens live 15 minutes)
+    api_call deal-pages-smoke 200 "$BASE/api/v1/deals?$query"
+    [[ "$(json_get "$WORK/deal-pages-smoke.json" 'len(d["items"])')" -ge 1 ]] ||
+      die "GET /api/v1/deals?$query returned no deals"
+    run_fixed "pg-deal-pages-${#PAGE_ROWS[@]}" "$PAGE_RATE" 0 "$BASE/api/v1/deals?$query" GET
+    add_row pg "1M: $label"
+    PAGE_ROWS+=("$label: p99 $R_P99 ms")
+    p99="${R_P99%.*}"
+    ((p99 < 20)) || over+=("$label ($R_P99 ms)")
+  done
+  # include_total counts every matching row (README: ask for it once, not on every page); it
+  # runs at its own rate, BENCH_PAGE_TOTAL_RATE (2 req/s), and is not held to the page target
+  login
+  run_fixed pg-deal-pages-total "$PAGE_TOTAL_RATE" 0 "$BASE/api/v1/deals?stage_id=$STAGE_IN_WORK&include_total=true&limit=50" GET
+  add_row pg "1M: stage + include_total @ $PAGE_TOTAL_RATE/s"
+  PAGE_TOTAL="p50 $R_P50 ms, p99 $R_P99 ms at $PAGE_TOTAL_RATE req/s"
+  PAGE_INFO="$n deals, $PAGE_RATE req/s per case (bench/loadgen, fixed rate), $DURATION s each"
+  PAGE_OVER="${over[*]:-none}"
+}
+
 bench_deals() {
   log "=== pg deals ==="
   start_server pg-deals "$PG_URL" "$WORK/data-pg-deals"
@@ -499,6 +567,10 @@ bench_deals() {
     } >"$WORK/explain.txt" 2>&1 || { cat "$WORK/explain.txt" >&2; die "EXPLAIN ANALYZE failed"; }
     cp "$WORK/explain.txt" "$EXPLAIN_FILE"
     DEAL_LIST_INFO="$DEAL_COUNT seeded deals over $DEAL_USER_COUNT responsible users; matching: stage+amount_min $matches1, responsible $matches2"
+  fi
+
+  if has_case deal-pages; then
+    bench_deal_pages
   fi
 
   if has_case deal-create; then
@@ -671,7 +743,7 @@ main() {
     run_pgbench bench/sql/create_organization.sql "persistence/src/records.rs and persistence/src/journal.rs"
     ORG_PGBENCH_TPS=$PGBENCH_TPS
   fi
-  if has_case deal-list || has_case deal-create; then
+  if has_case deal-list || has_case deal-pages || has_case deal-create; then
     bench_deals
   fi
   if has_case issue-invoice || has_case register-payment || has_case print-invoice; then
@@ -712,6 +784,11 @@ main() {
       echo "deal list p99, target <= 20 ms: ${DEAL_LIST_LIGHT_P99} ms at $DEAL_LIST_LIGHT_RATE req/s, ${DEAL_LIST_FIXED_P99} ms at half the peak rate (fixed rate);"
       echo "  ${DEAL_LIST_PEAK_P99} ms at peak (wrk, $CONNECTIONS connections, closed loop)"
       echo "plans: bench/results/deal-list-explain.txt"
+    fi
+    if has_case deal-pages; then
+      echo
+      echo "deal pages: $PAGE_INFO; target p99 <= 20 ms for every page; over it: $PAGE_OVER"
+      echo "include_total (counts the ~250 000 deals of the stage): $PAGE_TOTAL"
     fi
     if has_case deal-create; then
       echo

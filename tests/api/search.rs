@@ -168,3 +168,66 @@ async fn q_finds_products_by_substrings_of_three_and_fewer_characters() {
         );
     }
 }
+
+/// A `q` held by more records than the index hands out as candidates
+/// (`persistence::search::INDEX_CANDIDATE_LIMIT`, 2 000) is matched while the list's sort index
+/// is read: every page of it, followed by cursor, still gives exactly the records holding it.
+#[tokio::test]
+async fn a_common_q_pages_through_every_holder_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let holders: usize = 2_050;
+    for chunk in 0..holders.div_ceil(1_000) {
+        let items: Vec<Value> = (chunk * 1_000..((chunk + 1) * 1_000).min(holders))
+            .map(|i| json!({"external_id": {"source": "1c", "id": format!("c-{i}")}, "name": format!("Лифтовая компания {i:05}")}))
+            .collect();
+        let res = json_of(
+            app.post("/api/v1/companies/bulk-upsert", &json!({"items": items}))
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(res["errors"], 0, "{res}");
+    }
+    for name in [
+        "Лифт без компании",
+        "Ромашка",
+        "лифтовАЯ КОМПАНИЯ ЗАГЛАВНЫМИ",
+    ] {
+        json_of(
+            app.post("/api/v1/companies", &json!({"name": name})).await,
+            201,
+        )
+        .await;
+    }
+    for (q, want) in [
+        ("лифтовая компания", holders + 1),
+        ("ЛИФТ", holders + 2),
+        ("компания 0204", 10),
+        ("компания 02049", 1),
+    ] {
+        let mut names = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/companies?q={}&limit=200&sort=name", encode(q));
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = json_of(app.get(&path).await, 200).await;
+            for item in page["items"].as_array().unwrap() {
+                let name = item["name"].as_str().unwrap().to_owned();
+                assert!(
+                    name.to_lowercase().contains(&q.to_lowercase()),
+                    "q={q}: {name}"
+                );
+                names.push(name);
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let distinct: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "q={q}: a record twice");
+        assert_eq!(names.len(), want, "q={q}");
+    }
+}

@@ -252,7 +252,7 @@ pub async fn list_companies(
         },
         &scope,
     );
-    let query = crate::search::narrow(query, db.backend(), "companies", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "companies", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, company::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| CompanyView::from(m)))
 }

@@ -507,7 +507,7 @@ pub async fn list_contacts(
         },
         &scope,
     );
-    let query = crate::search::narrow(query, db.backend(), "contacts", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "contacts", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, contact::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| ContactView::from(m)))
 }

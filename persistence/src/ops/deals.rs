@@ -919,7 +919,7 @@ pub async fn list_deals(
         }),
         deal::Column::ResponsibleId,
     );
-    let query = crate::search::narrow(query, db.backend(), "deals", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "deals", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, deal::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|d| d.id).collect();
     let contacts = contacts_of_deals(&db, &ids).await?;

@@ -401,7 +401,7 @@ pub async fn list_leads(
         }),
         lead::Column::ResponsibleId,
     );
-    let query = crate::search::narrow(query, db.backend(), "leads", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "leads", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, lead::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |l| LeadView::from(l)))
 }

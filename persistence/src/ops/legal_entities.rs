@@ -353,7 +353,7 @@ pub async fn list_legal_entities(
         },
         &scope,
     );
-    let query = crate::search::narrow(query, db.backend(), "legal_entities", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "legal_entities", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, legal_entity::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
     let accounts = store::bank_accounts(&db, &ids).await?;

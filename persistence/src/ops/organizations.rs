@@ -329,7 +329,7 @@ pub async fn list_organizations(
         vat_payer: f.vat_payer,
         updated_since: page.updated_since,
     });
-    let query = crate::search::narrow(query, db.backend(), "organizations", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "organizations", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, organization::Column::Id, |m| m.id).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|o| o.id).collect();
     let accounts = orgs::bank_accounts_of(&db, &ids).await?;

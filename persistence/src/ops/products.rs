@@ -297,7 +297,7 @@ pub async fn list_products(
         sku: f.sku,
         updated_since: page.updated_since,
     });
-    let query = crate::search::narrow(query, db.backend(), "products", f.q.as_deref());
+    let query = crate::search::narrow(query, &db, "products", f.q.as_deref()).await?;
     let page = fetch_page(&db, query, req, product::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, |m| ProductView::from(m)))
 }

@@ -446,7 +446,7 @@ pub async fn list_supplier_invoices(
             updated_since: page.updated_since,
         },
     );
-    let query = crate::search::narrow(query, db.backend(), "supplier_invoices", q.as_deref());
+    let query = crate::search::narrow(query, &db, "supplier_invoices", q.as_deref()).await?;
     let page = fetch_page(&db, query, req, supplier_invoice::Column::Id, |m| m.id).await?;
     Ok(ListPage::of(page, view_row))
 }
