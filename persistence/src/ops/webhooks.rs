@@ -262,16 +262,32 @@ async fn journal_webhook<C: ConnectionTrait>(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> StoreResult<()> {
+    journal_change(db, actor, "webhook", id, action, before, after, None).await
+}
+
+/// The audit record and domain event of a change to a subscription or a delivery, in the
+/// caller's transaction. Views carry no secret, so neither does the journal.
+#[allow(clippy::too_many_arguments)]
+async fn journal_change<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    entity_type: &'static str,
+    id: Uuid,
+    action: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    comment: Option<&str>,
+) -> StoreResult<()> {
     journal::record(
         db,
         actor,
         Change {
-            entity_type: "webhook",
+            entity_type,
             entity_id: id,
             action,
             before,
             after,
-            comment: None,
+            comment,
         },
     )
     .await
@@ -517,9 +533,22 @@ pub async fn redeliver(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Webhoo
             "the delivery is still pending: it will be attempted anyway",
         ));
     }
+    let before = present(&WebhookDeliveryView::from(&d));
     let model = requeue(d).update(&txn).await?;
+    let view = WebhookDeliveryView::from(&model);
+    journal_change(
+        &txn,
+        &caller.actor(),
+        "webhook_delivery",
+        model.id,
+        "redelivered",
+        Some(&before),
+        Some(&present(&view)),
+        None,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(WebhookDeliveryView::from(&model))
+    Ok(view)
 }
 
 /// `POST /webhooks/{id}/recover`: queues again every delivery that failed since `since`.
@@ -530,7 +559,7 @@ pub async fn recover(
     req: RecoverWebhook,
 ) -> OpResult<Recovered> {
     let txn = db.begin().await?;
-    own_webhook(&txn, caller, id).await?;
+    let w = own_webhook(&txn, caller, id).await?;
     let failed = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::WebhookId.eq(id))
         .filter(webhook_delivery::Column::State.eq("failed"))
@@ -540,6 +569,22 @@ pub async fn recover(
     let n = failed.len() as u64;
     for d in failed {
         requeue(d).update(&txn).await?;
+    }
+    // Nothing requeued is nothing written: no journal entry either.
+    if n > 0 {
+        let view = present(&WebhookView::from(&w));
+        let comment = format!("{n} failed deliveries since {} queued again", req.since);
+        journal_change(
+            &txn,
+            &caller.actor(),
+            "webhook",
+            id,
+            "recovered",
+            Some(&view),
+            Some(&view),
+            Some(&comment),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(Recovered { requeued: n })
@@ -562,8 +607,20 @@ pub async fn test_webhook(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Web
     let model = new_delivery(w.id, event_id, "webhook.test", None, body.to_string())
         .insert(&txn)
         .await?;
+    let view = WebhookDeliveryView::from(&model);
+    journal_change(
+        &txn,
+        &caller.actor(),
+        "webhook_delivery",
+        model.id,
+        "created",
+        None,
+        Some(&present(&view)),
+        Some("a test delivery"),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(WebhookDeliveryView::from(&model))
+    Ok(view)
 }
 
 fn new_delivery(
