@@ -1467,6 +1467,16 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
     let r = w
         .admin(
             M::POST,
+            "/webhooks/{id}/rotate-secret",
+            &format!("{hook_url}/rotate-secret"),
+            json!({"grace_period_seconds": 3600}),
+        )
+        .await;
+    let rotated = r.body["secret"].as_str().unwrap().to_owned();
+    w.check_get(&r, &hook, &hook_url).await;
+    let r = w
+        .admin(
+            M::POST,
             "/webhooks/{id}/test",
             &format!("{hook_url}/test"),
             json!({}),
@@ -1509,9 +1519,11 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
         .all(&w.app.server.as_ref().unwrap().state.store.conn)
         .await
         .unwrap();
-    assert!(journalled.len() >= 6);
+    assert!(journalled.len() >= 7);
     assert!(
-        journalled.iter().all(|e| !e.payload.contains(&secret)),
+        journalled
+            .iter()
+            .all(|e| !e.payload.contains(&secret) && !e.payload.contains(&rotated)),
         "no webhook event carries the secret"
     );
 
