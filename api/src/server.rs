@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::ServerHandle;
-use actix_web::middleware::{Condition, from_fn};
 use actix_web::body::MessageBody;
+use actix_web::dev::ServerHandle;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use sdelka_persistence::Store;
 use tokio_util::sync::CancellationToken;

@@ -401,7 +401,10 @@ mod tests {
         let old = Secret::from_bytes(vec![2; 24]).unwrap();
         let h = signature_header(&[&new, &old], "msg_1", 10, "{}");
         let parts: Vec<&str> = h.split(' ').collect();
-        assert_eq!(parts, [new.sign("msg_1", 10, "{}"), old.sign("msg_1", 10, "{}")]);
+        assert_eq!(
+            parts,
+            [new.sign("msg_1", 10, "{}"), old.sign("msg_1", 10, "{}")]
+        );
         assert_eq!(signature_header(&[&new], "msg_1", 10, "{}"), parts[0]);
     }
 
@@ -469,12 +472,18 @@ mod tests {
             assert_eq!(parse_retry_after(date, now), Some(37), "{date}");
         }
         // A date already past asks for no wait; nonsense is ignored.
-        assert_eq!(parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), Some(0));
+        assert_eq!(
+            parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
+            Some(0)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
         // A date far ahead is honoured only up to the cap.
         let far = parse_retry_after("Fri, 06 Nov 2094 08:49:37 GMT", now);
-        let busy = AttemptResult::Status { code: 503, retry_after: far };
+        let busy = AttemptResult::Status {
+            code: 503,
+            retry_after: far,
+        };
         assert_eq!(
             decide(&busy, 1, &default_schedule(), 0.0),
             Decision::Retry(MAX_RETRY_AFTER)

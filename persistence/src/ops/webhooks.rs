@@ -479,7 +479,9 @@ pub async fn rotate_secret(
 ) -> OpResult<RotatedWebhook> {
     let grace = req
         .grace_period_seconds
-        .map_or(rules::DEFAULT_GRACE, |s| std::time::Duration::from_secs(s.into()))
+        .map_or(rules::DEFAULT_GRACE, |s| {
+            std::time::Duration::from_secs(s.into())
+        })
         .min(rules::MAX_GRACE);
     let txn = db.begin().await?;
     let w = own_webhook(&txn, caller, id).await?;
