@@ -21,20 +21,17 @@ use actix_service::{IntoServiceFactory, Service, ServiceFactory};
 use actix_web::dev::{AppConfig, Payload, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, Uri};
-use actix_web::middleware::from_fn;
 use actix_web::{App, HttpMessage, HttpRequest, web};
 use sdelka_domain::validation::{FieldViolation, Violations};
 use sdelka_persistence::idempotency::KeyedUnit;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa_actix_web::{AppExt, scope};
+use utoipa_actix_web::AppExt;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{no_route, path_error, query_error};
-use crate::middleware::{idempotency, rate_limit};
-use crate::routes::api_v1;
+use crate::extract::no_route;
 use crate::state::AppState;
 
 /// The most operations one batch may hold.
@@ -690,20 +687,13 @@ impl Dispatcher {
     }
 }
 
-/// The `/api/v1` scope exactly as `server::start` mounts it: the same application data, query
-/// and path error handlers, rate limiter and idempotency layer, routes and fallback.
+/// The `/api/v1` scope `server::start` mounts (`server::api_v1_scope`, the one definition),
+/// with the same application data and fallback.
 async fn api_service(data: web::Data<AppState>) -> Result<Inner, ApiError> {
     let (app, _) = App::new()
         .into_utoipa_app()
         .app_data(data)
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
-        .service(
-            scope::scope("/api/v1")
-                .wrap(from_fn(idempotency))
-                .wrap(from_fn(rate_limit))
-                .configure(api_v1),
-        )
+        .service(crate::server::api_v1_scope())
         .split_for_parts();
     let app = app.default_service(web::to(no_route));
     let service = app

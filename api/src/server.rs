@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
+use actix_web::body::MessageBody;
 use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use sdelka_persistence::Store;
@@ -27,6 +29,26 @@ use crate::routes::{api_v1, health};
 use crate::state::AppState;
 use crate::workers::{OutboxWorker, ReminderWorker};
 
+/// The `/api/v1` scope: its query and path error handlers, the rate limiter, the idempotency
+/// layer and every route. The HTTP server, the batch dispatcher (`crate::batch`) and the
+/// OpenAPI document all mount this one, so they cannot drift apart.
+pub fn api_v1_scope() -> scope::Scope<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + 'static>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + 'static,
+> {
+    scope::scope("/api/v1")
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .wrap(from_fn(idempotency))
+        .wrap(from_fn(rate_limit))
+        .configure(api_v1)
+}
+
 /// The OpenAPI document of every registered route.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, doc) = App::new()
@@ -36,7 +58,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(health::ready)
         .service(health::metrics)
         .service(health::openapi_json)
-        .service(scope::scope("/api/v1").configure(api_v1))
+        .service(api_v1_scope())
         .split_for_parts();
     let mut doc = doc;
     crate::openapi::apply_conventions(&mut doc);
@@ -139,12 +161,7 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             .service(health::ready)
             .service(health::metrics)
             .service(health::openapi_json)
-            .service(
-                scope::scope("/api/v1")
-                    .wrap(from_fn(idempotency))
-                    .wrap(from_fn(rate_limit))
-                    .configure(api_v1),
-            )
+            .service(api_v1_scope())
             .split_for_parts();
         // The route descriptions built while registering are dropped by now; give their pages
         // back before the worker starts serving.

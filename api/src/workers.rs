@@ -236,12 +236,40 @@ pub struct WebhookWorker {
 /// How long one attempt may take.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Resolves a webhook target's host name once, checks every address it resolves to against
+/// the target policy, and answers only those: the client connects to exactly the addresses
+/// that were checked, so a name that resolves elsewhere between a check and the connection
+/// (DNS rebinding) cannot reach an internal address. IP literals never reach a resolver;
+/// [`WebhookWorker`] checks them itself.
+pub struct CheckedResolver {
+    pub policy: sdelka_persistence::ops::webhooks::TargetPolicy,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.policy.allow.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let ips: Vec<std::net::IpAddr> = addrs.iter().map(|a| a.ip()).collect();
+            sdelka_domain::webhook::check_target(&host, &ips, &allow)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 impl WebhookWorker {
     pub fn new(store: Store, config: Arc<Config>, owner: String) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Sdelka-Webhooks/1")
+            // Straight to the checked address: a proxy would resolve the name again itself.
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: config.webhook_policy(),
+            }))
             .build()?;
         Ok(WebhookWorker {
             store,
@@ -275,17 +303,37 @@ impl WebhookWorker {
                 },
             )
         };
-        // Checked again at each attempt: the name may resolve elsewhere by now.
-        if let Err(e) = self.config.webhook_policy().check(&c.url).await {
-            return failed(format!("target refused: {e}"));
+        // Checked again at each attempt: an address literal here, a host name by the client's
+        // resolver when it connects (`CheckedResolver`), so the address checked is the one
+        // connected to.
+        match sdelka_domain::webhook::url_host_port(&c.url) {
+            Ok((host, _)) => {
+                if let Ok(ip) = host.parse::<std::net::IpAddr>()
+                    && let Err(e) = sdelka_domain::webhook::check_target(
+                        &host,
+                        &[ip],
+                        &self.config.webhook_policy().allow,
+                    )
+                {
+                    return failed(format!("target refused: {e}"));
+                }
+            }
+            Err(e) => return failed(format!("target refused: {e}")),
         }
-        let secret = match Secret::parse(&c.secret) {
+        let secrets = match c
+            .secrets
+            .iter()
+            .map(|s| Secret::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(s) => s,
             Err(e) => return failed(e.to_string()),
         };
         let id = c.delivery.event_id.to_string();
         let ts = Utc::now().timestamp();
-        let signature = secret.sign(&id, ts, &c.delivery.payload);
+        let keys: Vec<&Secret> = secrets.iter().collect();
+        let signature =
+            sdelka_domain::webhook::signature_header(&keys, &id, ts, &c.delivery.payload);
         let sent = self
             .client
             .post(&c.url)
@@ -305,7 +353,7 @@ impl WebhookWorker {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| sdelka_domain::webhook::parse_retry_after(v, Utc::now()));
         let mut kept: Vec<u8> = Vec::new();
         while kept.len() < RESPONSE_KEPT {
             match resp.chunk().await {

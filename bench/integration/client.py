@@ -5,6 +5,9 @@ bulk BASE TOKEN N BATCH      POST /companies/bulk-upsert of N companies with 1C 
                              of BATCH, one request after the other: items/s; then the same
                              batches again (all unchanged).
 feed-read BASE TOKEN LIMIT   GET /events from the start, LIMIT per page, to the end: events/s.
+receive PORT N TIMEOUT       a webhook receiver on 127.0.0.1:PORT (HTTP/1.1 keep-alive, 204 to
+                             every POST) until N distinct webhook-ids arrived or TIMEOUT s
+                             passed: deliveries/s from the first arrival to the last.
 feed-lag BASE TOKEN SECONDS  follows the feed (after=<head>, limit 1000, no pause between polls)
                              for SECONDS and prints, per event seen, now - event timestamp
                              (the event's timestamp is taken in its transaction, before the
@@ -46,11 +49,11 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
-def bulk(base, token, n, batch):
+def bulk(base, token, n, batch, passes=2):
     c = conn(base)
     run_id = uuid.uuid4().hex[:8]
     out = {}
-    for label in ("first", "again"):
+    for label in ("first", "again")[:passes]:
         counts = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0}
         lat = []
         t0 = time.monotonic()
@@ -108,10 +111,57 @@ def feed_lag(base, token, seconds):
             "lag_ms_max": round(max(lags) if lags else 0, 1)}
 
 
+def receive(port, n, timeout):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    lock = threading.Lock()
+    seen, times = set(), []
+    total = [0]
+    done = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            wid = self.headers.get("webhook-id")
+            with lock:
+                total[0] += 1
+                if wid not in seen:
+                    seen.add(wid)
+                    times.append(time.monotonic())
+                if len(seen) >= n:
+                    done.set()
+            self.send_response(204)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Hook)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print(json.dumps({"listening": port}), file=sys.stderr, flush=True)
+    done.wait(timeout)
+    srv.shutdown()
+    with lock:
+        span = (times[-1] - times[0]) if len(times) > 1 else 0
+        return {"wanted": n, "unique": len(seen), "requests": total[0],
+                "first_to_last_s": round(span, 2),
+                "deliveries_per_s": round((len(times) - 1) / span, 1) if span else None}
+
+
 if __name__ == "__main__":
-    mode, base, token = sys.argv[1], sys.argv[2], sys.argv[3]
+    mode = sys.argv[1]
+    if mode == "receive":
+        print(json.dumps(receive(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))))
+        sys.exit(0)
+    base, token = sys.argv[2], sys.argv[3]
     if mode == "bulk":
-        res = bulk(base, token, int(sys.argv[4]), int(sys.argv[5]))
+        passes = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+        res = bulk(base, token, int(sys.argv[4]), int(sys.argv[5]), passes)
     elif mode == "feed-read":
         res = feed_read(base, token, int(sys.argv[4]))
     elif mode == "feed-lag":

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # INT benchmarks on PostgreSQL (database sdelka_bench, dropped and recreated), against the release
 # server: bulk upsert of BENCH_BULK_ITEMS companies in batches of 1 000, a read of the whole
-# change feed (BENCH_BULK_ITEMS + events), and the feed lag under BENCH_LAG_RATE writes/s.
+# change feed (BENCH_BULK_ITEMS + events), the feed lag under BENCH_LAG_RATE writes/s, and
+# webhook deliveries/s of BENCH_WEBHOOK_EVENTS events to a local receiver with BENCH_INSTANCES
+# server instances on the one database.
 # Usage: bash bench/integration/run.sh   (see bench/README.md, "Integration")
 #   BENCH_BULK_ITEMS=100000  BENCH_LAG_RATE=1000  BENCH_DURATION=15  BENCH_SKIP_BUILD=1
+#   BENCH_WEBHOOK_EVENTS=20000  BENCH_INSTANCES=3
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 ITEMS="${BENCH_BULK_ITEMS:-100000}"
 RATE="${BENCH_LAG_RATE:-1000}"
 DURATION="${BENCH_DURATION:-15}"
+WEBHOOK_EVENTS="${BENCH_WEBHOOK_EVENTS:-20000}"
+INSTANCES="${BENCH_INSTANCES:-3}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$TARGET_DIR/release/sdelka"
 LOADGEN="$TARGET_DIR/bench/loadgen"
@@ -18,12 +23,29 @@ PG="postgres://postgres@127.0.0.1:5432/sdelka_bench"
 ADMIN_EMAIL=admin@example.com
 ADMIN_PASSWORD="bench-$(date +%s)-Passw0rd!"
 WORK="$(mktemp -d)"
-SERVER_PID=""
+PIDS=()
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+# Starts instance number $1 on port $2 (all on the one database, each with its data folder).
+start_server() {
+  env -u SDELKA_SMTP_URL SDELKA_DATABASE_URL="$PG" SDELKA_DATA_DIR="$WORK/data-$1" SDELKA_BIND="127.0.0.1:$2" \
+    SDELKA_ADMIN_EMAIL="$ADMIN_EMAIL" SDELKA_ADMIN_PASSWORD="$ADMIN_PASSWORD" SDELKA_JWT_SECRET="$JWT_SECRET" \
+    SDELKA_RATE_LIMIT_PER_SECOND=1000000 SDELKA_RATE_LIMIT_BURST=1000000 SDELKA_LOG="${BENCH_SERVER_LOG:-warn}" \
+    SDELKA_WEBHOOK_ALLOWED_TARGETS=127.0.0.0/8 \
+    "$BIN" serve >"$WORK/server-$1.log" 2>&1 </dev/null &
+  PIDS+=($!)
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$2/health/ready" && return 0
+    sleep 0.1
+  done
+  echo "instance $1 did not become ready:" >&2; cat "$WORK/server-$1.log" >&2; exit 1
+}
 
 if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then cargo build --release -p sdelka-api; fi
 mkdir -p "$(dirname "$LOADGEN")"
@@ -31,18 +53,9 @@ mkdir -p "$(dirname "$LOADGEN")"
   rustc --edition 2021 -C opt-level=3 -o "$LOADGEN" bench/loadgen/main.rs
 
 psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS sdelka_bench' -c 'CREATE DATABASE sdelka_bench'
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
-env -u SDELKA_SMTP_URL SDELKA_DATABASE_URL="$PG" SDELKA_DATA_DIR="$WORK/data" SDELKA_BIND="127.0.0.1:$PORT" \
-  SDELKA_ADMIN_EMAIL="$ADMIN_EMAIL" SDELKA_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  SDELKA_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
-  SDELKA_RATE_LIMIT_PER_SECOND=1000000 SDELKA_RATE_LIMIT_BURST=1000000 SDELKA_LOG=warn \
-  "$BIN" serve >"$WORK/server.log" 2>&1 </dev/null &
-SERVER_PID=$!
-for _ in $(seq 1 600); do
-  curl -sf -o /dev/null "$BASE/health/ready" && break
-  sleep 0.1
-done
+start_server 1 "$PORT"
 TOKEN="$(curl -sS -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/json' \
   -d "{\"email\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
 
@@ -64,11 +77,24 @@ WRITES="$(cat "$WORK/writes.json")"
 LAG="$(cat "$WORK/lag.json")"
 echo "$WRITES"
 echo "$LAG"
+echo "[bench] webhooks: $WEBHOOK_EVENTS company.created events to a local receiver, $INSTANCES instances"
+for i in $(seq 2 "$INSTANCES"); do start_server "$i" "$(free_port)"; done
+RX_PORT="$(free_port)"
+python3 bench/integration/client.py receive "$RX_PORT" "$WEBHOOK_EVENTS" 600 >"$WORK/webhooks.json" &
+RX_PID=$!
+sleep 1
+curl -sS -o /dev/null -X POST "$BASE/api/v1/webhooks" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"url\": \"http://127.0.0.1:$RX_PORT/hook\", \"event_types\": [\"company.created\"]}"
+python3 bench/integration/client.py bulk "$BASE" "$TOKEN" "$WEBHOOK_EVENTS" 1000 1 >"$WORK/webhook-bulk.json"
+wait "$RX_PID"
+WEBHOOKS="$(cat "$WORK/webhooks.json")"
+echo "$WEBHOOKS"
 {
-  echo "# bash bench/integration/run.sh  ($(date -u +%FT%TZ), $(nproc) cores, PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'show server_version'))"
-  echo "# BENCH_BULK_ITEMS=$ITEMS BENCH_LAG_RATE=$RATE BENCH_DURATION=$DURATION"
+  echo "# bash bench/integration/run.sh  ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), PostgreSQL $(psql -h 127.0.0.1 -U postgres -tAc 'show server_version'))"
+  echo "# BENCH_BULK_ITEMS=$ITEMS BENCH_LAG_RATE=$RATE BENCH_DURATION=$DURATION BENCH_WEBHOOK_EVENTS=$WEBHOOK_EVENTS BENCH_INSTANCES=$INSTANCES"
   echo "bulk-upsert  $BULK"
   echo "feed-read    $FEED"
   echo "lag-writes   $WRITES"
   echo "feed-lag     $LAG"
+  echo "webhooks     $WEBHOOKS"
 } | tee "$OUT"

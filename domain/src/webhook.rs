@@ -72,6 +72,21 @@ impl Secret {
     }
 }
 
+/// The `webhook-signature` header: one `v1,` signature per key, space-separated, the current
+/// key first (during a rotation's grace period the previous key signs too, so a receiver that
+/// still holds the old secret verifies).
+pub fn signature_header(keys: &[&Secret], msg_id: &str, timestamp: i64, body: &str) -> String {
+    keys.iter()
+        .map(|k| k.sign(msg_id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The longest grace period a rotation may give the previous secret: a week.
+pub const MAX_GRACE: Duration = Duration::from_secs(7 * 86_400);
+/// The grace period when none is asked for: a day.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);
+
 #[cold]
 fn unreachable_key() -> ! {
     // `Hmac::new_from_slice` refuses no key length; this is never reached.
@@ -126,6 +141,33 @@ pub enum AttemptResult {
 
 /// Longest `Retry-After` honoured: a day.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// Reads a `Retry-After` value (RFC 9110 §10.2.3) as seconds from `now`: either delay-seconds
+/// or an HTTP-date in any of the three formats a recipient must accept (IMF-fixdate, the
+/// obsolete RFC 850 and asctime forms). A date in the past is 0; an unreadable value is
+/// `None` (ignored). [`decide`] caps what it honours at [`MAX_RETRY_AFTER`].
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<u64> {
+    use chrono::{NaiveDateTime, TimeZone, Utc};
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v)
+        .map(|d| d.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            // RFC 850: `Sunday, 06-Nov-94 08:49:37 GMT`; asctime: `Sun Nov  6 08:49:37 1994`.
+            let rfc850 = v
+                .strip_suffix(" GMT")
+                .and_then(|d| NaiveDateTime::parse_from_str(d, "%A, %d-%b-%y %H:%M:%S").ok());
+            let asctime = || {
+                let squeezed = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                NaiveDateTime::parse_from_str(&squeezed, "%a %b %e %H:%M:%S %Y").ok()
+            };
+            rfc850.or_else(asctime).map(|n| Utc.from_utc_datetime(&n))
+        })?;
+    Some((at - now).num_seconds().max(0) as u64)
+}
 
 /// Decides after attempt number `attempt` (1 = the first). `jitter` in `[-1, 1]` spreads the
 /// delay by up to ±10 % so deliveries that failed together are not retried together. A 410
@@ -354,6 +396,19 @@ mod tests {
     }
 
     #[test]
+    fn during_a_rotation_both_keys_sign_the_current_first() {
+        let new = Secret::from_bytes(vec![1; 24]).unwrap();
+        let old = Secret::from_bytes(vec![2; 24]).unwrap();
+        let h = signature_header(&[&new, &old], "msg_1", 10, "{}");
+        let parts: Vec<&str> = h.split(' ').collect();
+        assert_eq!(
+            parts,
+            [new.sign("msg_1", 10, "{}"), old.sign("msg_1", 10, "{}")]
+        );
+        assert_eq!(signature_header(&[&new], "msg_1", 10, "{}"), parts[0]);
+    }
+
+    #[test]
     fn short_or_malformed_secrets_are_refused() {
         assert_eq!(Secret::parse("abc"), Err(SecretError::Malformed));
         assert_eq!(Secret::parse("whsec_!!"), Err(SecretError::Malformed));
@@ -400,6 +455,38 @@ mod tests {
         assert_eq!(
             decide(&soon, 2, &s, 0.0),
             Decision::Retry(Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_any_http_date() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(1994, 11, 6, 8, 49, 0).unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(120));
+        assert_eq!(parse_retry_after(" 7 ", now), Some(7));
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_retry_after(date, now), Some(37), "{date}");
+        }
+        // A date already past asks for no wait; nonsense is ignored.
+        assert_eq!(
+            parse_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now),
+            Some(0)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        // A date far ahead is honoured only up to the cap.
+        let far = parse_retry_after("Fri, 06 Nov 2094 08:49:37 GMT", now);
+        let busy = AttemptResult::Status {
+            code: 503,
+            retry_after: far,
+        };
+        assert_eq!(
+            decide(&busy, 1, &default_schedule(), 0.0),
+            Decision::Retry(MAX_RETRY_AFTER)
         );
     }
 

@@ -22,6 +22,7 @@ mod m0010_vat_rates;
 mod m0011_list_indexes;
 mod m0015_feed;
 mod m0016_webhooks;
+mod m0017_webhook_secret_rotation;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0022_commerceml;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_list_indexes::Migration),
             Box::new(m0015_feed::Migration),
             Box::new(m0016_webhooks::Migration),
+            Box::new(m0017_webhook_secret_rotation::Migration),
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0022_commerceml::Migration),

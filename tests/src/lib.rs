@@ -2,6 +2,7 @@
 //! default, PostgreSQL when `SDELKA_TEST_DATABASE_URL` is set), and a real SMTP sink.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod child;
 pub mod s3;
 pub mod smtp;
 

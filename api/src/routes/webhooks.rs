@@ -6,7 +6,7 @@ use sdelka_domain::webhook::{SECRET_BYTES, Secret};
 use sdelka_persistence::ops::Caller;
 use sdelka_persistence::ops::webhooks::{
     self as ops, CreateWebhook, CreatedWebhook, DeliveryFilter, RecoverWebhook, Recovered,
-    UpdateWebhook, WebhookDeliveryView, WebhookView,
+    RotateSecret, RotatedWebhook, UpdateWebhook, WebhookDeliveryView, WebhookView,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(delete_webhook)
         .service(test_webhook)
         .service(recover_webhook)
+        .service(rotate_secret)
         .service(list_deliveries)
         .service(redeliver);
 }
@@ -49,15 +50,47 @@ pub async fn create_webhook(
     caller: Principal,
     body: JsonBody<CreateWebhook>,
 ) -> ApiResult<HttpResponse> {
-    let mut bytes = vec![0u8; SECRET_BYTES];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = Secret::from_bytes(bytes)
-        .map_err(|e| ApiError::from(sdelka_persistence::ops::Error::internal(e)))?;
+    let secret = new_secret()?;
     let policy = state.config.webhook_policy();
     let w = ops::create_webhook(state.db(), &caller, body.0, secret, &policy).await?;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/webhooks/{}", w.webhook.id)))
         .json(w))
+}
+
+/// A signing secret of random bytes.
+fn new_secret() -> ApiResult<Secret> {
+    let mut bytes = vec![0u8; SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    Secret::from_bytes(bytes)
+        .map_err(|e| ApiError::from(sdelka_persistence::ops::Error::internal(e)))
+}
+
+/// Gives a subscription a new signing secret, shown in this answer only.
+///
+/// The previous secret keeps signing beside the new one for `grace_period_seconds` (default a
+/// day): every delivery meanwhile carries `webhook-signature: v1,<new> v1,<old>`, so the
+/// receiver can switch to the new secret at any moment of the grace period. After it, only the
+/// new secret signs.
+#[utoipa::path(
+    tag = "integration",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    request_body = RotateSecret,
+    responses(
+        (status = 200, description = "Rotated; the new secret is in the answer", body = RotatedWebhook),
+        (status = 422, description = "A grace period longer than a week", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[post("/webhooks/{id}/rotate-secret")]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+    body: JsonBody<RotateSecret>,
+) -> ApiResult<HttpResponse> {
+    let secret = new_secret()?;
+    let w = ops::rotate_secret(state.db(), &caller, id.into_inner(), body.0, secret).await?;
+    Ok(HttpResponse::Ok().json(w))
 }
 
 /// Lists the caller's webhook subscriptions (an admin's: everyone's).

@@ -12,6 +12,9 @@ pub struct Model {
     pub skip_own_credential: bool,
     pub active: bool,
     pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_secret_expires_at`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTimeUtc>,
     pub owner_id: Uuid,
     pub api_token_id: Option<Uuid>,
     pub disabled_reason: Option<String>,

@@ -377,6 +377,7 @@ fn parent_of(entity_type: &str, object: &Value) -> Option<(String, Uuid)> {
         "product_row" => Some(("deal".into(), id_at("deal_id")?)),
         "legal_entity_bank_account" => Some(("legal_entity".into(), id_at("legal_entity_id")?)),
         "activity_time_entry" => Some(("activity".into(), id_at("activity_id")?)),
+        "webhook_delivery" => Some(("webhook".into(), id_at("webhook_id")?)),
         "comment" => Some((
             object.get("entity_type")?.as_str()?.to_owned(),
             id_at("entity_id")?,
@@ -414,6 +415,7 @@ async fn record_readable(db: Db<'_>, caller: &Caller, kind: &str, id: Uuid) -> O
         "supplier_invoice" => seen(supplier_invoices::get_supplier_invoice(db, caller, id).await),
         "task" => seen(tasks::get_task(db, caller, id).await),
         "import" => seen(imports::get_import(db, caller, id).await),
+        "webhook" => seen(webhooks::get_webhook(db, caller, id).await),
         // Anything else (approval steps, …) is for admins.
         _ => Ok(false),
     }

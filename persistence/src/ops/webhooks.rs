@@ -60,6 +60,8 @@ pub struct WebhookView {
     pub api_token_id: Option<Uuid>,
     pub disabled_reason: Option<String>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// After a secret rotation: until when the previous secret still signs deliveries too.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -78,6 +80,7 @@ impl From<&webhook::Model> for WebhookView {
             api_token_id: w.api_token_id,
             disabled_reason: w.disabled_reason.clone(),
             disabled_at: w.disabled_at,
+            previous_secret_expires_at: w.previous_secret_expires_at,
             version: w.version,
             created_at: w.created_at,
             updated_at: w.updated_at,
@@ -109,6 +112,27 @@ pub struct CreateWebhook {
     pub skip_own_credential: bool,
     /// Default true.
     pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the previous secret keeps signing deliveries beside the new one, in seconds
+    /// (default 86 400, a day; at most 604 800, a week; 0: the previous secret stops at once).
+    #[validate(range(max = 604_800))]
+    #[schema(example = 86400)]
+    pub grace_period_seconds: Option<u32>,
+}
+
+/// A rotated subscription, with its new secret: shown here once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedWebhook {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    /// The new `whsec_` secret. Until `previous_secret_expires_at` every delivery is signed
+    /// with it and with the previous one (`webhook-signature: v1,<new> v1,<old>`).
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema, validator::Validate)]
@@ -262,16 +286,32 @@ async fn journal_webhook<C: ConnectionTrait>(
     before: Option<&Value>,
     after: Option<&Value>,
 ) -> StoreResult<()> {
+    journal_change(db, actor, "webhook", id, action, before, after, None).await
+}
+
+/// The audit record and domain event of a change to a subscription or a delivery, in the
+/// caller's transaction. Views carry no secret, so neither does the journal.
+#[allow(clippy::too_many_arguments)]
+async fn journal_change<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    entity_type: &'static str,
+    id: Uuid,
+    action: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    comment: Option<&str>,
+) -> StoreResult<()> {
     journal::record(
         db,
         actor,
         Change {
-            entity_type: "webhook",
+            entity_type,
             entity_id: id,
             action,
             before,
             after,
-            comment: None,
+            comment,
         },
     )
     .await
@@ -304,6 +344,8 @@ pub async fn create_webhook(
         api_token_id: Set(caller.api_token_id),
         disabled_reason: Set(None),
         disabled_at: Set(None),
+        previous_secret: Set(None),
+        previous_secret_expires_at: Set(None),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -425,6 +467,59 @@ pub async fn update_webhook(
     Ok(view)
 }
 
+/// `POST /webhooks/{id}/rotate-secret`: `secret` becomes the signing secret; the one it
+/// replaces keeps signing beside it for the grace period (a rotation during a grace period
+/// drops the secret before it at once).
+pub async fn rotate_secret(
+    db: Db<'_>,
+    caller: &Caller,
+    id: Uuid,
+    req: RotateSecret,
+    secret: Secret,
+) -> OpResult<RotatedWebhook> {
+    let grace = req
+        .grace_period_seconds
+        .map_or(rules::DEFAULT_GRACE, |s| {
+            std::time::Duration::from_secs(s.into())
+        })
+        .min(rules::MAX_GRACE);
+    let txn = db.begin().await?;
+    let w = own_webhook(&txn, caller, id).await?;
+    let before = present(&WebhookView::from(&w));
+    let version = w.version;
+    let previous = w.secret.clone();
+    let now = journal::now();
+    let mut am = w.into_active_model();
+    am.secret = Set(secret.expose());
+    if grace.is_zero() {
+        am.previous_secret = Set(None);
+        am.previous_secret_expires_at = Set(None);
+    } else {
+        am.previous_secret = Set(Some(previous));
+        am.previous_secret_expires_at = Set(Some(
+            now + chrono::Duration::from_std(grace).map_err(Error::internal)?,
+        ));
+    }
+    am.version = Set(version + 1);
+    am.updated_at = Set(now);
+    let model = am.update(&txn).await?;
+    let view = WebhookView::from(&model);
+    journal_webhook(
+        &txn,
+        &caller.actor(),
+        id,
+        "secret_rotated",
+        Some(&before),
+        Some(&present(&view)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(RotatedWebhook {
+        webhook: view,
+        secret: secret.expose(),
+    })
+}
+
 /// `DELETE /webhooks/{id}`: the subscription and its delivery log.
 pub async fn delete_webhook(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<()> {
     let txn = db.begin().await?;
@@ -517,9 +612,22 @@ pub async fn redeliver(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Webhoo
             "the delivery is still pending: it will be attempted anyway",
         ));
     }
+    let before = present(&WebhookDeliveryView::from(&d));
     let model = requeue(d).update(&txn).await?;
+    let view = WebhookDeliveryView::from(&model);
+    journal_change(
+        &txn,
+        &caller.actor(),
+        "webhook_delivery",
+        model.id,
+        "redelivered",
+        Some(&before),
+        Some(&present(&view)),
+        None,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(WebhookDeliveryView::from(&model))
+    Ok(view)
 }
 
 /// `POST /webhooks/{id}/recover`: queues again every delivery that failed since `since`.
@@ -530,7 +638,7 @@ pub async fn recover(
     req: RecoverWebhook,
 ) -> OpResult<Recovered> {
     let txn = db.begin().await?;
-    own_webhook(&txn, caller, id).await?;
+    let w = own_webhook(&txn, caller, id).await?;
     let failed = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::WebhookId.eq(id))
         .filter(webhook_delivery::Column::State.eq("failed"))
@@ -540,6 +648,22 @@ pub async fn recover(
     let n = failed.len() as u64;
     for d in failed {
         requeue(d).update(&txn).await?;
+    }
+    // Nothing requeued is nothing written: no journal entry either.
+    if n > 0 {
+        let view = present(&WebhookView::from(&w));
+        let comment = format!("{n} failed deliveries since {} queued again", req.since);
+        journal_change(
+            &txn,
+            &caller.actor(),
+            "webhook",
+            id,
+            "recovered",
+            Some(&view),
+            Some(&view),
+            Some(&comment),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(Recovered { requeued: n })
@@ -562,8 +686,20 @@ pub async fn test_webhook(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Web
     let model = new_delivery(w.id, event_id, "webhook.test", None, body.to_string())
         .insert(&txn)
         .await?;
+    let view = WebhookDeliveryView::from(&model);
+    journal_change(
+        &txn,
+        &caller.actor(),
+        "webhook_delivery",
+        model.id,
+        "created",
+        None,
+        Some(&present(&view)),
+        Some("a test delivery"),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(WebhookDeliveryView::from(&model))
+    Ok(view)
 }
 
 fn new_delivery(
@@ -737,7 +873,8 @@ fn webhook_body(e: super::feed::FeedEvent) -> String {
 pub struct ClaimedDelivery {
     pub delivery: webhook_delivery::Model,
     pub url: String,
-    pub secret: String,
+    /// The signing secrets, the current one first; the previous one while its grace lasts.
+    pub secrets: Vec<String>,
 }
 
 /// Claims up to `limit` due deliveries of active subscriptions for `owner`.
@@ -758,14 +895,21 @@ pub async fn claim_deliveries(
         jobs::claim::<webhook_delivery::Entity, _>(&store.conn, &QUEUE, owner, lease, limit)
             .await?;
     let mut out = Vec::with_capacity(claimed.len());
+    let now = journal::now();
     for d in claimed {
         if let Some(w) = webhook::Entity::find_by_id(d.webhook_id)
             .one(&store.conn)
             .await?
         {
+            let mut secrets = vec![w.secret];
+            if let (Some(previous), Some(until)) = (w.previous_secret, w.previous_secret_expires_at)
+                && until > now
+            {
+                secrets.push(previous);
+            }
             out.push(ClaimedDelivery {
                 url: w.url,
-                secret: w.secret,
+                secrets,
                 delivery: d,
             });
         }
