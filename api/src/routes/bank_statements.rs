@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import_statement)
         .service(list_reviews)
         .service(get_statement)
+        .service(get_document)
         .service(confirm_review)
         .service(reject_review);
 }
@@ -181,6 +182,25 @@ pub async fn get_statement(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = ops::get_statement(state.db(), &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One statement document as a review item: its payment, the suggested invoice, the decision.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Statement document id (`review[].document_id`)")),
+    responses(
+        (status = 200, description = "The document", body = ReviewItemView),
+        (status = 404, description = "No such document, or not one the caller may see", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/bank-statement-documents/{id}")]
+pub async fn get_document(
+    state: web::Data<AppState>,
+    caller: MoneyStaff,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = ops::get_document(state.db(), &caller, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

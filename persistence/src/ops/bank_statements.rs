@@ -36,8 +36,10 @@ use super::{Caller, Db, Error, ErrorCode, OpResult};
 use crate::StoreError;
 use crate::entity::{
     bank_account, bank_statement, bank_statement_document as doc_row, invoice, legal_entity,
+    organization, payment,
 };
-use crate::journal::now;
+use crate::journal::{self, Change, now};
+use crate::records::snapshot;
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -291,13 +293,23 @@ pub async fn import_statement(
     let sha = hex::encode(Sha256::digest(bytes));
     let txn = db.begin().await?;
 
-    // Our accounts: settlement account → organisation.
-    let ours: HashMap<String, Uuid> = bank_account::Entity::find()
-        .filter(bank_account::Column::DeletedAt.is_null())
+    // Our accounts: settlement account → organisation (of the live organisations).
+    let live: std::collections::HashSet<Uuid> = organization::Entity::find()
+        .filter(organization::Column::DeletedAt.is_null())
         .all(&txn)
         .await
         .map_err(StoreError::from)?
         .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let ours: HashMap<String, Uuid> = bank_account::Entity::find()
+        .filter(bank_account::Column::DeletedAt.is_null())
+        .order_by_asc(bank_account::Column::CreatedAt)
+        .all(&txn)
+        .await
+        .map_err(StoreError::from)?
+        .into_iter()
+        .filter(|a| live.contains(&a.organization_id))
         .map(|a| (a.settlement_account, a.organization_id))
         .collect();
     let statement_account = st
@@ -560,9 +572,79 @@ pub async fn import_statement(
     .insert(&txn)
     .await
     .map_err(StoreError::from)?;
-    let view = statement_view(&txn, statement_id).await?;
+    let view = statement_view(&txn, statement_id, None).await?;
+    let after = snapshot(&view);
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: STATEMENT,
+            entity_id: statement_id,
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// The statement's record type in the journal and the event feed.
+pub const STATEMENT: &str = "bank_statement";
+/// A statement document's record type (its review decisions).
+pub const DOCUMENT: &str = "bank_statement_document";
+
+/// The condition on `bank_statement_documents` of those the caller may see (`None`: all).
+/// Accountants and admins see every document; anyone else those whose payment he may see
+/// (`visibility::payments_condition`: registered in his scope or applied to an invoice of it)
+/// or whose suggested invoice he may see.
+pub async fn document_scope<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> OpResult<Option<sea_orm::sea_query::SimpleExpr>> {
+    use sea_orm::sea_query::{ExprTrait, Query};
+    if super::invoices::sees_all_invoices(caller) {
+        return Ok(None);
+    }
+    let scope = caller.visibility(db).await?;
+    let Some(payments) = crate::visibility::payments_condition(&scope) else {
+        return Ok(None);
+    };
+    let visible_payments = Query::select()
+        .column(payment::Column::Id)
+        .from(payment::Entity)
+        .and_where(payment::Column::DeletedAt.is_null())
+        .and_where(payments)
+        .to_owned();
+    let mut cond = doc_row::Column::PaymentId.in_subquery(visible_payments);
+    if let Some(invoices) = scope.condition(invoice::Column::ResponsibleId) {
+        let visible_invoices = Query::select()
+            .column(invoice::Column::Id)
+            .from(invoice::Entity)
+            .and_where(invoice::Column::DeletedAt.is_null())
+            .and_where(invoices)
+            .to_owned();
+        cond = cond.or(doc_row::Column::InvoiceId.in_subquery(visible_invoices));
+    }
+    Ok(Some(cond))
+}
+
+/// A statement document the caller may see, or 404 — the same answer as for an unknown id.
+async fn visible_document<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<doc_row::Model> {
+    let mut q = doc_row::Entity::find().filter(doc_row::Column::Id.eq(id));
+    if let Some(c) = document_scope(db, caller).await? {
+        q = q.filter(c);
+    }
+    q.one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)
 }
 
 fn serde_plain(d: Direction) -> String {
@@ -574,7 +656,13 @@ fn serde_plain(d: Direction) -> String {
     .to_owned()
 }
 
-async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankStatementView> {
+/// The statement as its `GET` answers it; `scope` narrows its review list to the documents a
+/// caller may see.
+async fn statement_view<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    scope: Option<sea_orm::sea_query::SimpleExpr>,
+) -> OpResult<BankStatementView> {
     let s = bank_statement::Entity::find_by_id(id)
         .one(db)
         .await
@@ -582,9 +670,13 @@ async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankSt
         .ok_or_else(Error::not_found)?;
     let summary: Summary = serde_json::from_str(&s.summary)
         .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-    let review = doc_row::Entity::find()
+    let mut review = doc_row::Entity::find()
         .filter(doc_row::Column::StatementId.eq(id))
-        .filter(doc_row::Column::ReviewStatus.is_in(["pending", "confirmed", "rejected"]))
+        .filter(doc_row::Column::ReviewStatus.is_in(["pending", "confirmed", "rejected"]));
+    if let Some(c) = scope {
+        review = review.filter(c);
+    }
+    let review = review
         .order_by_asc(doc_row::Column::Position)
         .all(db)
         .await
@@ -612,20 +704,43 @@ async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankSt
     })
 }
 
-/// One imported statement, with its review list as it stands.
-pub async fn get_statement(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<BankStatementView> {
-    statement_view(&db, id).await
+/// One imported statement, with its review list as it stands. Accountants and admins see
+/// every statement; anyone else those imported by someone in his scope, with the review items
+/// he may see.
+pub async fn get_statement(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<BankStatementView> {
+    if !super::invoices::sees_all_invoices(caller) {
+        let s = bank_statement::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or_else(Error::not_found)?;
+        if !caller.visibility(&db).await?.allows(s.created_by) {
+            return Err(Error::not_found());
+        }
+    }
+    let scope = document_scope(&db, caller).await?;
+    statement_view(&db, id, scope).await
+}
+
+/// One statement document (a review item), as the caller may see it.
+pub async fn get_document(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<ReviewItemView> {
+    Ok(ReviewItemView::from(
+        &visible_document(&db, caller, id).await?,
+    ))
 }
 
 /// Every payment of any statement still waiting for review, oldest first.
 pub async fn pending_reviews(
     db: Db<'_>,
-    _caller: &Caller,
+    caller: &Caller,
     page: &super::ListParams,
 ) -> OpResult<super::ListPage<ReviewItemView>> {
     let sorts = review_sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let mut query = doc_row::Entity::find().filter(doc_row::Column::ReviewStatus.eq("pending"));
+    if let Some(c) = document_scope(&db, caller).await? {
+        query = query.filter(c);
+    }
     if let Some(t) = page.updated_since {
         query = query.filter(doc_row::Column::CreatedAt.gte(t));
     }
@@ -642,20 +757,16 @@ pub fn review_sorts() -> [crate::pagination::SortKey<doc_row::Entity>; 1] {
     }]
 }
 
-/// Takes a pending review item for a decision: `pending` → `to`, once (a second decision, also
-/// a concurrent one, is a 409).
+/// Takes a pending review item the caller may see for a decision: `pending` → `to`, once (a
+/// second decision, also a concurrent one, is a 409). Answers the item before and after.
 async fn decide<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     document_id: Uuid,
     to: &str,
     invoice_id: Option<Uuid>,
-) -> OpResult<doc_row::Model> {
-    let row = doc_row::Entity::find_by_id(document_id)
-        .one(txn)
-        .await
-        .map_err(StoreError::from)?
-        .ok_or_else(Error::not_found)?;
+) -> OpResult<(doc_row::Model, doc_row::Model)> {
+    let row = visible_document(txn, caller, document_id).await?;
     let res = doc_row::Entity::update_many()
         .col_expr(
             doc_row::Column::ReviewStatus,
@@ -684,11 +795,38 @@ async fn decide<C: ConnectionTrait>(
             format!("the document is {}, not pending review", row.review_status),
         ));
     }
-    doc_row::Entity::find_by_id(document_id)
+    let after = doc_row::Entity::find_by_id(document_id)
         .one(txn)
         .await
         .map_err(StoreError::from)?
-        .ok_or_else(Error::not_found)
+        .ok_or_else(Error::not_found)?;
+    Ok((row, after))
+}
+
+/// Journals a review decision on the statement document (audit + event, in `txn`).
+async fn journal_decision<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    action: &str,
+    before: &doc_row::Model,
+    after: &doc_row::Model,
+) -> OpResult<ReviewItemView> {
+    let view = ReviewItemView::from(after);
+    let (b, a) = (snapshot(&ReviewItemView::from(before)), snapshot(&view));
+    journal::record(
+        txn,
+        &caller.actor(),
+        Change {
+            entity_type: DOCUMENT,
+            entity_id: after.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(view)
 }
 
 /// Confirms a review item: the payment is applied to the invoice (the one given, else the
@@ -700,7 +838,7 @@ pub async fn confirm_review(
     req: ConfirmMatch,
 ) -> OpResult<ReviewItemView> {
     let txn = db.begin().await?;
-    let row = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
+    let (before, row) = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
     let Some(invoice_id) = row.invoice_id else {
         return Err(Error::field(
             "invoice_id",
@@ -724,8 +862,9 @@ pub async fn confirm_review(
         },
     )
     .await?;
+    let view = journal_decision(&txn, caller, "confirmed", &before, &row).await?;
     txn.commit().await?;
-    Ok(ReviewItemView::from(&row))
+    Ok(view)
 }
 
 /// Rejects a review item: the payment stays unapplied.
@@ -735,7 +874,8 @@ pub async fn reject_review(
     document_id: Uuid,
 ) -> OpResult<ReviewItemView> {
     let txn = db.begin().await?;
-    let row = decide(&txn, caller, document_id, "rejected", None).await?;
+    let (before, row) = decide(&txn, caller, document_id, "rejected", None).await?;
+    let view = journal_decision(&txn, caller, "rejected", &before, &row).await?;
     txn.commit().await?;
-    Ok(ReviewItemView::from(&row))
+    Ok(view)
 }
