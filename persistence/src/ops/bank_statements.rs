@@ -36,7 +36,7 @@ use super::{Caller, Db, Error, ErrorCode, OpResult};
 use crate::StoreError;
 use crate::entity::{
     bank_account, bank_statement, bank_statement_document as doc_row, invoice, legal_entity,
-    organization, payment,
+    organization, payment, supplier_invoice,
 };
 use crate::journal::{self, Change, now};
 use crate::records::snapshot;
@@ -114,12 +114,16 @@ pub struct DocumentResultView {
     pub payer_name: Option<String>,
     pub payer_inn: Option<String>,
     pub purpose: String,
-    /// `applied` (a payment, applied to its invoice), `created` (a payment, not applied:
-    /// see `review`), `matched` (outgoing, recorded), `duplicate` (an earlier import brought
+    /// `applied` (a payment, applied to its invoice; or an outgoing payment that marked its
+    /// supplier invoice paid), `created` (a payment, not applied: see `review`), `matched`
+    /// (outgoing, recorded; in `review` when a supplier invoice is suggested), `duplicate` (an earlier import brought
     /// it; nothing done), `warning` (not imported: see `reason`).
     pub result: String,
     pub payment_id: Option<Uuid>,
     pub invoice_id: Option<Uuid>,
+    /// An outgoing payment's supplier invoice (paid by it when `applied`, else suggested).
+    #[serde(default)]
+    pub supplier_invoice_id: Option<Uuid>,
     /// `sure`, `unsure` or `none`.
     pub confidence: Option<String>,
     pub reason: Option<String>,
@@ -141,8 +145,12 @@ pub struct ReviewItemView {
     pub payer_inn: Option<String>,
     pub purpose: String,
     pub payment_id: Option<Uuid>,
-    /// The suggested invoice.
+    /// The suggested invoice (incoming money).
     pub invoice_id: Option<Uuid>,
+    /// `incoming` or `outgoing`.
+    pub direction: String,
+    /// The suggested supplier invoice (outgoing money): confirming marks it paid.
+    pub supplier_invoice_id: Option<Uuid>,
     pub confidence: String,
     pub reason: Option<String>,
     /// `pending`, `confirmed` or `rejected`.
@@ -165,6 +173,8 @@ impl From<&doc_row::Model> for ReviewItemView {
             purpose: d.purpose.clone(),
             payment_id: d.payment_id,
             invoice_id: d.invoice_id,
+            direction: d.direction.clone(),
+            supplier_invoice_id: d.supplier_invoice_id,
             confidence: d.confidence.clone(),
             reason: d.reason.clone(),
             status: d.review_status.clone(),
@@ -210,11 +220,13 @@ pub struct BankStatementView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Confirming a review item: the invoice to apply the payment to (default: the suggested one).
+/// Confirming a review item: the invoice to apply an incoming payment to, or the supplier
+/// invoice an outgoing one paid (default: the suggested one).
 #[derive(Debug, Default, Deserialize, ToSchema, validator::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmMatch {
     pub invoice_id: Option<Uuid>,
+    pub supplier_invoice_id: Option<Uuid>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,6 +292,125 @@ async fn open_invoices<C: ConnectionTrait>(db: &C, organizations: &[Uuid]) -> Op
         .collect())
 }
 
+/// An approved, unpaid supplier invoice, with the organisation it bills.
+struct Owed {
+    organization_id: Uuid,
+    candidate: Candidate,
+    /// Paid by an earlier document of this statement.
+    paid: bool,
+}
+
+async fn open_supplier_invoices<C: ConnectionTrait>(
+    db: &C,
+    organizations: &[Uuid],
+) -> OpResult<Vec<Owed>> {
+    if organizations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = supplier_invoice::Entity::find()
+        .filter(supplier_invoice::Column::OrganizationId.is_in(organizations.iter().copied()))
+        .filter(supplier_invoice::Column::DeletedAt.is_null())
+        .filter(supplier_invoice::Column::State.is_in(super::bank_exports::APPROVED_UNPAID))
+        .order_by_asc(supplier_invoice::Column::InvoiceDate)
+        .order_by_asc(supplier_invoice::Column::Id)
+        .all(db)
+        .await
+        .map_err(StoreError::from)?;
+    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.supplier_legal_entity_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut inn_of: HashMap<Uuid, String> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for le in legal_entity::Entity::find()
+            .filter(legal_entity::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(StoreError::from)?
+        {
+            inn_of.insert(le.id, le.inn);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Owed {
+                organization_id: r.organization_id,
+                candidate: Candidate {
+                    id: r.id,
+                    number: r.number,
+                    buyer_inn: inn_of.get(&r.supplier_legal_entity_id).cloned()?,
+                    outstanding_minor: r.amount_kopecks,
+                },
+                paid: false,
+            })
+        })
+        .collect())
+}
+
+/// Marks a supplier invoice paid through its workflow (SPEC WF-INV): claimed by the caller
+/// first when it still awaits an accountant, then `mark-paid` with the bank's payment. Both
+/// in one savepoint: `Some(why)` when the workflow refuses (the caller is not in the
+/// accountants' pool, another accountant holds it, …), and nothing is written.
+async fn mark_supplier_invoice_paid(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    invoice_id: Uuid,
+    paid_on: NaiveDate,
+    amount_minor: i64,
+    order_number: &str,
+) -> OpResult<Option<String>> {
+    use super::supplier_invoices::{ActionBody, SupplierInvoiceAction, act_on_supplier_invoice};
+    use super::tasks::PaymentBody;
+    use sea_orm::TransactionTrait;
+    let sp = txn.begin().await?;
+    let current = supplier_invoice::Entity::find_by_id(invoice_id)
+        .one(&sp)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    let outcome = async {
+        if current.state == "awaiting_accountant" {
+            act_on_supplier_invoice(
+                Db::Joined(&sp),
+                caller,
+                invoice_id,
+                SupplierInvoiceAction::Claim,
+                None,
+                ActionBody::default(),
+            )
+            .await?;
+        }
+        act_on_supplier_invoice(
+            Db::Joined(&sp),
+            caller,
+            invoice_id,
+            SupplierInvoiceAction::MarkPaid,
+            None,
+            ActionBody {
+                payment: Some(PaymentBody {
+                    paid_on,
+                    amount: Money::from_minor(amount_minor),
+                    order_number: order_number.chars().take(50).collect(),
+                }),
+                ..ActionBody::default()
+            },
+        )
+        .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => {
+            sp.commit().await?;
+            Ok(None)
+        }
+        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => Err(e),
+        Err(e) => {
+            sp.rollback().await?;
+            Ok(Some(e.detail))
+        }
+    }
+}
+
 /// Imports a statement file: every document once, incoming money as payments, sure matches
 /// applied, the rest in the review list.
 pub async fn import_statement(
@@ -324,6 +455,15 @@ pub async fn import_statement(
     orgs.sort_unstable();
     orgs.dedup();
     let mut open = open_invoices(&txn, &orgs).await?;
+    let any_outgoing = st
+        .documents
+        .iter()
+        .any(|d| d.direction(&our_accounts) == Direction::Outgoing);
+    let mut owed = if any_outgoing {
+        open_supplier_invoices(&txn, &orgs).await?
+    } else {
+        Vec::new()
+    };
 
     let statement_id = Uuid::now_v7();
     let at = now();
@@ -362,6 +502,7 @@ pub async fn import_statement(
             result: "warning".to_owned(),
             payment_id: None,
             invoice_id: None,
+            supplier_invoice_id: None,
             confidence: None,
             reason: None,
             warning_count: warnings
@@ -522,7 +663,73 @@ pub async fn import_statement(
                     our_account.as_deref().unwrap_or("an unnamed account")
                 ));
             }
-            (Direction::Outgoing, _) => {
+            (Direction::Outgoing, Some(org)) => {
+                r.result = "matched".to_owned();
+                let recipient_inn = recipient.inn.as_deref().and_then(|i| Inn::parse(i).ok());
+                let candidates: Vec<&Candidate> = owed
+                    .iter()
+                    .filter(|o| o.organization_id == org && !o.paid)
+                    .map(|o| &o.candidate)
+                    .collect();
+                let m = if candidates.is_empty() {
+                    None
+                } else {
+                    Some(match_payment(
+                        &r.purpose,
+                        recipient_inn.as_ref().map(Inn::as_str),
+                        amount_minor,
+                        &candidates,
+                    ))
+                };
+                let Some(m) = m.filter(|m| m.invoice_id.is_some()) else {
+                    r.reason = Some("outgoing payment; recorded".to_owned());
+                    results.push(r);
+                    continue;
+                };
+                let mut reason = m.reason.clone();
+                let mut status = "pending";
+                if m.confidence == Confidence::Sure
+                    && let Some(si) = m.invoice_id
+                {
+                    let paid_on = d.debited_on().or(d.date()).unwrap_or(at.date_naive());
+                    match mark_supplier_invoice_paid(
+                        &txn,
+                        caller,
+                        si,
+                        paid_on,
+                        amount_minor,
+                        r.number.as_deref().unwrap_or("б/н"),
+                    )
+                    .await?
+                    {
+                        None => {
+                            status = "applied";
+                            r.result = "applied".to_owned();
+                            for o in owed.iter_mut().filter(|o| o.candidate.id == si) {
+                                o.paid = true;
+                            }
+                        }
+                        Some(why) => {
+                            reason = format!("{reason}; not marked paid: {why}");
+                        }
+                    }
+                }
+                r.supplier_invoice_id = m.invoice_id;
+                r.confidence = Some(m.confidence.as_str().to_owned());
+                r.reason = Some(reason.clone());
+                doc_row::ActiveModel {
+                    id: Set(doc_id),
+                    supplier_invoice_id: Set(m.invoice_id),
+                    confidence: Set(m.confidence.as_str().to_owned()),
+                    reason: Set(Some(reason)),
+                    review_status: Set(status.to_owned()),
+                    ..Default::default()
+                }
+                .update(&txn)
+                .await
+                .map_err(StoreError::from)?;
+            }
+            (Direction::Outgoing, None) => {
                 r.result = "matched".to_owned();
                 r.reason = Some("outgoing payment; recorded".to_owned());
             }
@@ -628,6 +835,17 @@ pub async fn document_scope<C: ConnectionTrait>(
             .to_owned();
         cond = cond.or(doc_row::Column::InvoiceId.in_subquery(visible_invoices));
     }
+    // Outgoing money: the supplier invoices he may see (SPEC WF-INV's own visibility).
+    let viewer = super::approvals::invoice_viewer(db, caller).await?;
+    let mut supplier = Query::select()
+        .column(supplier_invoice::Column::Id)
+        .from(supplier_invoice::Entity)
+        .and_where(supplier_invoice::Column::DeletedAt.is_null())
+        .to_owned();
+    if let Some(c) = crate::approvals::invoice_visibility(&viewer) {
+        supplier.cond_where(c);
+    }
+    cond = cond.or(doc_row::Column::SupplierInvoiceId.in_subquery(supplier));
     Ok(Some(cond))
 }
 
@@ -803,6 +1021,31 @@ async fn decide<C: ConnectionTrait>(
     Ok((row, after))
 }
 
+/// [`decide`] for an outgoing payment: `pending` → `confirmed`, naming the supplier invoice.
+async fn decide_supplier<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    document_id: Uuid,
+    supplier_invoice_id: Option<Uuid>,
+) -> OpResult<(doc_row::Model, doc_row::Model)> {
+    let (before, _) = decide(txn, caller, document_id, "confirmed", None).await?;
+    let chosen = supplier_invoice_id.or(before.supplier_invoice_id);
+    doc_row::ActiveModel {
+        id: Set(document_id),
+        supplier_invoice_id: Set(chosen),
+        ..Default::default()
+    }
+    .update(txn)
+    .await
+    .map_err(StoreError::from)?;
+    let after = doc_row::Entity::find_by_id(document_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    Ok((before, after))
+}
+
 /// Journals a review decision on the statement document (audit + event, in `txn`).
 async fn journal_decision<C: ConnectionTrait>(
     txn: &C,
@@ -838,6 +1081,48 @@ pub async fn confirm_review(
     req: ConfirmMatch,
 ) -> OpResult<ReviewItemView> {
     let txn = db.begin().await?;
+    let outgoing = visible_document(&txn, caller, document_id).await?.direction == "outgoing";
+    if outgoing {
+        if req.invoice_id.is_some() {
+            return Err(Error::field(
+                "invoice_id",
+                "not_allowed",
+                "an outgoing payment pays a supplier invoice: name supplier_invoice_id",
+            ));
+        }
+        let (before, row) =
+            decide_supplier(&txn, caller, document_id, req.supplier_invoice_id).await?;
+        let Some(si) = row.supplier_invoice_id else {
+            return Err(Error::field(
+                "supplier_invoice_id",
+                "required",
+                "no supplier invoice was suggested; name the supplier_invoice_id it paid",
+            ));
+        };
+        let paid_on = row.document_date.unwrap_or(now().date_naive());
+        if let Some(why) = mark_supplier_invoice_paid(
+            &txn,
+            caller,
+            si,
+            paid_on,
+            row.amount_minor,
+            row.number.as_deref().unwrap_or("б/н"),
+        )
+        .await?
+        {
+            return Err(Error::new(ErrorCode::InvalidTransition, why));
+        }
+        let view = journal_decision(&txn, caller, "confirmed", &before, &row).await?;
+        txn.commit().await?;
+        return Ok(view);
+    }
+    if req.supplier_invoice_id.is_some() {
+        return Err(Error::field(
+            "supplier_invoice_id",
+            "not_allowed",
+            "an incoming payment pays a customer invoice: name invoice_id",
+        ));
+    }
     let (before, row) = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
     let Some(invoice_id) = row.invoice_id else {
         return Err(Error::field(
