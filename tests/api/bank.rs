@@ -461,3 +461,60 @@ async fn a_manager_reviews_only_the_payments_he_may_see() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["status"], "rejected");
 }
+
+#[tokio::test]
+async fn a_large_statement_runs_as_a_job_with_progress() {
+    let app = TestApp::spawn_with(|c| {
+        c.bank_statement_job_documents = 5;
+        c.import_poll_ms = 20;
+    })
+    .await;
+    seller_and_buyer(&app, "RM").await;
+    let docs: Vec<(String, String, &str, String)> = (1..=12)
+        .map(|i| {
+            (
+                format!("{}", 500 + i),
+                format!("{i}.00"),
+                BUYER_INN,
+                "аванс".to_owned(),
+            )
+        })
+        .collect();
+    let file = statement(&docs);
+    let (s, st) = import(&app, file.clone()).await;
+    assert_eq!(s, 202, "{st}");
+    assert_eq!(st["state"], "queued");
+    assert_eq!(st["document_count"], 12);
+    assert_eq!(st["processed_documents"], 0);
+    let url = format!("/api/v1/bank-statements/{}", st["id"].as_str().unwrap());
+    let done = |url: String| {
+        let app = &app;
+        async move {
+            sdelka_tests::eventually(std::time::Duration::from_secs(60), || {
+                let url = url.clone();
+                async move {
+                    let (_, now) = call(app, Method::GET, &url, None).await;
+                    (now["state"] == "completed").then_some(now)
+                }
+            })
+            .await
+            .expect("the statement job completes")
+        }
+    };
+    let finished = done(url).await;
+    assert_eq!(finished["processed_documents"], 12);
+    assert_eq!(finished["documents"].as_array().unwrap().len(), 12);
+    assert_eq!(finished["created"], 12, "{finished}");
+    assert_eq!(finished["review"].as_array().unwrap().len(), 12);
+    assert_eq!(payments_count(&app).await, 12);
+    // Again: queued, and every document a duplicate.
+    let (s, again) = import(&app, file).await;
+    assert_eq!(s, 202, "{again}");
+    let again = done(format!(
+        "/api/v1/bank-statements/{}",
+        again["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(again["duplicate"], 12, "{again}");
+    assert_eq!(payments_count(&app).await, 12);
+}

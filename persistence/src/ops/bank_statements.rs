@@ -205,6 +205,14 @@ pub struct BankStatementView {
     pub encoding: String,
     pub content_sha256: String,
     pub document_count: i32,
+    /// `completed` (imported in the request), or for a large file its job: `queued`,
+    /// `running`, `completed`, `failed` (see `error`).
+    pub state: String,
+    /// How many documents are imported so far (`document_count` when completed).
+    pub processed_documents: i32,
+    /// Why the job failed.
+    pub error: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub balances: Vec<BalancesView>,
     /// Counts by result.
     pub applied: usize,
@@ -411,32 +419,28 @@ async fn mark_supplier_invoice_paid(
     }
 }
 
-/// Imports a statement file: every document once, incoming money as payments, sure matches
-/// applied, the rest in the review list.
-pub async fn import_statement(
-    db: Db<'_>,
-    caller: &Caller,
-    bytes: &[u8],
-) -> OpResult<BankStatementView> {
-    let parsed =
-        bank_exchange::parse(bytes).map_err(|e| Error::field("file", e.code(), e.to_string()))?;
-    let st = &parsed.statement;
-    let sha = hex::encode(Sha256::digest(bytes));
-    let txn = db.begin().await?;
+/// Our accounts and the statement's, read once per transaction.
+struct Ours {
+    /// Settlement account → organisation (of the live organisations).
+    accounts: HashMap<String, Uuid>,
+    organizations: Vec<Uuid>,
+    statement_account: Option<String>,
+    organization_id: Option<Uuid>,
+}
 
-    // Our accounts: settlement account → organisation (of the live organisations).
+async fn ours_of<C: ConnectionTrait>(txn: &C, st: &bank_exchange::Statement) -> OpResult<Ours> {
     let live: std::collections::HashSet<Uuid> = organization::Entity::find()
         .filter(organization::Column::DeletedAt.is_null())
-        .all(&txn)
+        .all(txn)
         .await
         .map_err(StoreError::from)?
         .into_iter()
         .map(|o| o.id)
         .collect();
-    let ours: HashMap<String, Uuid> = bank_account::Entity::find()
+    let accounts: HashMap<String, Uuid> = bank_account::Entity::find()
         .filter(bank_account::Column::DeletedAt.is_null())
         .order_by_asc(bank_account::Column::CreatedAt)
-        .all(&txn)
+        .all(txn)
         .await
         .map_err(StoreError::from)?
         .into_iter()
@@ -447,33 +451,79 @@ pub async fn import_statement(
         .header_value("РасчСчет")
         .or_else(|| st.accounts.first().and_then(|a| a.account()))
         .map(str::to_owned);
-    let our_accounts: Vec<&str> = ours.keys().map(String::as_str).collect();
     let organization_id = statement_account
         .as_deref()
-        .and_then(|a| ours.get(a).copied());
-    let mut orgs: Vec<Uuid> = ours.values().copied().collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut open = open_invoices(&txn, &orgs).await?;
-    let any_outgoing = st
-        .documents
+        .and_then(|a| accounts.get(a).copied());
+    let mut organizations: Vec<Uuid> = accounts.values().copied().collect();
+    organizations.sort_unstable();
+    organizations.dedup();
+    Ok(Ours {
+        accounts,
+        organizations,
+        statement_account,
+        organization_id,
+    })
+}
+
+fn balances_of(st: &bank_exchange::Statement) -> Vec<BalancesView> {
+    st.accounts
         .iter()
-        .any(|d| d.direction(&our_accounts) == Direction::Outgoing);
-    let mut owed = if any_outgoing {
-        open_supplier_invoices(&txn, &orgs).await?
+        .map(|a| {
+            let b = a.balances();
+            BalancesView {
+                account: a.account().map(str::to_owned),
+                opening: money(b.opening),
+                incoming: money(b.incoming),
+                outgoing: money(b.outgoing),
+                closing: money(b.closing),
+                adds_up: b.adds_up(),
+            }
+        })
+        .collect()
+}
+
+/// Imports the documents `range` of a statement in `txn`: each claimed by its identity,
+/// incoming money as payments (sure matches applied), outgoing money matched to supplier
+/// invoices; answers what happened to each.
+#[allow(clippy::too_many_arguments)]
+async fn import_documents(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    st: &bank_exchange::Statement,
+    warnings: &[StatementWarningView],
+    statement_id: Uuid,
+    at: DateTime<Utc>,
+    range: std::ops::Range<usize>,
+) -> OpResult<Vec<DocumentResultView>> {
+    let o = ours_of(txn, st).await?;
+    let ours = &o.accounts;
+    let statement_account = o.statement_account.clone();
+    let our_accounts: Vec<&str> = ours.keys().map(String::as_str).collect();
+    let docs = &st.documents[range.clone()];
+    let mut open = if docs
+        .iter()
+        .any(|d| d.direction(&our_accounts) == Direction::Incoming)
+    {
+        open_invoices(txn, &o.organizations).await?
     } else {
         Vec::new()
     };
-
-    let statement_id = Uuid::now_v7();
-    let at = now();
-    let warnings: Vec<StatementWarningView> = parsed
-        .warnings
+    let mut owed = if docs
         .iter()
-        .map(StatementWarningView::from)
-        .collect();
-    let mut results = Vec::with_capacity(st.documents.len());
-    for (position, d) in st.documents.iter().enumerate() {
+        .any(|d| d.direction(&our_accounts) == Direction::Outgoing)
+    {
+        open_supplier_invoices(txn, &o.organizations).await?
+    } else {
+        Vec::new()
+    };
+    let mut results = Vec::with_capacity(range.len());
+    for (position, d) in st
+        .documents
+        .iter()
+        .enumerate()
+        .skip(range.start)
+        .take(range.len())
+    {
         let direction = d.direction(&our_accounts);
         let (payer, recipient) = (d.payer(), d.recipient());
         let (ours_side, other) = match direction {
@@ -557,13 +607,13 @@ pub async fn import_statement(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(StoreError::from)?;
         if claimed == 0 {
             let earlier = doc_row::Entity::find()
                 .filter(doc_row::Column::IdentityKey.eq(identity))
-                .one(&txn)
+                .one(txn)
                 .await
                 .map_err(StoreError::from)?;
             r.result = "duplicate".to_owned();
@@ -597,14 +647,14 @@ pub async fn import_statement(
                 let sure = m.confidence == Confidence::Sure;
                 let payer_legal_entity_id = match (sure, m.invoice_id) {
                     (true, Some(inv)) => invoice::Entity::find_by_id(inv)
-                        .one(&txn)
+                        .one(txn)
                         .await
                         .map_err(StoreError::from)?
                         .map(|i| i.buyer_legal_entity_id),
                     _ => None,
                 };
                 let payment = payments::register_payment(
-                    Db::Joined(&txn),
+                    Db::Joined(txn),
                     caller,
                     RegisterPayment {
                         date: d.credited_on().or(d.date()),
@@ -653,7 +703,7 @@ pub async fn import_statement(
                     review_status: Set(if sure { "applied" } else { "pending" }.to_owned()),
                     ..Default::default()
                 }
-                .update(&txn)
+                .update(txn)
                 .await
                 .map_err(StoreError::from)?;
             }
@@ -693,7 +743,7 @@ pub async fn import_statement(
                 {
                     let paid_on = d.debited_on().or(d.date()).unwrap_or(at.date_naive());
                     match mark_supplier_invoice_paid(
-                        &txn,
+                        txn,
                         caller,
                         si,
                         paid_on,
@@ -725,7 +775,7 @@ pub async fn import_statement(
                     review_status: Set(status.to_owned()),
                     ..Default::default()
                 }
-                .update(&txn)
+                .update(txn)
                 .await
                 .map_err(StoreError::from)?;
             }
@@ -743,37 +793,68 @@ pub async fn import_statement(
         results.push(r);
     }
 
+    Ok(results)
+}
+
+/// Imports a statement file: every document once, incoming money as payments, sure matches
+/// applied, the rest in the review list. A statement of more than `job_threshold` documents
+/// is only stored here, `queued`: the statement job ([`StatementRunner`]) imports it in
+/// batches, its `processed_documents` telling the progress.
+pub async fn import_statement(
+    db: Db<'_>,
+    caller: &Caller,
+    bytes: &[u8],
+    job_threshold: usize,
+) -> OpResult<BankStatementView> {
+    use base64::Engine;
+    let parsed =
+        bank_exchange::parse(bytes).map_err(|e| Error::field("file", e.code(), e.to_string()))?;
+    let st = &parsed.statement;
+    let sha = hex::encode(Sha256::digest(bytes));
+    let statement_id = Uuid::now_v7();
+    let at = now();
+    let warnings: Vec<StatementWarningView> = parsed
+        .warnings
+        .iter()
+        .map(StatementWarningView::from)
+        .collect();
+    let total = st.documents.len();
+    let queued = total > job_threshold;
+    let txn = db.begin().await?;
+    let o = ours_of(&txn, st).await?;
+    let documents = if queued {
+        Vec::new()
+    } else {
+        import_documents(&txn, caller, st, &warnings, statement_id, at, 0..total).await?
+    };
     let summary = Summary {
-        balances: st
-            .accounts
-            .iter()
-            .map(|a| {
-                let b = a.balances();
-                BalancesView {
-                    account: a.account().map(str::to_owned),
-                    opening: money(b.opening),
-                    incoming: money(b.incoming),
-                    outgoing: money(b.outgoing),
-                    closing: money(b.closing),
-                    adds_up: b.adds_up(),
-                }
-            })
-            .collect(),
+        balances: balances_of(st),
         warnings,
-        documents: results,
+        documents,
     };
     bank_statement::Model {
         id: statement_id,
-        organization_id,
-        account: statement_account,
+        organization_id: o.organization_id,
+        account: o.statement_account,
         format_version: st.version().unwrap_or("").to_owned(),
         encoding: parsed.encoding.to_owned(),
         content_sha256: sha,
-        document_count: i32::try_from(st.documents.len()).unwrap_or(i32::MAX),
+        document_count: i32::try_from(total).unwrap_or(i32::MAX),
         summary: serde_json::to_string(&summary)
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?,
         created_by: Some(caller.user_id),
         created_at: at,
+        state: if queued { "queued" } else { "completed" }.to_owned(),
+        processed_documents: if queued {
+            0
+        } else {
+            i32::try_from(total).unwrap_or(i32::MAX)
+        },
+        content: queued.then(|| base64::engine::general_purpose::STANDARD.encode(bytes)),
+        error: None,
+        lease_owner: None,
+        lease_until: None,
+        finished_at: (!queued).then_some(at),
     }
     .into_active_model()
     .insert(&txn)
@@ -796,6 +877,172 @@ pub async fn import_statement(
     .await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// How long a runner holds a statement before another may take it over.
+const LEASE_SECONDS: i64 = 120;
+/// Documents per transaction of the statement job.
+pub const JOB_BATCH: usize = 500;
+
+/// Runs queued statements, one batch of [`JOB_BATCH`] documents per transaction, as the user
+/// who uploaded the file (his roles and visibility). Any instance may run it; a lease keeps
+/// one statement on one runner, and a runner that dies leaves the statement to the next one
+/// after the lease, which goes on from `processed_documents` (a document an earlier batch
+/// brought is a `duplicate` by its identity, so nothing is done twice).
+pub struct StatementRunner {
+    pub store: crate::Store,
+    pub owner: String,
+}
+
+impl StatementRunner {
+    /// Claims one statement and runs it to the end. Returns whether there was one.
+    pub async fn tick(&self) -> OpResult<bool> {
+        use base64::Engine;
+        const QUEUE: crate::jobs::LeaseQueue = crate::jobs::LeaseQueue {
+            table: "bank_statements",
+            on_claim: ", state = 'running'",
+            due: "state IN ('queued', 'running')",
+            order_by: "created_at",
+        };
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let Some(job) = crate::jobs::claim::<bank_statement::Entity, _>(
+            &self.store.conn,
+            &QUEUE,
+            &self.owner,
+            lease,
+            1,
+        )
+        .await?
+        .pop() else {
+            return Ok(false);
+        };
+        let id = job.id;
+        let parsed = job
+            .content
+            .as_deref()
+            .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+            .ok_or_else(|| "the stored file cannot be read".to_owned())
+            .and_then(|b| bank_exchange::parse(&b).map_err(|e| e.to_string()));
+        let caller = match (parsed.as_ref(), job.created_by) {
+            (Ok(_), Some(user)) => self.caller_of(user, id).await?,
+            _ => None,
+        };
+        let (parsed, caller) = match (parsed, caller) {
+            (Ok(p), Some(c)) => (p, c),
+            (Err(why), _) => return self.finish(id, "failed", Some(why)).await,
+            (Ok(_), None) => {
+                let why = "the user who uploaded the statement is no longer active".to_owned();
+                return self.finish(id, "failed", Some(why)).await;
+            }
+        };
+        let st = &parsed.statement;
+        let total = st.documents.len();
+        let mut done = usize::try_from(job.processed_documents).unwrap_or(0);
+        while done < total {
+            let end = (done + JOB_BATCH).min(total);
+            let txn = self.store.begin().await?;
+            let row = bank_statement::Entity::find_by_id(id)
+                .one(&txn)
+                .await
+                .map_err(StoreError::from)?
+                .ok_or_else(Error::not_found)?;
+            if row.lease_owner.as_deref() != Some(self.owner.as_str()) {
+                // Taken over after our lease ran out: the other runner goes on.
+                return Ok(true);
+            }
+            let mut summary: Summary = serde_json::from_str(&row.summary)
+                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+            let results = import_documents(
+                &txn,
+                &caller,
+                st,
+                &summary.warnings,
+                id,
+                row.created_at,
+                done..end,
+            )
+            .await?;
+            summary.documents.extend(results);
+            bank_statement::ActiveModel {
+                id: Set(id),
+                summary: Set(serde_json::to_string(&summary)
+                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?),
+                processed_documents: Set(i32::try_from(end).unwrap_or(i32::MAX)),
+                lease_until: Set(Some(now() + lease)),
+                ..Default::default()
+            }
+            .update(&txn)
+            .await
+            .map_err(StoreError::from)?;
+            txn.commit().await?;
+            done = end;
+        }
+        self.finish(id, "completed", None).await
+    }
+
+    /// The uploader as a caller (his roles now), or `None` when he is no longer active.
+    async fn caller_of(&self, user_id: Uuid, id: Uuid) -> OpResult<Option<Caller>> {
+        use crate::entity::user;
+        let Some(u) = user::Entity::find_by_id(user_id)
+            .one(&self.store.conn)
+            .await
+            .map_err(StoreError::from)?
+            .filter(|u| u.active && u.deleted_at.is_none())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Caller {
+            user_id,
+            roles: sdelka_domain::role::RoleSet::from_storage(&u.roles),
+            api_token_id: None,
+            correlation_id: Some(format!("bank-statement:{id}")),
+        }))
+    }
+
+    /// Ends the job: `completed` or `failed` (with why), the file dropped, journalled.
+    async fn finish(&self, id: Uuid, state: &str, error: Option<String>) -> OpResult<bool> {
+        let txn = self.store.begin().await?;
+        let before = snapshot(&statement_view(&txn, id, None).await?);
+        let creator = bank_statement::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(StoreError::from)?
+            .and_then(|r| r.created_by);
+        bank_statement::ActiveModel {
+            id: Set(id),
+            state: Set(state.to_owned()),
+            error: Set(error),
+            content: Set(None),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            finished_at: Set(Some(now())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+        let after = snapshot(&statement_view(&txn, id, None).await?);
+        journal::record(
+            &txn,
+            &crate::Actor {
+                user_id: creator,
+                api_token_id: None,
+                request_id: Some(format!("bank-statement:{id}")),
+            },
+            Change {
+                entity_type: STATEMENT,
+                entity_id: id,
+                action: state,
+                before: Some(&before),
+                after: Some(&after),
+                comment: None,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(statement_id = %id, state, "bank statement job finished");
+        Ok(true)
+    }
 }
 
 /// The statement's record type in the journal and the event feed.
@@ -908,6 +1155,10 @@ async fn statement_view<C: ConnectionTrait>(
         encoding: s.encoding,
         content_sha256: s.content_sha256,
         document_count: s.document_count,
+        state: s.state,
+        processed_documents: s.processed_documents,
+        error: s.error,
+        finished_at: s.finished_at,
         applied: count("applied"),
         created: count("created"),
         matched: count("matched"),
