@@ -300,6 +300,76 @@ async fn open_invoices<C: ConnectionTrait>(db: &C, organizations: &[Uuid]) -> Op
         .collect())
 }
 
+/// The open invoices by what a payment can name them by, so that matching a statement of n
+/// payments against m open invoices looks at the few invoices a payment could pay instead of
+/// all m each time (n · m was the import's hot spot).
+struct OpenIndex {
+    /// Counter (last run of digits, no leading zeros) → positions in the open list.
+    by_counter: HashMap<String, Vec<usize>>,
+    /// Buyer INN → positions.
+    by_inn: HashMap<String, Vec<usize>>,
+}
+
+impl OpenIndex {
+    fn of(open: &[Open]) -> Self {
+        let mut by_counter: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_inn: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in open.iter().enumerate() {
+            if let Some(c) = sdelka_domain::bank_matching::counter_of(&o.candidate.number) {
+                by_counter.entry(c).or_default().push(i);
+            }
+            by_inn
+                .entry(o.candidate.buyer_inn.clone())
+                .or_default()
+                .push(i);
+        }
+        OpenIndex { by_counter, by_inn }
+    }
+
+    /// The positions of the invoices [`match_payment`] can pick or name for this payment: those
+    /// whose counter is a number in the purpose (every run of digits, and what follows
+    /// `№`/`сч`), those of the payer with this amount outstanding, and one more of the payer
+    /// (so the reason can say he has open invoices). In the open list's order.
+    fn candidates(
+        &self,
+        open: &[Open],
+        purpose: &str,
+        payer_inn: Option<&str>,
+        amount_minor: i64,
+    ) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut counters = sdelka_domain::bank_matching::referenced_counters(purpose);
+        let mut run = String::new();
+        for c in purpose.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_digit() {
+                run.push(c);
+            } else if !run.is_empty() {
+                let trimmed = run.trim_start_matches('0');
+                counters.push(if trimmed.is_empty() { "0" } else { trimmed }.to_owned());
+                run.clear();
+            }
+        }
+        for c in &counters {
+            if let Some(v) = self.by_counter.get(c) {
+                out.extend(v);
+            }
+        }
+        if let Some(v) = payer_inn.and_then(|i| self.by_inn.get(i)) {
+            out.extend(
+                v.iter()
+                    .copied()
+                    .filter(|i| open[*i].candidate.outstanding_minor == amount_minor),
+            );
+            if let Some(first) = v.iter().find(|i| open[**i].candidate.outstanding_minor > 0) {
+                out.push(*first);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// An approved, unpaid supplier invoice, with the organisation it bills.
 struct Owed {
     organization_id: Uuid,
@@ -508,6 +578,7 @@ async fn import_documents(
     } else {
         Vec::new()
     };
+    let index = OpenIndex::of(&open);
     let mut owed = if docs
         .iter()
         .any(|d| d.direction(&our_accounts) == Direction::Outgoing)
@@ -633,8 +704,15 @@ async fn import_documents(
         let org = our_account.as_deref().and_then(|a| ours.get(a).copied());
         match (direction, org) {
             (Direction::Incoming, Some(org)) => {
-                let candidates: Vec<&Candidate> = open
-                    .iter()
+                let candidates: Vec<&Candidate> = index
+                    .candidates(
+                        &open,
+                        &r.purpose,
+                        valid_payer_inn.as_ref().map(Inn::as_str),
+                        amount_minor,
+                    )
+                    .into_iter()
+                    .map(|i| &open[i])
                     .filter(|o| o.organization_id == org && o.candidate.outstanding_minor > 0)
                     .map(|o| &o.candidate)
                     .collect();
