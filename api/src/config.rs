@@ -61,6 +61,9 @@ pub struct Config {
     pub outbox_poll_ms: u64,
     /// How often an idle worker looks for queued CSV imports.
     pub import_poll_ms: u64,
+    /// A bank statement of more documents than this is imported by the statement job, with
+    /// progress, instead of in the request.
+    pub bank_statement_job_documents: usize,
     pub outbox_retry_base_ms: u64,
     /// How long a message is retried before it is given up (at least 24 h by default).
     pub outbox_give_up_hours: i64,
@@ -135,6 +138,7 @@ impl Default for Config {
             workers: true,
             outbox_poll_ms: 500,
             import_poll_ms: 500,
+            bank_statement_job_documents: 1000,
             outbox_retry_base_ms: 2000,
             outbox_give_up_hours: 48,
             shutdown_timeout_seconds: 30,
@@ -293,6 +297,9 @@ impl Config {
         }
         if let Some(v) = get("SDELKA_IMPORT_POLL_MS") {
             self.import_poll_ms = parse("SDELKA_IMPORT_POLL_MS", &v)?;
+        }
+        if let Some(v) = get("SDELKA_BANK_STATEMENT_JOB_DOCUMENTS") {
+            self.bank_statement_job_documents = parse("SDELKA_BANK_STATEMENT_JOB_DOCUMENTS", &v)?;
         }
         if let Some(v) = get("SDELKA_OUTBOX_RETRY_BASE_MS") {
             self.outbox_retry_base_ms = parse("SDELKA_OUTBOX_RETRY_BASE_MS", &v)?;

@@ -38,3 +38,33 @@ impl Job for ImportWorker {
         Ok(usize::from(runner.tick().await?))
     }
 }
+
+/// The bank statement job (INT-1C-2): a large statement's documents in batches
+/// ([`sdelka_persistence::ops::bank_statements::StatementRunner`]), polling like the CSV
+/// imports while idle.
+pub struct StatementWorker {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub owner: String,
+}
+
+impl Job for StatementWorker {
+    const NAME: &'static str = "bank_statements";
+    type Error = String;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.import_poll_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, String> {
+        let runner = sdelka_persistence::ops::bank_statements::StatementRunner {
+            store: self.store.clone(),
+            owner: self.owner.clone(),
+        };
+        runner
+            .tick()
+            .await
+            .map(usize::from)
+            .map_err(|e| format!("{}: {}", e.detail, e.cause.unwrap_or_default()))
+    }
+}

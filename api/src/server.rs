@@ -223,6 +223,12 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             files: state.files.clone(),
         };
         worker_tasks.push(tokio::spawn(jobs::run(imports, stop_workers.clone())));
+        let statements = crate::imports::StatementWorker {
+            store: state.store.clone(),
+            config: config.clone(),
+            owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+        };
+        worker_tasks.push(tokio::spawn(jobs::run(statements, stop_workers.clone())));
         let deadlines = crate::approvals::TaskDeadlineWorker {
             store: state.store.clone(),
             config: config.clone(),

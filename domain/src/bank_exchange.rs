@@ -984,6 +984,70 @@ impl PaymentOrder {
     }
 }
 
+/// Kopecks as a Russian amount: groups of three digits separated by spaces, a decimal comma
+/// (`123456` → `1 234,56`).
+#[must_use]
+pub fn format_rub(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let (rub, kop) = (abs / 100, abs % 100);
+    let digits = rub.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped},{kop:02}")
+}
+
+/// The VAT rates a payment purpose names, in percent.
+const VAT_RATES: &[i64] = &[22, 20, 18, 10, 7, 5];
+
+/// The VAT clause of a payment purpose: `в т.ч. НДС 22 % — 1 234,56 руб.` for `vat_minor`
+/// included in `amount_minor` (the rate is the known rate nearest to vat ÷ (amount − vat),
+/// else that ratio rounded), or `НДС не облагается` without VAT.
+#[must_use]
+pub fn vat_wording(amount_minor: i64, vat_minor: Option<i64>) -> String {
+    let Some(vat) = vat_minor.filter(|v| *v > 0) else {
+        return "НДС не облагается".to_owned();
+    };
+    let net = amount_minor - vat;
+    let rate = if net > 0 {
+        // In hundredths of a percent.
+        let ratio = i128::from(vat) * 10_000 / i128::from(net);
+        VAT_RATES
+            .iter()
+            .copied()
+            .find(|r| (i128::from(*r) * 100 - ratio).abs() <= 50)
+            .unwrap_or_else(|| i64::try_from((ratio + 50) / 100).unwrap_or(0))
+    } else {
+        0
+    };
+    format!("в т.ч. НДС {rate} % — {} руб.", format_rub(vat))
+}
+
+/// The purpose of a payment order for a supplier's invoice: `Оплата по счету № 17 от
+/// 20.11.2026, в т.ч. НДС 22 % — 1 234,56 руб.`, at most 210 characters (the standard's
+/// limit; a long invoice number is cut).
+#[must_use]
+pub fn supplier_payment_purpose(
+    number: &str,
+    date: NaiveDate,
+    amount_minor: i64,
+    vat_minor: Option<i64>,
+) -> String {
+    let tail = format!(
+        " от {}, {}",
+        format_date(date),
+        vat_wording(amount_minor, vat_minor)
+    );
+    let room = 210usize.saturating_sub(tail.chars().count() + "Оплата по счету № ".chars().count());
+    let number: String = number.chars().take(room.max(1)).collect();
+    format!("Оплата по счету № {number}{tail}")
+}
+
 /// A 1.03 file of payment orders from `account`, created at `created` (date and time).
 #[must_use]
 pub fn payment_orders_file(
@@ -1025,6 +1089,35 @@ mod tests {
             "/../tests/fixtures/1c/client-bank-exchange_v1.02_cp1251_one_day.txt"
         );
         std::fs::read(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn purposes_name_the_invoice_and_the_vat() {
+        assert_eq!(format_rub(123_456), "1 234,56");
+        assert_eq!(format_rub(5), "0,05");
+        assert_eq!(format_rub(100_000_000), "1 000 000,00");
+        assert_eq!(
+            vat_wording(12_200, Some(2_200)),
+            "в т.ч. НДС 22 % — 22,00 руб."
+        );
+        assert_eq!(
+            vat_wording(12_500_050, Some(2_083_342)),
+            "в т.ч. НДС 20 % — 20 833,42 руб."
+        );
+        assert_eq!(vat_wording(100_000, None), "НДС не облагается");
+        assert_eq!(vat_wording(100_000, Some(0)), "НДС не облагается");
+        let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default();
+        assert_eq!(
+            supplier_payment_purpose("17", d, 684_561, Some(123_456)),
+            "Оплата по счету № 17 от 20.11.2026, в т.ч. НДС 22 % — 1 234,56 руб."
+        );
+        let long = "9".repeat(400);
+        assert_eq!(
+            supplier_payment_purpose(&long, d, 100, None)
+                .chars()
+                .count(),
+            210
+        );
     }
 
     #[test]

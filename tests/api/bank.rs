@@ -298,3 +298,223 @@ async fn payments_are_matched_applied_or_reviewed_and_never_twice() {
     assert_eq!(dup, 2);
     assert_eq!(payments_count(&app).await, 23);
 }
+
+async fn call_as(
+    app: &TestApp,
+    token: &str,
+    m: Method,
+    path: &str,
+    b: Option<&Value>,
+) -> (u16, Value) {
+    let mut req = app.request(m, path, token);
+    if let Some(b) = b {
+        req = req.json(b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn a_manager_reviews_only_the_payments_he_may_see() {
+    let app = TestApp::spawn().await;
+    let (org, _) = seller_and_buyer(&app, "RM").await;
+    template(&app, &org, "СЧ-{N:5}", "never").await;
+    let (_, anna) = app
+        .user_with_roles("anna@example.com", &["sales_manager"])
+        .await;
+    let (_, boris) = app
+        .user_with_roles("boris@example.com", &["sales_manager"])
+        .await;
+    // Anna's own client and invoice.
+    let (s, company) = call_as(
+        &app,
+        &anna,
+        Method::POST,
+        "/api/v1/companies",
+        Some(&json!({"name": "ООО «Клён»"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{company}");
+    let (s, le) = call_as(
+        &app,
+        &anna,
+        Method::POST,
+        "/api/v1/legal-entities",
+        Some(&json!({"company_id": company["id"], "kind": "legal_entity", "full_name": "ООО «Клён»",
+            "short_name": "Клён", "inn": "7728168971", "kpp": "772801001", "legal_address": "Москва"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{le}");
+    let buyer = le["id"].as_str().unwrap().to_owned();
+    let (s, inv) = call_as(
+        &app,
+        &anna,
+        Method::POST,
+        "/api/v1/invoices",
+        Some(&json!({"organization_id": org, "buyer_legal_entity_id": buyer, "date": "2026-12-01",
+            "lines": [{"name": "Монтаж", "quantity": "1", "price": "1001.00", "vat_rate": "none"}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{inv}");
+    let inv_id = inv["id"].as_str().unwrap().to_owned();
+    let (s, inv) = call_as(
+        &app,
+        &anna,
+        Method::POST,
+        &format!("/api/v1/invoices/{inv_id}/actions/issue"),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(s, 200, "{inv}");
+    assert_eq!(inv["number"], "СЧ-00001");
+    // One payment names her invoice with a wrong amount, one names nothing.
+    let file = statement(&[
+        (
+            "401".to_owned(),
+            "900.00".to_owned(),
+            BUYER_INN,
+            "Оплата сч.1".to_owned(),
+        ),
+        (
+            "402".to_owned(),
+            "50.00".to_owned(),
+            BUYER_INN,
+            "аванс".to_owned(),
+        ),
+    ]);
+    let (s, st) = import(&app, file).await;
+    assert_eq!(s, 201, "{st}");
+    let review = st["review"].as_array().unwrap();
+    assert_eq!(review.len(), 2, "{st}");
+    assert_eq!(review[0]["invoice_id"], inv_id.as_str());
+    let (hers, other) = (
+        review[0]["document_id"].as_str().unwrap(),
+        review[1]["document_id"].as_str().unwrap(),
+    );
+
+    let listed = |token: String| {
+        let app = &app;
+        async move {
+            let (s, page) = call_as(
+                app,
+                &token,
+                Method::GET,
+                "/api/v1/bank-statements/review",
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{page}");
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["document_id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(app.admin_token.clone()).await.len(), 2);
+    assert_eq!(listed(anna.clone()).await, vec![hers.to_owned()]);
+    assert!(listed(boris.clone()).await.is_empty());
+    let doc = |id: &str| format!("/api/v1/bank-statement-documents/{id}");
+    assert_eq!(
+        call_as(&app, &anna, Method::GET, &doc(hers), None).await.0,
+        200
+    );
+    assert_eq!(
+        call_as(&app, &anna, Method::GET, &doc(other), None).await.0,
+        404
+    );
+    assert_eq!(
+        call_as(&app, &boris, Method::GET, &doc(hers), None).await.0,
+        404
+    );
+    // Someone else's statement is not his to read; nor is a decision on what he cannot see.
+    let statement_url = format!("/api/v1/bank-statements/{}", st["id"].as_str().unwrap());
+    assert_eq!(
+        call_as(&app, &anna, Method::GET, &statement_url, None)
+            .await
+            .0,
+        404
+    );
+    let (s, _) = call_as(
+        &app,
+        &boris,
+        Method::POST,
+        &format!("{}/reject", doc(hers)),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, r) = call_as(
+        &app,
+        &anna,
+        Method::POST,
+        &format!("{}/reject", doc(hers)),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["status"], "rejected");
+}
+
+#[tokio::test]
+async fn a_large_statement_runs_as_a_job_with_progress() {
+    let app = TestApp::spawn_with(|c| {
+        c.bank_statement_job_documents = 5;
+        c.import_poll_ms = 20;
+    })
+    .await;
+    seller_and_buyer(&app, "RM").await;
+    let docs: Vec<(String, String, &str, String)> = (1..=12)
+        .map(|i| {
+            (
+                format!("{}", 500 + i),
+                format!("{i}.00"),
+                BUYER_INN,
+                "аванс".to_owned(),
+            )
+        })
+        .collect();
+    let file = statement(&docs);
+    let (s, st) = import(&app, file.clone()).await;
+    assert_eq!(s, 202, "{st}");
+    assert_eq!(st["state"], "queued");
+    assert_eq!(st["document_count"], 12);
+    assert_eq!(st["processed_documents"], 0);
+    let url = format!("/api/v1/bank-statements/{}", st["id"].as_str().unwrap());
+    let done = |url: String| {
+        let app = &app;
+        async move {
+            sdelka_tests::eventually(std::time::Duration::from_secs(60), || {
+                let url = url.clone();
+                async move {
+                    let (_, now) = call(app, Method::GET, &url, None).await;
+                    (now["state"] == "completed").then_some(now)
+                }
+            })
+            .await
+            .expect("the statement job completes")
+        }
+    };
+    let finished = done(url).await;
+    assert_eq!(finished["processed_documents"], 12);
+    assert_eq!(finished["documents"].as_array().unwrap().len(), 12);
+    assert_eq!(finished["created"], 12, "{finished}");
+    assert_eq!(finished["review"].as_array().unwrap().len(), 12);
+    assert_eq!(payments_count(&app).await, 12);
+    // Again: queued, and every document a duplicate.
+    let (s, again) = import(&app, file).await;
+    assert_eq!(s, 202, "{again}");
+    let again = done(format!(
+        "/api/v1/bank-statements/{}",
+        again["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(again["duplicate"], 12, "{again}");
+    assert_eq!(payments_count(&app).await, 12);
+}

@@ -6,6 +6,7 @@ mod access;
 mod approvals;
 mod auth;
 mod bank;
+mod bank_export;
 mod batch;
 mod bulk;
 mod clients;

@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(import_statement)
         .service(list_reviews)
         .service(get_statement)
+        .service(get_document)
         .service(confirm_review)
         .service(reject_review);
 }
@@ -87,6 +88,7 @@ async fn file_of_multipart(
 /// accounts becomes a payment; a sure match (invoice number in the purpose, payer INN and
 /// amount agree) is applied at once, anything less waits in `review`. Requisites failing their
 /// checksums, balances that do not add up and unknown keys are `warnings`, not refusals.
+/// A large statement is answered `202` at once and imported by a job, with progress.
 #[utoipa::path(
     tag = "documents",
     request_body(content(
@@ -96,6 +98,7 @@ async fn file_of_multipart(
     )),
     responses(
         (status = 201, description = "Imported", body = BankStatementView),
+        (status = 202, description = "A large file (more documents than `SDELKA_BANK_STATEMENT_JOB_DOCUMENTS`, default 1000): stored and queued; the statement job imports it in batches — follow `state` and `processed_documents` at `Location`", body = BankStatementView),
         (status = 413, description = "The file exceeds the import limit", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/plain, application/octet-stream or multipart/form-data", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a readable 1CClientBankExchange file", body = crate::error::Problem, content_type = "application/problem+json")
@@ -134,8 +137,19 @@ pub async fn import_statement(
     if bytes.is_empty() {
         return Err(ApiError::field("file", "required", "the file is empty"));
     }
-    let view = ops::import_statement(state.db(), &caller, &bytes).await?;
-    Ok(HttpResponse::Created()
+    let view = ops::import_statement(
+        state.db(),
+        &caller,
+        &bytes,
+        state.config.bank_statement_job_documents,
+    )
+    .await?;
+    let mut answer = if view.state == "completed" {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Accepted()
+    };
+    Ok(answer
         .insert_header((
             header::LOCATION,
             format!("/api/v1/bank-statements/{}", view.id),
@@ -181,6 +195,25 @@ pub async fn get_statement(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let view = ops::get_statement(state.db(), &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One statement document as a review item: its payment, the suggested invoice, the decision.
+#[utoipa::path(
+    tag = "documents",
+    params(("id" = Uuid, Path, description = "Statement document id (`review[].document_id`)")),
+    responses(
+        (status = 200, description = "The document", body = ReviewItemView),
+        (status = 404, description = "No such document, or not one the caller may see", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/bank-statement-documents/{id}")]
+pub async fn get_document(
+    state: web::Data<AppState>,
+    caller: MoneyStaff,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let view = ops::get_document(state.db(), &caller, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

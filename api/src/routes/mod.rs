@@ -42,6 +42,7 @@ pub mod tasks;
 // CommerceML 2 exchange (INT-1C-1)
 pub mod commerceml;
 // 1C exchange (INT-1C-2)
+pub mod bank_exports;
 pub mod bank_statements;
 // Integration: webhooks (INT-1)
 pub mod webhooks;
@@ -93,7 +94,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(events::routes)
         .configure(commerceml::routes)
         .configure(batch::routes);
-    cfg.configure(bank_statements::routes);
+    cfg.configure(bank_statements::routes)
+        .configure(bank_exports::routes);
 }
 
 /// A JSON answer carrying the record's version as `ETag` (API-5).

@@ -15,6 +15,16 @@ pub struct Model {
     pub summary: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
+    /// `queued`, `running`, `completed` or `failed`.
+    pub state: String,
+    pub processed_documents: i32,
+    /// The file (base64) until its job is done.
+    #[serde(skip_serializing)]
+    pub content: Option<String>,
+    pub error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

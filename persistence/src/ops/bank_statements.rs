@@ -36,8 +36,10 @@ use super::{Caller, Db, Error, ErrorCode, OpResult};
 use crate::StoreError;
 use crate::entity::{
     bank_account, bank_statement, bank_statement_document as doc_row, invoice, legal_entity,
+    organization, payment, supplier_invoice,
 };
-use crate::journal::now;
+use crate::journal::{self, Change, now};
+use crate::records::snapshot;
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -112,12 +114,16 @@ pub struct DocumentResultView {
     pub payer_name: Option<String>,
     pub payer_inn: Option<String>,
     pub purpose: String,
-    /// `applied` (a payment, applied to its invoice), `created` (a payment, not applied:
-    /// see `review`), `matched` (outgoing, recorded), `duplicate` (an earlier import brought
+    /// `applied` (a payment, applied to its invoice; or an outgoing payment that marked its
+    /// supplier invoice paid), `created` (a payment, not applied: see `review`), `matched`
+    /// (outgoing, recorded; in `review` when a supplier invoice is suggested), `duplicate` (an earlier import brought
     /// it; nothing done), `warning` (not imported: see `reason`).
     pub result: String,
     pub payment_id: Option<Uuid>,
     pub invoice_id: Option<Uuid>,
+    /// An outgoing payment's supplier invoice (paid by it when `applied`, else suggested).
+    #[serde(default)]
+    pub supplier_invoice_id: Option<Uuid>,
     /// `sure`, `unsure` or `none`.
     pub confidence: Option<String>,
     pub reason: Option<String>,
@@ -139,8 +145,12 @@ pub struct ReviewItemView {
     pub payer_inn: Option<String>,
     pub purpose: String,
     pub payment_id: Option<Uuid>,
-    /// The suggested invoice.
+    /// The suggested invoice (incoming money).
     pub invoice_id: Option<Uuid>,
+    /// `incoming` or `outgoing`.
+    pub direction: String,
+    /// The suggested supplier invoice (outgoing money): confirming marks it paid.
+    pub supplier_invoice_id: Option<Uuid>,
     pub confidence: String,
     pub reason: Option<String>,
     /// `pending`, `confirmed` or `rejected`.
@@ -163,6 +173,8 @@ impl From<&doc_row::Model> for ReviewItemView {
             purpose: d.purpose.clone(),
             payment_id: d.payment_id,
             invoice_id: d.invoice_id,
+            direction: d.direction.clone(),
+            supplier_invoice_id: d.supplier_invoice_id,
             confidence: d.confidence.clone(),
             reason: d.reason.clone(),
             status: d.review_status.clone(),
@@ -193,6 +205,14 @@ pub struct BankStatementView {
     pub encoding: String,
     pub content_sha256: String,
     pub document_count: i32,
+    /// `completed` (imported in the request), or for a large file its job: `queued`,
+    /// `running`, `completed`, `failed` (see `error`).
+    pub state: String,
+    /// How many documents are imported so far (`document_count` when completed).
+    pub processed_documents: i32,
+    /// Why the job failed.
+    pub error: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
     pub balances: Vec<BalancesView>,
     /// Counts by result.
     pub applied: usize,
@@ -208,11 +228,13 @@ pub struct BankStatementView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Confirming a review item: the invoice to apply the payment to (default: the suggested one).
+/// Confirming a review item: the invoice to apply an incoming payment to, or the supplier
+/// invoice an outgoing one paid (default: the suggested one).
 #[derive(Debug, Default, Deserialize, ToSchema, validator::Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmMatch {
     pub invoice_id: Option<Uuid>,
+    pub supplier_invoice_id: Option<Uuid>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,50 +300,301 @@ async fn open_invoices<C: ConnectionTrait>(db: &C, organizations: &[Uuid]) -> Op
         .collect())
 }
 
-/// Imports a statement file: every document once, incoming money as payments, sure matches
-/// applied, the rest in the review list.
-pub async fn import_statement(
-    db: Db<'_>,
-    caller: &Caller,
-    bytes: &[u8],
-) -> OpResult<BankStatementView> {
-    let parsed =
-        bank_exchange::parse(bytes).map_err(|e| Error::field("file", e.code(), e.to_string()))?;
-    let st = &parsed.statement;
-    let sha = hex::encode(Sha256::digest(bytes));
-    let txn = db.begin().await?;
+/// The open invoices by what a payment can name them by, so that matching a statement of n
+/// payments against m open invoices looks at the few invoices a payment could pay instead of
+/// all m each time (n · m was the import's hot spot).
+struct OpenIndex {
+    /// Counter (last run of digits, no leading zeros) → positions in the open list.
+    by_counter: HashMap<String, Vec<usize>>,
+    /// Buyer INN → positions.
+    by_inn: HashMap<String, Vec<usize>>,
+}
 
-    // Our accounts: settlement account → organisation.
-    let ours: HashMap<String, Uuid> = bank_account::Entity::find()
-        .filter(bank_account::Column::DeletedAt.is_null())
-        .all(&txn)
+impl OpenIndex {
+    fn of(open: &[Open]) -> Self {
+        let mut by_counter: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_inn: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in open.iter().enumerate() {
+            if let Some(c) = sdelka_domain::bank_matching::counter_of(&o.candidate.number) {
+                by_counter.entry(c).or_default().push(i);
+            }
+            by_inn
+                .entry(o.candidate.buyer_inn.clone())
+                .or_default()
+                .push(i);
+        }
+        OpenIndex { by_counter, by_inn }
+    }
+
+    /// The positions of the invoices [`match_payment`] can pick or name for this payment: those
+    /// whose counter is a number in the purpose (every run of digits, and what follows
+    /// `№`/`сч`), those of the payer with this amount outstanding, and one more of the payer
+    /// (so the reason can say he has open invoices). In the open list's order.
+    fn candidates(
+        &self,
+        open: &[Open],
+        purpose: &str,
+        payer_inn: Option<&str>,
+        amount_minor: i64,
+    ) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut counters = sdelka_domain::bank_matching::referenced_counters(purpose);
+        let mut run = String::new();
+        for c in purpose.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_digit() {
+                run.push(c);
+            } else if !run.is_empty() {
+                let trimmed = run.trim_start_matches('0');
+                counters.push(if trimmed.is_empty() { "0" } else { trimmed }.to_owned());
+                run.clear();
+            }
+        }
+        for c in &counters {
+            if let Some(v) = self.by_counter.get(c) {
+                out.extend(v);
+            }
+        }
+        if let Some(v) = payer_inn.and_then(|i| self.by_inn.get(i)) {
+            out.extend(
+                v.iter()
+                    .copied()
+                    .filter(|i| open[*i].candidate.outstanding_minor == amount_minor),
+            );
+            if let Some(first) = v.iter().find(|i| open[**i].candidate.outstanding_minor > 0) {
+                out.push(*first);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// An approved, unpaid supplier invoice, with the organisation it bills.
+struct Owed {
+    organization_id: Uuid,
+    candidate: Candidate,
+    /// Paid by an earlier document of this statement.
+    paid: bool,
+}
+
+async fn open_supplier_invoices<C: ConnectionTrait>(
+    db: &C,
+    organizations: &[Uuid],
+) -> OpResult<Vec<Owed>> {
+    if organizations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = supplier_invoice::Entity::find()
+        .filter(supplier_invoice::Column::OrganizationId.is_in(organizations.iter().copied()))
+        .filter(supplier_invoice::Column::DeletedAt.is_null())
+        .filter(supplier_invoice::Column::State.is_in(super::bank_exports::APPROVED_UNPAID))
+        .order_by_asc(supplier_invoice::Column::InvoiceDate)
+        .order_by_asc(supplier_invoice::Column::Id)
+        .all(db)
+        .await
+        .map_err(StoreError::from)?;
+    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.supplier_legal_entity_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut inn_of: HashMap<Uuid, String> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for le in legal_entity::Entity::find()
+            .filter(legal_entity::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(StoreError::from)?
+        {
+            inn_of.insert(le.id, le.inn);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Owed {
+                organization_id: r.organization_id,
+                candidate: Candidate {
+                    id: r.id,
+                    number: r.number,
+                    buyer_inn: inn_of.get(&r.supplier_legal_entity_id).cloned()?,
+                    outstanding_minor: r.amount_kopecks,
+                },
+                paid: false,
+            })
+        })
+        .collect())
+}
+
+/// Marks a supplier invoice paid through its workflow (SPEC WF-INV): claimed by the caller
+/// first when it still awaits an accountant, then `mark-paid` with the bank's payment. Both
+/// in one savepoint: `Some(why)` when the workflow refuses (the caller is not in the
+/// accountants' pool, another accountant holds it, …), and nothing is written.
+async fn mark_supplier_invoice_paid(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    invoice_id: Uuid,
+    paid_on: NaiveDate,
+    amount_minor: i64,
+    order_number: &str,
+) -> OpResult<Option<String>> {
+    use super::supplier_invoices::{ActionBody, SupplierInvoiceAction, act_on_supplier_invoice};
+    use super::tasks::PaymentBody;
+    use sea_orm::TransactionTrait;
+    let sp = txn.begin().await?;
+    let current = supplier_invoice::Entity::find_by_id(invoice_id)
+        .one(&sp)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    let outcome = async {
+        if current.state == "awaiting_accountant" {
+            act_on_supplier_invoice(
+                Db::Joined(&sp),
+                caller,
+                invoice_id,
+                SupplierInvoiceAction::Claim,
+                None,
+                ActionBody::default(),
+            )
+            .await?;
+        }
+        act_on_supplier_invoice(
+            Db::Joined(&sp),
+            caller,
+            invoice_id,
+            SupplierInvoiceAction::MarkPaid,
+            None,
+            ActionBody {
+                payment: Some(PaymentBody {
+                    paid_on,
+                    amount: Money::from_minor(amount_minor),
+                    order_number: order_number.chars().take(50).collect(),
+                }),
+                ..ActionBody::default()
+            },
+        )
+        .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => {
+            sp.commit().await?;
+            Ok(None)
+        }
+        Err(e) if matches!(e.code, ErrorCode::Internal | ErrorCode::Unavailable) => Err(e),
+        Err(e) => {
+            sp.rollback().await?;
+            Ok(Some(e.detail))
+        }
+    }
+}
+
+/// Our accounts and the statement's, read once per transaction.
+struct Ours {
+    /// Settlement account → organisation (of the live organisations).
+    accounts: HashMap<String, Uuid>,
+    organizations: Vec<Uuid>,
+    statement_account: Option<String>,
+    organization_id: Option<Uuid>,
+}
+
+async fn ours_of<C: ConnectionTrait>(txn: &C, st: &bank_exchange::Statement) -> OpResult<Ours> {
+    let live: std::collections::HashSet<Uuid> = organization::Entity::find()
+        .filter(organization::Column::DeletedAt.is_null())
+        .all(txn)
         .await
         .map_err(StoreError::from)?
         .into_iter()
+        .map(|o| o.id)
+        .collect();
+    let accounts: HashMap<String, Uuid> = bank_account::Entity::find()
+        .filter(bank_account::Column::DeletedAt.is_null())
+        .order_by_asc(bank_account::Column::CreatedAt)
+        .all(txn)
+        .await
+        .map_err(StoreError::from)?
+        .into_iter()
+        .filter(|a| live.contains(&a.organization_id))
         .map(|a| (a.settlement_account, a.organization_id))
         .collect();
     let statement_account = st
         .header_value("РасчСчет")
         .or_else(|| st.accounts.first().and_then(|a| a.account()))
         .map(str::to_owned);
-    let our_accounts: Vec<&str> = ours.keys().map(String::as_str).collect();
     let organization_id = statement_account
         .as_deref()
-        .and_then(|a| ours.get(a).copied());
-    let mut orgs: Vec<Uuid> = ours.values().copied().collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut open = open_invoices(&txn, &orgs).await?;
+        .and_then(|a| accounts.get(a).copied());
+    let mut organizations: Vec<Uuid> = accounts.values().copied().collect();
+    organizations.sort_unstable();
+    organizations.dedup();
+    Ok(Ours {
+        accounts,
+        organizations,
+        statement_account,
+        organization_id,
+    })
+}
 
-    let statement_id = Uuid::now_v7();
-    let at = now();
-    let warnings: Vec<StatementWarningView> = parsed
-        .warnings
+fn balances_of(st: &bank_exchange::Statement) -> Vec<BalancesView> {
+    st.accounts
         .iter()
-        .map(StatementWarningView::from)
-        .collect();
-    let mut results = Vec::with_capacity(st.documents.len());
-    for (position, d) in st.documents.iter().enumerate() {
+        .map(|a| {
+            let b = a.balances();
+            BalancesView {
+                account: a.account().map(str::to_owned),
+                opening: money(b.opening),
+                incoming: money(b.incoming),
+                outgoing: money(b.outgoing),
+                closing: money(b.closing),
+                adds_up: b.adds_up(),
+            }
+        })
+        .collect()
+}
+
+/// Imports the documents `range` of a statement in `txn`: each claimed by its identity,
+/// incoming money as payments (sure matches applied), outgoing money matched to supplier
+/// invoices; answers what happened to each.
+#[allow(clippy::too_many_arguments)]
+async fn import_documents(
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    st: &bank_exchange::Statement,
+    warnings: &[StatementWarningView],
+    statement_id: Uuid,
+    at: DateTime<Utc>,
+    range: std::ops::Range<usize>,
+) -> OpResult<Vec<DocumentResultView>> {
+    let o = ours_of(txn, st).await?;
+    let ours = &o.accounts;
+    let statement_account = o.statement_account.clone();
+    let our_accounts: Vec<&str> = ours.keys().map(String::as_str).collect();
+    let docs = &st.documents[range.clone()];
+    let mut open = if docs
+        .iter()
+        .any(|d| d.direction(&our_accounts) == Direction::Incoming)
+    {
+        open_invoices(txn, &o.organizations).await?
+    } else {
+        Vec::new()
+    };
+    let index = OpenIndex::of(&open);
+    let mut owed = if docs
+        .iter()
+        .any(|d| d.direction(&our_accounts) == Direction::Outgoing)
+    {
+        open_supplier_invoices(txn, &o.organizations).await?
+    } else {
+        Vec::new()
+    };
+    let mut results = Vec::with_capacity(range.len());
+    for (position, d) in st
+        .documents
+        .iter()
+        .enumerate()
+        .skip(range.start)
+        .take(range.len())
+    {
         let direction = d.direction(&our_accounts);
         let (payer, recipient) = (d.payer(), d.recipient());
         let (ours_side, other) = match direction {
@@ -350,6 +623,7 @@ pub async fn import_statement(
             result: "warning".to_owned(),
             payment_id: None,
             invoice_id: None,
+            supplier_invoice_id: None,
             confidence: None,
             reason: None,
             warning_count: warnings
@@ -404,13 +678,13 @@ pub async fn import_statement(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(StoreError::from)?;
         if claimed == 0 {
             let earlier = doc_row::Entity::find()
                 .filter(doc_row::Column::IdentityKey.eq(identity))
-                .one(&txn)
+                .one(txn)
                 .await
                 .map_err(StoreError::from)?;
             r.result = "duplicate".to_owned();
@@ -430,8 +704,15 @@ pub async fn import_statement(
         let org = our_account.as_deref().and_then(|a| ours.get(a).copied());
         match (direction, org) {
             (Direction::Incoming, Some(org)) => {
-                let candidates: Vec<&Candidate> = open
-                    .iter()
+                let candidates: Vec<&Candidate> = index
+                    .candidates(
+                        &open,
+                        &r.purpose,
+                        valid_payer_inn.as_ref().map(Inn::as_str),
+                        amount_minor,
+                    )
+                    .into_iter()
+                    .map(|i| &open[i])
                     .filter(|o| o.organization_id == org && o.candidate.outstanding_minor > 0)
                     .map(|o| &o.candidate)
                     .collect();
@@ -444,14 +725,14 @@ pub async fn import_statement(
                 let sure = m.confidence == Confidence::Sure;
                 let payer_legal_entity_id = match (sure, m.invoice_id) {
                     (true, Some(inv)) => invoice::Entity::find_by_id(inv)
-                        .one(&txn)
+                        .one(txn)
                         .await
                         .map_err(StoreError::from)?
                         .map(|i| i.buyer_legal_entity_id),
                     _ => None,
                 };
                 let payment = payments::register_payment(
-                    Db::Joined(&txn),
+                    Db::Joined(txn),
                     caller,
                     RegisterPayment {
                         date: d.credited_on().or(d.date()),
@@ -500,7 +781,7 @@ pub async fn import_statement(
                     review_status: Set(if sure { "applied" } else { "pending" }.to_owned()),
                     ..Default::default()
                 }
-                .update(&txn)
+                .update(txn)
                 .await
                 .map_err(StoreError::from)?;
             }
@@ -510,7 +791,73 @@ pub async fn import_statement(
                     our_account.as_deref().unwrap_or("an unnamed account")
                 ));
             }
-            (Direction::Outgoing, _) => {
+            (Direction::Outgoing, Some(org)) => {
+                r.result = "matched".to_owned();
+                let recipient_inn = recipient.inn.as_deref().and_then(|i| Inn::parse(i).ok());
+                let candidates: Vec<&Candidate> = owed
+                    .iter()
+                    .filter(|o| o.organization_id == org && !o.paid)
+                    .map(|o| &o.candidate)
+                    .collect();
+                let m = if candidates.is_empty() {
+                    None
+                } else {
+                    Some(match_payment(
+                        &r.purpose,
+                        recipient_inn.as_ref().map(Inn::as_str),
+                        amount_minor,
+                        &candidates,
+                    ))
+                };
+                let Some(m) = m.filter(|m| m.invoice_id.is_some()) else {
+                    r.reason = Some("outgoing payment; recorded".to_owned());
+                    results.push(r);
+                    continue;
+                };
+                let mut reason = m.reason.clone();
+                let mut status = "pending";
+                if m.confidence == Confidence::Sure
+                    && let Some(si) = m.invoice_id
+                {
+                    let paid_on = d.debited_on().or(d.date()).unwrap_or(at.date_naive());
+                    match mark_supplier_invoice_paid(
+                        txn,
+                        caller,
+                        si,
+                        paid_on,
+                        amount_minor,
+                        r.number.as_deref().unwrap_or("б/н"),
+                    )
+                    .await?
+                    {
+                        None => {
+                            status = "applied";
+                            r.result = "applied".to_owned();
+                            for o in owed.iter_mut().filter(|o| o.candidate.id == si) {
+                                o.paid = true;
+                            }
+                        }
+                        Some(why) => {
+                            reason = format!("{reason}; not marked paid: {why}");
+                        }
+                    }
+                }
+                r.supplier_invoice_id = m.invoice_id;
+                r.confidence = Some(m.confidence.as_str().to_owned());
+                r.reason = Some(reason.clone());
+                doc_row::ActiveModel {
+                    id: Set(doc_id),
+                    supplier_invoice_id: Set(m.invoice_id),
+                    confidence: Set(m.confidence.as_str().to_owned()),
+                    reason: Set(Some(reason)),
+                    review_status: Set(status.to_owned()),
+                    ..Default::default()
+                }
+                .update(txn)
+                .await
+                .map_err(StoreError::from)?;
+            }
+            (Direction::Outgoing, None) => {
                 r.result = "matched".to_owned();
                 r.reason = Some("outgoing payment; recorded".to_owned());
             }
@@ -524,45 +871,323 @@ pub async fn import_statement(
         results.push(r);
     }
 
+    Ok(results)
+}
+
+/// Imports a statement file: every document once, incoming money as payments, sure matches
+/// applied, the rest in the review list. A statement of more than `job_threshold` documents
+/// is only stored here, `queued`: the statement job ([`StatementRunner`]) imports it in
+/// batches, its `processed_documents` telling the progress.
+pub async fn import_statement(
+    db: Db<'_>,
+    caller: &Caller,
+    bytes: &[u8],
+    job_threshold: usize,
+) -> OpResult<BankStatementView> {
+    use base64::Engine;
+    let parsed =
+        bank_exchange::parse(bytes).map_err(|e| Error::field("file", e.code(), e.to_string()))?;
+    let st = &parsed.statement;
+    let sha = hex::encode(Sha256::digest(bytes));
+    let statement_id = Uuid::now_v7();
+    let at = now();
+    let warnings: Vec<StatementWarningView> = parsed
+        .warnings
+        .iter()
+        .map(StatementWarningView::from)
+        .collect();
+    let total = st.documents.len();
+    let queued = total > job_threshold;
+    let txn = db.begin().await?;
+    let o = ours_of(&txn, st).await?;
+    let documents = if queued {
+        Vec::new()
+    } else {
+        import_documents(&txn, caller, st, &warnings, statement_id, at, 0..total).await?
+    };
     let summary = Summary {
-        balances: st
-            .accounts
-            .iter()
-            .map(|a| {
-                let b = a.balances();
-                BalancesView {
-                    account: a.account().map(str::to_owned),
-                    opening: money(b.opening),
-                    incoming: money(b.incoming),
-                    outgoing: money(b.outgoing),
-                    closing: money(b.closing),
-                    adds_up: b.adds_up(),
-                }
-            })
-            .collect(),
+        balances: balances_of(st),
         warnings,
-        documents: results,
+        documents,
     };
     bank_statement::Model {
         id: statement_id,
-        organization_id,
-        account: statement_account,
+        organization_id: o.organization_id,
+        account: o.statement_account,
         format_version: st.version().unwrap_or("").to_owned(),
         encoding: parsed.encoding.to_owned(),
         content_sha256: sha,
-        document_count: i32::try_from(st.documents.len()).unwrap_or(i32::MAX),
+        document_count: i32::try_from(total).unwrap_or(i32::MAX),
         summary: serde_json::to_string(&summary)
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?,
         created_by: Some(caller.user_id),
         created_at: at,
+        state: if queued { "queued" } else { "completed" }.to_owned(),
+        processed_documents: if queued {
+            0
+        } else {
+            i32::try_from(total).unwrap_or(i32::MAX)
+        },
+        content: queued.then(|| base64::engine::general_purpose::STANDARD.encode(bytes)),
+        error: None,
+        lease_owner: None,
+        lease_until: None,
+        finished_at: (!queued).then_some(at),
     }
     .into_active_model()
     .insert(&txn)
     .await
     .map_err(StoreError::from)?;
-    let view = statement_view(&txn, statement_id).await?;
+    let view = statement_view(&txn, statement_id, None).await?;
+    let after = snapshot(&view);
+    journal::record(
+        &txn,
+        &caller.actor(),
+        Change {
+            entity_type: STATEMENT,
+            entity_id: statement_id,
+            action: "created",
+            before: None,
+            after: Some(&after),
+            comment: None,
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// How long a runner holds a statement before another may take it over.
+const LEASE_SECONDS: i64 = 120;
+/// Documents per transaction of the statement job.
+pub const JOB_BATCH: usize = 500;
+
+/// Runs queued statements, one batch of [`JOB_BATCH`] documents per transaction, as the user
+/// who uploaded the file (his roles and visibility). Any instance may run it; a lease keeps
+/// one statement on one runner, and a runner that dies leaves the statement to the next one
+/// after the lease, which goes on from `processed_documents` (a document an earlier batch
+/// brought is a `duplicate` by its identity, so nothing is done twice).
+pub struct StatementRunner {
+    pub store: crate::Store,
+    pub owner: String,
+}
+
+impl StatementRunner {
+    /// Claims one statement and runs it to the end. Returns whether there was one.
+    pub async fn tick(&self) -> OpResult<bool> {
+        use base64::Engine;
+        const QUEUE: crate::jobs::LeaseQueue = crate::jobs::LeaseQueue {
+            table: "bank_statements",
+            on_claim: ", state = 'running'",
+            due: "state IN ('queued', 'running')",
+            order_by: "created_at",
+        };
+        let lease = chrono::Duration::seconds(LEASE_SECONDS);
+        let Some(job) = crate::jobs::claim::<bank_statement::Entity, _>(
+            &self.store.conn,
+            &QUEUE,
+            &self.owner,
+            lease,
+            1,
+        )
+        .await?
+        .pop() else {
+            return Ok(false);
+        };
+        let id = job.id;
+        let parsed = job
+            .content
+            .as_deref()
+            .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+            .ok_or_else(|| "the stored file cannot be read".to_owned())
+            .and_then(|b| bank_exchange::parse(&b).map_err(|e| e.to_string()));
+        let caller = match (parsed.as_ref(), job.created_by) {
+            (Ok(_), Some(user)) => self.caller_of(user, id).await?,
+            _ => None,
+        };
+        let (parsed, caller) = match (parsed, caller) {
+            (Ok(p), Some(c)) => (p, c),
+            (Err(why), _) => return self.finish(id, "failed", Some(why)).await,
+            (Ok(_), None) => {
+                let why = "the user who uploaded the statement is no longer active".to_owned();
+                return self.finish(id, "failed", Some(why)).await;
+            }
+        };
+        let st = &parsed.statement;
+        let total = st.documents.len();
+        let mut done = usize::try_from(job.processed_documents).unwrap_or(0);
+        while done < total {
+            let end = (done + JOB_BATCH).min(total);
+            let txn = self.store.begin().await?;
+            let row = bank_statement::Entity::find_by_id(id)
+                .one(&txn)
+                .await
+                .map_err(StoreError::from)?
+                .ok_or_else(Error::not_found)?;
+            if row.lease_owner.as_deref() != Some(self.owner.as_str()) {
+                // Taken over after our lease ran out: the other runner goes on.
+                return Ok(true);
+            }
+            let mut summary: Summary = serde_json::from_str(&row.summary)
+                .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+            let results = import_documents(
+                &txn,
+                &caller,
+                st,
+                &summary.warnings,
+                id,
+                row.created_at,
+                done..end,
+            )
+            .await?;
+            summary.documents.extend(results);
+            bank_statement::ActiveModel {
+                id: Set(id),
+                summary: Set(serde_json::to_string(&summary)
+                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?),
+                processed_documents: Set(i32::try_from(end).unwrap_or(i32::MAX)),
+                lease_until: Set(Some(now() + lease)),
+                ..Default::default()
+            }
+            .update(&txn)
+            .await
+            .map_err(StoreError::from)?;
+            txn.commit().await?;
+            done = end;
+        }
+        self.finish(id, "completed", None).await
+    }
+
+    /// The uploader as a caller (his roles now), or `None` when he is no longer active.
+    async fn caller_of(&self, user_id: Uuid, id: Uuid) -> OpResult<Option<Caller>> {
+        use crate::entity::user;
+        let Some(u) = user::Entity::find_by_id(user_id)
+            .one(&self.store.conn)
+            .await
+            .map_err(StoreError::from)?
+            .filter(|u| u.active && u.deleted_at.is_none())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Caller {
+            user_id,
+            roles: sdelka_domain::role::RoleSet::from_storage(&u.roles),
+            api_token_id: None,
+            correlation_id: Some(format!("bank-statement:{id}")),
+        }))
+    }
+
+    /// Ends the job: `completed` or `failed` (with why), the file dropped, journalled.
+    async fn finish(&self, id: Uuid, state: &str, error: Option<String>) -> OpResult<bool> {
+        let txn = self.store.begin().await?;
+        let before = snapshot(&statement_view(&txn, id, None).await?);
+        let creator = bank_statement::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(StoreError::from)?
+            .and_then(|r| r.created_by);
+        bank_statement::ActiveModel {
+            id: Set(id),
+            state: Set(state.to_owned()),
+            error: Set(error),
+            content: Set(None),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            finished_at: Set(Some(now())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await
+        .map_err(StoreError::from)?;
+        let after = snapshot(&statement_view(&txn, id, None).await?);
+        journal::record(
+            &txn,
+            &crate::Actor {
+                user_id: creator,
+                api_token_id: None,
+                request_id: Some(format!("bank-statement:{id}")),
+            },
+            Change {
+                entity_type: STATEMENT,
+                entity_id: id,
+                action: state,
+                before: Some(&before),
+                after: Some(&after),
+                comment: None,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(statement_id = %id, state, "bank statement job finished");
+        Ok(true)
+    }
+}
+
+/// The statement's record type in the journal and the event feed.
+pub const STATEMENT: &str = "bank_statement";
+/// A statement document's record type (its review decisions).
+pub const DOCUMENT: &str = "bank_statement_document";
+
+/// The condition on `bank_statement_documents` of those the caller may see (`None`: all).
+/// Accountants and admins see every document; anyone else those whose payment he may see
+/// (`visibility::payments_condition`: registered in his scope or applied to an invoice of it)
+/// or whose suggested invoice he may see.
+pub async fn document_scope<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> OpResult<Option<sea_orm::sea_query::SimpleExpr>> {
+    use sea_orm::sea_query::{ExprTrait, Query};
+    if super::invoices::sees_all_invoices(caller) {
+        return Ok(None);
+    }
+    let scope = caller.visibility(db).await?;
+    let Some(payments) = crate::visibility::payments_condition(&scope) else {
+        return Ok(None);
+    };
+    let visible_payments = Query::select()
+        .column(payment::Column::Id)
+        .from(payment::Entity)
+        .and_where(payment::Column::DeletedAt.is_null())
+        .and_where(payments)
+        .to_owned();
+    let mut cond = doc_row::Column::PaymentId.in_subquery(visible_payments);
+    if let Some(invoices) = scope.condition(invoice::Column::ResponsibleId) {
+        let visible_invoices = Query::select()
+            .column(invoice::Column::Id)
+            .from(invoice::Entity)
+            .and_where(invoice::Column::DeletedAt.is_null())
+            .and_where(invoices)
+            .to_owned();
+        cond = cond.or(doc_row::Column::InvoiceId.in_subquery(visible_invoices));
+    }
+    // Outgoing money: the supplier invoices he may see (SPEC WF-INV's own visibility).
+    let viewer = super::approvals::invoice_viewer(db, caller).await?;
+    let mut supplier = Query::select()
+        .column(supplier_invoice::Column::Id)
+        .from(supplier_invoice::Entity)
+        .and_where(supplier_invoice::Column::DeletedAt.is_null())
+        .to_owned();
+    if let Some(c) = crate::approvals::invoice_visibility(&viewer) {
+        supplier.cond_where(c);
+    }
+    cond = cond.or(doc_row::Column::SupplierInvoiceId.in_subquery(supplier));
+    Ok(Some(cond))
+}
+
+/// A statement document the caller may see, or 404 — the same answer as for an unknown id.
+async fn visible_document<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    id: Uuid,
+) -> OpResult<doc_row::Model> {
+    let mut q = doc_row::Entity::find().filter(doc_row::Column::Id.eq(id));
+    if let Some(c) = document_scope(db, caller).await? {
+        q = q.filter(c);
+    }
+    q.one(db)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)
 }
 
 fn serde_plain(d: Direction) -> String {
@@ -574,7 +1199,13 @@ fn serde_plain(d: Direction) -> String {
     .to_owned()
 }
 
-async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankStatementView> {
+/// The statement as its `GET` answers it; `scope` narrows its review list to the documents a
+/// caller may see.
+async fn statement_view<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    scope: Option<sea_orm::sea_query::SimpleExpr>,
+) -> OpResult<BankStatementView> {
     let s = bank_statement::Entity::find_by_id(id)
         .one(db)
         .await
@@ -582,9 +1213,13 @@ async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankSt
         .ok_or_else(Error::not_found)?;
     let summary: Summary = serde_json::from_str(&s.summary)
         .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-    let review = doc_row::Entity::find()
+    let mut review = doc_row::Entity::find()
         .filter(doc_row::Column::StatementId.eq(id))
-        .filter(doc_row::Column::ReviewStatus.is_in(["pending", "confirmed", "rejected"]))
+        .filter(doc_row::Column::ReviewStatus.is_in(["pending", "confirmed", "rejected"]));
+    if let Some(c) = scope {
+        review = review.filter(c);
+    }
+    let review = review
         .order_by_asc(doc_row::Column::Position)
         .all(db)
         .await
@@ -598,6 +1233,10 @@ async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankSt
         encoding: s.encoding,
         content_sha256: s.content_sha256,
         document_count: s.document_count,
+        state: s.state,
+        processed_documents: s.processed_documents,
+        error: s.error,
+        finished_at: s.finished_at,
         applied: count("applied"),
         created: count("created"),
         matched: count("matched"),
@@ -612,20 +1251,43 @@ async fn statement_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<BankSt
     })
 }
 
-/// One imported statement, with its review list as it stands.
-pub async fn get_statement(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<BankStatementView> {
-    statement_view(&db, id).await
+/// One imported statement, with its review list as it stands. Accountants and admins see
+/// every statement; anyone else those imported by someone in his scope, with the review items
+/// he may see.
+pub async fn get_statement(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<BankStatementView> {
+    if !super::invoices::sees_all_invoices(caller) {
+        let s = bank_statement::Entity::find_by_id(id)
+            .one(&db)
+            .await
+            .map_err(StoreError::from)?
+            .ok_or_else(Error::not_found)?;
+        if !caller.visibility(&db).await?.allows(s.created_by) {
+            return Err(Error::not_found());
+        }
+    }
+    let scope = document_scope(&db, caller).await?;
+    statement_view(&db, id, scope).await
+}
+
+/// One statement document (a review item), as the caller may see it.
+pub async fn get_document(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<ReviewItemView> {
+    Ok(ReviewItemView::from(
+        &visible_document(&db, caller, id).await?,
+    ))
 }
 
 /// Every payment of any statement still waiting for review, oldest first.
 pub async fn pending_reviews(
     db: Db<'_>,
-    _caller: &Caller,
+    caller: &Caller,
     page: &super::ListParams,
 ) -> OpResult<super::ListPage<ReviewItemView>> {
     let sorts = review_sorts();
     let req = page.page_request(&sorts, "created_at")?;
     let mut query = doc_row::Entity::find().filter(doc_row::Column::ReviewStatus.eq("pending"));
+    if let Some(c) = document_scope(&db, caller).await? {
+        query = query.filter(c);
+    }
     if let Some(t) = page.updated_since {
         query = query.filter(doc_row::Column::CreatedAt.gte(t));
     }
@@ -642,20 +1304,16 @@ pub fn review_sorts() -> [crate::pagination::SortKey<doc_row::Entity>; 1] {
     }]
 }
 
-/// Takes a pending review item for a decision: `pending` → `to`, once (a second decision, also
-/// a concurrent one, is a 409).
+/// Takes a pending review item the caller may see for a decision: `pending` → `to`, once (a
+/// second decision, also a concurrent one, is a 409). Answers the item before and after.
 async fn decide<C: ConnectionTrait>(
     txn: &C,
     caller: &Caller,
     document_id: Uuid,
     to: &str,
     invoice_id: Option<Uuid>,
-) -> OpResult<doc_row::Model> {
-    let row = doc_row::Entity::find_by_id(document_id)
-        .one(txn)
-        .await
-        .map_err(StoreError::from)?
-        .ok_or_else(Error::not_found)?;
+) -> OpResult<(doc_row::Model, doc_row::Model)> {
+    let row = visible_document(txn, caller, document_id).await?;
     let res = doc_row::Entity::update_many()
         .col_expr(
             doc_row::Column::ReviewStatus,
@@ -684,11 +1342,63 @@ async fn decide<C: ConnectionTrait>(
             format!("the document is {}, not pending review", row.review_status),
         ));
     }
-    doc_row::Entity::find_by_id(document_id)
+    let after = doc_row::Entity::find_by_id(document_id)
         .one(txn)
         .await
         .map_err(StoreError::from)?
-        .ok_or_else(Error::not_found)
+        .ok_or_else(Error::not_found)?;
+    Ok((row, after))
+}
+
+/// [`decide`] for an outgoing payment: `pending` → `confirmed`, naming the supplier invoice.
+async fn decide_supplier<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    document_id: Uuid,
+    supplier_invoice_id: Option<Uuid>,
+) -> OpResult<(doc_row::Model, doc_row::Model)> {
+    let (before, _) = decide(txn, caller, document_id, "confirmed", None).await?;
+    let chosen = supplier_invoice_id.or(before.supplier_invoice_id);
+    doc_row::ActiveModel {
+        id: Set(document_id),
+        supplier_invoice_id: Set(chosen),
+        ..Default::default()
+    }
+    .update(txn)
+    .await
+    .map_err(StoreError::from)?;
+    let after = doc_row::Entity::find_by_id(document_id)
+        .one(txn)
+        .await
+        .map_err(StoreError::from)?
+        .ok_or_else(Error::not_found)?;
+    Ok((before, after))
+}
+
+/// Journals a review decision on the statement document (audit + event, in `txn`).
+async fn journal_decision<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    action: &str,
+    before: &doc_row::Model,
+    after: &doc_row::Model,
+) -> OpResult<ReviewItemView> {
+    let view = ReviewItemView::from(after);
+    let (b, a) = (snapshot(&ReviewItemView::from(before)), snapshot(&view));
+    journal::record(
+        txn,
+        &caller.actor(),
+        Change {
+            entity_type: DOCUMENT,
+            entity_id: after.id,
+            action,
+            before: Some(&b),
+            after: Some(&a),
+            comment: None,
+        },
+    )
+    .await?;
+    Ok(view)
 }
 
 /// Confirms a review item: the payment is applied to the invoice (the one given, else the
@@ -700,7 +1410,49 @@ pub async fn confirm_review(
     req: ConfirmMatch,
 ) -> OpResult<ReviewItemView> {
     let txn = db.begin().await?;
-    let row = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
+    let outgoing = visible_document(&txn, caller, document_id).await?.direction == "outgoing";
+    if outgoing {
+        if req.invoice_id.is_some() {
+            return Err(Error::field(
+                "invoice_id",
+                "not_allowed",
+                "an outgoing payment pays a supplier invoice: name supplier_invoice_id",
+            ));
+        }
+        let (before, row) =
+            decide_supplier(&txn, caller, document_id, req.supplier_invoice_id).await?;
+        let Some(si) = row.supplier_invoice_id else {
+            return Err(Error::field(
+                "supplier_invoice_id",
+                "required",
+                "no supplier invoice was suggested; name the supplier_invoice_id it paid",
+            ));
+        };
+        let paid_on = row.document_date.unwrap_or(now().date_naive());
+        if let Some(why) = mark_supplier_invoice_paid(
+            &txn,
+            caller,
+            si,
+            paid_on,
+            row.amount_minor,
+            row.number.as_deref().unwrap_or("б/н"),
+        )
+        .await?
+        {
+            return Err(Error::new(ErrorCode::InvalidTransition, why));
+        }
+        let view = journal_decision(&txn, caller, "confirmed", &before, &row).await?;
+        txn.commit().await?;
+        return Ok(view);
+    }
+    if req.supplier_invoice_id.is_some() {
+        return Err(Error::field(
+            "supplier_invoice_id",
+            "not_allowed",
+            "an incoming payment pays a customer invoice: name invoice_id",
+        ));
+    }
+    let (before, row) = decide(&txn, caller, document_id, "confirmed", req.invoice_id).await?;
     let Some(invoice_id) = row.invoice_id else {
         return Err(Error::field(
             "invoice_id",
@@ -724,8 +1476,9 @@ pub async fn confirm_review(
         },
     )
     .await?;
+    let view = journal_decision(&txn, caller, "confirmed", &before, &row).await?;
     txn.commit().await?;
-    Ok(ReviewItemView::from(&row))
+    Ok(view)
 }
 
 /// Rejects a review item: the payment stays unapplied.
@@ -735,7 +1488,8 @@ pub async fn reject_review(
     document_id: Uuid,
 ) -> OpResult<ReviewItemView> {
     let txn = db.begin().await?;
-    let row = decide(&txn, caller, document_id, "rejected", None).await?;
+    let (before, row) = decide(&txn, caller, document_id, "rejected", None).await?;
+    let view = journal_decision(&txn, caller, "rejected", &before, &row).await?;
     txn.commit().await?;
-    Ok(ReviewItemView::from(&row))
+    Ok(view)
 }
