@@ -25,6 +25,7 @@ mod m0016_webhooks;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0022_commerceml;
+mod m0025_task_billing;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0022_commerceml::Migration),
+            Box::new(m0025_task_billing::Migration),
         ]
     }
 }

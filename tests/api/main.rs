@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod bank;
 mod batch;
+mod billing;
 mod bulk;
 mod clients;
 mod commerceml;

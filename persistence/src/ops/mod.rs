@@ -18,6 +18,7 @@ pub mod api_tokens;
 pub mod approvals;
 pub mod auth;
 pub mod automation_rules;
+pub mod billing;
 pub mod bulk;
 pub mod calendar;
 pub mod clients;
