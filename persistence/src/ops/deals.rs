@@ -1322,7 +1322,7 @@ pub async fn change_deal_row<C: ConnectionTrait>(
         None => Some(Money::from_minor(current.price_minor)),
     };
     let discount = match (&req.discount_percent, &req.discount_amount) {
-        (None, None) => stored_discount(&current),
+        (None, None) => stored_discount(current),
         (p, a) => discount_from(p.flatten(), a.flatten(), &mut v),
     };
     let vat_rate = Some(req.vat_rate);
