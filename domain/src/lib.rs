@@ -3,6 +3,7 @@
 pub mod amount_in_words;
 pub mod bank_exchange;
 pub mod bank_matching;
+pub mod billing;
 pub mod clients;
 pub mod commerceml;
 pub mod email;

@@ -699,6 +699,7 @@ pub async fn new_task_model<C: ConnectionTrait>(db: &C, new: NewTask) -> StoreRe
         completed_at: None,
         delegated_from,
         due_at: new.due_at,
+        time_spent_minutes: None,
         reminded_at: None,
         escalated_at: None,
         author_id: new.author_id,

@@ -296,6 +296,8 @@ versioned_record!(pool, "pool");
 versioned_record!(approval_step, "approval_step");
 versioned_record!(task, "task");
 versioned_record!(supplier_invoice, "supplier_invoice");
+use crate::entity::task_billing;
+versioned_record!(task_billing, "task_billing");
 
 /// On PostgreSQL, waits for and holds the row lock of `table`'s row `id` until commit, so that
 /// what is read next is the latest committed row and the compare-and-set that follows does not

@@ -8,6 +8,7 @@ mod auth;
 mod bank;
 mod bank_export;
 mod batch;
+mod billing;
 mod bulk;
 mod clients;
 mod commerceml;

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::billing::{BillTime, BillingMode};
 use crate::money::Money;
 use crate::role::Role;
 
@@ -537,6 +538,9 @@ pub enum Action {
     BillTime {
         task: String,
         mode: BillingMode,
+        /// As [`BillTime::hourly_rate`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hourly_rate: Option<Money>,
         #[serde(default)]
         notify_responsible: bool,
     },
@@ -576,26 +580,6 @@ impl Action {
 pub enum DocumentKind {
     Quote,
     Invoice,
-}
-
-/// How a task's time goes into the deal (WF-BILL-1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BillTime {
-    pub mode: BillingMode,
-    #[serde(default)]
-    pub notify_responsible: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BillingMode {
-    /// Hours, price and sum of the deal's first product row.
-    UpdateFirstRow,
-    /// Find-or-create the catalog product named as the task and add a row of it.
-    AddAsProduct,
-    /// A plain row without the catalog.
-    AddAsRow,
 }
 
 /// A role name of the definition, if it is one the service knows.

@@ -377,6 +377,7 @@ pub enum Effect {
     BillTask {
         key: TaskKey,
         mode: BillingMode,
+        hourly_rate: Option<Money>,
         notify_responsible: bool,
     },
     Notify {
@@ -660,6 +661,7 @@ impl Run<'_> {
             self.effects.push(Effect::BillTask {
                 key: c.task.clone(),
                 mode: b.mode,
+                hourly_rate: b.hourly_rate,
                 notify_responsible: b.notify_responsible,
             });
         }

@@ -8,6 +8,7 @@ pub mod definition;
 pub mod engine;
 pub mod map;
 pub mod predicate;
+pub mod svg;
 pub mod templates;
 pub mod validate;
 

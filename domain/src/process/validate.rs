@@ -285,6 +285,9 @@ fn parse_definition(v: &Value, errors: &mut Vec<DefinitionError>) -> Option<Defi
         Some(Value::Null) | None => Some(None),
         Some(b) => leaf::<BillTime>(b.clone(), "/task_billing", errors).map(Some),
     };
+    if let Some(Some(b)) = &task_billing {
+        billing_rules(b, "/task_billing", errors);
+    }
     let steps = match obj.get("steps") {
         Some(s) => parse_steps(s, "/steps", errors),
         None => {
@@ -1118,7 +1121,18 @@ impl Checker<'_> {
                 }
                 self.nonempty(event, &format!("{path}/event"));
             }
-            Action::BillTime { task, .. } => {
+            Action::BillTime {
+                task,
+                mode,
+                hourly_rate,
+                notify_responsible,
+            } => {
+                let billing = BillTime {
+                    mode: *mode,
+                    hourly_rate: *hourly_rate,
+                    notify_responsible: *notify_responsible,
+                };
+                billing_rules(&billing, path, &mut self.errors);
                 if !is_deal {
                     self.err(
                         format!("{path}/task"),
@@ -1407,5 +1421,16 @@ impl Checker<'_> {
         if s.duration() <= chrono::Duration::zero() {
             self.err(path, "not_positive", "a length of time above zero");
         }
+    }
+}
+
+/// The billing configuration's own rules (WF-BILL-1), at `path` in the definition.
+fn billing_rules(b: &BillTime, path: &str, errors: &mut Vec<DefinitionError>) {
+    for (member, code, message) in b.problems() {
+        errors.push(DefinitionError::new(
+            format!("{path}/{member}"),
+            code,
+            message,
+        ));
     }
 }

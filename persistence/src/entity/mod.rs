@@ -71,6 +71,7 @@ pub mod product_group_member;
 pub mod product_offer;
 pub mod product_price;
 pub mod product_stock;
+pub mod task_billing;
 pub mod warehouse;
 pub mod webhook;
 pub mod webhook_delivery;

@@ -28,6 +28,8 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
     pub delegated_from: Option<Uuid>,
     pub due_at: Option<DateTimeUtc>,
+    /// WF-BILL-1: the minutes spent, given when the task is completed.
+    pub time_spent_minutes: Option<i32>,
     pub reminded_at: Option<DateTimeUtc>,
     pub escalated_at: Option<DateTimeUtc>,
     pub author_id: Option<Uuid>,

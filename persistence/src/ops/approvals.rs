@@ -51,6 +51,8 @@ pub struct ActionInput {
     pub comment: Option<String>,
     pub file_ids: Vec<Uuid>,
     pub payment: Option<PaymentInput>,
+    /// WF-BILL-1: the minutes the task took, kept with a completed task.
+    pub time_spent_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -1131,7 +1133,9 @@ pub async fn claim_task<C: ConnectionTrait>(
 }
 
 /// `POST /tasks/{id}/complete`.
-pub async fn complete_task<C: ConnectionTrait>(
+pub async fn complete_task<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     db: &C,
     caller: &Caller,
     id: Uuid,
@@ -1182,6 +1186,7 @@ pub async fn complete_task<C: ConnectionTrait>(
     next.comment = Some(comment.trim().to_owned()).filter(|c| !c.is_empty());
     next.completed_by = Some(caller.user_id);
     next.completed_at = Some(at);
+    next.time_spent_minutes = input.time_spent_minutes.and_then(|m| i32::try_from(m).ok());
     let done = transition_task(
         db,
         &caller.actor(),
@@ -1197,6 +1202,8 @@ pub async fn complete_task<C: ConnectionTrait>(
             "the task changed meanwhile; read it again",
         )
     })?;
+    // WF-BILL-1: a task of a deal bills its time as the deal's automation rules say.
+    super::billing::on_task_completed(db, caller, &done).await?;
     // Whoever set a task by hand hears how it ended.
     if t.kind == TASK_GENERAL
         && let Some(author) = t.author_id.filter(|a| *a != caller.user_id)

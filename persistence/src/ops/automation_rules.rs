@@ -24,13 +24,16 @@ pub struct AutomationRuleView {
     pub id: Uuid,
     #[schema(example = "Контроль оплаты сделки")]
     pub name: String,
-    /// `{"type": "deal_payment_percent_changed"}`.
+    /// `{"type": "deal_payment_percent_changed"}` or `{"type": "task_completed"}` (task
+    /// billing, WF-BILL-1).
     #[schema(value_type = Object, example = json!({"type": "deal_payment_percent_changed"}))]
     pub trigger: Value,
     /// All must hold, e.g. `[{"type": "payment_percent_at_least", "hundredths": 5000}]`.
     #[schema(value_type = Vec<Object>, example = json!([]))]
     pub conditions: Value,
-    /// e.g. `[{"type": "notify_supervisor", "email": true}]`.
+    /// e.g. `[{"type": "notify_supervisor", "email": true}]`, or for `task_completed`
+    /// `[{"type": "bill_time", "mode": "add_as_product", "hourly_rate": "1500.00",
+    /// "notify_responsible": true}]` (modes `update_first_row`, `add_as_product`, `add_as_row`).
     #[schema(value_type = Vec<Object>, example = json!([{"type": "notify_supervisor", "email": true}]))]
     pub actions: Value,
     /// Absent: every pipeline.

@@ -1262,19 +1262,23 @@ pub async fn add_product_row(
     let txn = db.begin().await?;
     let scope = caller.visibility(&txn).await?;
     let d = visible_deal(&txn, &scope, deal_id).await?;
-    let row = priced_row(
-        &txn,
-        &req,
-        &d.currency,
-        DEAL_ROWS,
-        deal_id,
-        deal_vat_date(&d),
-    )
-    .await?;
-    let saved = records::create::<product_row::Entity, _>(&txn, &actor, row, row_public).await?;
-    refresh_deal_amount(&txn, &actor, deal_id).await?;
+    let saved = add_deal_row(&txn, &actor, &d, &req).await?;
     txn.commit().await?;
     Ok(ProductRowView::from(&saved))
+}
+
+/// Adds a product row to a deal in the caller's transaction, journalled, and makes the deal's
+/// amount the sum of its rows (what `POST /deals/{id}/product-rows` does, and task billing).
+pub async fn add_deal_row<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    d: &deal::Model,
+    req: &NewProductRow,
+) -> OpResult<product_row::Model> {
+    let row = priced_row(txn, req, &d.currency, DEAL_ROWS, d.id, deal_vat_date(d)).await?;
+    let saved = records::create::<product_row::Entity, _>(txn, actor, row, row_public).await?;
+    refresh_deal_amount(txn, actor, d.id).await?;
+    Ok(saved)
 }
 
 /// Changes a product row and recomputes it and the deal's amount in one transaction.
@@ -1291,7 +1295,23 @@ pub async fn update_product_row(
     let scope = caller.visibility(&txn).await?;
     let deal = visible_deal(&txn, &scope, id).await?;
     let current = row_of_deal(&txn, id, row_id).await?;
+    let saved = change_deal_row(&txn, &actor, &deal, &current, if_match, &req).await?;
+    txn.commit().await?;
+    Ok(ProductRowView::from(&saved))
+}
 
+/// Changes a product row of a deal in the caller's transaction as one compare-and-set,
+/// reprices it and makes the deal's amount the sum of its rows (what
+/// `PATCH /deals/{id}/product-rows/{row_id}` does, and task billing).
+pub async fn change_deal_row<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    deal: &deal::Model,
+    current: &product_row::Model,
+    if_match: Option<i32>,
+    req: &UpdateProductRow,
+) -> OpResult<product_row::Model> {
+    let (id, row_id) = (deal.id, current.id);
     let mut v = Violations::new();
     let quantity = match req.quantity {
         Some(q) => Some(q),
@@ -1302,7 +1322,7 @@ pub async fn update_product_row(
         None => Some(Money::from_minor(current.price_minor)),
     };
     let discount = match (&req.discount_percent, &req.discount_amount) {
-        (None, None) => stored_discount(&current),
+        (None, None) => stored_discount(current),
         (p, a) => discount_from(p.flatten(), a.flatten(), &mut v),
     };
     let vat_rate = Some(req.vat_rate);
@@ -1326,16 +1346,16 @@ pub async fn update_product_row(
     // priced with.
     let vat_rate = match vat_rate {
         Some(r) => {
-            let schedule = super::vat::schedule(&txn).await?;
-            super::vat::check(&schedule, "vat_rate", r, deal_vat_date(&deal))?
+            let schedule = super::vat::schedule(txn).await?;
+            super::vat::check(&schedule, "vat_rate", r, deal_vat_date(deal))?
         }
         None => VatRate::parse(&current.vat_rate)
             .map_err(|e| Error::validation(violation("vat_rate", e).into()))?,
     };
     let vat_included = req.vat_included.unwrap_or(current.vat_included);
     let saved = records::update::<product_row::Entity, _, _, Error>(
-        &txn,
-        &actor,
+        txn,
+        actor,
         row_id,
         if_match,
         |r| {
@@ -1351,9 +1371,8 @@ pub async fn update_product_row(
         row_public,
     )
     .await??;
-    refresh_deal_amount(&txn, &actor, id).await?;
-    txn.commit().await?;
-    Ok(ProductRowView::from(&saved))
+    refresh_deal_amount(txn, actor, id).await?;
+    Ok(saved)
 }
 
 /// Removes a product row; the deal's amount becomes the sum of the remaining rows.

@@ -19,6 +19,7 @@ pub mod approvals;
 pub mod auth;
 pub mod automation_rules;
 pub mod bank_exports;
+pub mod billing;
 pub mod bulk;
 pub mod calendar;
 pub mod clients;

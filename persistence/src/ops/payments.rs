@@ -745,6 +745,8 @@ pub async fn run_payment_rules<C: ConnectionTrait>(
                 ),
                 Action::NotifyResponsible { email } => (Some(d.responsible_id), *email),
                 Action::NotifyUser { user_id, email } => (Some(*user_id), *email),
+                // Refused for this trigger when the rule is saved.
+                Action::BillTime { .. } => continue,
             };
             let Some(to) = to else { continue };
             if email {

@@ -365,6 +365,45 @@ pub async fn find_or_create_product(
     }
 }
 
+/// The live product named `req.name`, created from `req` in the caller's transaction when
+/// there is none; `true` when it was created. Racing with itself it leaves one product: the
+/// insert runs in a savepoint, and when the unique name index refuses it (another transaction
+/// created the product meanwhile and committed), that product is read back and ours is rolled
+/// back alone — the caller's transaction goes on.
+pub async fn find_or_create_in<C>(
+    txn: &C,
+    actor: &crate::Actor,
+    req: &CreateProduct,
+) -> OpResult<(product::Model, bool)>
+where
+    C: sea_orm::ConnectionTrait
+        + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+{
+    if let Some(p) = product_by_name(txn, &req.name).await? {
+        return Ok((p, false));
+    }
+    let model = new_product(req)?;
+    let savepoint = txn.begin().await?;
+    match records::create::<product::Entity, _>(&savepoint, actor, model, public).await {
+        Ok(saved) => {
+            savepoint.commit().await?;
+            Ok((saved, true))
+        }
+        Err(StoreError::Duplicate(_)) => {
+            savepoint.rollback().await?;
+            tracing::info!(name = %req.name.trim(), "product created concurrently; reusing it");
+            match product_by_name(txn, &req.name).await? {
+                Some(p) => Ok((p, false)),
+                None => Err(Error::new(
+                    ErrorCode::Conflict,
+                    "the product was changed concurrently; retry the request",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// One product.
 pub async fn get_product(db: Db<'_>, _caller: &Caller, id: Uuid) -> OpResult<ProductView> {
     let p = records::find::<product::Entity, _>(&db, id).await?;

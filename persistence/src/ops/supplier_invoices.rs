@@ -647,6 +647,7 @@ pub async fn act_on_supplier_invoice(
         comment: req.comment,
         file_ids: req.file_ids,
         payment: req.payment.map(PaymentInput::from),
+        time_spent_minutes: None,
     };
     let txn = db.begin().await?;
     let inv = approvals::act_on_invoice(&txn, caller, id, action.into(), input, if_match).await?;

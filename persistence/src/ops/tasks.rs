@@ -114,6 +114,8 @@ pub struct TaskView {
     /// Whom the task was meant for when it went to a deputy or was delegated.
     pub delegated_from: Option<Uuid>,
     pub due_at: Option<DateTime<Utc>>,
+    /// The minutes the work took, as given when the task was completed.
+    pub time_spent_minutes: Option<i32>,
     /// Who set the task (the workflow's initiator for workflow tasks).
     pub author_id: Option<Uuid>,
     pub version: i32,
@@ -150,6 +152,7 @@ impl From<&task::Model> for TaskView {
             completed_at: t.completed_at,
             delegated_from: t.delegated_from,
             due_at: t.due_at,
+            time_spent_minutes: t.time_spent_minutes,
             author_id: t.author_id,
             version: t.version,
             created_at: t.created_at,
@@ -212,6 +215,12 @@ pub struct CompleteTask {
     /// For a supplier-invoice payment task.
     #[validate(nested)]
     pub payment: Option<PaymentBody>,
+    /// The minutes the work took (0 to 100000), kept with the task; a task of a deal bills
+    /// them into the deal as its `task_completed` automation rules say (WF-BILL-1). Without
+    /// it, an activity's task bills the time entries of its activity.
+    #[validate(range(max = 100000, message = "time_spent_minutes is 0 to 100000"))]
+    #[schema(example = 90)]
+    pub time_spent_minutes: Option<u32>,
 }
 
 /// A task set by hand: for one colleague, for everyone holding a role, or for a pool.
@@ -371,6 +380,7 @@ pub async fn complete_task(
         comment: req.comment,
         file_ids: req.file_ids,
         payment: req.payment.map(PaymentInput::from),
+        time_spent_minutes: req.time_spent_minutes,
     };
     let txn = db.begin().await?;
     let t = approvals::complete_task(&txn, caller, id, req.outcome.into(), input, if_match).await?;
