@@ -25,6 +25,8 @@ mod m0016_webhooks;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0022_commerceml;
+mod m0023_processes;
+mod m0024_process_templates;
 
 pub struct Migrator;
 
@@ -48,6 +50,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0022_commerceml::Migration),
+            Box::new(m0023_processes::Migration),
+            Box::new(m0024_process_templates::Migration),
         ]
     }
 }
