@@ -13,6 +13,7 @@ use super::clients::{
     strings_of,
 };
 use super::dto::double_option;
+use sdelka_domain::process::EntityType;
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use crate::clients::{self as store, CompanyFilter, companies_query, fold, list_index};
 use crate::entity::company;
@@ -287,6 +288,7 @@ pub async fn create_company(
     set_tags(&mut model, tags);
     let model = records::create::<company::Entity, _>(&txn, &caller.actor(), model, public).await?;
     store::set_external_ids(&txn, "company", model.id, &refs).await?;
+    super::processes::on_entity_created(&txn, &caller.actor(), EntityType::Company, model.id).await?;
     txn.commit().await?;
     Ok(CompanyView::from(&model))
 }
