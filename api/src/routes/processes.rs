@@ -284,28 +284,44 @@ pub async fn publish_version(
 /// role or pool while nobody claimed it), since when and whether it is overdue, oldest first.
 #[utoipa::path(
     tag = "processes",
-    params(HeldUpFilter),
-    responses((status = 200, description = "Open process steps by performer", body = ListPage<HeldUpStep>))
+    params(ListParams, HeldUpFilter),
+    responses((status = 200, description = "Open process steps by performer (JSON, or CSV with ?format=csv)", body = ListPage<HeldUpStep>))
 )]
 #[get("/processes/held-up")]
 pub async fn held_up(
     state: web::Data<AppState>,
     caller: Principal,
+    req: HttpRequest,
+    page: web::Query<ListParams>,
     filter: web::Query<HeldUpFilter>,
 ) -> ApiResult<HttpResponse> {
-    let list = ops::held_up(state.db(), &caller, filter.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(list))
+    let caller = Caller::clone(&caller);
+    list_answer(&req, page.into_inner(), filter.into_inner(), move |_page, filter| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move { ops::held_up(state.db(), &caller, filter).await }
+    })
+    .await
 }
 
 /// How many open process tasks each performer carries, most loaded first.
 #[utoipa::path(
     tag = "processes",
-    responses((status = 200, description = "Open process tasks per performer", body = ListPage<PerformerLoad>))
+    params(ListParams),
+    responses((status = 200, description = "Open process tasks per performer (JSON, or CSV with ?format=csv)", body = ListPage<PerformerLoad>))
 )]
 #[get("/processes/workload")]
-pub async fn workload(state: web::Data<AppState>, caller: Principal) -> ApiResult<HttpResponse> {
-    let list = ops::workload(state.db(), &caller).await?;
-    Ok(HttpResponse::Ok().json(list))
+pub async fn workload(
+    state: web::Data<AppState>,
+    caller: Principal,
+    req: HttpRequest,
+    page: web::Query<ListParams>,
+) -> ApiResult<HttpResponse> {
+    let caller = Caller::clone(&caller);
+    list_answer(&req, page.into_inner(), (), move |_page, ()| {
+        let (state, caller) = (state.clone(), caller.clone());
+        async move { ops::workload(state.db(), &caller).await }
+    })
+    .await
 }
 
 /// The process instances, a page at a time; `entity_type` with `entity_id` lists those of one
