@@ -376,6 +376,26 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     let (s, held) = call(&app, &app.admin_token, Method::GET, "/api/v1/processes/held-up", None).await;
     assert_eq!(s, 200, "{held}");
     assert_eq!(held["items"], json!([]));
+
+    // REP-4: the cost of the completed tasks per instance and per template (two rounds of
+    // the rework and of the proposal count twice), and the step durations.
+    assert_eq!(instances_of(&app, &deal).await[0]["cost"], "11800.00");
+    let (s, report) = call(&app, &app.admin_token, Method::GET, "/api/v1/reports/processes", None).await;
+    assert_eq!(s, 200, "{report}");
+    let sale = &report["cost_per_template"][0];
+    assert_eq!(sale["template_code"], "sale", "{report}");
+    assert_eq!(sale["instances"], 2);
+    assert_eq!(sale["cost"], "12100.00");
+    assert_eq!(sale["average_cost"], "6050.00");
+    let durations = report["step_durations"].as_array().unwrap();
+    let card = durations.iter().find(|d| d["step_id"] == "client_card").unwrap();
+    assert_eq!(card["finished_rounds"], 2, "{card}");
+    assert_eq!(report["stalled_steps"], json!([]));
+    let res = app.request(Method::GET, "/api/v1/reports/processes?format=csv", &app.admin_token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("template_cost,"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("template_cost,") && l.ends_with(",12100.00")), "{text}");
 }
 
 #[tokio::test]

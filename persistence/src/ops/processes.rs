@@ -2755,3 +2755,181 @@ mod tests {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// REP-4
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProcessReportQuery {
+    /// Only this template.
+    pub template_id: Option<Uuid>,
+    /// An open step counts as stalled after this many hours, or as soon as it is overdue.
+    /// Default 24.
+    #[param(minimum = 0, maximum = 8760)]
+    pub stalled_after_hours: Option<u32>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// The average time a step of a template takes, over its finished rounds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepDuration {
+    pub template_id: Uuid,
+    pub template_code: String,
+    pub step_id: String,
+    pub kind: String,
+    pub finished_rounds: u64,
+    pub average_seconds: i64,
+}
+
+/// WF-BP-6: what one instance cost.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceCost {
+    pub instance_id: Uuid,
+    pub template_id: Uuid,
+    #[schema(value_type = EntityTypeName)]
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub status: String,
+    #[schema(value_type = String, example = "2500.00")]
+    pub cost: Money,
+}
+
+/// WF-BP-6: what the instances of a template cost together (activity-based costing).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateCost {
+    pub template_id: Uuid,
+    pub template_code: String,
+    pub instances: u64,
+    #[schema(value_type = String, example = "125000.00")]
+    pub cost: Money,
+    #[schema(value_type = String, example = "2500.00")]
+    pub average_cost: Money,
+}
+
+/// REP-4: stalled steps and on whom, open tasks per performer, the average duration of each
+/// template step, and the cost per instance and per template.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessReport {
+    pub stalled_after_hours: u32,
+    pub stalled_steps: Vec<HeldUpStep>,
+    pub open_tasks_per_performer: Vec<PerformerLoad>,
+    pub step_durations: Vec<StepDuration>,
+    pub cost_per_instance: Vec<InstanceCost>,
+    pub cost_per_template: Vec<TemplateCost>,
+}
+
+/// REP-4 over every process (the report readers see all of them).
+pub async fn process_report(
+    db: Db<'_>,
+    caller: &Caller,
+    q: &ProcessReportQuery,
+) -> OpResult<ProcessReport> {
+    let hours = q.stalled_after_hours.unwrap_or(24);
+    if hours > 8760 {
+        return Err(Error::field(
+            "stalled_after_hours",
+            "out_of_range",
+            "stalled_after_hours is 0 to 8760",
+        ));
+    }
+    let templates: BTreeMap<Uuid, process_template::Model> = process_template::Entity::find()
+        .all(&db)
+        .await
+        .map_err(StoreError::from)?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let code = |id: Uuid| templates.get(&id).map(|t| t.code.clone()).unwrap_or_default();
+    let held = held_up(
+        db,
+        caller,
+        HeldUpFilter {
+            entity_type: None,
+            entity_id: None,
+        },
+    )
+    .await?
+    .items;
+    let limit = hours as i64 * 3600;
+    let stalled_steps: Vec<HeldUpStep> = held
+        .into_iter()
+        .filter(|h| q.template_id.is_none_or(|t| t == h.template_id))
+        .filter(|h| h.overdue || h.age_seconds >= limit)
+        .collect();
+    let open_tasks_per_performer = workload(db, caller).await?.items;
+
+    let mut steps = process_step::Entity::find()
+        .filter(process_step::Column::Status.eq("done"))
+        .filter(process_step::Column::FinishedAt.is_not_null())
+        .filter(process_step::Column::StartedAt.is_not_null());
+    if let Some(t) = q.template_id {
+        steps = steps.filter(process_step::Column::TemplateId.eq(t));
+    }
+    let mut durations: BTreeMap<(Uuid, String), (String, u64, i64)> = BTreeMap::new();
+    for s in steps.all(&db).await.map_err(StoreError::from)? {
+        let (Some(a), Some(b)) = (s.started_at, s.finished_at) else {
+            continue;
+        };
+        let e = durations
+            .entry((s.template_id, s.step_id.clone()))
+            .or_insert((s.kind.clone(), 0, 0));
+        e.1 += 1;
+        e.2 += (b - a).num_seconds();
+    }
+    let step_durations = durations
+        .into_iter()
+        .map(|((template_id, step_id), (kind, n, total))| StepDuration {
+            template_id,
+            template_code: code(template_id),
+            step_id,
+            kind,
+            finished_rounds: n,
+            average_seconds: if n == 0 { 0 } else { total / n as i64 },
+        })
+        .collect();
+
+    let mut instances = process_instance::Entity::find()
+        .filter(process_instance::Column::DeletedAt.is_null())
+        .order_by_asc(process_instance::Column::CreatedAt);
+    if let Some(t) = q.template_id {
+        instances = instances.filter(process_instance::Column::TemplateId.eq(t));
+    }
+    let instances = instances.all(&db).await.map_err(StoreError::from)?;
+    let mut per_template: BTreeMap<Uuid, (u64, i64)> = BTreeMap::new();
+    for i in &instances {
+        let e = per_template.entry(i.template_id).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += i.cost_minor;
+    }
+    let cost_per_instance = instances
+        .iter()
+        .map(|i| InstanceCost {
+            instance_id: i.id,
+            template_id: i.template_id,
+            entity_type: i.entity_type.clone(),
+            entity_id: i.entity_id,
+            status: i.status.clone(),
+            cost: Money::from_minor(i.cost_minor),
+        })
+        .collect();
+    let cost_per_template = per_template
+        .into_iter()
+        .map(|(template_id, (n, total))| TemplateCost {
+            template_id,
+            template_code: code(template_id),
+            instances: n,
+            cost: Money::from_minor(total),
+            average_cost: Money::from_minor(if n == 0 { 0 } else { total / n as i64 }),
+        })
+        .collect();
+    Ok(ProcessReport {
+        stalled_after_hours: hours,
+        stalled_steps,
+        open_tasks_per_performer,
+        step_durations,
+        cost_per_instance,
+        cost_per_template,
+    })
+}
