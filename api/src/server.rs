@@ -216,7 +216,10 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             config: config.clone(),
             owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
         };
-        worker_tasks.push(tokio::spawn(jobs::run(process_timers, stop_workers.clone())));
+        worker_tasks.push(tokio::spawn(jobs::run(
+            process_timers,
+            stop_workers.clone(),
+        )));
         let housekeeping = crate::workers::Housekeeping {
             store: state.store.clone(),
             config: config.clone(),

@@ -187,15 +187,27 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         let plain: [(&'static str, &'static str, &[&'static str]); 5] = [
-            ("process_templates", "ix_process_templates_entity", &["entity_type", "start_mode"]),
+            (
+                "process_templates",
+                "ix_process_templates_entity",
+                &["entity_type", "start_mode"],
+            ),
             ("process_templates", "ix_process_templates_code", &["code"]),
             (
                 "process_instances",
                 "ix_process_instances_entity",
                 &["entity_type", "entity_id"],
             ),
-            ("process_instances", "ix_process_instances_status", &["status"]),
-            ("process_timers", "ix_process_timers_due", &["state", "due_at"]),
+            (
+                "process_instances",
+                "ix_process_instances_status",
+                &["status"],
+            ),
+            (
+                "process_timers",
+                "ix_process_timers_due",
+                &["state", "due_at"],
+            ),
         ];
         for (table, name, cols) in plain {
             m.create_index(index(table, name, cols)).await?;

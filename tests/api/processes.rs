@@ -14,7 +14,13 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn call(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = app.request(method, path, token);
     if let Some(b) = body {
         req = req.json(&b);
@@ -32,7 +38,12 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
-async fn user(app: &TestApp, email: &str, roles: &[&str], supervisor: Option<&str>) -> (String, String) {
+async fn user(
+    app: &TestApp,
+    email: &str,
+    roles: &[&str],
+    supervisor: Option<&str>,
+) -> (String, String) {
     let (s, u) = call(
         app,
         &app.admin_token,
@@ -47,7 +58,14 @@ async fn user(app: &TestApp, email: &str, roles: &[&str], supervisor: Option<&st
 
 /// The shipped template `code`, published; answers its id.
 async fn publish_shipped(app: &TestApp, code: &str) -> String {
-    let (s, list) = call(app, &app.admin_token, Method::GET, "/api/v1/process-templates?limit=200", None).await;
+    let (s, list) = call(
+        app,
+        &app.admin_token,
+        Method::GET,
+        "/api/v1/process-templates?limit=200",
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{list}");
     let t = list["items"]
         .as_array()
@@ -131,7 +149,13 @@ async fn the_task(app: &TestApp, deal: &str, title: &str) -> Value {
     tasks[0].clone()
 }
 
-async fn complete(app: &TestApp, token: &str, task: &Value, outcome: &str, comment: Option<&str>) -> (u16, Value) {
+async fn complete(
+    app: &TestApp,
+    token: &str,
+    task: &Value,
+    outcome: &str,
+    comment: Option<&str>,
+) -> (u16, Value) {
     call(
         app,
         token,
@@ -183,11 +207,24 @@ struct Sales {
 
 async fn sales_team(app: &TestApp) -> Sales {
     let head = user(app, "head@example.com", &["head"], None).await;
-    let manager = user(app, "manager@example.com", &["sales_manager"], Some(&head.0)).await;
+    let manager = user(
+        app,
+        "manager@example.com",
+        &["sales_manager"],
+        Some(&head.0),
+    )
+    .await;
     let accountant = user(app, "accountant@example.com", &["accountant"], None).await;
     let buyer = user(app, "buyer@example.com", &["purchasing_manager"], None).await;
     let admin = app.admin_token.clone();
-    let (s, org) = call(app, &admin, Method::POST, "/api/v1/organizations", Some(organization_body("SV", "ООО «Сдельно»"))).await;
+    let (s, org) = call(
+        app,
+        &admin,
+        Method::POST,
+        "/api/v1/organizations",
+        Some(organization_body("SV", "ООО «Сдельно»")),
+    )
+    .await;
     assert_eq!(s, 201, "{org}");
     for (doc, template) in [("quote", "КП-{N:3}"), ("invoice", "СЧ-{N:5}")] {
         let (s, t) = call(
@@ -200,7 +237,14 @@ async fn sales_team(app: &TestApp) -> Sales {
         .await;
         assert_eq!(s, 201, "{t}");
     }
-    let (s, company) = call(app, &manager.1, Method::POST, "/api/v1/companies", Some(json!({"name": "ТСЖ «Берёзка»"}))).await;
+    let (s, company) = call(
+        app,
+        &manager.1,
+        Method::POST,
+        "/api/v1/companies",
+        Some(json!({"name": "ТСЖ «Берёзка»"})),
+    )
+    .await;
     assert_eq!(s, 201, "{company}");
     let (s, le) = call(app, &manager.1, Method::POST, "/api/v1/legal-entities", Some(json!({
         "company_id": id(&company), "kind": "legal_entity", "full_name": "ТСЖ «Берёзка»",
@@ -258,19 +302,47 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     let first = the_task(&app, &deal, "Первичный контакт с клиентом").await;
     assert_eq!(first["assignee"]["user_id"], team.manager.0.as_str());
     assert_eq!(first["outcomes"], json!(["done", "client_refuses"]));
-    let (s, inbox) = call(&app, &m, Method::GET, "/api/v1/tasks?inbox=mine&kind=process", None).await;
+    let (s, inbox) = call(
+        &app,
+        &m,
+        Method::GET,
+        "/api/v1/tasks?inbox=mine&kind=process",
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
-    assert!(inbox["items"].as_array().unwrap().iter().any(|t| t["id"] == first["id"]), "{inbox}");
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == first["id"]),
+        "{inbox}"
+    );
 
     done(&app, &m, &deal, "Первичный контакт с клиентом", "done").await;
-    done(&app, &m, &deal, "Заполнить карточку клиента и условия сделки", "done").await;
+    done(
+        &app,
+        &m,
+        &deal,
+        "Заполнить карточку клиента и условия сделки",
+        "done",
+    )
+    .await;
     // The head returns the terms: the process goes back to the client card, round 2.
     let terms = the_task(&app, &deal, "Согласовать условия с руководителем").await;
     assert_eq!(terms["assignee"]["user_id"], team.head.0.as_str());
     let (s, body) = complete(&app, &h, &terms, "return_for_rework", None).await;
     assert_eq!(s, 422, "returning needs a comment: {body}");
     assert_eq!(body["errors"][0]["field"], "comment", "{body}");
-    let (s, body) = complete(&app, &h, &terms, "return_for_rework", Some("Нет срока поставки")).await;
+    let (s, body) = complete(
+        &app,
+        &h,
+        &terms,
+        "return_for_rework",
+        Some("Нет срока поставки"),
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     let mp = map(&app, &instance).await;
     assert_eq!(step(&mp, "client_card")["round"], 2, "{mp}");
@@ -280,16 +352,55 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     assert_eq!(step(&mp, "back_to_client_card")["status"], "pending");
     assert_eq!(step(&mp, "back_to_client_card")["past_rounds"], 1);
     assert_eq!(step(&mp, "terms_agreed")["round"], 2);
-    done(&app, &m, &deal, "Заполнить карточку клиента и условия сделки", "done").await;
-    done(&app, &h, &deal, "Согласовать условия с руководителем", "approve").await;
+    done(
+        &app,
+        &m,
+        &deal,
+        "Заполнить карточку клиента и условия сделки",
+        "done",
+    )
+    .await;
+    done(
+        &app,
+        &h,
+        &deal,
+        "Согласовать условия с руководителем",
+        "approve",
+    )
+    .await;
 
     // The deal moved to the proposal stage and the quote was made from it: the proposal task,
     // which requires the quote, can be completed.
-    let (_, d) = call(&app, &m, Method::GET, &format!("/api/v1/deals/{deal}"), None).await;
-    let (_, quotes) = call(&app, &m, Method::GET, &format!("/api/v1/quotes?deal_id={deal}"), None).await;
-    assert_eq!(quotes["items"].as_array().map(Vec::len), Some(1), "{quotes}");
+    let (_, d) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/deals/{deal}"),
+        None,
+    )
+    .await;
+    let (_, quotes) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/quotes?deal_id={deal}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        quotes["items"].as_array().map(Vec::len),
+        Some(1),
+        "{quotes}"
+    );
     assert_eq!(d["stage_id"], "01930000-0000-7000-8000-00005a1e0103", "{d}");
-    done(&app, &m, &deal, "Подготовить и отправить коммерческое предложение", "sent").await;
+    done(
+        &app,
+        &m,
+        &deal,
+        "Подготовить и отправить коммерческое предложение",
+        "sent",
+    )
+    .await;
 
     // The fan-out: slides, the technical check (any purchasing manager) and a meeting booked;
     // the join waits for all of them.
@@ -298,9 +409,20 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     assert_eq!(step(&mp, "book_meeting")["status"], "done");
     done(&app, &m, &deal, "Подготовить презентацию", "done").await;
     let mp = map(&app, &instance).await;
-    assert_eq!(step(&mp, "prepare_presentation")["status"], "active", "one branch is not a join");
+    assert_eq!(
+        step(&mp, "prepare_presentation")["status"],
+        "active",
+        "one branch is not a join"
+    );
     assert_eq!(step(&mp, "presentation")["status"], "pending");
-    done(&app, &team.buyer.1, &deal, "Проверить техническую часть предложения", "done").await;
+    done(
+        &app,
+        &team.buyer.1,
+        &deal,
+        "Проверить техническую часть предложения",
+        "done",
+    )
+    .await;
     let mp = map(&app, &instance).await;
     assert_eq!(step(&mp, "prepare_presentation")["status"], "done");
 
@@ -308,35 +430,94 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     done(&app, &m, &deal, "Презентация клиенту", "feedback").await;
     let reapproval = open_tasks(&app, &deal, "Пересогласовать КП по замечаниям клиента").await;
     assert_eq!(reapproval.len(), 3, "{reapproval:?}");
-    let supervisor_task = reapproval.iter().find(|t| t["assignee"]["user_id"] == team.head.0.as_str()).unwrap();
+    let supervisor_task = reapproval
+        .iter()
+        .find(|t| t["assignee"]["user_id"] == team.head.0.as_str())
+        .unwrap();
     let (s, b) = complete(&app, &h, supervisor_task, "approve", None).await;
     assert_eq!(s, 200, "{b}");
     let mp = map(&app, &instance).await;
-    assert_eq!(step(&mp, "proposal_reapproval")["status"], "active", "one of two is not a quorum");
-    let accountant_task = reapproval.iter().find(|t| t["assignee"]["role"] == "accountant").unwrap();
+    assert_eq!(
+        step(&mp, "proposal_reapproval")["status"],
+        "active",
+        "one of two is not a quorum"
+    );
+    let accountant_task = reapproval
+        .iter()
+        .find(|t| t["assignee"]["role"] == "accountant")
+        .unwrap();
     let (s, b) = complete(&app, &team.accountant.1, accountant_task, "approve", None).await;
     assert_eq!(s, 200, "{b}");
     // The quorum closed the third task and the process went back to a new quote version.
-    let head_role_task = reapproval.iter().find(|t| t["assignee"]["role"] == "head").unwrap();
-    let (_, t) = call(&app, &app.admin_token, Method::GET, &format!("/api/v1/tasks/{}", id(head_role_task)), None).await;
+    let head_role_task = reapproval
+        .iter()
+        .find(|t| t["assignee"]["role"] == "head")
+        .unwrap();
+    let (_, t) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        &format!("/api/v1/tasks/{}", id(head_role_task)),
+        None,
+    )
+    .await;
     assert_eq!(t["state"], "cancelled", "{t}");
     let mp = map(&app, &instance).await;
     assert_eq!(step(&mp, "make_quote")["round"], 2);
     assert_eq!(step(&mp, "proposal")["round"], 2);
-    let (_, quotes) = call(&app, &m, Method::GET, &format!("/api/v1/quotes?deal_id={deal}"), None).await;
-    assert_eq!(quotes["items"].as_array().map(Vec::len), Some(2), "{quotes}");
-    done(&app, &m, &deal, "Подготовить и отправить коммерческое предложение", "sent").await;
+    let (_, quotes) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/quotes?deal_id={deal}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        quotes["items"].as_array().map(Vec::len),
+        Some(2),
+        "{quotes}"
+    );
+    done(
+        &app,
+        &m,
+        &deal,
+        "Подготовить и отправить коммерческое предложение",
+        "sent",
+    )
+    .await;
     done(&app, &m, &deal, "Подготовить презентацию", "done").await;
-    done(&app, &team.buyer.1, &deal, "Проверить техническую часть предложения", "done").await;
+    done(
+        &app,
+        &team.buyer.1,
+        &deal,
+        "Проверить техническую часть предложения",
+        "done",
+    )
+    .await;
     done(&app, &m, &deal, "Презентация клиенту", "accepted").await;
     done(&app, &m, &deal, "Оформить заказ клиента", "done").await;
 
     // The invoice was made from the deal; the process waits for the advance.
     let mp = map(&app, &instance).await;
     assert_eq!(step(&mp, "advance_payment")["status"], "waiting", "{mp}");
-    let (_, invoices) = call(&app, &m, Method::GET, &format!("/api/v1/invoices?deal_id={deal}"), None).await;
+    let (_, invoices) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/invoices?deal_id={deal}"),
+        None,
+    )
+    .await;
     let invoice = id(&invoices["items"][0]);
-    let (s, inv) = call(&app, &m, Method::POST, &format!("/api/v1/invoices/{invoice}/actions/issue"), None).await;
+    let (s, inv) = call(
+        &app,
+        &m,
+        Method::POST,
+        &format!("/api/v1/invoices/{invoice}/actions/issue"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{inv}");
     let (s, p) = call(
         &app,
@@ -351,8 +532,18 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     assert_eq!(s, 201, "{p}");
     let instances = instances_of(&app, &deal).await;
     assert_eq!(instances[0]["status"], "completed", "{instances:?}");
-    let (_, d) = call(&app, &m, Method::GET, &format!("/api/v1/deals/{deal}"), None).await;
-    assert_eq!(d["stage_id"], "01930000-0000-7000-8000-00005a1e0105", "won: {d}");
+    let (_, d) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/deals/{deal}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        d["stage_id"], "01930000-0000-7000-8000-00005a1e0105",
+        "won: {d}"
+    );
     let mp = map(&app, &instance).await;
     assert_eq!(mp["status"], "completed");
     assert_eq!(step(&mp, "finish")["status"], "done");
@@ -364,23 +555,58 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
 
     // The other deal's client refuses at the first contact: the deal is lost, the process ends.
     let lost = new_deal(&app, &team, "Домофон для ТСЖ").await;
-    done(&app, &m, &lost, "Первичный контакт с клиентом", "client_refuses").await;
+    done(
+        &app,
+        &m,
+        &lost,
+        "Первичный контакт с клиентом",
+        "client_refuses",
+    )
+    .await;
     let instances = instances_of(&app, &lost).await;
     assert_eq!(instances[0]["status"], "cancelled", "{instances:?}");
     assert_eq!(instances[0]["cancel_reason"], "Клиент отказался");
-    let (_, d) = call(&app, &m, Method::GET, &format!("/api/v1/deals/{lost}"), None).await;
-    assert_eq!(d["stage_id"], "01930000-0000-7000-8000-00005a1e0106", "lost: {d}");
-    assert!(open_tasks(&app, &lost, "Заполнить карточку клиента и условия сделки").await.is_empty());
+    let (_, d) = call(
+        &app,
+        &m,
+        Method::GET,
+        &format!("/api/v1/deals/{lost}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        d["stage_id"], "01930000-0000-7000-8000-00005a1e0106",
+        "lost: {d}"
+    );
+    assert!(
+        open_tasks(&app, &lost, "Заполнить карточку клиента и условия сделки")
+            .await
+            .is_empty()
+    );
 
     // Who holds what: nothing is open any more.
-    let (s, held) = call(&app, &app.admin_token, Method::GET, "/api/v1/processes/held-up", None).await;
+    let (s, held) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        "/api/v1/processes/held-up",
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{held}");
     assert_eq!(held["items"], json!([]));
 
     // REP-4: the cost of the completed tasks per instance and per template (two rounds of
     // the rework and of the proposal count twice), and the step durations.
     assert_eq!(instances_of(&app, &deal).await[0]["cost"], "11800.00");
-    let (s, report) = call(&app, &app.admin_token, Method::GET, "/api/v1/reports/processes", None).await;
+    let (s, report) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        "/api/v1/reports/processes",
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{report}");
     let sale = &report["cost_per_template"][0];
     assert_eq!(sale["template_code"], "sale", "{report}");
@@ -388,14 +614,29 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
     assert_eq!(sale["cost"], "12100.00");
     assert_eq!(sale["average_cost"], "6050.00");
     let durations = report["step_durations"].as_array().unwrap();
-    let card = durations.iter().find(|d| d["step_id"] == "client_card").unwrap();
+    let card = durations
+        .iter()
+        .find(|d| d["step_id"] == "client_card")
+        .unwrap();
     assert_eq!(card["finished_rounds"], 2, "{card}");
     assert_eq!(report["stalled_steps"], json!([]));
-    let res = app.request(Method::GET, "/api/v1/reports/processes?format=csv", &app.admin_token).send().await.unwrap();
+    let res = app
+        .request(
+            Method::GET,
+            "/api/v1/reports/processes?format=csv",
+            &app.admin_token,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let text = res.text().await.unwrap();
     assert!(text.contains("template_cost,"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("template_cost,") && l.ends_with(",12100.00")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("template_cost,") && l.ends_with(",12100.00")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -416,21 +657,53 @@ async fn documents_versions_cancel_and_the_map() {
     });
     let (template, v1) = own_template(&app, "contract_check", definition.clone()).await;
     let deal = new_deal(&app, &team, "Договор с ТСЖ").await;
-    assert!(instances_of(&app, &deal).await.is_empty(), "a manual template does not start by itself");
+    assert!(
+        instances_of(&app, &deal).await.is_empty(),
+        "a manual template does not start by itself"
+    );
 
     // A bad definition is refused naming the place.
     let mut bad = definition.clone();
     bad["steps"][1]["assignees"][0] = json!({"type": "role", "role": "boss"});
-    bad["steps"].as_array_mut().unwrap().push(json!({"id": "x", "kind": "teleport"}));
-    let (s, v2) = call(&app, &admin, Method::POST, &format!("/api/v1/process-templates/{template}/versions"), Some(json!({"definition": bad}))).await;
+    bad["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "x", "kind": "teleport"}));
+    let (s, v2) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/process-templates/{template}/versions"),
+        Some(json!({"definition": bad})),
+    )
+    .await;
     assert_eq!(s, 201, "{v2}");
-    let (s, refused) = call(&app, &admin, Method::POST, &format!("/api/v1/process-templates/{template}/versions/2/publish"), None).await;
+    let (s, refused) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/process-templates/{template}/versions/2/publish"),
+        None,
+    )
+    .await;
     assert_eq!(s, 422, "{refused}");
-    let fields: Vec<&str> = refused["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert!(fields.contains(&"definition/steps/2/kind"), "{refused}");
 
     // Started by hand on version 1.
-    let (s, a) = call(&app, &m, Method::POST, "/api/v1/process-instances", Some(json!({"template_id": template, "entity_id": deal}))).await;
+    let (s, a) = call(
+        &app,
+        &m,
+        Method::POST,
+        "/api/v1/process-instances",
+        Some(json!({"template_id": template, "entity_id": deal})),
+    )
+    .await;
     assert_eq!(s, 201, "{a}");
     assert_eq!(a["template_version_id"], v1.as_str());
     let instance = id(&a);
@@ -458,7 +731,10 @@ async fn documents_versions_cancel_and_the_map() {
     assert_eq!(s0["cost"], "0.00");
     assert_eq!(s0["past_rounds"], 0);
     assert_eq!(s0["assignees"][0]["key"], "contract#1#0");
-    assert_eq!(s0["assignees"][0]["assignee"], json!({"type": "user", "id": team.manager.0}));
+    assert_eq!(
+        s0["assignees"][0]["assignee"],
+        json!({"type": "user", "id": team.manager.0})
+    );
     assert_eq!(s0["assignees"][0]["state"], "open");
     let s1 = &mp["steps"][1];
     assert_eq!(s1["id"], "check");
@@ -469,14 +745,39 @@ async fn documents_versions_cancel_and_the_map() {
     assert_eq!(mp["edges"][0]["round"], 1);
     assert_eq!(mp["waiting_on"][0]["step"], "contract");
     assert_eq!(mp["waiting_on"][0]["task"], "contract#1#0");
-    assert_eq!(mp["waiting_on"][0]["assignee"], json!({"type": "user", "id": team.manager.0}));
+    assert_eq!(
+        mp["waiting_on"][0]["assignee"],
+        json!({"type": "user", "id": team.manager.0})
+    );
 
     // "On whom": the manager, with one open task.
-    let (_, held) = call(&app, &admin, Method::GET, &format!("/api/v1/processes/held-up?entity_type=deal&entity_id={deal}"), None).await;
-    assert_eq!(held["items"][0]["user_id"], team.manager.0.as_str(), "{held}");
+    let (_, held) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/processes/held-up?entity_type=deal&entity_id={deal}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        held["items"][0]["user_id"],
+        team.manager.0.as_str(),
+        "{held}"
+    );
     assert_eq!(held["items"][0]["step_id"], "contract");
-    let (_, load) = call(&app, &admin, Method::GET, "/api/v1/processes/workload", None).await;
-    assert_eq!(load["items"][0]["performer"], team.manager.0.as_str(), "{load}");
+    let (_, load) = call(
+        &app,
+        &admin,
+        Method::GET,
+        "/api/v1/processes/workload",
+        None,
+    )
+    .await;
+    assert_eq!(
+        load["items"][0]["performer"],
+        team.manager.0.as_str(),
+        "{load}"
+    );
     assert_eq!(load["items"][0]["open_tasks"], 1);
 
     // The task requires the contract: refused naming it until one is attached.
@@ -484,13 +785,27 @@ async fn documents_versions_cancel_and_the_map() {
     let (s, body) = complete(&app, &m, &task, "done", None).await;
     assert_eq!(s, 422, "{body}");
     assert_eq!(body["errors"][0]["code"], "document_required", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("contract"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("contract"),
+        "{body}"
+    );
     let form = Form::new()
         .text("entity_type", "deal")
         .text("entity_id", deal.clone())
         .text("document_type", "contract")
-        .part("file", Part::bytes(b"%PDF-1.4\n% contract\n".to_vec()).file_name("contract.pdf"));
-    let res = app.request(Method::POST, "/api/v1/files", &m).multipart(form).send().await.unwrap();
+        .part(
+            "file",
+            Part::bytes(b"%PDF-1.4\n% contract\n".to_vec()).file_name("contract.pdf"),
+        );
+    let res = app
+        .request(Method::POST, "/api/v1/files", &m)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let (s, body) = complete(&app, &m, &task, "done", None).await;
     assert_eq!(s, 200, "{body}");
@@ -504,36 +819,115 @@ async fn documents_versions_cancel_and_the_map() {
     // Version 3 renames the check; the running instance keeps version 1.
     let mut v3 = definition.clone();
     v3["steps"][1]["title"] = json!("Проверить договор (юрист)");
-    let (s, _) = call(&app, &admin, Method::POST, &format!("/api/v1/process-templates/{template}/versions"), Some(json!({"definition": v3}))).await;
+    let (s, _) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/process-templates/{template}/versions"),
+        Some(json!({"definition": v3})),
+    )
+    .await;
     assert_eq!(s, 201);
-    let (s, published) = call(&app, &admin, Method::POST, &format!("/api/v1/process-templates/{template}/versions/3/publish"), None).await;
+    let (s, published) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api/v1/process-templates/{template}/versions/3/publish"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{published}");
-    let (s, frozen) = call(&app, &admin, Method::PUT, &format!("/api/v1/process-templates/{template}/versions/3"), Some(json!({"definition": definition}))).await;
+    let (s, frozen) = call(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/api/v1/process-templates/{template}/versions/3"),
+        Some(json!({"definition": definition})),
+    )
+    .await;
     assert_eq!(s, 409, "a published version is frozen: {frozen}");
-    let (_, b) = call(&app, &m, Method::POST, "/api/v1/process-instances", Some(json!({"template_id": template, "entity_id": deal}))).await;
+    let (_, b) = call(
+        &app,
+        &m,
+        Method::POST,
+        "/api/v1/process-instances",
+        Some(json!({"template_id": template, "entity_id": deal})),
+    )
+    .await;
     assert_eq!(b["template_version_id"], published["id"], "{b}");
-    let (_, a_now) = call(&app, &admin, Method::GET, &format!("/api/v1/process-instances/{instance}"), None).await;
+    let (_, a_now) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/process-instances/{instance}"),
+        None,
+    )
+    .await;
     assert_eq!(a_now["template_version_id"], v1.as_str());
     assert_eq!(open_tasks(&app, &deal, "Проверить договор").await.len(), 1);
 
     // Cancelling closes the open tasks.
     let check = the_task(&app, &deal, "Проверить договор").await;
-    let (s, c) = call(&app, &m, Method::POST, &format!("/api/v1/process-instances/{instance}/cancel"), Some(json!({"reason": "Клиент передумал"}))).await;
+    let (s, c) = call(
+        &app,
+        &m,
+        Method::POST,
+        &format!("/api/v1/process-instances/{instance}/cancel"),
+        Some(json!({"reason": "Клиент передумал"})),
+    )
+    .await;
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["status"], "cancelled");
     assert_eq!(c["cancel_reason"], "Клиент передумал");
-    let (_, t) = call(&app, &admin, Method::GET, &format!("/api/v1/tasks/{}", id(&check)), None).await;
+    let (_, t) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/tasks/{}", id(&check)),
+        None,
+    )
+    .await;
     assert_eq!(t["state"], "cancelled", "{t}");
-    let (s, again) = call(&app, &m, Method::POST, &format!("/api/v1/process-instances/{instance}/cancel"), Some(json!({"reason": "ещё раз"}))).await;
+    let (s, again) = call(
+        &app,
+        &m,
+        Method::POST,
+        &format!("/api/v1/process-instances/{instance}/cancel"),
+        Some(json!({"reason": "ещё раз"})),
+    )
+    .await;
     assert_eq!(s, 409, "{again}");
-    let (_, running) = call(&app, &admin, Method::GET, &format!("/api/v1/process-instances?entity_type=deal&entity_id={deal}&status=running"), None).await;
-    assert_eq!(running["items"].as_array().map(Vec::len), Some(1), "{running}");
+    let (_, running) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/process-instances?entity_type=deal&entity_id={deal}&status=running"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        running["items"].as_array().map(Vec::len),
+        Some(1),
+        "{running}"
+    );
 }
 
 async fn notifications(app: &TestApp, token: &str, kind: &str) -> usize {
-    let (s, list) = call(app, token, Method::GET, "/api/v1/notifications?limit=200", None).await;
+    let (s, list) = call(
+        app,
+        token,
+        Method::GET,
+        "/api/v1/notifications?limit=200",
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{list}");
-    list["items"].as_array().unwrap().iter().filter(|n| n["kind"] == kind).count()
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == kind)
+        .count()
 }
 
 #[tokio::test]
@@ -555,21 +949,39 @@ async fn an_overdue_task_reminds_and_escalates_once_each_with_two_instances() {
     // Due two days ago: the reminder and the escalation are both due at once.
     let (s, d) = call(&app, &team.manager.1, Method::PATCH, &format!("/api/v1/deals/{deal}"), Some(json!({"expected_close_date": (chrono::Utc::now().date_naive() - chrono::Days::new(2)).to_string()}))).await;
     assert_eq!(s, 200, "{d}");
-    let (s, inst) = call(&other, &team.manager.1, Method::POST, "/api/v1/process-instances", Some(json!({"template_id": template, "entity_id": deal}))).await;
+    let (s, inst) = call(
+        &other,
+        &team.manager.1,
+        Method::POST,
+        "/api/v1/process-instances",
+        Some(json!({"template_id": template, "entity_id": deal})),
+    )
+    .await;
     assert_eq!(s, 201, "{inst}");
     let instance: uuid::Uuid = id(&inst).parse().unwrap();
 
     // Both instances' timer jobs compete for the two timers; each fires once.
     let store = &app.server.as_ref().unwrap().state.store;
     let fired = eventually(WAIT, || async {
-        let pending = sdelka_persistence::ops::processes::pending_timers(&store.conn, instance).await.unwrap();
+        let pending = sdelka_persistence::ops::processes::pending_timers(&store.conn, instance)
+            .await
+            .unwrap();
         pending.is_empty().then_some(())
     })
     .await;
     assert!(fired.is_some(), "the timers fire");
-    assert_eq!(notifications(&app, &team.manager.1, "process_task_reminder").await, 1);
-    assert_eq!(notifications(&app, &team.head.1, "process_task_escalation").await, 1);
-    assert_eq!(notifications(&app, &team.manager.1, "process_task_escalation").await, 0);
+    assert_eq!(
+        notifications(&app, &team.manager.1, "process_task_reminder").await,
+        1
+    );
+    assert_eq!(
+        notifications(&app, &team.head.1, "process_task_escalation").await,
+        1
+    );
+    assert_eq!(
+        notifications(&app, &team.manager.1, "process_task_escalation").await,
+        0
+    );
     let mp = map(&app, &id(&inst)).await;
     assert_eq!(step(&mp, "call")["status"], "active");
     drop(other);

@@ -90,10 +90,15 @@ pub async fn list_templates(
     page: web::Query<ListParams>,
     filter: web::Query<TemplateListFilter>,
 ) -> ApiResult<HttpResponse> {
-    list_answer(&req, page.into_inner(), filter.into_inner(), move |page, filter| {
-        let state = state.clone();
-        async move { ops::list_templates(state.db(), &page, filter).await }
-    })
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let state = state.clone();
+            async move { ops::list_templates(state.db(), &page, filter).await }
+        },
+    )
     .await
 }
 
@@ -296,10 +301,15 @@ pub async fn held_up(
     filter: web::Query<HeldUpFilter>,
 ) -> ApiResult<HttpResponse> {
     let caller = Caller::clone(&caller);
-    list_answer(&req, page.into_inner(), filter.into_inner(), move |_page, filter| {
-        let (state, caller) = (state.clone(), caller.clone());
-        async move { ops::held_up(state.db(), &caller, filter).await }
-    })
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |_page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::held_up(state.db(), &caller, filter).await }
+        },
+    )
     .await
 }
 
@@ -340,10 +350,15 @@ pub async fn list_instances(
     filter: web::Query<InstanceListFilter>,
 ) -> ApiResult<HttpResponse> {
     let caller = Caller::clone(&caller);
-    list_answer(&req, page.into_inner(), filter.into_inner(), move |page, filter| {
-        let (state, caller) = (state.clone(), caller.clone());
-        async move { ops::list_instances(state.db(), &caller, &page, filter).await }
-    })
+    list_answer(
+        &req,
+        page.into_inner(),
+        filter.into_inner(),
+        move |page, filter| {
+            let (state, caller) = (state.clone(), caller.clone());
+            async move { ops::list_instances(state.db(), &caller, &page, filter).await }
+        },
+    )
     .await
 }
 

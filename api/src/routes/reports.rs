@@ -239,9 +239,20 @@ pub async fn processes(
         return Ok(HttpResponse::Ok().json(r));
     }
     let header = [
-        "section", "template_id", "template_code", "step_id", "instance_id", "entity_type",
-        "entity_id", "performer_type", "performer", "count", "overdue", "since",
-        "seconds", "cost",
+        "section",
+        "template_id",
+        "template_code",
+        "step_id",
+        "instance_id",
+        "entity_type",
+        "entity_id",
+        "performer_type",
+        "performer",
+        "count",
+        "overdue",
+        "since",
+        "seconds",
+        "cost",
     ];
     let mut out = vec![header.map(String::from).to_vec()];
     let row = |cells: [String; 14]| cells.to_vec();
@@ -254,37 +265,92 @@ pub async fn processes(
             (None, None, None) => ("", String::new()),
         };
         out.push(row([
-            "stalled_step".into(), s.template_id.to_string(), e(), s.step_id.clone(),
-            s.instance_id.to_string(), s.entity_type.clone(), s.entity_id.to_string(),
-            kind.into(), who, "1".into(), s.overdue.to_string(), s.since.to_rfc3339(),
-            s.age_seconds.to_string(), e(),
+            "stalled_step".into(),
+            s.template_id.to_string(),
+            e(),
+            s.step_id.clone(),
+            s.instance_id.to_string(),
+            s.entity_type.clone(),
+            s.entity_id.to_string(),
+            kind.into(),
+            who,
+            "1".into(),
+            s.overdue.to_string(),
+            s.since.to_rfc3339(),
+            s.age_seconds.to_string(),
+            e(),
         ]));
     }
     for p in &r.open_tasks_per_performer {
         out.push(row([
-            "performer".into(), e(), e(), e(), e(), e(), e(), p.performer_type.clone(),
-            p.performer.clone(), p.open_tasks.to_string(), p.overdue_tasks.to_string(),
-            p.oldest_since.to_rfc3339(), e(), e(),
+            "performer".into(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            p.performer_type.clone(),
+            p.performer.clone(),
+            p.open_tasks.to_string(),
+            p.overdue_tasks.to_string(),
+            p.oldest_since.to_rfc3339(),
+            e(),
+            e(),
         ]));
     }
     for d in &r.step_durations {
         out.push(row([
-            "step_duration".into(), d.template_id.to_string(), d.template_code.clone(),
-            d.step_id.clone(), e(), e(), e(), e(), e(), d.finished_rounds.to_string(), e(), e(),
-            d.average_seconds.to_string(), e(),
+            "step_duration".into(),
+            d.template_id.to_string(),
+            d.template_code.clone(),
+            d.step_id.clone(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            d.finished_rounds.to_string(),
+            e(),
+            e(),
+            d.average_seconds.to_string(),
+            e(),
         ]));
     }
     for c in &r.cost_per_instance {
         out.push(row([
-            "instance_cost".into(), c.template_id.to_string(), e(), e(), c.instance_id.to_string(),
-            c.entity_type.clone(), c.entity_id.to_string(), e(), e(), "1".into(), e(), e(), e(),
+            "instance_cost".into(),
+            c.template_id.to_string(),
+            e(),
+            e(),
+            c.instance_id.to_string(),
+            c.entity_type.clone(),
+            c.entity_id.to_string(),
+            e(),
+            e(),
+            "1".into(),
+            e(),
+            e(),
+            e(),
             c.cost.to_string(),
         ]));
     }
     for t in &r.cost_per_template {
         out.push(row([
-            "template_cost".into(), t.template_id.to_string(), t.template_code.clone(), e(), e(),
-            e(), e(), e(), e(), t.instances.to_string(), e(), e(), e(), t.cost.to_string(),
+            "template_cost".into(),
+            t.template_id.to_string(),
+            t.template_code.clone(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            t.instances.to_string(),
+            e(),
+            e(),
+            e(),
+            t.cost.to_string(),
         ]));
     }
     csv_response("processes", out)

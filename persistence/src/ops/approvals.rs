@@ -370,7 +370,9 @@ pub async fn announce_task<C: ConnectionTrait>(
 
 /// Registers a supplier invoice (WF-INV-1): it enters *awaiting decision* with its file, and
 /// the decision makers' pool gets the task.
-pub async fn register_invoice<C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+pub async fn register_invoice<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     db: &C,
     caller: &Caller,
     model: supplier_invoice::Model,

@@ -13,13 +13,13 @@ use super::clients::{
     strings_of,
 };
 use super::dto::double_option;
-use sdelka_domain::process::EntityType;
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use crate::clients::{self as store, CompanyFilter, companies_query, fold, list_index};
 use crate::entity::company;
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
+use sdelka_domain::process::EntityType;
 
 /// What a company is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -288,7 +288,8 @@ pub async fn create_company(
     set_tags(&mut model, tags);
     let model = records::create::<company::Entity, _>(&txn, &caller.actor(), model, public).await?;
     store::set_external_ids(&txn, "company", model.id, &refs).await?;
-    super::processes::on_entity_created(&txn, &caller.actor(), EntityType::Company, model.id).await?;
+    super::processes::on_entity_created(&txn, &caller.actor(), EntityType::Company, model.id)
+        .await?;
     txn.commit().await?;
     Ok(CompanyView::from(&model))
 }

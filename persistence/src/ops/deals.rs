@@ -664,7 +664,9 @@ pub struct NewDeal {
 
 /// Stores a new deal in its first (or the given) stage and records that stage entry; call
 /// inside the caller's transaction.
-pub async fn open_deal<C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+pub async fn open_deal<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     caller: &Caller,
     req: NewDeal,

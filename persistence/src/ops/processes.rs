@@ -17,10 +17,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sdelka_domain::money::Money;
 use sdelka_domain::process::{
-    self as bp, ActionKey, DefinitionError, Directory, Effect, EntityEvent,
-    EntityFacts, EntityType, FieldType, FieldValue, Input, InstanceState, Participant,
-    ProcessRefusal, PublishedDefinition, TaskCompletion, TaskKey, TimerKey, TimerPurpose,
-    TriggerEvent,
+    self as bp, ActionKey, DefinitionError, Directory, Effect, EntityEvent, EntityFacts,
+    EntityType, FieldType, FieldValue, Input, InstanceState, Participant, ProcessRefusal,
+    PublishedDefinition, TaskCompletion, TaskKey, TimerKey, TimerPurpose, TriggerEvent,
 };
 use sdelka_domain::role::{Role, RoleSet};
 use sdelka_domain::validation::{FieldViolation, Violations};
@@ -39,9 +38,9 @@ use super::tasks::TaskView;
 use super::{Caller, Db, Error, ErrorCode, ListPage, ListParams, OpResult, present};
 use crate::approvals::{self as store, NewAssignee, NewTask};
 use crate::entity::{
-    company, contact, deal, file, invoice, lead, organization, pipeline_stage, pool, process_action,
-    process_instance, process_step, process_task, process_template, process_template_version,
-    process_timer, quote, supplier_invoice, task, user,
+    company, contact, deal, file, invoice, lead, organization, pipeline_stage, pool,
+    process_action, process_instance, process_step, process_task, process_template,
+    process_template_version, process_timer, quote, supplier_invoice, task, user,
 };
 use crate::jobs::{self, LeaseQueue};
 use crate::journal::{Actor, now};
@@ -407,7 +406,10 @@ pub fn schema(entity: EntityType) -> BTreeMap<String, FieldType> {
             f.insert("stage".into(), choice(&DEAL_STAGE_CODES));
         }
         EntityType::Lead => {
-            f.insert("status".into(), choice(&["new", "in_work", "qualified", "junk"]));
+            f.insert(
+                "status".into(),
+                choice(&["new", "in_work", "qualified", "junk"]),
+            );
             f.insert("potential_amount".into(), FieldType::Money);
             f.insert("company_name".into(), FieldType::Text);
             f.insert("phone".into(), FieldType::Text);
@@ -490,7 +492,8 @@ async fn deal_stage_for<C: ConnectionTrait>(
     let Some(pos) = OPEN_STAGE_CODES.iter().position(|c| *c == code) else {
         return Ok(None);
     };
-    let open: Vec<pipeline_stage::Model> = stages.into_iter().filter(|s| s.kind == "open").collect();
+    let open: Vec<pipeline_stage::Model> =
+        stages.into_iter().filter(|s| s.kind == "open").collect();
     let last = open.len().saturating_sub(1);
     Ok(open.into_iter().nth(pos.min(last)))
 }
@@ -520,7 +523,11 @@ pub async fn facts_of<C: ConnectionTrait>(
             fields.insert(
                 "terms".into(),
                 if d.amount_minor > 0 {
-                    FieldValue::Text(format!("{} {}", Money::from_minor(d.amount_minor), d.currency))
+                    FieldValue::Text(format!(
+                        "{} {}",
+                        Money::from_minor(d.amount_minor),
+                        d.currency
+                    ))
                 } else {
                     FieldValue::Null
                 },
@@ -540,8 +547,9 @@ pub async fn facts_of<C: ConnectionTrait>(
             fields.insert("status".into(), FieldValue::Choice(l.status.clone()));
             fields.insert(
                 "potential_amount".into(),
-                l.potential_amount_minor
-                    .map_or(FieldValue::Null, |m| FieldValue::Money(Money::from_minor(m))),
+                l.potential_amount_minor.map_or(FieldValue::Null, |m| {
+                    FieldValue::Money(Money::from_minor(m))
+                }),
             );
             fields.insert("company_name".into(), text(&l.company_name));
             fields.insert("phone".into(), text(&l.phone));
@@ -833,7 +841,11 @@ pub async fn create_template(
     Ok(TemplateView::from(&t))
 }
 
-fn new_version(template_id: Uuid, number: i32, definition: &Value) -> process_template_version::Model {
+fn new_version(
+    template_id: Uuid,
+    number: i32,
+    definition: &Value,
+) -> process_template_version::Model {
     let at = now();
     process_template_version::Model {
         id: Uuid::now_v7(),
@@ -917,11 +929,15 @@ pub async fn list_versions(db: Db<'_>, template_id: Uuid) -> OpResult<ListPage<V
         .all(&db)
         .await
         .map_err(StoreError::from)?;
-    Ok(ListPage::whole(versions.iter().map(VersionView::from).collect()))
+    Ok(ListPage::whole(
+        versions.iter().map(VersionView::from).collect(),
+    ))
 }
 
 pub async fn get_version(db: Db<'_>, template_id: Uuid, number: i32) -> OpResult<VersionView> {
-    Ok(VersionView::from(&version_of(&db, template_id, number).await?))
+    Ok(VersionView::from(
+        &version_of(&db, template_id, number).await?,
+    ))
 }
 
 /// A new draft, numbered after the last version.
@@ -1109,7 +1125,10 @@ pub async fn publish_version(
     Ok(VersionView::from(&v))
 }
 
-async fn published_of<C: ConnectionTrait>(db: &C, version_id: Uuid) -> OpResult<PublishedDefinition> {
+async fn published_of<C: ConnectionTrait>(
+    db: &C,
+    version_id: Uuid,
+) -> OpResult<PublishedDefinition> {
     let v = records::find::<process_template_version::Entity, _>(db, version_id).await?;
     let stored: Value = v
         .stored
@@ -1211,7 +1230,9 @@ fn entity_of(i: &process_instance::Model) -> OpResult<EntityType> {
 }
 
 /// Starts `template` on a record, in the caller's transaction.
-async fn start_in<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+async fn start_in<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     ctx: &Ctx<'_>,
     template: &process_template::Model,
@@ -1252,8 +1273,9 @@ async fn start_in<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::D
         updated_at: at,
         deleted_at: None,
     };
-    let inst = records::create::<process_instance::Entity, _>(txn, ctx.actor, model, instance_public)
-        .await?;
+    let inst =
+        records::create::<process_instance::Entity, _>(txn, ctx.actor, model, instance_public)
+            .await?;
     sync_steps(txn, &inst, &def, &InstanceState::new(), &t.state).await?;
     Box::pin(apply(txn, ctx, &inst, &def, &facts, t.effects)).await?;
     Ok(inst)
@@ -1321,6 +1343,16 @@ async fn feed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Datab
     Ok(written)
 }
 
+/// (round, status, started, finished, due, outcome) of one row of `process_steps`.
+type StepRow = (
+    u32,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
 /// Keeps `process_steps` (one row per step and round) in step with the state, for the
 /// queries and reports.
 async fn sync_steps<C: ConnectionTrait>(
@@ -1337,7 +1369,7 @@ async fn sync_steps<C: ConnectionTrait>(
             continue;
         }
         let kind = def.step(id).map_or("task", |s| s.body.kind());
-        let mut rows: Vec<(u32, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<String>)> = Vec::new();
+        let mut rows: Vec<StepRow> = Vec::new();
         let known = old.map_or(0, |o| o.history.len());
         for h in st.history.iter().skip(known) {
             rows.push((
@@ -1440,7 +1472,9 @@ async fn users_of<C: ConnectionTrait>(txn: &C, p: Participant) -> OpResult<Vec<U
 }
 
 /// Writes the effects of a transition, in order.
-async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+async fn apply<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     ctx: &Ctx<'_>,
     inst: &process_instance::Model,
@@ -1512,8 +1546,7 @@ async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Data
                         round: key.round as i32,
                         participant: key.participant as i32,
                         requires: serde_json::to_string(&requires).unwrap_or_else(|_| "[]".into()),
-                        outcomes: serde_json::to_string(&outcomes)
-                            .unwrap_or_else(|_| "[]".into()),
+                        outcomes: serde_json::to_string(&outcomes).unwrap_or_else(|_| "[]".into()),
                         cost_minor: cost.and_then(|c| c.to_minor().ok()),
                     }
                     .into_active_model(),
@@ -1547,7 +1580,10 @@ async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Data
                 super::approvals::transition_task(txn, ctx.actor, &t, next, "cancelled", Some(why))
                     .await?
                     .ok_or_else(|| {
-                        Error::new(ErrorCode::Conflict, "a process task changed meanwhile; retry")
+                        Error::new(
+                            ErrorCode::Conflict,
+                            "a process task changed meanwhile; retry",
+                        )
                     })?;
             }
             Effect::ScheduleTimer { key, at } => schedule_timer(txn, inst.id, &key, at).await?,
@@ -1591,7 +1627,9 @@ async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Data
                     }
                     None => users_of(txn, assignee).await?,
                 };
-                let due = due_at.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+                let due = due_at
+                    .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default();
                 let entity_ref = link.as_ref().map(|l| EntityRef {
                     entity_type: "task",
                     entity_id: l.task_id,
@@ -1623,10 +1661,7 @@ async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Data
                                 to,
                                 "process_task_escalation",
                                 &format!("Просрочена задача: {title}"),
-                                &format!(
-                                    "Срок был: {due}; эскалация {}",
-                                    repeat + 1
-                                ),
+                                &format!("Срок был: {due}; эскалация {}", repeat + 1),
                                 entity_ref,
                             )
                             .await?;
@@ -1636,9 +1671,11 @@ async fn apply<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Data
             }
             Effect::Finished { result, .. } => {
                 // Open tasks of a finished process were closed by the effects before.
-                if let (Some(parent), Some(step), Some(round)) =
-                    (inst.parent_instance_id, &inst.parent_step, inst.parent_round)
-                {
+                if let (Some(parent), Some(step), Some(round)) = (
+                    inst.parent_instance_id,
+                    &inst.parent_step,
+                    inst.parent_round,
+                ) {
                     let deeper = ctx.deeper()?;
                     feed(
                         txn,
@@ -1706,7 +1743,9 @@ async fn schedule_timer<C: ConnectionTrait>(
 /// an action whose row exists already ran (in a committed transaction). A failing action is
 /// rolled back alone (a savepoint), recorded as failed with its reason, and the process goes
 /// on: a process must not stall on an impossible side effect.
-async fn run_action_once<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+async fn run_action_once<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     ctx: &Ctx<'_>,
     inst: &process_instance::Model,
@@ -1799,11 +1838,11 @@ async fn contact_emails<C: ConnectionTrait>(
     let mut out = Vec::new();
     for id in ids {
         if let Ok(c) = records::find::<contact::Entity, _>(txn, id).await {
-            let first = c
-                .emails
-                .as_array()
-                .and_then(|a| a.first())
-                .and_then(|e| e.as_str().map(str::to_owned).or_else(|| e["address"].as_str().map(str::to_owned)));
+            let first = c.emails.as_array().and_then(|a| a.first()).and_then(|e| {
+                e.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| e["address"].as_str().map(str::to_owned))
+            });
             out.extend(first);
         }
     }
@@ -1818,7 +1857,12 @@ async fn own_organization<C: ConnectionTrait>(txn: &C) -> OpResult<Uuid> {
         .await
         .map_err(StoreError::from)?
         .map(|o| o.id)
-        .ok_or_else(|| Error::new(ErrorCode::Conflict, "there is no own organisation to issue documents from"))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::Conflict,
+                "there is no own organisation to issue documents from",
+            )
+        })
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> OpResult<T> {
@@ -1827,7 +1871,9 @@ fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> OpResult<T> {
 
 /// Runs one action through the existing operation, inside a savepoint of the input's
 /// transaction; answers what it made.
-async fn run_action<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+async fn run_action<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     ctx: &Ctx<'_>,
     inst: &process_instance::Model,
@@ -1887,7 +1933,10 @@ async fn run_action_in(
                 }
             }
             if emails.is_empty() {
-                return Err(Error::new(ErrorCode::Conflict, "nobody to send the email to"));
+                return Err(Error::new(
+                    ErrorCode::Conflict,
+                    "nobody to send the email to",
+                ));
             }
             crate::outbox::enqueue_email(
                 txn,
@@ -1993,7 +2042,9 @@ async fn run_action_in(
                 .one(txn)
                 .await
                 .map_err(StoreError::from)?
-                .ok_or_else(|| Error::new(ErrorCode::Conflict, format!("no template {template}")))?;
+                .ok_or_else(|| {
+                    Error::new(ErrorCode::Conflict, format!("no template {template}"))
+                })?;
             let deeper = ctx.deeper()?;
             let parent = wait.then(|| (inst.id, key.clone()));
             let child = start_in(txn, &deeper, &t, inst.entity_id, parent).await?;
@@ -2034,7 +2085,10 @@ async fn set_field(
                     let d = records::find::<deal::Entity, _>(&db, id).await?;
                     let code = value.as_str().unwrap_or_default();
                     let stage = deal_stage_for(&db, &d, code).await?.ok_or_else(|| {
-                        Error::new(ErrorCode::Conflict, format!("the deal's pipeline has no stage {code}"))
+                        Error::new(
+                            ErrorCode::Conflict,
+                            format!("the deal's pipeline has no stage {code}"),
+                        )
                     })?;
                     if stage.kind == "lost" && d.loss_reason.is_none() {
                         json!({ "stage_id": stage.id, "loss_reason": "Процесс: клиент отказался" })
@@ -2063,7 +2117,10 @@ async fn set_field(
         | EntityType::SupplierInvoice => {
             return Err(Error::new(
                 ErrorCode::Conflict,
-                format!("fields of a {} are not set by processes yet", entity.as_str()),
+                format!(
+                    "fields of a {} are not set by processes yet",
+                    entity.as_str()
+                ),
             ));
         }
     }
@@ -2091,7 +2148,9 @@ async fn templates_for<C: ConnectionTrait>(
 
 /// A record was created: the entity type's default processes start on it, in the same
 /// transaction, and hand out their first tasks.
-pub async fn on_entity_created<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+pub async fn on_entity_created<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     actor: &Actor,
     entity: EntityType,
@@ -2107,7 +2166,9 @@ pub async fn on_entity_created<C: ConnectionTrait + TransactionTrait<Transaction
 /// A record changed: its running processes hear what changed (a wait for a payment, a
 /// field, a stage), and templates that start on such a change start. `before` is what
 /// [`facts_of`] answered before the change.
-pub async fn on_entity_changed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+pub async fn on_entity_changed<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     actor: &Actor,
     entity: EntityType,
@@ -2118,7 +2179,9 @@ pub async fn on_entity_changed<C: ConnectionTrait + TransactionTrait<Transaction
     changed(txn, &ctx, entity, id, before).await
 }
 
-async fn changed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+async fn changed<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     ctx: &Ctx<'_>,
     entity: EntityType,
@@ -2154,7 +2217,9 @@ async fn changed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Da
                 _ => Decimal::ZERO,
             };
             if *p > was {
-                events.push(EntityEvent::PaymentReceived { payment_percent: *p });
+                events.push(EntityEvent::PaymentReceived {
+                    payment_percent: *p,
+                });
             }
         }
     }
@@ -2196,7 +2261,9 @@ async fn changed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::Da
 /// process's (the inbox completes it as before). The task and the engine's answer are written
 /// in the caller's transaction; a refusal (a required document missing, an outcome the step
 /// does not offer) is the answer and changes nothing.
-pub async fn on_task_completed<C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+pub async fn on_task_completed<
+    C: ConnectionTrait + TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     caller: &Caller,
     id: Uuid,
@@ -2273,16 +2340,25 @@ pub async fn on_task_completed<C: ConnectionTrait + TransactionTrait<Transaction
     let mut next = t.clone();
     next.state = store::TASK_COMPLETED.into();
     next.outcome = Some(outcome.to_owned());
-    next.comment = comment.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    next.comment = comment
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
     next.completed_by = Some(caller.user_id);
     next.completed_at = Some(at);
     if next.claimed_by.is_none() && t.assignee_user_id.is_none() {
         next.claimed_by = Some(caller.user_id);
         next.claimed_at = Some(at);
     }
-    let done = super::approvals::transition_task(txn, &caller.actor(), &t, next, "completed", comment)
-        .await?
-        .ok_or_else(|| Error::new(ErrorCode::Conflict, "the task changed meanwhile; read it again"))?;
+    let done =
+        super::approvals::transition_task(txn, &caller.actor(), &t, next, "completed", comment)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Conflict,
+                    "the task changed meanwhile; read it again",
+                )
+            })?;
     let actor = caller.actor();
     let ctx = Ctx {
         actor: &actor,
@@ -2378,7 +2454,9 @@ async fn visible_instance<C: ConnectionTrait>(
         return Ok(inst);
     }
     let entity = entity_of(&inst)?;
-    let facts = facts_of(db, entity, inst.entity_id).await.map_err(|_| Error::not_found())?;
+    let facts = facts_of(db, entity, inst.entity_id)
+        .await
+        .map_err(|_| Error::not_found())?;
     let scope = caller.visibility(db).await?;
     if scope.allows(facts.responsible) {
         Ok(inst)
@@ -2388,7 +2466,9 @@ async fn visible_instance<C: ConnectionTrait>(
 }
 
 pub async fn get_instance(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<InstanceView> {
-    Ok(InstanceView::from(&visible_instance(&db, caller, id).await?))
+    Ok(InstanceView::from(
+        &visible_instance(&db, caller, id).await?,
+    ))
 }
 
 /// Stops a running instance with a reason; its open tasks close and its timers go.
@@ -2399,7 +2479,11 @@ pub async fn cancel_instance(
     req: CancelInstance,
 ) -> OpResult<InstanceView> {
     if req.reason.trim().is_empty() {
-        return Err(Error::field("reason", "required", "reason must not be blank"));
+        return Err(Error::field(
+            "reason",
+            "required",
+            "reason must not be blank",
+        ));
     }
     let txn = db.begin().await?;
     visible_instance(&txn, caller, id).await?;
@@ -2488,7 +2572,7 @@ pub async fn list_instances(
 pub async fn instance_map(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Value> {
     let (def, map) = map_of(&db, caller, id).await?;
     let _ = def;
-    Ok(serde_json::to_value(&map).map_err(Error::internal)?)
+    serde_json::to_value(&map).map_err(Error::internal)
 }
 
 /// The published definition and the map of an instance (the SVG picture is drawn from both).
@@ -2506,7 +2590,11 @@ pub async fn map_of<C: ConnectionTrait>(
 
 /// "On whom are they held up": the open process tasks with their holder and age, oldest
 /// first.
-pub async fn held_up(db: Db<'_>, caller: &Caller, f: HeldUpFilter) -> OpResult<ListPage<HeldUpStep>> {
+pub async fn held_up(
+    db: Db<'_>,
+    caller: &Caller,
+    f: HeldUpFilter,
+) -> OpResult<ListPage<HeldUpStep>> {
     let rows = open_process_tasks(&db, f.entity_type.map(EntityType::from), f.entity_id).await?;
     let at = now();
     let mut out = Vec::new();
@@ -2598,7 +2686,11 @@ pub async fn workload(db: Db<'_>, caller: &Caller) -> OpResult<ListPage<Performe
         if !caller.is_admin() && visible_instance(&db, caller, inst.id).await.is_err() {
             continue;
         }
-        let (kind, who) = match (t.claimed_by.or(t.assignee_user_id), &t.assignee_role, t.assignee_pool_id) {
+        let (kind, who) = match (
+            t.claimed_by.or(t.assignee_user_id),
+            &t.assignee_role,
+            t.assignee_pool_id,
+        ) {
             (Some(u), _, _) => ("user", u.to_string()),
             (None, _, Some(p)) => ("pool", p.to_string()),
             (None, Some(r), None) => ("role", r.clone()),
@@ -2620,7 +2712,11 @@ pub async fn workload(db: Db<'_>, caller: &Caller) -> OpResult<ListPage<Performe
         e.oldest_since = e.oldest_since.min(t.created_at);
     }
     let mut out: Vec<PerformerLoad> = by.into_values().collect();
-    out.sort_by(|a, b| b.open_tasks.cmp(&a.open_tasks).then(a.oldest_since.cmp(&b.oldest_since)));
+    out.sort_by(|a, b| {
+        b.open_tasks
+            .cmp(&a.open_tasks)
+            .then(a.oldest_since.cmp(&b.oldest_since))
+    });
     Ok(ListPage::whole(out))
 }
 
@@ -2650,7 +2746,10 @@ pub async fn fire_due_timers(
         if let Err(e) = fire_one(store, &timer, owner).await {
             tracing::warn!(timer_id = %timer.id, error = %e, "firing a process timer failed; will retry");
             process_timer::Entity::update_many()
-                .col_expr(process_timer::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(
+                    process_timer::Column::LeaseOwner,
+                    Expr::value(Option::<String>::None),
+                )
                 .col_expr(
                     process_timer::Column::LeaseUntil,
                     Expr::value(Option::<DateTime<Utc>>::None),
@@ -2841,7 +2940,12 @@ pub async fn process_report(
         .into_iter()
         .map(|t| (t.id, t))
         .collect();
-    let code = |id: Uuid| templates.get(&id).map(|t| t.code.clone()).unwrap_or_default();
+    let code = |id: Uuid| {
+        templates
+            .get(&id)
+            .map(|t| t.code.clone())
+            .unwrap_or_default()
+    };
     let held = held_up(
         db,
         caller,
