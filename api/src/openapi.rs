@@ -35,6 +35,7 @@ RFC 9457 problem documents for every error.",
         (name = "workflows", description = "Automation rules: triggers, conditions and actions (the deal payment watcher)"),
         (name = "reports", description = "Managers monthly and receivables by age, as JSON or CSV"),
         (name = "approvals", description = "The shared task inbox (claim, complete, delegate, deputies), pools of own organisations, and supplier-invoice approval (WF-INV)"),
+        (name = "processes", description = "Business processes: versioned templates bound to an entity type (the shipped sale, cold-list, document and vacation approval chains among them), instances with their process map, and who holds them up"),
         (name = "integration", description = "The change feed of domain events (cursor, tombstones, head, named consumers)"),
     ),
     components(schemas(Problem, ProblemField))

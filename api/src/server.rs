@@ -234,6 +234,15 @@ pub async fn start(state: AppState, handle_signals: bool) -> anyhow::Result<Runn
             config: config.clone(),
         };
         worker_tasks.push(tokio::spawn(jobs::run(deadlines, stop_workers.clone())));
+        let process_timers = crate::workers::ProcessTimerWorker {
+            store: state.store.clone(),
+            config: config.clone(),
+            owner: format!("{}:{}", hostname(), uuid::Uuid::now_v7()),
+        };
+        worker_tasks.push(tokio::spawn(jobs::run(
+            process_timers,
+            stop_workers.clone(),
+        )));
         let housekeeping = crate::workers::Housekeeping {
             store: state.store.clone(),
             config: config.clone(),

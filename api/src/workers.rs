@@ -425,3 +425,32 @@ impl Job for WebhookWorker {
         Ok(n)
     }
 }
+
+/// WF-BP-2/3: fires due process timers (a wait's end, a reminder before a task's due time,
+/// an escalation to the supervisor after it). Timers are claimed by lease and marked fired by
+/// a compare-and-set under the instance's lock, so with any number of instances each fires
+/// once; the engine ignores a timer whose step has moved on.
+pub struct ProcessTimerWorker {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub owner: String,
+}
+
+impl Job for ProcessTimerWorker {
+    const NAME: &'static str = "process-timers";
+    type Error = sdelka_persistence::ops::Error;
+
+    fn idle_interval(&self) -> Duration {
+        Duration::from_millis(self.config.reminder_poll_ms.max(10))
+    }
+
+    async fn pass(&self) -> Result<usize, Self::Error> {
+        sdelka_persistence::ops::processes::fire_due_timers(
+            &self.store,
+            &self.owner,
+            chrono::Duration::seconds(LEASE_SECONDS),
+            BATCH,
+        )
+        .await
+    }
+}

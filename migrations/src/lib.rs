@@ -27,6 +27,8 @@ mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0020_bank_statement_jobs;
 mod m0022_commerceml;
+mod m0023_processes;
+mod m0024_process_templates;
 mod m0025_task_billing;
 
 pub struct Migrator;
@@ -53,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0020_bank_statement_jobs::Migration),
             Box::new(m0022_commerceml::Migration),
+            Box::new(m0023_processes::Migration),
+            Box::new(m0024_process_templates::Migration),
             Box::new(m0025_task_billing::Migration),
         ]
     }

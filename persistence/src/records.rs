@@ -321,3 +321,8 @@ use crate::entity::{price_type, product_group, warehouse};
 versioned_record!(product_group, "product_group");
 versioned_record!(price_type, "price_type");
 versioned_record!(warehouse, "warehouse");
+// Business processes (WF-BP-1..6)
+use crate::entity::{process_instance, process_template, process_template_version};
+versioned_record!(process_template, "process_template");
+versioned_record!(process_template_version, "process_template_version");
+versioned_record!(process_instance, "process_instance");

@@ -1619,6 +1619,84 @@ async fn every_write_records_one_event_carrying_the_public_representation() {
         .await;
     w.check_tombstone(&r, &rule, "automation_rule").await;
 
+    // Business processes: a template, a draft, its publication, an instance and its cancel.
+    let definition = json!({
+        "entity_type": "deal", "name": "Проверка сделки",
+        "steps": [{ "id": "check", "kind": "task", "title": "Проверить сделку", "assignees": [{ "type": "responsible" }] }]
+    });
+    let r = w
+        .admin(
+            M::POST,
+            "/process-templates",
+            "/api/v1/process-templates",
+            json!({"code": "deal_check", "name": "Проверка", "entity_type": "deal"}),
+        )
+        .await;
+    let template = r.id();
+    let template_url = format!("/api/v1/process-templates/{template}");
+    w.check_get(&r, &template, &template_url).await;
+    let r = w
+        .admin(
+            M::PATCH,
+            "/process-templates/{id}",
+            &template_url,
+            json!({"name": "Проверка сделки"}),
+        )
+        .await;
+    w.check_get(&r, &template, &template_url).await;
+    let r = w
+        .admin(
+            M::POST,
+            "/process-templates/{id}/versions",
+            &format!("{template_url}/versions"),
+            json!({"definition": definition}),
+        )
+        .await;
+    let version = r.id();
+    let version_url = format!("{template_url}/versions/2");
+    w.check_get(&r, &version, &version_url).await;
+    let r = w
+        .admin(
+            M::PUT,
+            "/process-templates/{id}/versions/{number}",
+            &version_url,
+            json!({"definition": {
+                "entity_type": "deal", "name": "Проверка сделки",
+                "steps": [{ "id": "check", "kind": "task", "title": "Проверить сделку и договор", "assignees": [{ "type": "responsible" }] }]
+            }}),
+        )
+        .await;
+    w.check_get(&r, &version, &version_url).await;
+    let r = w
+        .admin(
+            M::POST,
+            "/process-templates/{id}/versions/{number}/publish",
+            &format!("{version_url}/publish"),
+            json!({}),
+        )
+        .await;
+    w.check_get(&r, &version, &version_url).await;
+    let r = w
+        .admin(
+            M::POST,
+            "/process-instances",
+            "/api/v1/process-instances",
+            json!({"template_id": template, "entity_id": deal}),
+        )
+        .await;
+    let instance = r.id();
+    let instance_url = format!("/api/v1/process-instances/{instance}");
+    w.check_get(&r, &instance, &instance_url).await;
+    let r = w
+        .admin(
+            M::POST,
+            "/process-instances/{id}/cancel",
+            &format!("{instance_url}/cancel"),
+            json!({"reason": "Проверка журнала"}),
+        )
+        .await;
+    w.check_get(&r, &instance, &instance_url).await;
+
     // A CSV import: the answered record is the import.
     let r = w
         .admin(

@@ -27,6 +27,7 @@ mod money;
 mod operations;
 mod organisation;
 mod outbox;
+mod processes;
 mod sales;
 mod search;
 mod security;

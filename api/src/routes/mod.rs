@@ -37,6 +37,7 @@ pub mod payments;
 pub mod reports;
 // Approvals: the shared task model (SPEC §3) and WF-INV
 pub mod pools;
+pub mod processes;
 pub mod supplier_invoices;
 pub mod tasks;
 // CommerceML 2 exchange (INT-1C-1)
@@ -89,6 +90,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .configure(webhooks::routes)
         .configure(pools::routes)
         .configure(tasks::routes)
+        .configure(processes::routes)
         .configure(supplier_invoices::routes)
         // Integration
         .configure(events::routes)

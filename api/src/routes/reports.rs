@@ -19,7 +19,8 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(funnel)
         .service(managers_monthly)
-        .service(receivables);
+        .service(receivables)
+        .service(processes);
 }
 
 /// REP-1: per pipeline, for the deals and leads created in the period: deals per stage (now,
@@ -213,4 +214,144 @@ pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpRespons
             format!("attachment; filename=\"{name}.csv\""),
         ))
         .body(bytes))
+}
+
+/// REP-4: stalled process steps and on whom they wait, open process tasks per performer, the
+/// average duration of each template step (over its finished rounds), and the cost of each
+/// instance and of each template (WF-BP-6, activity-based costing). The CSV has one row per
+/// figure, its `section` first: `stalled_step`, `performer`, `step_duration`,
+/// `instance_cost`, `template_cost`.
+#[utoipa::path(
+    tag = "reports",
+    params(sdelka_persistence::ops::processes::ProcessReportQuery),
+    responses((status = 200, description = "The report (JSON, or CSV with ?format=csv / Accept: text/csv)", body = sdelka_persistence::ops::processes::ProcessReport))
+)]
+#[get("/reports/processes")]
+pub async fn processes(
+    state: web::Data<AppState>,
+    caller: ReportReaders,
+    req: HttpRequest,
+    q: web::Query<sdelka_persistence::ops::processes::ProcessReportQuery>,
+) -> ApiResult<HttpResponse> {
+    let csv = wants_csv(&req, q.format.as_deref())?;
+    let r = sdelka_persistence::ops::processes::process_report(state.db(), &caller, &q).await?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(r));
+    }
+    let header = [
+        "section",
+        "template_id",
+        "template_code",
+        "step_id",
+        "instance_id",
+        "entity_type",
+        "entity_id",
+        "performer_type",
+        "performer",
+        "count",
+        "overdue",
+        "since",
+        "seconds",
+        "cost",
+    ];
+    let mut out = vec![header.map(String::from).to_vec()];
+    let row = |cells: [String; 14]| cells.to_vec();
+    let e = String::new;
+    for s in &r.stalled_steps {
+        let (kind, who) = match (&s.user_id, &s.role, &s.pool_id) {
+            (Some(u), _, _) => ("user", u.to_string()),
+            (None, _, Some(p)) => ("pool", p.to_string()),
+            (None, Some(role), None) => ("role", role.clone()),
+            (None, None, None) => ("", String::new()),
+        };
+        out.push(row([
+            "stalled_step".into(),
+            s.template_id.to_string(),
+            e(),
+            s.step_id.clone(),
+            s.instance_id.to_string(),
+            s.entity_type.clone(),
+            s.entity_id.to_string(),
+            kind.into(),
+            who,
+            "1".into(),
+            s.overdue.to_string(),
+            s.since.to_rfc3339(),
+            s.age_seconds.to_string(),
+            e(),
+        ]));
+    }
+    for p in &r.open_tasks_per_performer {
+        out.push(row([
+            "performer".into(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            p.performer_type.clone(),
+            p.performer.clone(),
+            p.open_tasks.to_string(),
+            p.overdue_tasks.to_string(),
+            p.oldest_since.to_rfc3339(),
+            e(),
+            e(),
+        ]));
+    }
+    for d in &r.step_durations {
+        out.push(row([
+            "step_duration".into(),
+            d.template_id.to_string(),
+            d.template_code.clone(),
+            d.step_id.clone(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            d.finished_rounds.to_string(),
+            e(),
+            e(),
+            d.average_seconds.to_string(),
+            e(),
+        ]));
+    }
+    for c in &r.cost_per_instance {
+        out.push(row([
+            "instance_cost".into(),
+            c.template_id.to_string(),
+            e(),
+            e(),
+            c.instance_id.to_string(),
+            c.entity_type.clone(),
+            c.entity_id.to_string(),
+            e(),
+            e(),
+            "1".into(),
+            e(),
+            e(),
+            e(),
+            c.cost.to_string(),
+        ]));
+    }
+    for t in &r.cost_per_template {
+        out.push(row([
+            "template_cost".into(),
+            t.template_id.to_string(),
+            t.template_code.clone(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            e(),
+            t.instances.to_string(),
+            e(),
+            e(),
+            e(),
+            t.cost.to_string(),
+        ]));
+    }
+    csv_response("processes", out)
 }

@@ -75,3 +75,11 @@ pub mod task_billing;
 pub mod warehouse;
 pub mod webhook;
 pub mod webhook_delivery;
+// Business processes (WF-BP-1..6)
+pub mod process_action;
+pub mod process_instance;
+pub mod process_step;
+pub mod process_task;
+pub mod process_template;
+pub mod process_template_version;
+pub mod process_timer;

@@ -372,7 +372,9 @@ pub async fn announce_task<C: ConnectionTrait>(
 
 /// Registers a supplier invoice (WF-INV-1): it enters *awaiting decision* with its file, and
 /// the decision makers' pool gets the task.
-pub async fn register_invoice<C: ConnectionTrait>(
+pub async fn register_invoice<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     db: &C,
     caller: &Caller,
     model: supplier_invoice::Model,
@@ -403,6 +405,13 @@ pub async fn register_invoice<C: ConnectionTrait>(
     store::insert_invoice(db, &model).await?;
     let inv = model;
     adopt_files(db, caller, inv.id, &files, inv.round, FILES_INVOICE).await?;
+    super::processes::on_entity_created(
+        db,
+        &caller.actor(),
+        sdelka_domain::process::EntityType::SupplierInvoice,
+        inv.id,
+    )
+    .await?;
     store::record_transition(
         db,
         NewTransition {

@@ -19,6 +19,7 @@ use crate::entity::company;
 use crate::journal::now;
 use crate::pagination::{CursorValue, SortKey, fetch_page};
 use crate::records;
+use sdelka_domain::process::EntityType;
 
 /// What a company is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -287,6 +288,8 @@ pub async fn create_company(
     set_tags(&mut model, tags);
     let model = records::create::<company::Entity, _>(&txn, &caller.actor(), model, public).await?;
     store::set_external_ids(&txn, "company", model.id, &refs).await?;
+    super::processes::on_entity_created(&txn, &caller.actor(), EntityType::Company, model.id)
+        .await?;
     txn.commit().await?;
     Ok(CompanyView::from(&model))
 }

@@ -553,6 +553,13 @@ pub async fn create_contact(
     let warnings = duplicate_warnings(&txn, &scope, &model).await?;
     let model = records::create::<contact::Entity, _>(&txn, &caller.actor(), model, public).await?;
     store::set_external_ids(&txn, "contact", model.id, &refs).await?;
+    super::processes::on_entity_created(
+        &txn,
+        &caller.actor(),
+        sdelka_domain::process::EntityType::Contact,
+        model.id,
+    )
+    .await?;
     txn.commit().await?;
     let mut view = ContactView::from(&model);
     view.warnings = warnings;

@@ -25,6 +25,7 @@ use crate::{Actor, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sdelka_domain::deal::{StageKind, check_stage_entry, seconds_in_stage};
 use sdelka_domain::money::{Money, Percent, Quantity};
+use sdelka_domain::process::EntityType;
 use sdelka_domain::product_row::{Discount, ProductLine, UnitCode};
 use sdelka_domain::validation::{FieldViolation, RuleBroken, Violations};
 use sdelka_domain::vat::VatRate;
@@ -663,7 +664,9 @@ pub struct NewDeal {
 
 /// Stores a new deal in its first (or the given) stage and records that stage entry; call
 /// inside the caller's transaction.
-pub async fn open_deal<C: ConnectionTrait>(
+pub async fn open_deal<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     caller: &Caller,
     req: NewDeal,
@@ -723,6 +726,8 @@ pub async fn open_deal<C: ConnectionTrait>(
         records::create::<deal::Entity, _>(txn, &actor, model, public_with(&contact_ids)).await?;
     set_deal_contacts(txn, saved.id, &contact_ids).await?;
     record_stage_change(txn, saved.id, None, stage.id, actor.user_id, at).await?;
+    // The deal's default process starts with it and hands out its first tasks.
+    super::processes::on_entity_created(txn, &actor, EntityType::Deal, saved.id).await?;
     Ok(saved)
 }
 
@@ -1100,6 +1105,7 @@ pub async fn update_deal(
         }
     }
     let read_version = current.version;
+    let facts_before = super::processes::facts_of(&txn, EntityType::Deal, id).await?;
     let updated = records::update::<deal::Entity, _, _, Error>(
         &txn,
         &actor,
@@ -1172,6 +1178,7 @@ pub async fn update_deal(
     if let Some(to) = moved_to {
         record_stage_change(&txn, id, Some(current.stage_id), to, actor.user_id, at).await?;
     }
+    super::processes::on_entity_changed(&txn, &actor, EntityType::Deal, id, &facts_before).await?;
     let view = view_of(&txn, &updated).await?;
     txn.commit().await?;
     Ok(view)

@@ -685,6 +685,13 @@ pub async fn create_invoice(
         None,
     )
     .await?;
+    super::processes::on_entity_created(
+        &txn,
+        &actor,
+        sdelka_domain::process::EntityType::Invoice,
+        saved.id,
+    )
+    .await?;
     txn.commit().await?;
     Ok(InvoiceView::new(&saved, &lines))
 }

@@ -438,6 +438,13 @@ pub async fn create_lead(db: Db<'_>, caller: &Caller, req: CreateLead) -> OpResu
         super::refs::responsible(&txn, &scope, "responsible_id", responsible).await?;
     }
     let model = records::create::<lead::Entity, _>(&txn, &caller.actor(), model, public).await?;
+    super::processes::on_entity_created(
+        &txn,
+        &caller.actor(),
+        sdelka_domain::process::EntityType::Lead,
+        model.id,
+    )
+    .await?;
     txn.commit().await?;
     Ok(LeadView::from(&model))
 }
@@ -463,6 +470,8 @@ pub async fn update_lead(
         let scope = caller.visibility(&txn).await?;
         super::refs::responsible(&txn, &scope, "responsible_id", r).await?;
     }
+    let facts_before =
+        super::processes::facts_of(&txn, sdelka_domain::process::EntityType::Lead, id).await?;
     let updated = records::update::<lead::Entity, _, _, Error>(
         &txn,
         &caller.actor(),
@@ -522,6 +531,14 @@ pub async fn update_lead(
         public,
     )
     .await??;
+    super::processes::on_entity_changed(
+        &txn,
+        &caller.actor(),
+        sdelka_domain::process::EntityType::Lead,
+        id,
+        &facts_before,
+    )
+    .await?;
     txn.commit().await?;
     Ok(LeadView::from(&updated))
 }

@@ -44,6 +44,7 @@ pub mod organizations;
 pub mod payments;
 pub mod pipelines;
 pub mod pools;
+pub mod processes;
 pub mod products;
 pub mod quotes;
 pub mod refs;

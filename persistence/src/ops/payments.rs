@@ -259,7 +259,9 @@ pub fn payment_live_key(payment_id: Uuid, invoice_id: Uuid) -> String {
 /// Moves `amount` of `payment_id` onto an invoice, in the caller's transaction, and answers
 /// the note the payment's journal entry carries. The invoice is journalled here; the payment
 /// is journalled once by the operation, with its final representation.
-pub async fn apply<C: ConnectionTrait>(
+pub async fn apply<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     caller: &Caller,
     payment_id: Uuid,
@@ -384,7 +386,9 @@ pub async fn apply<C: ConnectionTrait>(
 
 /// Takes an application back, in the caller's transaction, and answers the note the
 /// payment's journal entry carries (the payment is journalled by the operation).
-pub async fn unapply<C: ConnectionTrait>(
+pub async fn unapply<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     caller: &Caller,
     payment_id: Uuid,
@@ -578,7 +582,9 @@ async fn payment_view<C: ConnectionTrait>(db: &C, id: Uuid) -> OpResult<PaymentV
 
 /// Recomputes the deal's payment percent after money moved on one of its invoices, and runs
 /// the automation rules of a changed percent.
-pub async fn after_money_moved<C: ConnectionTrait>(
+pub async fn after_money_moved<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     actor: &Actor,
     inv: &invoice::Model,
@@ -608,6 +614,8 @@ pub async fn after_money_moved<C: ConnectionTrait>(
         return Ok(());
     }
     let contacts = crate::sales::deal_contacts(txn, deal_id).await?;
+    let facts_before =
+        super::processes::facts_of(txn, sdelka_domain::process::EntityType::Deal, deal_id).await?;
     let d = records::update::<deal::Entity, _, _, Error>(
         txn,
         actor,
@@ -627,6 +635,15 @@ pub async fn after_money_moved<C: ConnectionTrait>(
         ),
         other => other.into(),
     })??;
+    // A process waiting for the advance hears of it in the payment's transaction.
+    super::processes::on_entity_changed(
+        txn,
+        actor,
+        sdelka_domain::process::EntityType::Deal,
+        deal_id,
+        &facts_before,
+    )
+    .await?;
     run_payment_rules(
         txn,
         &d,

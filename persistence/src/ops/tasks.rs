@@ -203,7 +203,11 @@ impl From<PaymentBody> for PaymentInput {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteTask {
-    pub outcome: OutcomeName,
+    /// One of the task's `outcomes`: `approve`, `reject`, `return_for_rework`, `done`, or an
+    /// outcome a process step offers (`client_refuses`, `sent`, …).
+    #[validate(length(min = 1, max = 64, message = "outcome must be 1 to 64 characters"))]
+    #[schema(example = "approve")]
+    pub outcome: String,
     /// Mandatory with `reject` and `return_for_rework`.
     #[validate(length(max = 10000))]
     pub comment: Option<String>,
@@ -376,14 +380,35 @@ pub async fn complete_task(
     if_match: Option<i32>,
     req: CompleteTask,
 ) -> OpResult<TaskView> {
+    let txn = db.begin().await?;
+    if let Some(done) = super::processes::on_task_completed(
+        &txn,
+        caller,
+        id,
+        if_match,
+        &req.outcome,
+        req.comment.as_deref(),
+        &req.file_ids,
+    )
+    .await?
+    {
+        txn.commit().await?;
+        return Ok(TaskView::from(&done));
+    }
+    let outcome = Outcome::parse(&req.outcome).ok_or_else(|| {
+        Error::field(
+            "outcome",
+            "not_offered",
+            "outcome is one of approve, reject, return_for_rework, done",
+        )
+    })?;
     let input = ActionInput {
         comment: req.comment,
         file_ids: req.file_ids,
         payment: req.payment.map(PaymentInput::from),
         time_spent_minutes: req.time_spent_minutes,
     };
-    let txn = db.begin().await?;
-    let t = approvals::complete_task(&txn, caller, id, req.outcome.into(), input, if_match).await?;
+    let t = approvals::complete_task(&txn, caller, id, outcome, input, if_match).await?;
     txn.commit().await?;
     Ok(TaskView::from(&t))
 }
