@@ -16,10 +16,11 @@ DURATION="${BENCH_DURATION:-15}"
 WEBHOOK_EVENTS="${BENCH_WEBHOOK_EVENTS:-20000}"
 INSTANCES="${BENCH_INSTANCES:-3}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET_DIR/release/sdelka"
+BIN="${SDELKA_BIN:-$TARGET_DIR/release/sdelka}"
 LOADGEN="$TARGET_DIR/bench/loadgen"
 OUT="${BENCH_RESULTS_FILE:-$ROOT/bench/results/integration.txt}"
-PG="postgres://postgres@127.0.0.1:5432/sdelka_bench"
+DB="${BENCH_DATABASE:-sdelka_bench}"
+PG="postgres://postgres@127.0.0.1:5432/$DB"
 ADMIN_EMAIL=admin@example.com
 ADMIN_PASSWORD="bench-$(date +%s)-Passw0rd!"
 WORK="$(mktemp -d)"
@@ -52,7 +53,7 @@ mkdir -p "$(dirname "$LOADGEN")"
 [[ -x "$LOADGEN" && "$LOADGEN" -nt bench/loadgen/main.rs ]] ||
   rustc --edition 2021 -C opt-level=3 -o "$LOADGEN" bench/loadgen/main.rs
 
-psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS sdelka_bench' -c 'CREATE DATABASE sdelka_bench'
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
 start_server 1 "$PORT"

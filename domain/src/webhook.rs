@@ -479,7 +479,7 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
         // A date far ahead is honoured only up to the cap.
-        let far = parse_retry_after("Fri, 06 Nov 2094 08:49:37 GMT", now);
+        let far = parse_retry_after("Sat, 06 Nov 2094 08:49:37 GMT", now);
         let busy = AttemptResult::Status {
             code: 503,
             retry_after: far,
