@@ -44,6 +44,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(start_instance)
         .service(get_instance)
         .service(instance_map)
+        .service(instance_map_svg)
         .service(cancel_instance);
 }
 
@@ -426,6 +427,30 @@ pub async fn instance_map(
 ) -> ApiResult<HttpResponse> {
     let map = ops::instance_map(state.db(), &caller, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(map))
+}
+
+/// WF-BP-3, the process map as an SVG picture drawn on the server from the same map as
+/// `/map`: sequences top to bottom, parallel branches and switch cases side by side, a colour
+/// per step state with a legend, overdue steps marked, the transitions taken highlighted and
+/// rework loops counted; text is wrapped to fit its cards.
+#[utoipa::path(
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Instance id")),
+    responses(
+        (status = 200, description = "The process map as SVG", body = String, content_type = "image/svg+xml"),
+        (status = 404, description = "No such instance", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/process-instances/{id}/map.svg")]
+pub async fn instance_map_svg(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let svg = ops::instance_map_svg(state.db(), &caller, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .body(svg))
 }
 
 /// Cancels a running instance with a reason: its open tasks close, its timers go.

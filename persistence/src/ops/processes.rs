@@ -64,7 +64,7 @@ const CANCELLED: &str = "cancelled";
 const MAX_DEPTH: u32 = 12;
 
 /// The action kinds this installation cannot run yet; publishing refuses them by name.
-const NOT_SUPPORTED_YET: [&str; 2] = ["bill_time", "call_webhook"];
+const NOT_SUPPORTED_YET: [&str; 1] = ["call_webhook"];
 
 // ---------------------------------------------------------------------------------------------
 // Wire types
@@ -1027,13 +1027,6 @@ fn definition_violations(errors: Vec<DefinitionError>) -> Error {
 /// The action kinds the definition uses that this installation cannot run yet.
 fn unsupported(p: &PublishedDefinition) -> Vec<DefinitionError> {
     let mut out = Vec::new();
-    if p.definition().task_billing.is_some() {
-        out.push(DefinitionError {
-            path: "/task_billing".into(),
-            code: "not_supported_yet",
-            message: "task billing (WF-BILL-1) is not available in this installation yet".into(),
-        });
-    }
     let ids: Vec<String> = p.step_ids().map(str::to_owned).collect();
     for id in ids {
         if let Some(bp::Step {
@@ -1602,9 +1595,22 @@ async fn apply<
             Effect::RunAction { key, action } => {
                 run_action_once(txn, ctx, inst, facts, &key, &action).await?;
             }
-            Effect::BillTask { .. } => {
-                // Publishing refuses task billing until the billing operation exists, so a
-                // published version never asks for it.
+            Effect::BillTask {
+                key,
+                mode,
+                hourly_rate,
+                notify_responsible,
+            } => {
+                // WF-BILL-1 in the completion's transaction; a task already billed is not
+                // billed again (one billing record per task).
+                if let Some(link) = task_link(txn, inst.id, &key).await? {
+                    let config = bp::BillTime {
+                        mode,
+                        hourly_rate,
+                        notify_responsible,
+                    };
+                    super::billing::bill_task_time(txn, ctx.actor, link.task_id, &config).await?;
+                }
             }
             Effect::Notify {
                 kind,
@@ -2050,7 +2056,39 @@ async fn run_action_in(
             let child = start_in(txn, &deeper, &t, inst.entity_id, parent).await?;
             Ok(Some(json!({ "instance_id": child.id })))
         }
-        bp::Action::CallWebhook { .. } | bp::Action::BillTime { .. } => Err(Error::new(
+        bp::Action::BillTime {
+            task,
+            mode,
+            hourly_rate,
+            notify_responsible,
+        } => {
+            // Every completed task of that step, in every round; each is billed once.
+            let config = bp::BillTime {
+                mode: *mode,
+                hourly_rate: *hourly_rate,
+                notify_responsible: *notify_responsible,
+            };
+            let links = process_task::Entity::find()
+                .filter(process_task::Column::InstanceId.eq(inst.id))
+                .filter(process_task::Column::StepId.eq(task.as_str()))
+                .all(txn)
+                .await
+                .map_err(StoreError::from)?;
+            let mut billed = Vec::new();
+            for link in links {
+                let t = records::find::<task::Entity, _>(txn, link.task_id).await?;
+                if t.state != store::TASK_COMPLETED {
+                    continue;
+                }
+                if let Some(b) =
+                    super::billing::bill_task_time(txn, ctx.actor, link.task_id, &config).await?
+                {
+                    billed.push(b.id);
+                }
+            }
+            Ok(Some(json!({ "billings": billed })))
+        }
+        bp::Action::CallWebhook { .. } => Err(Error::new(
             ErrorCode::Conflict,
             format!("the action {} is not supported yet", action.kind()),
         )),
@@ -2573,6 +2611,12 @@ pub async fn instance_map(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<Val
     let (def, map) = map_of(&db, caller, id).await?;
     let _ = def;
     serde_json::to_value(&map).map_err(Error::internal)
+}
+
+/// WF-BP-3, the process map as a picture: drawn from the same map as the JSON.
+pub async fn instance_map_svg(db: Db<'_>, caller: &Caller, id: Uuid) -> OpResult<String> {
+    let (def, map) = map_of(&db, caller, id).await?;
+    Ok(bp::svg::render(&def, &map))
 }
 
 /// The published definition and the map of an instance (the SVG picture is drawn from both).
