@@ -25,6 +25,7 @@ mod m0016_webhooks;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0020_bank_statement_jobs;
+mod m0021_cml_catalog_products;
 mod m0022_commerceml;
 
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0020_bank_statement_jobs::Migration),
+            Box::new(m0021_cml_catalog_products::Migration),
             Box::new(m0022_commerceml::Migration),
         ]
     }
