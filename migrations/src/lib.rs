@@ -26,6 +26,7 @@ mod m0017_webhook_secret_rotation;
 mod m0018_bank_statements;
 mod m0019_sqlite_search;
 mod m0020_bank_statement_jobs;
+mod m0021_cml_catalog_products;
 mod m0022_commerceml;
 mod m0023_processes;
 mod m0024_process_templates;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_bank_statements::Migration),
             Box::new(m0019_sqlite_search::Migration),
             Box::new(m0020_bank_statement_jobs::Migration),
+            Box::new(m0021_cml_catalog_products::Migration),
             Box::new(m0022_commerceml::Migration),
             Box::new(m0023_processes::Migration),
             Box::new(m0024_process_templates::Migration),

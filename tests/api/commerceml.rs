@@ -258,3 +258,77 @@ async fn an_api_token_opens_a_session_and_a_zip_archive_is_unpacked() {
     assert!(a.starts_with("success"), "{a}");
     assert_eq!(items(&app, "/api/v1/products").await.len(), 2);
 }
+
+fn catalog(id: &str, full: bool, products: &[(&str, &str)]) -> Vec<u8> {
+    let items: String = products
+        .iter()
+        .map(|(pid, name)| {
+            format!(
+                "<Товар><Ид>{pid}</Ид><Наименование>{name}</Наименование>\
+                 <БазоваяЕдиница Код=\"796\">шт</БазоваяЕдиница></Товар>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><КоммерческаяИнформация ВерсияСхемы=\"2.07\">\
+         <Каталог СодержитТолькоИзменения=\"{}\"><Ид>{id}</Ид><Наименование>{id}</Наименование>\
+         <Товары>{items}</Товары></Каталог></КоммерческаяИнформация>",
+        !full
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_full_load_deactivates_only_its_own_catalog() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let cookie = checkauth(&app.base, &client, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let a1 = "00000000-0000-4000-8000-00000000a001";
+    let a2 = "00000000-0000-4000-8000-00000000a002";
+    let b1 = "00000000-0000-4000-8000-00000000b001";
+    for (file, bytes) in [
+        (
+            "import.xml",
+            catalog("cat-a", true, &[(a1, "Кабель"), (a2, "Розетка")]),
+        ),
+        ("import.xml", catalog("cat-b", true, &[(b1, "Щиток")])),
+    ] {
+        call(&app.base, &client, &cookie, "type=catalog&mode=init", None).await;
+        upload_and_import(&app.base, &client, &cookie, file, &bytes).await;
+    }
+    // A product made in the CRM with a GUID-shaped external id of its own.
+    let res = app
+        .post(
+            "/api/v1/products",
+            &serde_json::json!({"name": "Монтаж", "external_id": "00000000-0000-4000-8000-00000000c001"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // Catalog A again, in full, without a2.
+    call(&app.base, &client, &cookie, "type=catalog&mode=init", None).await;
+    let bytes = catalog("cat-a", true, &[(a1, "Кабель")]);
+    upload_and_import(&app.base, &client, &cookie, "import.xml", &bytes).await;
+    let products = items(&app, "/api/v1/products?limit=100").await;
+    let active = |ext: &str| {
+        products
+            .iter()
+            .find(|p| p["external_id"] == ext)
+            .unwrap_or_else(|| panic!("no product {ext}"))["active"]
+            .clone()
+    };
+    assert_eq!(active(a1), true);
+    assert_eq!(active(a2), false);
+    assert_eq!(active(b1), true);
+    assert_eq!(active("00000000-0000-4000-8000-00000000c001"), true);
+    // The 1C id is kept under the source `1c`.
+    let store = &app.server.as_ref().unwrap().state.store.conn;
+    use sdelka_persistence::entity::external_id;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let kept = external_id::Entity::find()
+        .filter(external_id::Column::RecordType.eq("product"))
+        .filter(external_id::Column::Source.eq("1c"))
+        .all(store)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 3);
+}

@@ -63,6 +63,7 @@ pub mod supplier_invoice_file;
 pub mod supplier_invoice_transition;
 pub mod task;
 // CommerceML 2 exchange (INT-1C-1)
+pub mod cml_catalog_product;
 pub mod cml_exchange_file;
 pub mod cml_exchange_import;
 pub mod price_type;

@@ -330,7 +330,7 @@ impl Plan {
             if let Some(c) = &info.catalog
                 && let Some(p) = c.products.get(i)
             {
-                return upsert_product(db, caller, p, tally).await;
+                return upsert_product(db, caller, &c.id, p, tally).await;
             }
             if let Some(o) = &info.offers {
                 let i = i - info.catalog.as_ref().map_or(0, |c| c.products.len());
@@ -583,6 +583,7 @@ async fn product_by_external<C: ConnectionTrait>(
 async fn upsert_product(
     db: &Db<'_>,
     caller: &Caller,
+    catalog_id: &str,
     p: &commerceml::Product,
     tally: &mut Tally,
 ) -> OpResult<()> {
@@ -676,6 +677,46 @@ async fn upsert_product(
         .copied()
         .collect();
     let txn = db.begin().await?;
+    // The catalog that brought it (a full load of that catalog deactivates only its own),
+    // and its 1C id under the source `1c`, as bulk upserts and the order exchange key it.
+    crate::entity::cml_catalog_product::Entity::insert(
+        crate::entity::cml_catalog_product::Model {
+            id: Uuid::now_v7(),
+            catalog_id: catalog_id.chars().take(255).collect(),
+            product_id,
+        }
+        .into_active_model(),
+    )
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            crate::entity::cml_catalog_product::Column::CatalogId,
+            crate::entity::cml_catalog_product::Column::ProductId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    {
+        use crate::entity::external_id;
+        external_id::Entity::insert(external_id::ActiveModel {
+            record_type: sea_orm::Set("product".to_owned()),
+            source: sea_orm::Set("1c".to_owned()),
+            external_id: sea_orm::Set(p.id.clone()),
+            record_id: sea_orm::Set(product_id),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                external_id::Column::RecordType,
+                external_id::Column::Source,
+                external_id::Column::ExternalId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
     let have: Vec<product_group_member::Model> = product_group_member::Entity::find()
         .filter(product_group_member::Column::ProductId.eq(product_id))
         .all(&txn)
@@ -703,29 +744,36 @@ async fn upsert_product(
     Ok(())
 }
 
-/// A full load replaces the catalog: its products (those with an external id) not in the
-/// file are deactivated, not deleted.
+/// A full load replaces the catalog: the products an earlier load of *this* catalog brought
+/// (`cml_catalog_products`) that are not in the file are deactivated, not deleted. Products
+/// of other catalogs and those made in the CRM are left alone.
 async fn deactivate_missing(
     db: &Db<'_>,
     caller: &Caller,
     c: &commerceml::Catalog,
     tally: &mut Tally,
 ) -> OpResult<()> {
+    use crate::entity::cml_catalog_product;
     let in_file: std::collections::HashSet<&str> =
         c.products.iter().map(|p| p.id.as_str()).collect();
+    let catalog_id: String = c.id.chars().take(255).collect();
+    let of_catalog = sea_orm::sea_query::Query::select()
+        .column(cml_catalog_product::Column::ProductId)
+        .from(cml_catalog_product::Entity)
+        .and_where(cml_catalog_product::Column::CatalogId.eq(catalog_id))
+        .to_owned();
     let live = product::Entity::find()
         .filter(product::Column::ExternalId.is_not_null())
         .filter(product::Column::DeletedAt.is_null())
         .filter(product::Column::Active.eq(true))
+        .filter(product::Column::Id.in_subquery(of_catalog))
         .all(db)
         .await?;
-    // Only the products this exchange brought: those with an offer or a group of 1C, or a
-    // 1C id shaped like a GUID.
     for p in live {
         let Some(ext) = p.external_id.as_deref() else {
             continue;
         };
-        if in_file.contains(ext) || Uuid::parse_str(ext.split('#').next().unwrap_or(ext)).is_err() {
+        if in_file.contains(ext) {
             continue;
         }
         products::update_product(
