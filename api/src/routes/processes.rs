@@ -29,23 +29,23 @@ use crate::routes::{created, versioned};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_templates)
-        .service(create_template)
-        .service(get_template)
-        .service(update_template)
-        .service(list_versions)
-        .service(create_version)
-        .service(get_version)
-        .service(update_version)
-        .service(publish_version)
-        .service(held_up)
-        .service(workload)
-        .service(list_instances)
-        .service(start_instance)
-        .service(get_instance)
-        .service(instance_map)
-        .service(instance_map_svg)
-        .service(cancel_instance);
+    cfg.service(list_process_templates)
+        .service(create_process_template)
+        .service(get_process_template)
+        .service(update_process_template)
+        .service(list_process_versions)
+        .service(create_process_version)
+        .service(get_process_version)
+        .service(update_process_version)
+        .service(publish_process_version)
+        .service(processes_held_up)
+        .service(process_workload)
+        .service(list_process_instances)
+        .service(start_process_instance)
+        .service(get_process_instance)
+        .service(process_instance_map)
+        .service(process_instance_map_svg)
+        .service(cancel_process_instance);
 }
 
 fn shipped(code: &str) -> Value {
@@ -84,7 +84,7 @@ fn cold_lead_template() -> Value {
     responses((status = 200, description = "A page of templates", body = ListPage<TemplateView>))
 )]
 #[get("/process-templates")]
-pub async fn list_templates(
+pub async fn list_process_templates(
     state: web::Data<AppState>,
     _caller: Principal,
     req: HttpRequest,
@@ -116,7 +116,7 @@ pub async fn list_templates(
     )
 )]
 #[post("/process-templates")]
-pub async fn create_template(
+pub async fn create_process_template(
     state: web::Data<AppState>,
     caller: Admin,
     body: JsonBody<CreateTemplate>,
@@ -138,7 +138,7 @@ pub async fn create_template(
     )
 )]
 #[get("/process-templates/{id}")]
-pub async fn get_template(
+pub async fn get_process_template(
     state: web::Data<AppState>,
     _caller: Principal,
     id: web::Path<Uuid>,
@@ -158,7 +158,7 @@ pub async fn get_template(
     )
 )]
 #[patch("/process-templates/{id}")]
-pub async fn update_template(
+pub async fn update_process_template(
     state: web::Data<AppState>,
     caller: Admin,
     id: web::Path<Uuid>,
@@ -176,7 +176,7 @@ pub async fn update_template(
     responses((status = 200, description = "The versions", body = ListPage<VersionView>))
 )]
 #[get("/process-templates/{id}/versions")]
-pub async fn list_versions(
+pub async fn list_process_versions(
     state: web::Data<AppState>,
     _caller: Principal,
     id: web::Path<Uuid>,
@@ -201,7 +201,7 @@ pub async fn list_versions(
     )
 )]
 #[post("/process-templates/{id}/versions")]
-pub async fn create_version(
+pub async fn create_process_version(
     state: web::Data<AppState>,
     caller: Admin,
     id: web::Path<Uuid>,
@@ -225,7 +225,7 @@ pub async fn create_version(
     )
 )]
 #[get("/process-templates/{id}/versions/{number}")]
-pub async fn get_version(
+pub async fn get_process_version(
     state: web::Data<AppState>,
     _caller: Principal,
     path: web::Path<(Uuid, i32)>,
@@ -247,7 +247,7 @@ pub async fn get_version(
     )
 )]
 #[put("/process-templates/{id}/versions/{number}")]
-pub async fn update_version(
+pub async fn update_process_version(
     state: web::Data<AppState>,
     caller: Admin,
     path: web::Path<(Uuid, i32)>,
@@ -276,7 +276,7 @@ pub async fn update_version(
     )
 )]
 #[post("/process-templates/{id}/versions/{number}/publish")]
-pub async fn publish_version(
+pub async fn publish_process_version(
     state: web::Data<AppState>,
     caller: Admin,
     path: web::Path<(Uuid, i32)>,
@@ -294,7 +294,7 @@ pub async fn publish_version(
     responses((status = 200, description = "Open process steps by performer (JSON, or CSV with ?format=csv)", body = ListPage<HeldUpStep>))
 )]
 #[get("/processes/held-up")]
-pub async fn held_up(
+pub async fn processes_held_up(
     state: web::Data<AppState>,
     caller: Principal,
     req: HttpRequest,
@@ -321,7 +321,7 @@ pub async fn held_up(
     responses((status = 200, description = "Open process tasks per performer (JSON, or CSV with ?format=csv)", body = ListPage<PerformerLoad>))
 )]
 #[get("/processes/workload")]
-pub async fn workload(
+pub async fn process_workload(
     state: web::Data<AppState>,
     caller: Principal,
     req: HttpRequest,
@@ -343,7 +343,7 @@ pub async fn workload(
     responses((status = 200, description = "A page of instances", body = ListPage<InstanceView>))
 )]
 #[get("/process-instances")]
-pub async fn list_instances(
+pub async fn list_process_instances(
     state: web::Data<AppState>,
     caller: Principal,
     req: HttpRequest,
@@ -373,7 +373,7 @@ pub async fn list_instances(
     )
 )]
 #[post("/process-instances")]
-pub async fn start_instance(
+pub async fn start_process_instance(
     state: web::Data<AppState>,
     caller: Principal,
     body: JsonBody<StartInstance>,
@@ -395,7 +395,7 @@ pub async fn start_instance(
     )
 )]
 #[get("/process-instances/{id}")]
-pub async fn get_instance(
+pub async fn get_process_instance(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -420,7 +420,7 @@ pub async fn get_instance(
     )
 )]
 #[get("/process-instances/{id}/map")]
-pub async fn instance_map(
+pub async fn process_instance_map(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -442,7 +442,7 @@ pub async fn instance_map(
     )
 )]
 #[get("/process-instances/{id}/map.svg")]
-pub async fn instance_map_svg(
+pub async fn process_instance_map_svg(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,
@@ -464,7 +464,7 @@ pub async fn instance_map_svg(
     )
 )]
 #[post("/process-instances/{id}/cancel")]
-pub async fn cancel_instance(
+pub async fn cancel_process_instance(
     state: web::Data<AppState>,
     caller: Principal,
     id: web::Path<Uuid>,

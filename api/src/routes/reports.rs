@@ -20,7 +20,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(funnel)
         .service(managers_monthly)
         .service(receivables)
-        .service(processes);
+        .service(processes_report);
 }
 
 /// REP-1: per pipeline, for the deals and leads created in the period: deals per stage (now,
@@ -227,7 +227,7 @@ pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> ApiResult<HttpRespons
     responses((status = 200, description = "The report (JSON, or CSV with ?format=csv / Accept: text/csv)", body = sdelka_persistence::ops::processes::ProcessReport))
 )]
 #[get("/reports/processes")]
-pub async fn processes(
+pub async fn processes_report(
     state: web::Data<AppState>,
     caller: ReportReaders,
     req: HttpRequest,
