@@ -205,6 +205,39 @@ struct Sales {
     legal_entity: String,
 }
 
+/// `GET /process-instances/{id}/map.svg`: an SVG naming `title`, parsed with `usvg` and
+/// rasterised with `resvg`; the PNG.
+async fn map_picture(app: &TestApp, instance: &str, title: &str) -> Vec<u8> {
+    use resvg::{tiny_skia, usvg};
+    let res = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/process-instances/{instance}/map.svg"),
+            &app.admin_token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("image/svg+xml"), "{kind}");
+    let svg = res.text().await.unwrap();
+    assert!(svg.contains(title), "the picture does not name {title}");
+    let mut fonts = usvg::fontdb::Database::new();
+    fonts.load_system_fonts();
+    let options = usvg::Options {
+        fontdb: std::sync::Arc::new(fonts),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(&svg, &options).unwrap();
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let png = pixmap.encode_png().unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    png
+}
+
 async fn sales_team(app: &TestApp) -> Sales {
     let head = user(app, "head@example.com", &["head"], None).await;
     let manager = user(
@@ -583,6 +616,19 @@ async fn the_shipped_sale_starts_with_the_deal_and_runs_to_its_end_through_the_i
             .await
             .is_empty()
     );
+
+    // The same map as a picture, drawn on the server: an SVG that parses and rasterises, with
+    // the titles of the steps in it.
+    let id = instances_of(&app, &deal).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let png = map_picture(&app, &id, "Первичный контакт с клиентом").await;
+    std::fs::write(
+        std::env::temp_dir().join(format!("sdelka-sale-map-{id}.png")),
+        png,
+    )
+    .unwrap();
 
     // Who holds what: nothing is open any more.
     let (s, held) = call(
