@@ -31,6 +31,7 @@ mod m0022_commerceml;
 mod m0023_processes;
 mod m0024_process_templates;
 mod m0025_task_billing;
+mod m0026_webhook_receiving;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_processes::Migration),
             Box::new(m0024_process_templates::Migration),
             Box::new(m0025_task_billing::Migration),
+            Box::new(m0026_webhook_receiving::Migration),
         ]
     }
 }

@@ -19,6 +19,10 @@ pub struct Model {
     pub api_token_id: Option<Uuid>,
     pub disabled_reason: Option<String>,
     pub disabled_at: Option<DateTimeUtc>,
+    /// Whether the subscription was on at the dispatcher's offset: set by the dispatcher as it
+    /// passes the subscription's own events in the feed, so that it receives exactly the
+    /// events positioned while it was on, however far the dispatcher lags behind.
+    pub receiving: bool,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -346,6 +346,7 @@ pub async fn create_webhook(
         disabled_at: Set(None),
         previous_secret: Set(None),
         previous_secret_expires_at: Set(None),
+        receiving: Set(false),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -789,30 +790,42 @@ pub async fn dispatch(store: &Store) -> OpResult<usize> {
         return Ok(0);
     };
     let n = events.len();
-    let hooks = webhook::Entity::find()
-        .filter(webhook::Column::Active.eq(true))
-        .all(&txn)
-        .await?;
-    let mut owners = Vec::new();
-    for w in &hooks {
-        let caller = owner_caller(&txn, w).await?;
-        let scope = match &caller {
-            Some(c) => Some(c.visibility(&txn).await?),
-            None => None,
-        };
-        let types: Vec<String> = serde_json::from_str(&w.event_types).unwrap_or_default();
-        owners.push((caller, scope, types, HashMap::new()));
-    }
+    // Every subscription, on or off: whether it receives an event is decided in feed order by
+    // its own journal events (created, switched on or off, deleted), not by its state now, so
+    // a dispatcher that lags behind delivers exactly what was written while it was on.
+    let hooks = webhook::Entity::find().all(&txn).await?;
+    let mut receiving: Vec<bool> = hooks.iter().map(|w| w.receiving).collect();
+    let types: Vec<Vec<String>> = hooks
+        .iter()
+        .map(|w| serde_json::from_str(&w.event_types).unwrap_or_default())
+        .collect();
+    let mut owners: Vec<Option<Owner>> = hooks.iter().map(|_| None).collect();
     for e in events {
         let Some(position) = e.position else { continue };
+        if e.entity_type == "webhook"
+            && let Some(i) = hooks.iter().position(|w| w.id == e.entity_id)
+        {
+            receiving[i] = switched_on(&e.payload);
+        }
         let mut payload: Option<String> = None;
-        for (w, (caller, scope, types, cache)) in hooks.iter().zip(owners.iter_mut()) {
-            let (Some(caller), Some(scope)) = (caller.as_ref(), scope.as_ref()) else {
-                continue;
-            };
-            if !rules::type_matches(types, &e.event_type) {
+        for (i, w) in hooks.iter().enumerate() {
+            if !receiving[i] {
                 continue;
             }
+            if !rules::type_matches(&types[i], &e.event_type) {
+                continue;
+            }
+            if owners[i].is_none() {
+                let caller = owner_caller(&txn, w).await?;
+                let scope = match &caller {
+                    Some(c) => Some(c.visibility(&txn).await?),
+                    None => None,
+                };
+                owners[i] = Some((caller, scope, HashMap::new()));
+            }
+            let Some((Some(caller), Some(scope), cache)) = owners[i].as_mut() else {
+                continue;
+            };
             if w.skip_own_credential {
                 let own = w.api_token_id.unwrap_or(w.owner_id);
                 let credential = e.api_token_id.or(e.actor_id);
@@ -836,6 +849,18 @@ pub async fn dispatch(store: &Store) -> OpResult<usize> {
                 .await?;
         }
     }
+    for (w, now_receiving) in hooks.iter().zip(receiving) {
+        if w.receiving != now_receiving {
+            webhook::Entity::update_many()
+                .col_expr(
+                    webhook::Column::Receiving,
+                    sea_orm::sea_query::Expr::value(now_receiving),
+                )
+                .filter(webhook::Column::Id.eq(w.id))
+                .exec(&txn)
+                .await?;
+        }
+    }
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
         jobs::numbered_params(
@@ -847,6 +872,23 @@ pub async fn dispatch(store: &Store) -> OpResult<usize> {
     .await?;
     txn.commit().await?;
     Ok(n)
+}
+
+/// The owner of a subscription as the dispatcher checks visibility: caller, scope and the
+/// per-pass cache of records already looked at.
+type Owner = (
+    Option<Caller>,
+    Option<crate::visibility::Scope>,
+    HashMap<(String, Uuid), bool>,
+);
+
+/// Whether a subscription's own journal event leaves it switched on: its public
+/// representation says `active` (a deletion's tombstone does not).
+fn switched_on(payload: &str) -> bool {
+    serde_json::from_str::<Value>(payload)
+        .ok()
+        .and_then(|p| p["object"]["active"].as_bool())
+        .unwrap_or(false)
 }
 
 /// The body of a webhook: `{id, type, timestamp, data: {object, changed_fields, actor,
