@@ -326,6 +326,8 @@ pub struct Document {
     /// `Номер1С`, when 1C numbered it.
     pub number_1c: Option<String>,
     pub date: Option<String>,
+    /// `Время`, e.g. `15:39:10`.
+    pub time: Option<String>,
     pub operation: Option<String>,
     pub role: Option<String>,
     pub currency: Option<String>,
@@ -381,6 +383,24 @@ pub struct Counterparty {
     pub inn: Option<String>,
     pub kpp: Option<String>,
     pub role: Option<String>,
+    /// `АдресРегистрации/Представление`, else `Адрес/Представление`, else
+    /// `ЮридическийАдрес/Представление`.
+    pub address: Option<String>,
+    /// `РасчетныеСчета/РасчетныйСчет`.
+    pub accounts: Vec<CounterpartyAccount>,
+}
+
+/// A bank account of a counterparty (`РасчетныйСчет`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterpartyAccount {
+    /// `НомерСчета`.
+    pub number: Option<String>,
+    /// `Банк/Наименование`.
+    pub bank_name: Option<String>,
+    /// `Банк/БИК`.
+    pub bik: Option<String>,
+    /// `Банк/СчетКорреспондентский`.
+    pub correspondent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -396,7 +416,11 @@ pub struct DocumentLine {
     pub id: Option<String>,
     pub name: String,
     pub article: Option<String>,
+    /// OKEI code: `БазоваяЕдиница@Код`, else `Единица/Код` (2.08+).
     pub unit_code: Option<String>,
+    /// The unit's short name: the text of `БазоваяЕдиница`, else `Единица/НаименованиеКраткое`.
+    pub unit_name: Option<String>,
+    /// `ЦенаЗаЕдиницу`, else `Цена` (2.08+).
     pub price: Option<Decimal>,
     pub quantity: Option<Decimal>,
     pub amount: Option<Decimal>,
@@ -697,19 +721,41 @@ fn taxes(node: &Node) -> Result<Vec<Tax>, CmlError> {
         .collect()
 }
 
+fn counterparty(c: &Node) -> Counterparty {
+    let address = ["АдресРегистрации", "Адрес", "ЮридическийАдрес"]
+        .iter()
+        .find_map(|a| c.child(a).and_then(|n| n.text_of("Представление")));
+    let accounts = c
+        .list("РасчетныеСчета", "РасчетныйСчет")
+        .map(|a| {
+            let bank = a.child("Банк");
+            CounterpartyAccount {
+                number: a.text_of("НомерСчета"),
+                bank_name: bank.and_then(|b| b.text_of("Наименование")),
+                bik: bank.and_then(|b| b.text_of("БИК")),
+                correspondent: bank.and_then(|b| b.text_of("СчетКорреспондентский")),
+            }
+        })
+        .filter(|a| a != &CounterpartyAccount::default())
+        .collect();
+    Counterparty {
+        id: c.text_of("Ид"),
+        name: c.text_of("Наименование"),
+        full_name: c
+            .text_of("ПолноеНаименование")
+            .or_else(|| c.text_of("ОфициальноеНаименование")),
+        inn: c.text_of("ИНН"),
+        kpp: c.text_of("КПП"),
+        role: c.text_of("Роль"),
+        address,
+        accounts,
+    }
+}
+
 fn document(d: &Node) -> Result<Document, CmlError> {
     let counterparties = d
         .list("Контрагенты", "Контрагент")
-        .map(|c| Counterparty {
-            id: c.text_of("Ид"),
-            name: c.text_of("Наименование"),
-            full_name: c
-                .text_of("ПолноеНаименование")
-                .or_else(|| c.text_of("ОфициальноеНаименование")),
-            inn: c.text_of("ИНН"),
-            kpp: c.text_of("КПП"),
-            role: c.text_of("Роль"),
-        })
+        .map(counterparty)
         .collect();
     let mut lines = Vec::new();
     for t in d.list("Товары", "Товар") {
@@ -718,15 +764,26 @@ fn document(d: &Node) -> Result<Document, CmlError> {
             .iter()
             .find(|(k, _)| k == "ТипНоменклатуры" || k == "ВидНоменклатуры")
             .map(|(_, v)| v.clone());
+        let base_unit = t.child("БазоваяЕдиница");
+        let unit = t.child("Единица");
+        let price = match opt_number(t, "ЦенаЗаЕдиницу")? {
+            Some(p) => Some(p),
+            None => opt_number(t, "Цена")?,
+        };
         lines.push(DocumentLine {
             id: t.text_of("Ид"),
             name: t.text_of("Наименование").unwrap_or_default(),
             article: t.text_of("Артикул"),
-            unit_code: t
-                .child("БазоваяЕдиница")
+            unit_code: base_unit
                 .and_then(|u| u.attr("Код"))
-                .map(|c| c.trim().to_owned()),
-            price: opt_number(t, "ЦенаЗаЕдиницу")?,
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .or_else(|| unit.and_then(|u| u.text_of("Код"))),
+            unit_name: base_unit
+                .map(|u| u.text.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .or_else(|| unit.and_then(|u| u.text_of("НаименованиеКраткое"))),
+            price,
             quantity: opt_number(t, "Количество")?,
             amount: opt_number(t, "Сумма")?,
             vat: vat_of(t),
@@ -740,6 +797,7 @@ fn document(d: &Node) -> Result<Document, CmlError> {
         number: d.text_of("Номер"),
         number_1c: d.text_of("Номер1С"),
         date: d.text_of("Дата"),
+        time: d.text_of("Время"),
         operation: d.text_of("ХозОперация"),
         role: d.text_of("Роль"),
         currency: d.text_of("Валюта"),
@@ -906,12 +964,48 @@ mod tests {
         );
         let sum: Decimal = d.lines.iter().filter_map(|l| l.amount).sum();
         assert_eq!(Some(sum), d.total);
+        assert_eq!(d.time.as_deref(), Some("15:40:40"));
+        let buyer = &d.counterparties[0];
+        assert_eq!(buyer.address.as_deref(), Some("87698"));
+        assert!(buyer.accounts.is_empty());
+        let delivery = &d.lines[0];
+        assert_eq!(delivery.price, Some(dec!(348.00)));
+        assert_eq!(delivery.unit_code.as_deref(), Some("796"));
+        assert_eq!(delivery.unit_name.as_deref(), Some("шт"));
     }
 
     #[test]
     fn the_1c_orders_carry_vat_that_adds_up() {
         let info = parse(&fixture("cml2.09_orders_1c_to_site_with_vat.xml")).unwrap();
         assert!(!info.documents.is_empty());
+        let first = &info.documents[0];
+        assert_eq!(first.time.as_deref(), Some("15:39:10"));
+        assert_eq!(first.lines[0].price, Some(dec!(3338)));
+        assert_eq!(first.lines[0].unit_code.as_deref(), Some("796"));
+        assert_eq!(first.lines[0].unit_name.as_deref(), Some("шт"));
+        assert_eq!(first.lines[1].price, Some(dec!(3600)));
+        assert_eq!(first.lines[1].unit_code.as_deref(), Some("715"));
+        assert_eq!(first.requisite("Статуса заказа ИД"), Some("P"));
+        let buyer = &first.counterparties[0];
+        assert_eq!(buyer.address.as_deref(), Some("Адрес"));
+        assert_eq!(buyer.inn, None);
+        assert_eq!(buyer.accounts.len(), 2);
+        assert_eq!(
+            buyer.accounts[0],
+            CounterpartyAccount {
+                number: Some("89000".into()),
+                bank_name: Some("ИНГ БАНК (ЕВРАЗИЯ) АО".into()),
+                bik: Some("044525222".into()),
+                correspondent: Some("30101810500000000222".into()),
+            }
+        );
+        assert_eq!(buyer.accounts[1].bik.as_deref(), Some("044579555"));
+        for d in &info.documents {
+            for l in &d.lines {
+                assert!(l.price.is_some(), "document {} line {:?}", d.id, l.id);
+                assert!(l.unit_code.is_some(), "document {} line {:?}", d.id, l.id);
+            }
+        }
         assert!(
             info.documents
                 .iter()
@@ -952,7 +1046,16 @@ mod tests {
         for d in &info.documents {
             assert!(d.number.is_some());
             assert!(!d.lines.is_empty());
+            assert!(d.time.is_some());
+            for l in &d.lines {
+                assert!(l.price.is_some());
+                assert_eq!(l.unit_name.as_deref(), Some("шт"));
+            }
         }
+        assert_eq!(info.documents[0].time.as_deref(), Some("18:45:21"));
+        // An empty `Представление` is no address.
+        assert_eq!(info.documents[0].counterparties[0].address, None);
+        assert_eq!(info.documents[0].requisite("отменен"), Some("false"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod bank_matching;
 pub mod billing;
 pub mod clients;
 pub mod commerceml;
+pub mod commerceml_out;
 pub mod email;
 pub mod files;
 pub mod lead;

@@ -32,6 +32,7 @@ mod m0023_processes;
 mod m0024_process_templates;
 mod m0025_task_billing;
 mod m0026_webhook_receiving;
+mod m0027_cml_orders;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0024_process_templates::Migration),
             Box::new(m0025_task_billing::Migration),
             Box::new(m0026_webhook_receiving::Migration),
+            Box::new(m0027_cml_orders::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod billing;
 mod bulk;
 mod clients;
 mod commerceml;
+mod commerceml_sale;
 mod conventions;
 mod deal_to_cash;
 mod documents;

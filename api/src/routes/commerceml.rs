@@ -14,6 +14,7 @@ use sdelka_domain::role::RoleSet;
 use sdelka_persistence::ops::Caller;
 use sdelka_persistence::ops::auth::{self as auth_ops, LoginRequest};
 use sdelka_persistence::ops::commerceml as ops;
+use sdelka_persistence::ops::commerceml_sale as sale;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -176,11 +177,49 @@ async fn exchange(
             let Some(filename) = query.get("filename") else {
                 return failure("mode=file needs filename");
             };
-            match ops::append_file_part(state.db(), session_id, filename, body.to_vec()).await {
-                Ok(()) => answer("success", ""),
+            if let Err(e) =
+                ops::append_file_part(state.db(), session_id, filename, body.to_vec()).await
+            {
+                return failure(e.detail);
+            }
+            if kind == "catalog" {
+                return answer("success", "");
+            }
+            // Orders are imported as soon as their file is whole (1C sends no import call
+            // for them); a file posted in parts waits for the rest, or for mode=import.
+            match sale::sale_file_complete(state.db(), session_id, filename).await {
+                Ok(true) => sale_import(&state, &caller, session_id, filename).await,
+                Ok(false) => answer(
+                    "success",
+                    &format!(
+                        "{filename} is not a whole CommerceML document yet; send the rest, then mode=import"
+                    ),
+                ),
                 Err(e) => failure(e.detail),
             }
         }
+        ("sale", "import") => {
+            let Some(filename) = query.get("filename") else {
+                return failure("mode=import needs filename");
+            };
+            sale_import(&state, &caller, session_id, filename).await
+        }
+        ("sale", "query") => {
+            let version = query.get("version").map(String::as_str);
+            match sale::sale_query(state.db(), &caller, session_id, version, sale::QUERY_LIMIT)
+                .await
+            {
+                Ok(a) => HttpResponse::Ok()
+                    .content_type("application/xml; charset=windows-1251")
+                    .insert_header(("X-Orders", a.orders.to_string()))
+                    .body(a.xml),
+                Err(e) => failure(e.detail),
+            }
+        }
+        ("sale", "success") => match sale::sale_success(state.db(), session_id).await {
+            Ok(n) => answer("success", &format!("{n} orders marked exported")),
+            Err(e) => failure(e.detail),
+        },
         ("catalog", "import") => {
             let Some(filename) = query.get("filename") else {
                 return failure("mode=import needs filename");
@@ -201,6 +240,18 @@ async fn exchange(
         }
         (_, "complete" | "deactivate") => answer("success", ""),
         _ => failure(format!("mode={mode} is not supported for type={kind}")),
+    }
+}
+
+async fn sale_import(
+    state: &AppState,
+    caller: &Caller,
+    session_id: Uuid,
+    filename: &str,
+) -> HttpResponse {
+    match sale::sale_import(state.db(), caller, session_id, filename).await {
+        Ok(report) => answer("success", &report.message()),
+        Err(e) => failure(e.detail),
     }
 }
 

@@ -66,6 +66,7 @@ pub mod task;
 pub mod cml_catalog_product;
 pub mod cml_exchange_file;
 pub mod cml_exchange_import;
+pub mod cml_order_state;
 pub mod price_type;
 pub mod product_group;
 pub mod product_group_member;

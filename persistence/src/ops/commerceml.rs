@@ -128,6 +128,15 @@ async fn read_file<C: ConnectionTrait>(
     Ok(Some(parts.into_iter().flat_map(|p| p.content).collect()))
 }
 
+/// The whole file `filename` of the session (see [`session_file`]).
+pub(crate) async fn session_file_bytes(
+    db: &Db<'_>,
+    session_id: Uuid,
+    filename: &str,
+) -> OpResult<Vec<u8>> {
+    session_file(db, session_id, filename).await
+}
+
 /// The file of the session; a file not posted as such is looked for in the session's zip
 /// archives (1C sends `import.xml` and `offers.xml` inside one when `init` offered `zip=yes`).
 async fn session_file(db: &Db<'_>, session_id: Uuid, filename: &str) -> OpResult<Vec<u8>> {

@@ -58,6 +58,7 @@ pub mod webhooks;
 pub mod workflow;
 // CommerceML 2 exchange (INT-1C-1)
 pub mod commerceml;
+pub mod commerceml_sale;
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
