@@ -1032,3 +1032,137 @@ async fn an_overdue_task_reminds_and_escalates_once_each_with_two_instances() {
     assert_eq!(step(&mp, "call")["status"], "active");
     drop(other);
 }
+
+/// A template of our own with a start mode, published; answers its id.
+async fn template_with(app: &TestApp, code: &str, start_mode: &str, definition: Value) -> String {
+    let (s, t) = call(
+        app,
+        &app.admin_token,
+        Method::POST,
+        "/api/v1/process-templates",
+        Some(
+            json!({"code": code, "name": code, "entity_type": "deal", "start_mode": start_mode,
+                    "definition": definition}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, v) = call(
+        app,
+        &app.admin_token,
+        Method::POST,
+        &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    id(&t)
+}
+
+#[tokio::test]
+async fn a_sub_process_holds_its_parent_until_it_ends_and_its_outcome_steers_it() {
+    let app = TestApp::spawn().await;
+    template_with(
+        &app,
+        "legal_check",
+        "manual",
+        json!({"entity_type": "deal", "name": "Проверка юристом", "steps": [
+            {"id": "check", "kind": "task", "title": "Проверить договор юристом",
+             "assignees": [{"type": "responsible"}]}
+        ]}),
+    )
+    .await;
+    template_with(
+        &app,
+        "sale_with_check",
+        "on_create",
+        json!({"entity_type": "deal", "name": "Продажа с проверкой", "steps": [
+            {"id": "legal", "kind": "action",
+             "action": {"type": "start_process", "template": "legal_check", "wait": true}},
+            {"id": "refused", "kind": "switch", "branches": [{
+                "when": {"type": "outcome", "step": "legal", "is": ["cancelled"]},
+                "steps": [{"id": "stop", "kind": "end", "result": "cancelled",
+                           "reason": "Юрист не пропустил договор"}]}]},
+            {"id": "ship", "kind": "task", "title": "Отгрузить", "assignees": [{"type": "responsible"}]}
+        ]}),
+    )
+    .await;
+    let deal = |title: &'static str| {
+        let app = &app;
+        async move {
+            let (s, d) = call(
+                app,
+                &app.admin_token,
+                Method::POST,
+                "/api/v1/deals",
+                Some(json!({"title": title})),
+            )
+            .await;
+            assert_eq!(s, 201, "{d}");
+            id(&d)
+        }
+    };
+    let parent_and_child = |deal: String| {
+        let app = &app;
+        async move {
+            let all = instances_of(app, &deal).await;
+            assert_eq!(all.len(), 2, "the parent and its sub-process: {all:?}");
+            let parent = all
+                .iter()
+                .find(|i| i["parent_instance_id"].is_null())
+                .unwrap()
+                .clone();
+            let child = all
+                .iter()
+                .find(|i| i["parent_instance_id"] == parent["id"])
+                .expect("the sub-process names its parent")
+                .clone();
+            (parent, child)
+        }
+    };
+
+    // The sub-process completes: the parent goes on past the switch.
+    let first = deal("Поставка с проверкой").await;
+    let (parent, child) = parent_and_child(first.clone()).await;
+    let m = map(&app, &id(&parent)).await;
+    assert_eq!(step(&m, "legal")["status"], "waiting", "{m}");
+    assert!(open_tasks(&app, &first, "Отгрузить").await.is_empty());
+    done(
+        &app,
+        &app.admin_token,
+        &first,
+        "Проверить договор юристом",
+        "done",
+    )
+    .await;
+    let m = map(&app, &id(&child)).await;
+    assert_eq!(m["status"], "completed", "{m}");
+    let m = map(&app, &id(&parent)).await;
+    assert_eq!(step(&m, "legal")["status"], "done", "{m}");
+    assert_eq!(step(&m, "legal")["outcome"], "completed", "{m}");
+    assert_eq!(m["status"], "running");
+    the_task(&app, &first, "Отгрузить").await;
+
+    // The sub-process is cancelled: its outcome ends the parent as cancelled.
+    let second = deal("Поставка без проверки").await;
+    let (parent, child) = parent_and_child(second.clone()).await;
+    let (s, c) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        &format!("/api/v1/process-instances/{}/cancel", id(&child)),
+        Some(json!({"reason": "Договор не прошёл проверку"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    let m = map(&app, &id(&parent)).await;
+    assert_eq!(step(&m, "legal")["outcome"], "cancelled", "{m}");
+    assert_eq!(m["status"], "cancelled", "{m}");
+    assert!(open_tasks(&app, &second, "Отгрузить").await.is_empty());
+    assert!(
+        open_tasks(&app, &second, "Проверить договор юристом")
+            .await
+            .is_empty(),
+        "the sub-process's task closed with it"
+    );
+}

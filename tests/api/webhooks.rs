@@ -1380,3 +1380,96 @@ async fn positioned(app: &TestApp, token: &str, id: &str) {
     .await
     .expect("the write reaches the feed");
 }
+
+#[tokio::test]
+async fn a_process_step_calls_the_subscription_of_its_url_once_signed() {
+    let app = fast_app().await;
+    let rx = Receiver::start(&[204]).await;
+    let token = app.admin_token.clone();
+    let definition = json!({"entity_type": "deal", "name": "Сделка в 1С", "steps": [
+        {"id": "tell_1c", "kind": "action",
+         "action": {"type": "call_webhook", "url": rx.url, "event": "crm.deal_opened"}},
+        {"id": "work", "kind": "task", "title": "Работать", "assignees": [{"type": "responsible"}]}
+    ]});
+    let template = create(
+        &app,
+        &token,
+        "/api/v1/process-templates",
+        json!({"code": "deal_to_1c", "name": "Сделка в 1С", "entity_type": "deal",
+               "start_mode": "on_create", "definition": definition}),
+    )
+    .await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/process-templates/{template}/versions/1/publish"),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // No subscription for the URL yet: the step's action fails and nothing is sent.
+    let before = create(
+        &app,
+        &token,
+        "/api/v1/deals",
+        json!({"title": "До подписки"}),
+    )
+    .await;
+    // The subscription of the integration, for other events; the process calls it all the same.
+    let sub = subscribe(
+        &app,
+        &token,
+        json!({"url": rx.url, "event_types": ["invoice.paid"]}),
+    )
+    .await;
+    let secret = sub["secret"].as_str().unwrap().to_owned();
+    let deal = create(
+        &app,
+        &token,
+        "/api/v1/deals",
+        json!({"title": "Камеры для склада"}),
+    )
+    .await;
+    let got = rx.wait_for("crm.deal_opened", &deal).await;
+    verify(&secret, &got);
+    let body = got.json();
+    assert_eq!(body["data"]["object"]["title"], "Камеры для склада");
+    assert_eq!(body["data"]["process"]["step"], "tell_1c");
+    assert_eq!(body["data"]["process"]["round"], 1);
+    assert_eq!(got.id(), body["id"].as_str().unwrap());
+    // The delivery is in the subscription's log like any other.
+    let log = call(
+        &app,
+        &token,
+        Method::GET,
+        &format!(
+            "/api/v1/webhook-deliveries?webhook_id={}",
+            sub["id"].as_str().unwrap()
+        ),
+        Value::Null,
+    )
+    .await;
+    let calls: Vec<&Value> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["event_type"] == "crm.deal_opened")
+        .collect();
+    assert_eq!(calls.len(), 1, "{log}");
+    // Once: the instance moving on, and a while later, sends nothing again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mine: Vec<Received> = rx
+        .got()
+        .into_iter()
+        .filter(|r| r.json()["type"] == "crm.deal_opened")
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].json()["data"]["object"]["id"], deal.as_str());
+    assert!(
+        mine.iter()
+            .all(|r| r.json()["data"]["object"]["id"] != before.as_str())
+    );
+}

@@ -63,9 +63,6 @@ const CANCELLED: &str = "cancelled";
 /// instance hears, …) before the chain is refused as a loop.
 const MAX_DEPTH: u32 = 12;
 
-/// The action kinds this installation cannot run yet; publishing refuses them by name.
-const NOT_SUPPORTED_YET: [&str; 1] = ["call_webhook"];
-
 // ---------------------------------------------------------------------------------------------
 // Wire types
 
@@ -1024,30 +1021,6 @@ fn definition_violations(errors: Vec<DefinitionError>) -> Error {
     Error::validation(v)
 }
 
-/// The action kinds the definition uses that this installation cannot run yet.
-fn unsupported(p: &PublishedDefinition) -> Vec<DefinitionError> {
-    let mut out = Vec::new();
-    let ids: Vec<String> = p.step_ids().map(str::to_owned).collect();
-    for id in ids {
-        if let Some(bp::Step {
-            body: bp::StepBody::Action(a),
-            ..
-        }) = p.step(&id)
-            && NOT_SUPPORTED_YET.contains(&a.action.kind())
-        {
-            out.push(DefinitionError {
-                path: format!("{}/action/type", p.path_of(&id).unwrap_or("")),
-                code: "not_supported_yet",
-                message: format!(
-                    "the action `{}` is not available in this installation yet",
-                    a.action.kind()
-                ),
-            });
-        }
-    }
-    out
-}
-
 /// Checks a draft as a whole and freezes it: new instances start on it, running ones keep
 /// theirs. A definition that breaks a rule is a 422 naming each problem by its JSON pointer
 /// (`definition/steps/3/assignees/0`).
@@ -1079,10 +1052,6 @@ pub async fn publish_version(
     }
     let dir = directory(&txn, entity).await?;
     let published = bp::publish(&definition, &dir).map_err(definition_violations)?;
-    let refused = unsupported(&published);
-    if !refused.is_empty() {
-        return Err(definition_violations(refused));
-    }
     let stored = published.to_stored().to_string();
     let actor = caller.actor();
     let at = now();
@@ -2088,10 +2057,25 @@ async fn run_action_in(
             }
             Ok(Some(json!({ "billings": billed })))
         }
-        bp::Action::CallWebhook { .. } => Err(Error::new(
-            ErrorCode::Conflict,
-            format!("the action {} is not supported yet", action.kind()),
-        )),
+        bp::Action::CallWebhook { url, event } => {
+            let delivery = super::webhooks::call_from_process(
+                txn,
+                ctx.actor,
+                url,
+                event,
+                entity.as_str(),
+                inst.entity_id,
+                facts.responsible,
+                json!({
+                    "instance_id": inst.id,
+                    "template_id": inst.template_id,
+                    "step": key.step,
+                    "round": key.round,
+                }),
+            )
+            .await?;
+            Ok(Some(json!({ "delivery_id": delivery })))
+        }
     }
 }
 

@@ -1053,3 +1053,89 @@ async fn disable<C: ConnectionTrait>(db: &C, id: Uuid, reason: &str) -> StoreRes
     .await?;
     Ok(())
 }
+
+/// A process step's `call_webhook` action (WF-BP-2): one delivery of `event` to the active
+/// subscription registered for `url`, carrying the record's public representation as its last
+/// event recorded it and the step that called. It goes out like every delivery — signed with
+/// the subscription's secret, retried on the schedule, in its delivery log — and only when the
+/// subscription's owner may see the record. Answers the delivery's id.
+#[allow(clippy::too_many_arguments)]
+pub async fn call_from_process<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    url: &str,
+    event: &str,
+    entity_type: &str,
+    entity_id: Uuid,
+    responsible: Option<Uuid>,
+    process: Value,
+) -> OpResult<Uuid> {
+    let candidates = webhook::Entity::find()
+        .filter(webhook::Column::Url.eq(url))
+        .filter(webhook::Column::Active.eq(true))
+        .order_by_asc(webhook::Column::CreatedAt)
+        .all(txn)
+        .await?;
+    let mut target = None;
+    for w in candidates {
+        let Some(owner) = owner_caller(txn, &w).await? else {
+            continue;
+        };
+        if owner.visibility(txn).await?.allows(responsible) {
+            target = Some(w);
+            break;
+        }
+    }
+    let Some(w) = target else {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!(
+                "no active webhook subscription for {url} whose owner may see the {entity_type}; \
+                 create one with POST /api/v1/webhooks"
+            ),
+        ));
+    };
+    let last = domain_event::Entity::find()
+        .filter(domain_event::Column::EntityType.eq(entity_type))
+        .filter(domain_event::Column::EntityId.eq(entity_id))
+        .order_by_desc(domain_event::Column::Seq)
+        .one(txn)
+        .await?;
+    let object = last
+        .as_ref()
+        .and_then(|e| serde_json::from_str::<Value>(&e.payload).ok())
+        .map(|p| p["object"].clone())
+        .unwrap_or_else(|| json!({ "id": entity_id }));
+    let event_id = Uuid::now_v7();
+    let body = json!({
+        "id": event_id,
+        "type": event,
+        "timestamp": journal::now(),
+        "data": {
+            "object": object,
+            "changed_fields": [],
+            "actor": actor.user_id,
+            "credential": actor.api_token_id.or(actor.user_id),
+            "correlation_id": actor.request_id,
+            "version": object.get("version").cloned().unwrap_or(Value::Null),
+            "sequence": null,
+            "process": process,
+        },
+    });
+    let model = new_delivery(w.id, event_id, event, None, body.to_string())
+        .insert(txn)
+        .await?;
+    let view = WebhookDeliveryView::from(&model);
+    journal_change(
+        txn,
+        actor,
+        "webhook_delivery",
+        model.id,
+        "created",
+        None,
+        Some(&present(&view)),
+        Some("called by a process step"),
+    )
+    .await?;
+    Ok(model.id)
+}
