@@ -1166,3 +1166,128 @@ async fn a_sub_process_holds_its_parent_until_it_ends_and_its_outcome_steers_it(
         "the sub-process's task closed with it"
     );
 }
+
+#[tokio::test]
+async fn a_process_sets_fields_of_companies_and_contacts_through_their_operations() {
+    let app = TestApp::spawn().await;
+    let (keeper, _) = user(&app, "keeper@sdelka.local", &["sales_manager"], None).await;
+    for (entity, definition) in [
+        (
+            "company",
+            json!({"entity_type": "company", "name": "Новый клиент", "steps": [
+                {"id": "rename", "kind": "action",
+                 "action": {"type": "set_field", "field": "title", "value": "Ромашка (клиент)"}},
+                {"id": "hand_over", "kind": "action",
+                 "action": {"type": "set_field", "field": "responsible", "value": keeper}}
+            ]}),
+        ),
+        (
+            "contact",
+            json!({"entity_type": "contact", "name": "Новый контакт", "steps": [
+                {"id": "hand_over", "kind": "action",
+                 "action": {"type": "set_field", "field": "responsible", "value": keeper}}
+            ]}),
+        ),
+    ] {
+        let (s, t) = call(
+            &app,
+            &app.admin_token,
+            Method::POST,
+            "/api/v1/process-templates",
+            Some(
+                json!({"code": format!("{entity}_intake"), "name": entity, "entity_type": entity,
+                        "start_mode": "on_create", "definition": definition}),
+            ),
+        )
+        .await;
+        assert_eq!(s, 201, "{t}");
+        let (s, v) = call(
+            &app,
+            &app.admin_token,
+            Method::POST,
+            &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    // A contact has no title for a process to set: publishing says so.
+    let (s, t) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        "/api/v1/process-templates",
+        Some(
+            json!({"code": "contact_title", "name": "x", "entity_type": "contact",
+                    "definition": {"entity_type": "contact", "name": "x", "steps": [
+                        {"id": "t", "kind": "action",
+                         "action": {"type": "set_field", "field": "title", "value": "x"}}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, v) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
+        None,
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(
+        v["errors"][0]["field"], "definition/steps/0/action/field",
+        "{v}"
+    );
+
+    let (s, c) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        "/api/v1/companies",
+        Some(json!({"name": "Ромашка"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{c}");
+    let (_, c) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        &format!("/api/v1/companies/{}", id(&c)),
+        None,
+    )
+    .await;
+    assert_eq!(c["name"], "Ромашка (клиент)", "{c}");
+    assert_eq!(c["responsible_id"], keeper.as_str(), "{c}");
+    let (s, p) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        "/api/v1/contacts",
+        Some(json!({"last_name": "Иванов", "first_name": "Пётр"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let (_, p) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        &format!("/api/v1/contacts/{}", id(&p)),
+        None,
+    )
+    .await;
+    assert_eq!(p["responsible_id"], keeper.as_str(), "{p}");
+    // Through the operations: the changes are journalled with the process as their source.
+    let (_, tl) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        &format!("/api/v1/companies/{}/timeline", id(&c)),
+        None,
+    )
+    .await;
+    assert!(
+        tl["items"].as_array().unwrap().len() >= 2,
+        "the creation and the process's changes: {tl}"
+    );
+}

@@ -428,7 +428,11 @@ pub fn schema(entity: EntityType) -> BTreeMap<String, FieldType> {
                 choice(&["draft", "issued", "partially_paid", "paid", "cancelled"]),
             );
         }
-        EntityType::Company | EntityType::Contact | EntityType::SupplierInvoice => {}
+        // A contact has no title of its own (its name is in parts).
+        EntityType::Contact => {
+            f.remove("title");
+        }
+        EntityType::Company | EntityType::SupplierInvoice => {}
     }
     f
 }
@@ -2132,15 +2136,26 @@ async fn set_field(
             };
             super::leads::update_lead(db, caller, id, None, from_json(patch)?).await?;
         }
-        EntityType::Company
-        | EntityType::Contact
+        EntityType::Company => {
+            let patch = match field {
+                "title" => json!({ "name": value }),
+                "responsible" => json!({ "responsible_id": value }),
+                other => json!({ other: value }),
+            };
+            super::companies::update_company(db, caller, id, None, from_json(patch)?).await?;
+        }
+        EntityType::Contact if field == "responsible" => {
+            let patch = json!({ "responsible_id": value });
+            super::contacts::update_contact(db, caller, id, None, from_json(patch)?).await?;
+        }
+        EntityType::Contact
         | EntityType::Invoice
         | EntityType::Contract
         | EntityType::SupplierInvoice => {
             return Err(Error::new(
                 ErrorCode::Conflict,
                 format!(
-                    "fields of a {} are not set by processes yet",
+                    "the field {field} of a {} is not set by processes",
                     entity.as_str()
                 ),
             ));
