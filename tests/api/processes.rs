@@ -1291,3 +1291,87 @@ async fn a_process_sets_fields_of_companies_and_contacts_through_their_operation
         "the creation and the process's changes: {tl}"
     );
 }
+
+#[tokio::test]
+async fn a_template_bills_the_time_of_its_tasks_into_the_deal_once_each() {
+    let app = TestApp::spawn().await;
+    template_with(
+        &app,
+        "install_and_tune",
+        "on_create",
+        json!({"entity_type": "deal", "name": "Монтаж и наладка",
+               "task_billing": {"mode": "add_as_row", "hourly_rate": "1200.00"},
+               "steps": [
+            {"id": "install", "kind": "task", "title": "Монтаж", "assignees": [{"type": "responsible"}]},
+            {"id": "tune", "kind": "task", "title": "Пусконаладка", "assignees": [{"type": "responsible"}]},
+            // The step asks again for the first task's time: it was billed, so it is not twice.
+            {"id": "bill_again", "kind": "action",
+             "action": {"type": "bill_time", "task": "install", "mode": "add_as_row", "hourly_rate": "5000.00"}}
+        ]}),
+    )
+    .await;
+    let (s, d) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        "/api/v1/deals",
+        Some(json!({"title": "Камеры на проходной"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{d}");
+    let deal = id(&d);
+    for (title, minutes) in [("Монтаж", 90), ("Пусконаладка", 30)] {
+        let t = the_task(&app, &deal, title).await;
+        let (s, body) = call(
+            &app,
+            &app.admin_token,
+            Method::POST,
+            &format!("/api/v1/tasks/{}/complete", id(&t)),
+            Some(json!({"outcome": "done", "time_spent_minutes": minutes})),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (_, rows) = call(
+        &app,
+        &app.admin_token,
+        Method::GET,
+        &format!("/api/v1/deals/{deal}/product-rows"),
+        None,
+    )
+    .await;
+    let rows: Vec<(String, String, String, String)> = rows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["quantity"].as_str().unwrap().to_owned(),
+                r["price"].as_str().unwrap().to_owned(),
+                r["sum"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "Монтаж".into(),
+                "1.500".into(),
+                "1200.00".into(),
+                "1800.00".into()
+            ),
+            (
+                "Пусконаладка".into(),
+                "0.500".into(),
+                "1200.00".into(),
+                "600.00".into()
+            ),
+        ]
+    );
+    let instance = &instances_of(&app, &deal).await[0];
+    let m = map(&app, &id(instance)).await;
+    assert_eq!(m["status"], "completed", "{m}");
+    assert_eq!(step(&m, "bill_again")["status"], "done", "{m}");
+}

@@ -2308,6 +2308,7 @@ pub async fn on_task_completed<
     outcome: &str,
     comment: Option<&str>,
     file_ids: &[Uuid],
+    time_spent_minutes: Option<u32>,
 ) -> OpResult<Option<task::Model>> {
     let Some(t) = task::Entity::find_by_id(id)
         .one(txn)
@@ -2383,6 +2384,10 @@ pub async fn on_task_completed<
         .map(str::to_owned);
     next.completed_by = Some(caller.user_id);
     next.completed_at = Some(at);
+    // The time spent, for task billing (WF-BILL-1) and the reports.
+    if let Some(m) = time_spent_minutes {
+        next.time_spent_minutes = Some(i32::try_from(m).unwrap_or(i32::MAX));
+    }
     if next.claimed_by.is_none() && t.assignee_user_id.is_none() {
         next.claimed_by = Some(caller.user_id);
         next.claimed_at = Some(at);

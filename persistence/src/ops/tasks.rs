@@ -389,6 +389,7 @@ pub async fn complete_task(
         &req.outcome,
         req.comment.as_deref(),
         &req.file_ids,
+        req.time_spent_minutes,
     )
     .await?
     {
