@@ -2305,11 +2305,11 @@ pub async fn on_task_completed<
     caller: &Caller,
     id: Uuid,
     if_match: Option<i32>,
-    outcome: &str,
-    comment: Option<&str>,
-    file_ids: &[Uuid],
-    time_spent_minutes: Option<u32>,
+    req: &super::tasks::CompleteTask,
 ) -> OpResult<Option<task::Model>> {
+    let (outcome, comment, file_ids) =
+        (req.outcome.as_str(), req.comment.as_deref(), &req.file_ids);
+    let time_spent_minutes = req.time_spent_minutes;
     let Some(t) = task::Entity::find_by_id(id)
         .one(txn)
         .await

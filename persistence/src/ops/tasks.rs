@@ -381,17 +381,8 @@ pub async fn complete_task(
     req: CompleteTask,
 ) -> OpResult<TaskView> {
     let txn = db.begin().await?;
-    if let Some(done) = super::processes::on_task_completed(
-        &txn,
-        caller,
-        id,
-        if_match,
-        &req.outcome,
-        req.comment.as_deref(),
-        &req.file_ids,
-        req.time_spent_minutes,
-    )
-    .await?
+    if let Some(done) =
+        super::processes::on_task_completed(&txn, caller, id, if_match, &req).await?
     {
         txn.commit().await?;
         return Ok(TaskView::from(&done));
