@@ -1375,3 +1375,135 @@ async fn a_template_bills_the_time_of_its_tasks_into_the_deal_once_each() {
     assert_eq!(m["status"], "completed", "{m}");
     assert_eq!(step(&m, "bill_again")["status"], "done", "{m}");
 }
+
+#[tokio::test]
+async fn changes_of_invoices_and_companies_start_the_processes_waiting_for_them() {
+    let app = TestApp::spawn().await;
+    let post = |path: &'static str, body: Value| {
+        let app = &app;
+        async move { call(app, &app.admin_token, Method::POST, path, Some(body)).await }
+    };
+    for (code, entity, trigger, title) in [
+        (
+            "after_payment",
+            "invoice",
+            json!({"on": "field_changed", "field": "status", "to": "paid"}),
+            "Отправить закрывающие документы",
+        ),
+        (
+            "after_void",
+            "invoice",
+            json!({"on": "field_changed", "field": "status", "to": "cancelled"}),
+            "Выяснить причину отмены",
+        ),
+        (
+            "new_keeper",
+            "company",
+            json!({"on": "field_changed", "field": "responsible"}),
+            "Познакомиться с клиентом",
+        ),
+    ] {
+        let (s, t) = post(
+            "/api/v1/process-templates",
+            json!({"code": code, "name": code, "entity_type": entity, "start_mode": "on_change",
+                   "definition": {"entity_type": entity, "name": code, "triggers": [trigger],
+                                  "steps": [{"id": "todo", "kind": "task", "title": title,
+                                             "assignees": [{"type": "responsible"}]}]}}),
+        )
+        .await;
+        assert_eq!(s, 201, "{t}");
+        let (s, v) = call(
+            &app,
+            &app.admin_token,
+            Method::POST,
+            &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let tasks_titled = |title: &'static str| {
+        let app = &app;
+        async move {
+            let (s, list) = call(
+                app,
+                &app.admin_token,
+                Method::GET,
+                "/api/v1/tasks?kind=process&limit=200",
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{list}");
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["title"] == title)
+                .cloned()
+                .collect::<Vec<Value>>()
+        }
+    };
+
+    // An invoice paid by a payment starts the closing-documents process; issuing it does not.
+    let (org, buyer) = crate::money::seller_and_buyer(&app, "PR").await;
+    crate::money::template(&app, &org, "СЧ-{N:4}", "never").await;
+    let paid = crate::money::draft(&app, &org, &buyer, "2026-12-01", "12000.00").await;
+    let issue = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        &format!("/api/v1/invoices/{}/actions/issue", id(&paid)),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(issue.0, 200, "{}", issue.1);
+    assert!(
+        tasks_titled("Отправить закрывающие документы")
+            .await
+            .is_empty()
+    );
+    let (s, p) = post(
+        "/api/v1/payments",
+        json!({"amount": "12000.00", "organization_id": org, "payer_legal_entity_id": buyer,
+               "applications": [{"invoice_id": id(&paid)}]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{p}");
+    let started = tasks_titled("Отправить закрывающие документы").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["subject_type"], "invoice");
+    assert_eq!(started[0]["subject_id"], id(&paid).as_str());
+
+    // A voided invoice starts the other one.
+    let void = crate::money::draft(&app, &org, &buyer, "2026-12-01", "500.00").await;
+    let (s, v) = call(
+        &app,
+        &app.admin_token,
+        Method::POST,
+        &format!("/api/v1/invoices/{}/actions/cancel", id(&void)),
+        Some(json!({"comment": "Ошибка в реквизитах"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let started = tasks_titled("Выяснить причину отмены").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["subject_id"], id(&void).as_str());
+
+    // A company handed to a colleague: the new responsible gets the task.
+    let (keeper, _) = user(&app, "keeper2@sdelka.local", &["sales_manager"], None).await;
+    let (s, c) = post("/api/v1/companies", json!({"name": "Лютик"})).await;
+    assert_eq!(s, 201, "{c}");
+    assert!(tasks_titled("Познакомиться с клиентом").await.is_empty());
+    let (s, u) = call(
+        &app,
+        &app.admin_token,
+        Method::PATCH,
+        &format!("/api/v1/companies/{}", id(&c)),
+        Some(json!({"responsible_id": keeper})),
+    )
+    .await;
+    assert_eq!(s, 200, "{u}");
+    let started = tasks_titled("Познакомиться с клиентом").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["assignee"]["user_id"], keeper.as_str());
+}

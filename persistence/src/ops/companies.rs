@@ -335,6 +335,7 @@ pub async fn update_company(
         Some(r) => Some(responsible(&txn, caller, &scope, Some(r)).await?),
         None => None,
     };
+    let facts_before = super::processes::facts_of(&txn, EntityType::Company, id).await?;
     let updated = records::update::<company::Entity, _, _, Error>(
         &txn,
         &caller.actor(),
@@ -371,6 +372,15 @@ pub async fn update_company(
     if let Some(r) = &refs {
         store::set_external_ids(&txn, "company", id, r).await?;
     }
+    // Its processes hear the change; templates that start on it start.
+    super::processes::on_entity_changed(
+        &txn,
+        &caller.actor(),
+        EntityType::Company,
+        id,
+        &facts_before,
+    )
+    .await?;
     txn.commit().await?;
     Ok(CompanyView::from(&updated))
 }

@@ -609,6 +609,8 @@ pub async fn update_contact(
         Some(r) => Some(responsible(&txn, caller, &scope, Some(r)).await?),
         None => None,
     };
+    let facts_before =
+        super::processes::facts_of(&txn, sdelka_domain::process::EntityType::Contact, id).await?;
     let updated = records::update::<contact::Entity, _, _, Error>(
         &txn,
         &caller.actor(),
@@ -673,6 +675,14 @@ pub async fn update_contact(
     } else {
         Vec::new()
     };
+    super::processes::on_entity_changed(
+        &txn,
+        &caller.actor(),
+        sdelka_domain::process::EntityType::Contact,
+        id,
+        &facts_before,
+    )
+    .await?;
     txn.commit().await?;
     let mut view = ContactView::from(&updated);
     view.warnings = warnings;

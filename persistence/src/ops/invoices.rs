@@ -882,6 +882,8 @@ async fn act(
         | InvoiceAction::UnapplyPayment => None,
     };
     let at = now();
+    let facts_before =
+        super::processes::facts_of(&txn, sdelka_domain::process::EntityType::Invoice, id).await?;
     let saved = records::update::<invoice::Entity, _, _, Error>(
         &txn,
         &actor,
@@ -918,6 +920,15 @@ async fn act(
         next.status,
         action,
         comment.as_deref(),
+    )
+    .await?;
+    // Its processes hear the new status; templates that start on it start.
+    super::processes::on_entity_changed(
+        &txn,
+        &actor,
+        sdelka_domain::process::EntityType::Invoice,
+        id,
+        &facts_before,
     )
     .await?;
     txn.commit().await?;

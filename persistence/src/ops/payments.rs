@@ -476,13 +476,17 @@ pub async fn unapply<
 /// Writes the invoice's paid amount and status under compare-and-set on its version (the row
 /// is locked first on PostgreSQL) and journals it once, as `action`, with the invoice as its
 /// `GET` answers it.
-async fn write_invoice_money<C: ConnectionTrait>(
+async fn write_invoice_money<
+    C: ConnectionTrait + sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+>(
     txn: &C,
     actor: &Actor,
     inv: &invoice::Model,
     next: InvoiceState,
     action: &str,
 ) -> OpResult<invoice::Model> {
+    let invoice_entity = sdelka_domain::process::EntityType::Invoice;
+    let facts_before = super::processes::facts_of(txn, invoice_entity, inv.id).await?;
     let lines = lines_of(txn, inv.id).await?;
     let mut after = inv.clone();
     after.paid_minor = next.paid_minor;
@@ -507,6 +511,8 @@ async fn write_invoice_money<C: ConnectionTrait>(
         ));
     }
     journal_change(txn, actor, inv, &after, &lines, action).await?;
+    // A process of the invoice hears it become paid (or no longer paid).
+    super::processes::on_entity_changed(txn, actor, invoice_entity, inv.id, &facts_before).await?;
     Ok(after)
 }
 
