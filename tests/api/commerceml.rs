@@ -1,25 +1,10 @@
 //! INT-1C-1: the CommerceML 2 exchange at `/1c-exchange`, driven as 1C drives it: checkauth →
 //! init → file in several parts → import until success, with the fixture files of 1C.
 
-use reqwest::Response;
-use sdelka_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+use sdelka_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, fixture_1c as fixture, plain_text as text,
+};
 use serde_json::Value;
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/fixtures/1c/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-async fn text(res: Response) -> String {
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    res.text().await.unwrap()
-}
 
 /// `checkauth` with Basic credentials; answers the `Cookie` header value.
 async fn checkauth(base: &str, client: &reqwest::Client, user: &str, password: &str) -> String {

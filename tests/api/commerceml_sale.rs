@@ -8,13 +8,11 @@ use std::str::FromStr;
 use reqwest::Response;
 use rust_decimal::Decimal;
 use sdelka_domain::commerceml::{self, Node};
-use sdelka_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, organization_body};
+use sdelka_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, fixture_1c as fixture, organization_body,
+    plain_text as text,
+};
 use serde_json::{Value, json};
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/fixtures/1c/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -25,17 +23,6 @@ async fn json_of(res: Response, status: u16) -> Value {
     let text = res.text().await.unwrap();
     assert_eq!(got, status, "{text}");
     serde_json::from_str(&text).unwrap()
-}
-
-async fn text(res: Response) -> String {
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    res.text().await.unwrap()
 }
 
 struct Exchange {

@@ -87,14 +87,15 @@ async fn publish_shipped(app: &TestApp, code: &str) -> String {
     id(&t)
 }
 
-/// A template of our own, published; answers (template id, version 1 id).
-async fn own_template(app: &TestApp, code: &str, definition: Value) -> (String, String) {
+/// A template (`body` as `POST /process-templates` takes it), published; answers (template
+/// id, version 1 id).
+async fn publish_template(app: &TestApp, body: Value) -> (String, String) {
     let (s, t) = call(
         app,
         &app.admin_token,
         Method::POST,
         "/api/v1/process-templates",
-        Some(json!({"code": code, "name": code, "entity_type": "deal", "definition": definition})),
+        Some(body),
     )
     .await;
     assert_eq!(s, 201, "{t}");
@@ -108,6 +109,15 @@ async fn own_template(app: &TestApp, code: &str, definition: Value) -> (String, 
     .await;
     assert_eq!(s, 200, "{v}");
     (id(&t), id(&v))
+}
+
+/// A deal template of our own, published; answers (template id, version 1 id).
+async fn own_template(app: &TestApp, code: &str, definition: Value) -> (String, String) {
+    publish_template(
+        app,
+        json!({"code": code, "name": code, "entity_type": "deal", "definition": definition}),
+    )
+    .await
 }
 
 async fn instances_of(app: &TestApp, deal: &str) -> Vec<Value> {
@@ -1033,30 +1043,15 @@ async fn an_overdue_task_reminds_and_escalates_once_each_with_two_instances() {
     drop(other);
 }
 
-/// A template of our own with a start mode, published; answers its id.
+/// A deal template of our own with a start mode, published; answers its id.
 async fn template_with(app: &TestApp, code: &str, start_mode: &str, definition: Value) -> String {
-    let (s, t) = call(
+    publish_template(
         app,
-        &app.admin_token,
-        Method::POST,
-        "/api/v1/process-templates",
-        Some(
-            json!({"code": code, "name": code, "entity_type": "deal", "start_mode": start_mode,
-                    "definition": definition}),
-        ),
+        json!({"code": code, "name": code, "entity_type": "deal", "start_mode": start_mode,
+               "definition": definition}),
     )
-    .await;
-    assert_eq!(s, 201, "{t}");
-    let (s, v) = call(
-        app,
-        &app.admin_token,
-        Method::POST,
-        &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    id(&t)
+    .await
+    .0
 }
 
 #[tokio::test]
@@ -1189,27 +1184,12 @@ async fn a_process_sets_fields_of_companies_and_contacts_through_their_operation
             ]}),
         ),
     ] {
-        let (s, t) = call(
+        publish_template(
             &app,
-            &app.admin_token,
-            Method::POST,
-            "/api/v1/process-templates",
-            Some(
-                json!({"code": format!("{entity}_intake"), "name": entity, "entity_type": entity,
-                        "start_mode": "on_create", "definition": definition}),
-            ),
+            json!({"code": format!("{entity}_intake"), "name": entity, "entity_type": entity,
+                   "start_mode": "on_create", "definition": definition}),
         )
         .await;
-        assert_eq!(s, 201, "{t}");
-        let (s, v) = call(
-            &app,
-            &app.admin_token,
-            Method::POST,
-            &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
-            None,
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
     }
     // A contact has no title for a process to set: publishing says so.
     let (s, t) = call(
@@ -1403,24 +1383,14 @@ async fn changes_of_invoices_and_companies_start_the_processes_waiting_for_them(
             "Познакомиться с клиентом",
         ),
     ] {
-        let (s, t) = post(
-            "/api/v1/process-templates",
+        publish_template(
+            &app,
             json!({"code": code, "name": code, "entity_type": entity, "start_mode": "on_change",
                    "definition": {"entity_type": entity, "name": code, "triggers": [trigger],
                                   "steps": [{"id": "todo", "kind": "task", "title": title,
                                              "assignees": [{"type": "responsible"}]}]}}),
         )
         .await;
-        assert_eq!(s, 201, "{t}");
-        let (s, v) = call(
-            &app,
-            &app.admin_token,
-            Method::POST,
-            &format!("/api/v1/process-templates/{}/versions/1/publish", id(&t)),
-            None,
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
     }
     let tasks_titled = |title: &'static str| {
         let app = &app;

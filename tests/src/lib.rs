@@ -322,3 +322,21 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A 1C fixture file (`tests/fixtures/1c/`), byte for byte.
+pub fn fixture_1c(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/1c/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The text of a `200 text/plain` answer (the 1C exchange's protocol answers).
+pub async fn plain_text(res: Response) -> String {
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    res.text().await.unwrap()
+}
