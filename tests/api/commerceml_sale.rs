@@ -567,3 +567,32 @@ async fn order_files_of_1c_and_bitrix_become_deals_and_orders_once() {
         "{full}"
     );
 }
+
+#[tokio::test]
+async fn a_document_whose_numbers_are_no_price_is_skipped_with_its_reason() {
+    let app = TestApp::spawn().await;
+    seller(&app).await;
+    let x = Exchange::open(&app.base).await;
+    let file = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+        <КоммерческаяИнформация ВерсияСхемы=\"2.09\"><Документ><Ид>big-1</Ид><Номер>1</Номер>\
+        <ХозОперация>Заказ товара</ХозОперация><Валюта>RUB</Валюта>\
+        <Контрагенты><Контрагент><Ид>c-1</Ид><Наименование>Покупатель</Наименование>\
+        <Роль>Покупатель</Роль></Контрагент></Контрагенты>\
+        <Товары><Товар><Ид>x</Ид><Наименование>Много</Наименование>\
+        <Количество>0.001</Количество><Сумма>79228162514264337593543950335</Сумма></Товар></Товары>\
+        </Документ></КоммерческаяИнформация>";
+    let answer = x.post_orders("orders.xml", file.as_bytes(), 1).await;
+    assert!(answer.contains("skipped 1"), "{answer}");
+    assert!(answer.contains("(Сумма)"), "{answer}");
+    let orders = json_of(app.get("/api/v1/orders").await, 200).await;
+    assert!(orders["items"].as_array().unwrap().is_empty(), "{orders}");
+    let companies = json_of(app.get("/api/v1/companies?limit=100").await, 200).await;
+    assert!(
+        companies["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "Покупатель"),
+        "nothing of the document is kept: {companies}"
+    );
+}

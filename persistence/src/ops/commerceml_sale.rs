@@ -972,7 +972,16 @@ fn quantity_of(line: &commerceml::DocumentLine) -> OpResult<Quantity> {
 fn price_of(line: &commerceml::DocumentLine, quantity: Decimal) -> OpResult<Money> {
     let price = match (line.price, line.amount) {
         (Some(p), _) => p,
-        (None, Some(a)) if !quantity.is_zero() => a / quantity,
+        (None, Some(a)) => a.checked_div(quantity).ok_or_else(|| {
+            Error::field(
+                "Сумма",
+                "invalid_amount",
+                format!(
+                    "line {}: the sum {a} over the quantity {quantity} is no price",
+                    line.name
+                ),
+            )
+        })?,
         _ => Decimal::ZERO,
     };
     Money::round(price).map_err(|e| {
