@@ -8,16 +8,7 @@ use serde_json::Value;
 
 /// `checkauth` with Basic credentials; answers the `Cookie` header value.
 async fn checkauth(base: &str, client: &reqwest::Client, user: &str, password: &str) -> String {
-    let res = client
-        .get(format!("{base}/1c-exchange?type=catalog&mode=checkauth"))
-        .basic_auth(user, Some(password))
-        .send()
-        .await
-        .unwrap();
-    let body = text(res).await;
-    let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(lines[0], "success", "{body}");
-    format!("{}={}", lines[1], lines[2])
+    sdelka_tests::exchange_cookie(base, client, "catalog", user, password).await
 }
 
 async fn call(

@@ -34,19 +34,12 @@ struct Exchange {
 impl Exchange {
     async fn open(base: &str) -> Exchange {
         let client = reqwest::Client::new();
-        let res = client
-            .get(format!("{base}/1c-exchange?type=sale&mode=checkauth"))
-            .basic_auth(ADMIN_EMAIL, Some(ADMIN_PASSWORD))
-            .send()
-            .await
-            .unwrap();
-        let body = text(res).await;
-        let lines: Vec<&str> = body.lines().collect();
-        assert_eq!(lines[0], "success", "{body}");
+        let cookie =
+            sdelka_tests::exchange_cookie(base, &client, "sale", ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let x = Exchange {
             base: base.to_owned(),
             client,
-            cookie: format!("{}={}", lines[1], lines[2]),
+            cookie,
         };
         let init = x.call("type=sale&mode=init", None).await;
         assert!(init.contains("file_limit="), "{init}");

@@ -340,3 +340,24 @@ pub async fn plain_text(res: Response) -> String {
     );
     res.text().await.unwrap()
 }
+
+/// `/1c-exchange?type={kind}&mode=checkauth` with Basic credentials; answers the `Cookie`
+/// header value of the session.
+pub async fn exchange_cookie(
+    base: &str,
+    client: &reqwest::Client,
+    kind: &str,
+    user: &str,
+    password: &str,
+) -> String {
+    let res = client
+        .get(format!("{base}/1c-exchange?type={kind}&mode=checkauth"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    let body = plain_text(res).await;
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "success", "{body}");
+    format!("{}={}", lines[1], lines[2])
+}
